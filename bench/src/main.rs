@@ -1,0 +1,54 @@
+//! Benchmark tooling. For now: a deterministic generator of prospect CSV files, the input of
+//! the ingest benchmark. Same seed, same file, so runs compare like with like.
+
+mod generate;
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "lma-bench", about = "Data generators and benchmarks of the LMA services")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes a CSV of synthetic prospects spread over synthetic companies.
+    GenerateCsv {
+        /// Data rows to write.
+        #[arg(long, default_value_t = 1_000_000)]
+        prospects: u64,
+        /// Distinct company domains the prospects are spread over.
+        #[arg(long, default_value_t = 100_000)]
+        companies: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// Output file; standard output when omitted.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::GenerateCsv { prospects, companies, seed, out } => {
+            anyhow::ensure!(companies > 0, "--companies must be at least 1");
+            let sink: Box<dyn Write> = match &out {
+                Some(path) => Box::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                ),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let mut sink = std::io::BufWriter::with_capacity(1 << 20, sink);
+            generate::write_csv(&mut sink, prospects, companies, seed)?;
+            sink.flush()?;
+        }
+    }
+    Ok(())
+}
