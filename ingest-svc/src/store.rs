@@ -1,0 +1,434 @@
+//! SQL of ingest-svc: merging companies and prospects into the base tables.
+//!
+//! Merge rule: a value that is given replaces the stored one; a value that is not given (NULL)
+//! never erases one. Pairs that must agree (employee range, external source and id) are taken
+//! together. A merge that would change nothing writes nothing, so re-ingesting a record leaves
+//! no trace in the change log and is reported as unchanged.
+
+use std::sync::LazyLock;
+use std::time::SystemTime;
+
+use deadpool_postgres::GenericClient;
+use lma_proto::v1::{Company, JobTitleLevel, Prospect, WriteOutcome};
+use svc_core::{DbError, Pool};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use crate::validate::{CompanyRow, ProspectRow};
+
+/// Attempts of a transaction that failed with a deadlock or serialization error.
+const MAX_ATTEMPTS: u32 = 3;
+
+pub struct Store {
+    pool: Pool,
+}
+
+/// What an upsert stored.
+pub struct UpsertedProspect {
+    pub prospect: Prospect,
+    pub outcome: WriteOutcome,
+    pub company_outcome: WriteOutcome,
+    pub consistency_token: String,
+}
+
+/// `SET` expressions of the company merge, also compared in its `WHERE` so that a merge which
+/// would change nothing is skipped.
+const COMPANY_MERGE: &[(&str, &str)] = &[
+    ("name", "coalesce(EXCLUDED.name, c.name)"),
+    ("industry", "coalesce(EXCLUDED.industry, c.industry)"),
+    (
+        "min_employees",
+        "CASE WHEN EXCLUDED.min_employees IS NULL AND EXCLUDED.max_employees IS NULL \
+         THEN c.min_employees ELSE EXCLUDED.min_employees END",
+    ),
+    (
+        "max_employees",
+        "CASE WHEN EXCLUDED.min_employees IS NULL AND EXCLUDED.max_employees IS NULL \
+         THEN c.max_employees ELSE EXCLUDED.max_employees END",
+    ),
+    (
+        "employee_size_link",
+        "coalesce(EXCLUDED.employee_size_link, c.employee_size_link)",
+    ),
+    ("revenue", "coalesce(EXCLUDED.revenue, c.revenue)"),
+    ("address", "coalesce(EXCLUDED.address, c.address)"),
+    ("city", "coalesce(EXCLUDED.city, c.city)"),
+    ("state", "coalesce(EXCLUDED.state, c.state)"),
+    ("country", "coalesce(EXCLUDED.country, c.country)"),
+    ("zip_code", "coalesce(EXCLUDED.zip_code, c.zip_code)"),
+    ("phone", "coalesce(EXCLUDED.phone, c.phone)"),
+    (
+        "mobile_phone",
+        "coalesce(EXCLUDED.mobile_phone, c.mobile_phone)",
+    ),
+    (
+        "external_source",
+        "CASE WHEN EXCLUDED.external_id IS NULL THEN c.external_source ELSE EXCLUDED.external_source END",
+    ),
+    (
+        "external_id",
+        "coalesce(EXCLUDED.external_id, c.external_id)",
+    ),
+];
+
+const PROSPECT_MERGE: &[(&str, &str)] = &[
+    ("company_id", "EXCLUDED.company_id"),
+    ("email", "EXCLUDED.email"),
+    ("salutation", "coalesce(EXCLUDED.salutation, p.salutation)"),
+    ("first_name", "coalesce(EXCLUDED.first_name, p.first_name)"),
+    ("last_name", "coalesce(EXCLUDED.last_name, p.last_name)"),
+    ("job_title", "coalesce(EXCLUDED.job_title, p.job_title)"),
+    (
+        "job_title_level",
+        "coalesce(EXCLUDED.job_title_level, p.job_title_level)",
+    ),
+    ("department", "coalesce(EXCLUDED.department, p.department)"),
+    (
+        "job_title_link",
+        "coalesce(EXCLUDED.job_title_link, p.job_title_link)",
+    ),
+    ("address", "coalesce(EXCLUDED.address, p.address)"),
+    ("city", "coalesce(EXCLUDED.city, p.city)"),
+    ("state", "coalesce(EXCLUDED.state, p.state)"),
+    ("country", "coalesce(EXCLUDED.country, p.country)"),
+    ("zip_code", "coalesce(EXCLUDED.zip_code, p.zip_code)"),
+    ("phone", "coalesce(EXCLUDED.phone, p.phone)"),
+    (
+        "mobile_phone",
+        "coalesce(EXCLUDED.mobile_phone, p.mobile_phone)",
+    ),
+    (
+        "tags",
+        "CASE WHEN cardinality(EXCLUDED.tags) = 0 THEN p.tags ELSE EXCLUDED.tags END",
+    ),
+    ("custom_fields", "p.custom_fields || EXCLUDED.custom_fields"),
+];
+
+/// `ON CONFLICT ... DO UPDATE SET <merge> WHERE <stored row differs from the merge>`.
+fn merge_clause(alias: &str, merge: &[(&str, &str)]) -> String {
+    let set = merge
+        .iter()
+        .map(|(column, expression)| format!("{column} = {expression}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let stored = merge
+        .iter()
+        .map(|(column, _)| format!("{alias}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let merged = merge
+        .iter()
+        .map(|(_, expression)| *expression)
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("DO UPDATE SET {set} WHERE ({stored}) IS DISTINCT FROM ({merged})")
+}
+
+static UPSERT_COMPANY: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO company AS c (organization_id, domain, name, industry, min_employees, \
+         max_employees, employee_size_link, revenue, address, city, state, country, zip_code, \
+         phone, mobile_phone, external_source, external_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
+         ON CONFLICT (organization_id, domain) {} \
+         RETURNING id, (xmax = 0) AS inserted",
+        merge_clause("c", COMPANY_MERGE)
+    )
+});
+
+static UPSERT_PROSPECT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO prospect AS p (organization_id, company_id, external_source, external_id, \
+         salutation, first_name, last_name, email, job_title, job_title_level, department, \
+         job_title_link, address, city, state, country, zip_code, phone, mobile_phone, tags, \
+         custom_fields) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21) \
+         ON CONFLICT (organization_id, external_source, external_id) {} \
+         RETURNING id, (xmax = 0) AS inserted",
+        merge_clause("p", PROSPECT_MERGE)
+    )
+});
+
+const SELECT_PROSPECT: &str = "SELECT p.id, p.company_id, p.external_source, p.external_id, \
+     p.salutation, p.first_name, p.last_name, p.email, p.job_title, p.job_title_level, \
+     p.department, p.job_title_link, p.address, p.city, p.state, p.country, p.zip_code, p.phone, \
+     p.mobile_phone, p.tags, p.custom_fields, p.created_at, p.updated_at, \
+     c.domain, c.name AS company_name, c.industry, c.min_employees, c.max_employees, \
+     c.employee_size_link, c.revenue, c.address AS company_address, c.city AS company_city, \
+     c.state AS company_state, c.country AS company_country, c.zip_code AS company_zip_code, \
+     c.phone AS company_phone, c.mobile_phone AS company_mobile_phone, \
+     c.external_source AS company_external_source, c.external_id AS company_external_id, \
+     c.created_at AS company_created_at, c.updated_at AS company_updated_at \
+     FROM prospect p JOIN company c ON c.id = p.company_id \
+     WHERE p.organization_id = $1 AND p.id = $2";
+
+/// The consistency token of the current transaction: its own xid when it wrote, otherwise the
+/// newest xid that could have written what it read (DESIGN.md section 3).
+const CONSISTENCY_TOKEN: &str = "SELECT CASE WHEN $1 THEN pg_current_xact_id()::text \
+     ELSE (pg_snapshot_xmax(pg_current_snapshot())::text::numeric - 1)::text END";
+
+impl Store {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    /// Merges a prospect and its company in one transaction.
+    pub async fn upsert_prospect(
+        &self,
+        organization_id: i64,
+        row: &ProspectRow,
+    ) -> Result<UpsertedProspect, DbError> {
+        let mut attempt = 1;
+        loop {
+            match self.try_upsert_prospect(organization_id, row).await {
+                Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    tracing::warn!(attempt, %error, "upsert_prospect conflicted; retrying");
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn try_upsert_prospect(
+        &self,
+        organization_id: i64,
+        row: &ProspectRow,
+    ) -> Result<UpsertedProspect, DbError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let (company_id, company_outcome) =
+            upsert_company(&transaction, organization_id, &row.company).await?;
+        let prospect_params: [&(dyn ToSql + Sync); 21] = [
+            &organization_id,
+            &company_id,
+            &row.external_source,
+            &row.external_id,
+            &row.salutation,
+            &row.first_name,
+            &row.last_name,
+            &row.email,
+            &row.job_title,
+            &row.job_title_level,
+            &row.department,
+            &row.job_title_link,
+            &row.address,
+            &row.city,
+            &row.state,
+            &row.country,
+            &row.zip_code,
+            &row.phone,
+            &row.mobile_phone,
+            &row.tags,
+            &row.custom_fields,
+        ];
+        let (prospect_id, outcome) = match transaction
+            .query_opt(UPSERT_PROSPECT.as_str(), &prospect_params)
+            .await?
+        {
+            Some(written) => (written.try_get::<_, i64>(0)?, outcome_of(&written)?),
+            None => {
+                let existing = transaction
+                    .query_one(
+                        "SELECT id FROM prospect \
+                         WHERE organization_id = $1 AND external_source = $2 AND external_id = $3",
+                        &[&organization_id, &row.external_source, &row.external_id],
+                    )
+                    .await?;
+                (existing.try_get(0)?, WriteOutcome::Unchanged)
+            }
+        };
+        let wrote =
+            outcome != WriteOutcome::Unchanged || company_outcome != WriteOutcome::Unchanged;
+        let consistency_token: String = transaction
+            .query_one(CONSISTENCY_TOKEN, &[&wrote])
+            .await?
+            .try_get(0)?;
+        let stored = transaction
+            .query_one(SELECT_PROSPECT, &[&organization_id, &prospect_id])
+            .await?;
+        let prospect = prospect_from_row(&stored)?;
+        transaction.commit().await?;
+        Ok(UpsertedProspect {
+            prospect,
+            outcome,
+            company_outcome,
+            consistency_token,
+        })
+    }
+
+    pub async fn get_prospect(
+        &self,
+        organization_id: i64,
+        prospect_id: i64,
+    ) -> Result<Option<Prospect>, DbError> {
+        let client = self.pool.get().await?;
+        client
+            .query_opt(SELECT_PROSPECT, &[&organization_id, &prospect_id])
+            .await?
+            .map(|row| prospect_from_row(&row))
+            .transpose()
+    }
+
+    /// Deletes a prospect; `None` when the organization has no such prospect.
+    pub async fn delete_prospect(
+        &self,
+        organization_id: i64,
+        prospect_id: i64,
+    ) -> Result<Option<String>, DbError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let deleted = transaction
+            .execute(
+                "DELETE FROM prospect WHERE organization_id = $1 AND id = $2",
+                &[&organization_id, &prospect_id],
+            )
+            .await?;
+        if deleted == 0 {
+            return Ok(None);
+        }
+        let token: String = transaction
+            .query_one(CONSISTENCY_TOKEN, &[&true])
+            .await?
+            .try_get(0)?;
+        transaction.commit().await?;
+        Ok(Some(token))
+    }
+}
+
+async fn upsert_company(
+    client: &impl GenericClient,
+    organization_id: i64,
+    company: &CompanyRow,
+) -> Result<(i64, WriteOutcome), DbError> {
+    let params: [&(dyn ToSql + Sync); 17] = [
+        &organization_id,
+        &company.domain,
+        &company.name,
+        &company.industry,
+        &company.min_employees,
+        &company.max_employees,
+        &company.employee_size_link,
+        &company.revenue,
+        &company.address,
+        &company.city,
+        &company.state,
+        &company.country,
+        &company.zip_code,
+        &company.phone,
+        &company.mobile_phone,
+        &company.external_source,
+        &company.external_id,
+    ];
+    if let Some(written) = client.query_opt(UPSERT_COMPANY.as_str(), &params).await? {
+        return Ok((written.try_get(0)?, outcome_of(&written)?));
+    }
+    let existing = client
+        .query_one(
+            "SELECT id FROM company WHERE organization_id = $1 AND domain = $2",
+            &[&organization_id, &company.domain],
+        )
+        .await?;
+    Ok((existing.try_get(0)?, WriteOutcome::Unchanged))
+}
+
+fn outcome_of(written: &Row) -> Result<WriteOutcome, DbError> {
+    Ok(if written.try_get::<_, bool>("inserted")? {
+        WriteOutcome::Inserted
+    } else {
+        WriteOutcome::Updated
+    })
+}
+
+fn text(row: &Row, column: &str) -> Result<String, DbError> {
+    Ok(row
+        .try_get::<_, Option<String>>(column)?
+        .unwrap_or_default())
+}
+
+fn timestamp(row: &Row, column: &str) -> Result<Option<prost_types::Timestamp>, DbError> {
+    Ok(Some(row.try_get::<_, SystemTime>(column)?.into()))
+}
+
+/// `custom_fields` is a JSON object; values that are not strings come back as JSON text.
+fn custom_fields(value: serde_json::Value) -> std::collections::HashMap<String, String> {
+    match value {
+        serde_json::Value::Object(object) => object
+            .into_iter()
+            .map(|(key, value)| match value {
+                serde_json::Value::String(text) => (key, text),
+                other => (key, other.to_string()),
+            })
+            .collect(),
+        _ => Default::default(),
+    }
+}
+
+fn prospect_from_row(row: &Row) -> Result<Prospect, DbError> {
+    let company = Company {
+        id: row.try_get::<_, i64>("company_id")?.to_string(),
+        domain: row.try_get("domain")?,
+        name: text(row, "company_name")?,
+        industry: text(row, "industry")?,
+        min_employees: row.try_get("min_employees")?,
+        max_employees: row.try_get("max_employees")?,
+        employee_size_link: text(row, "employee_size_link")?,
+        revenue: row.try_get("revenue")?,
+        address: text(row, "company_address")?,
+        city: text(row, "company_city")?,
+        state: text(row, "company_state")?,
+        country: text(row, "company_country")?,
+        zip_code: text(row, "company_zip_code")?,
+        phone: text(row, "company_phone")?,
+        mobile_phone: text(row, "company_mobile_phone")?,
+        external_source: row.try_get("company_external_source")?,
+        external_id: text(row, "company_external_id")?,
+        created_at: timestamp(row, "company_created_at")?,
+        updated_at: timestamp(row, "company_updated_at")?,
+    };
+    Ok(Prospect {
+        id: row.try_get::<_, i64>("id")?.to_string(),
+        company_id: company.id.clone(),
+        external_source: row.try_get("external_source")?,
+        external_id: row.try_get("external_id")?,
+        salutation: text(row, "salutation")?,
+        first_name: text(row, "first_name")?,
+        last_name: text(row, "last_name")?,
+        email: row.try_get("email")?,
+        job_title: text(row, "job_title")?,
+        job_title_level: JobTitleLevel::from_stored(
+            row.try_get::<_, Option<&str>>("job_title_level")?,
+        )
+        .into(),
+        department: text(row, "department")?,
+        job_title_link: text(row, "job_title_link")?,
+        address: text(row, "address")?,
+        city: text(row, "city")?,
+        state: text(row, "state")?,
+        country: text(row, "country")?,
+        zip_code: text(row, "zip_code")?,
+        phone: text(row, "phone")?,
+        mobile_phone: text(row, "mobile_phone")?,
+        tags: row.try_get("tags")?,
+        custom_fields: custom_fields(row.try_get("custom_fields")?),
+        created_at: timestamp(row, "created_at")?,
+        updated_at: timestamp(row, "updated_at")?,
+        company: Some(company),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_merge_skips_updates_that_change_nothing() {
+        let clause = merge_clause("c", &[("name", "coalesce(EXCLUDED.name, c.name)")]);
+        assert_eq!(
+            clause,
+            "DO UPDATE SET name = coalesce(EXCLUDED.name, c.name) \
+             WHERE (c.name) IS DISTINCT FROM (coalesce(EXCLUDED.name, c.name))"
+        );
+    }
+}

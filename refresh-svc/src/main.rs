@@ -1,0 +1,13 @@
+use clap::Parser;
+use refresh_svc::{Application, Config};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    let _telemetry = svc_core::telemetry::init("refresh-svc", &config.common.telemetry)?;
+    let application = Application::build(config).await?;
+    tracing::info!(address = %application.local_addr(), "refresh-svc listening");
+    application
+        .run_until_stopped(svc_core::shutdown::signal())
+        .await
+}

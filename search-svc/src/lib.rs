@@ -1,0 +1,58 @@
+//! search-svc: answers searches from the read models only (its database role can read nothing
+//! else) and streams the results, each answer saying how fresh it is.
+
+mod api;
+pub mod config;
+mod error;
+mod page_token;
+mod query;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use lma_proto::v1::search_service_server::SearchServiceServer;
+use svc_core::{GrpcServer, Scope, ServiceSpec};
+use tonic::service::Routes;
+
+pub use config::Config;
+
+const SPEC: ServiceSpec = ServiceSpec {
+    name: "search-svc",
+    grpc_services: &["lma.v1.SearchService"],
+    required_scope: Scope::SearchRead,
+    file_descriptor_set: lma_proto::FILE_DESCRIPTOR_SET,
+};
+
+pub struct Application {
+    server: GrpcServer,
+    routes: Routes,
+}
+
+impl Application {
+    /// Binds the listener (port 0 picks a free one). The database need not be up: health
+    /// reports NOT_SERVING until it answers.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = svc_core::db::build_pool(&config.common.database, SPEC.name)?;
+        let max_message_bytes = config.common.server.max_message_bytes;
+        let routes = Routes::new(
+            SearchServiceServer::new(api::SearchApi::new(pool.clone()))
+                .max_decoding_message_size(max_message_bytes)
+                .max_encoding_message_size(max_message_bytes),
+        );
+        let server = GrpcServer::bind(SPEC, &config.common.server, pool).await?;
+        Ok(Self { server, routes })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then drains in-flight calls within the grace period.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        self.server.serve(self.routes, shutdown).await?;
+        Ok(())
+    }
+}
