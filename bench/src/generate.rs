@@ -5,8 +5,8 @@ use std::io::{self, Write};
 
 const FIRST_NAMES: &[&str] = &[
     "Anna", "Ben", "Chloé", "David", "Emma", "Felix", "Grace", "Hiro", "Ines", "Jonas", "Karin",
-    "Liam", "Mia", "Noah", "Olga", "Pablo", "Quinn", "Rosa", "Sven", "Tara", "Umar", "Vera",
-    "Wei", "Yara", "Zoe",
+    "Liam", "Mia", "Noah", "Olga", "Pablo", "Quinn", "Rosa", "Sven", "Tara", "Umar", "Vera", "Wei",
+    "Yara", "Zoe",
 ];
 const LAST_NAMES: &[&str] = &[
     "Andersen", "Brown", "Costa", "Dubois", "Eriksen", "Fischer", "García", "Hansen", "Ito",
@@ -26,8 +26,16 @@ const TITLES: &[(&str, &str)] = &[
     ("Data Analyst", "Engineering"),
 ];
 const INDUSTRIES: &[&str] = &[
-    "Software", "Retail", "Manufacturing", "Healthcare", "Financial Services", "Logistics",
-    "Education", "Media", "Energy", "Hospitality",
+    "Software",
+    "Retail",
+    "Manufacturing",
+    "Healthcare",
+    "Financial Services",
+    "Logistics",
+    "Education",
+    "Media",
+    "Energy",
+    "Hospitality",
 ];
 const PLACES: &[(&str, &str, &str)] = &[
     ("Berlin", "Berlin", "Germany"),
@@ -41,7 +49,14 @@ const PLACES: &[(&str, &str, &str)] = &[
     ("Stockholm", "Stockholm", "Sweden"),
     ("Tokyo", "Tokyo", "Japan"),
 ];
-const SIZES: &[(u32, u32)] = &[(1, 10), (11, 50), (51, 200), (201, 1000), (1001, 5000), (5001, 10000)];
+const SIZES: &[(u32, u32)] = &[
+    (1, 10),
+    (11, 50),
+    (51, 200),
+    (201, 1000),
+    (1001, 5000),
+    (5001, 10000),
+];
 const SUFFIXES: &[&str] = &["com", "io", "de", "co.uk", "fr", "net"];
 
 pub const HEADER: &str = "external_id,first_name,last_name,email,job_title,department,city,state,\
@@ -68,7 +83,10 @@ fn company(n: u64, seed: u64) -> (String, String, &'static str, (u32, u32), u64)
     let mut rng = SplitMix64(seed ^ n.wrapping_mul(0xA24B_AED4_963E_E407));
     let suffix = rng.pick(SUFFIXES);
     let domain = format!("company{n}.{suffix}");
-    let name = format!("Company {n} {}", rng.pick(&["GmbH", "Inc", "Ltd", "SA", "AB"]));
+    let name = format!(
+        "Company {n} {}",
+        rng.pick(&["GmbH", "Inc", "Ltd", "SA", "AB"])
+    );
     let industry = *rng.pick(INDUSTRIES);
     let size = *rng.pick(SIZES);
     let revenue = (rng.next() % 5_000_000) * 1_000;
@@ -84,7 +102,12 @@ fn field(value: &str) -> String {
     }
 }
 
-pub fn write_csv(out: &mut impl Write, prospects: u64, companies: u64, seed: u64) -> io::Result<()> {
+pub fn write_csv(
+    out: &mut impl Write,
+    prospects: u64,
+    companies: u64,
+    seed: u64,
+) -> io::Result<()> {
     writeln!(out, "{HEADER}")?;
     let mut rng = SplitMix64(seed);
     for id in 0..prospects {
@@ -133,14 +156,24 @@ mod tests {
         let lines: Vec<&str> = first.lines().collect();
         assert_eq!(lines.len(), 201);
         let columns = HEADER.split(',').count();
-        assert!(lines.iter().all(|line| line.split(',').count() == columns), "no field needs quoting here");
+        assert!(
+            lines.iter().all(|line| line.split(',').count() == columns),
+            "no field needs quoting here"
+        );
     }
 
     #[test]
     fn prospects_spread_over_at_most_the_requested_companies() {
         let csv = generate(2_000, 50, 1);
-        let domains: std::collections::HashSet<&str> =
-            csv.lines().skip(1).filter_map(|line| line.split(',').nth(10)).collect();
-        assert!(domains.len() <= 50 && domains.len() > 40, "{} domains", domains.len());
+        let domains: std::collections::HashSet<&str> = csv
+            .lines()
+            .skip(1)
+            .filter_map(|line| line.split(',').nth(10))
+            .collect();
+        assert!(
+            domains.len() <= 50 && domains.len() > 40,
+            "{} domains",
+            domains.len()
+        );
     }
 }

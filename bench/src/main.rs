@@ -10,7 +10,10 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "lma-bench", about = "Data generators and benchmarks of the LMA services")]
+#[command(
+    name = "lma-bench",
+    about = "Data generators and benchmarks of the LMA services"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -36,7 +39,12 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Command::GenerateCsv { prospects, companies, seed, out } => {
+        Command::GenerateCsv {
+            prospects,
+            companies,
+            seed,
+            out,
+        } => {
             anyhow::ensure!(companies > 0, "--companies must be at least 1");
             let sink: Box<dyn Write> = match &out {
                 Some(path) => Box::new(

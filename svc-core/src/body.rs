@@ -1,0 +1,82 @@
+//! A response-body wrapper for middleware whose per-call state must live as long as the
+//! response stream rather than just until the headers are sent: a streaming RPC is still in
+//! flight (holding its concurrency permit, its span open) until its last frame.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use tonic::Status;
+use tonic::body::Body;
+use tonic::codegen::Bytes;
+
+/// Hooks into the life of a response body. Dropping the observer marks the end of the call.
+pub(crate) trait BodyObserver: Send + Unpin + 'static {
+    /// Runs one poll of the inner body, e.g. inside a span.
+    fn poll_with<R>(&mut self, poll: impl FnOnce() -> R) -> R {
+        poll()
+    }
+
+    /// The body produced its trailers (where gRPC puts the final status).
+    fn on_trailers(&mut self, _trailers: &http::HeaderMap) {}
+
+    /// The body failed before completing.
+    fn on_error(&mut self, _error: &Status) {}
+}
+
+/// `inner`, with `observer` kept alive until the body is dropped.
+pub(crate) struct ObservedBody<O> {
+    inner: Body,
+    observer: O,
+}
+
+impl<O: BodyObserver> ObservedBody<O> {
+    /// Wraps `inner` into a type-erased tonic body.
+    pub(crate) fn wrap<B>(inner: B, observer: O) -> Body
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: Into<tonic::codegen::StdError>,
+    {
+        // An already-finished body is returned as is (tonic::body::Body::new does the same
+        // check), which drops the observer: nothing remains in flight.
+        Body::new(ObservedBody {
+            inner: Body::new(inner),
+            observer,
+        })
+    }
+}
+
+impl<O: BodyObserver> HttpBody for ObservedBody<O> {
+    type Data = Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        let inner = &mut this.inner;
+        let poll = this.observer.poll_with(|| Pin::new(inner).poll_frame(cx));
+        match &poll {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(trailers) = frame.trailers_ref() {
+                    this.observer.on_trailers(trailers);
+                }
+            }
+            Poll::Ready(Some(Err(error))) => this.observer.on_error(error),
+            Poll::Ready(None) | Poll::Pending => {}
+        }
+        poll
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A plain guard (for example a semaphore permit) needs no hooks.
+impl BodyObserver for tokio::sync::OwnedSemaphorePermit {}

@@ -1,0 +1,21 @@
+//! Shared plumbing of the LMA services (DESIGN.md section 7): configuration, telemetry, the
+//! database pool and migrations, API-key authentication, error-to-status mapping, shutdown
+//! signals and the gRPC server bootstrap (health, reflection, auth, limits, graceful drain).
+//!
+//! Nothing here knows about companies or prospects; domain code lives in the service crates.
+
+pub mod auth;
+mod body;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod migrations;
+pub mod server;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use auth::{Caller, Scope};
+pub use config::CommonArgs;
+pub use db::{DbError, Pool};
+pub use error::FieldViolation;
+pub use server::{GrpcServer, ServerError, ServiceSpec};

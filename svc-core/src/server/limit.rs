@@ -1,0 +1,207 @@
+//! A process-wide limit on in-flight RPCs (DESIGN.md section 6). tonic's own limit is per
+//! connection and queues without bound; this one spans all connections, counts a streaming
+//! call until its last frame, and refuses with `RESOURCE_EXHAUSTED` after a short wait so an
+//! overloaded service sheds load instead of building an invisible queue.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
+use tonic::Status;
+use tower::{Layer, Service};
+
+use crate::body::ObservedBody;
+
+/// How long a call may wait for a free slot before it is refused.
+pub(crate) const MAX_PERMIT_WAIT: Duration = Duration::from_millis(100);
+
+const EXHAUSTED_MESSAGE: &str = "the service is at its concurrency limit, retry later";
+
+#[derive(Clone, Debug)]
+pub(crate) struct ConcurrencyLimitLayer {
+    semaphore: Arc<Semaphore>,
+    max_wait: Duration,
+}
+
+impl ConcurrencyLimitLayer {
+    pub(crate) fn new(limit: usize, max_wait: Duration) -> Self {
+        Self {
+            semaphore: Arc::new(Semaphore::new(limit.clamp(1, Semaphore::MAX_PERMITS))),
+            max_wait,
+        }
+    }
+}
+
+impl<S> Layer<S> for ConcurrencyLimitLayer {
+    type Service = ConcurrencyLimit<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ConcurrencyLimit {
+            inner,
+            semaphore: Arc::clone(&self.semaphore),
+            max_wait: self.max_wait,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ConcurrencyLimit<S> {
+    inner: S,
+    semaphore: Arc<Semaphore>,
+    max_wait: Duration,
+}
+
+type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+impl<S, B, ResBody> Service<http::Request<B>> for ConcurrencyLimit<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    B: Send + 'static,
+    ResBody: http_body::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    ResBody::Error: Into<tonic::codegen::StdError>,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        // Health probes and reflection must answer even when the service is saturated, and a
+        // health Watch stream would otherwise hold a slot forever.
+        if super::is_infrastructure_path(request.uri().path()) {
+            let response = self.inner.call(request);
+            return Box::pin(async move { Ok(response.await?.map(tonic::body::Body::new)) });
+        }
+        match Arc::clone(&self.semaphore).try_acquire_owned() {
+            Ok(permit) => {
+                let response = self.inner.call(request);
+                Box::pin(async move { Ok(hold_until_done(response.await?, permit)) })
+            }
+            Err(TryAcquireError::NoPermits | TryAcquireError::Closed) => {
+                // Waiting is asynchronous: take the service that poll_ready prepared and leave
+                // a fresh clone behind for the next call.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                let semaphore = Arc::clone(&self.semaphore);
+                let max_wait = self.max_wait;
+                Box::pin(async move {
+                    match tokio::time::timeout(max_wait, semaphore.acquire_owned()).await {
+                        Ok(Ok(permit)) => Ok(hold_until_done(inner.call(request).await?, permit)),
+                        Ok(Err(_)) | Err(_) => {
+                            tracing::debug!("refusing a call: concurrency limit reached");
+                            Ok(Status::resource_exhausted(EXHAUSTED_MESSAGE).into_http())
+                        }
+                    }
+                })
+            }
+        }
+    }
+}
+
+/// Keeps the permit until the response body (the whole stream) is finished or dropped.
+fn hold_until_done<ResBody>(
+    response: http::Response<ResBody>,
+    permit: OwnedSemaphorePermit,
+) -> http::Response<tonic::body::Body>
+where
+    ResBody: http_body::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    ResBody::Error: Into<tonic::codegen::StdError>,
+{
+    response.map(|body| ObservedBody::wrap(body, permit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::convert::Infallible;
+    use tokio::sync::oneshot;
+    use tower::ServiceExt as _;
+
+    type Response = http::Response<tonic::body::Body>;
+
+    fn request(path: &str) -> http::Request<()> {
+        http::Request::builder()
+            .uri(path)
+            .body(())
+            .expect("valid request")
+    }
+
+    fn code(response: &Response) -> Option<tonic::Code> {
+        response
+            .headers()
+            .get("grpc-status")
+            .map(|v| tonic::Code::from_bytes(v.as_bytes()))
+    }
+
+    /// An inner service whose responses complete only when the test says so.
+    fn gated(
+        gate: Arc<tokio::sync::Mutex<Vec<oneshot::Receiver<()>>>>,
+    ) -> impl Service<
+        http::Request<()>,
+        Response = http::Response<tonic::body::Body>,
+        Error = Infallible,
+        Future = impl Send,
+    > + Clone
+    + Send
+    + 'static {
+        tower::service_fn(move |_request: http::Request<()>| {
+            let gate = Arc::clone(&gate);
+            async move {
+                let receiver = gate.lock().await.pop();
+                if let Some(receiver) = receiver {
+                    // The sender may be dropped to release the call; either way it ends.
+                    let _ = receiver.await;
+                }
+                Ok::<_, Infallible>(http::Response::new(tonic::body::Body::empty()))
+            }
+        })
+    }
+
+    #[tokio::test]
+    async fn refuses_calls_beyond_the_limit_and_recovers() {
+        let (release, gate_rx) = oneshot::channel();
+        let gate = Arc::new(tokio::sync::Mutex::new(vec![gate_rx]));
+        let layer = ConcurrencyLimitLayer::new(1, Duration::from_millis(20));
+        let service = layer.layer(gated(Arc::clone(&gate)));
+
+        // The first call takes the only slot and blocks.
+        let first = tokio::spawn(service.clone().oneshot(request("/lma.v1.X/Slow")));
+        tokio::task::yield_now().await;
+        while layer.semaphore.available_permits() > 0 {
+            tokio::task::yield_now().await;
+        }
+
+        let refused = service
+            .clone()
+            .oneshot(request("/lma.v1.X/Fast"))
+            .await
+            .expect("infallible");
+        assert_eq!(code(&refused), Some(tonic::Code::ResourceExhausted));
+
+        // Infrastructure paths bypass the limit.
+        let health = service
+            .clone()
+            .oneshot(request("/grpc.health.v1.Health/Check"))
+            .await
+            .expect("infallible");
+        assert_eq!(code(&health), None);
+
+        drop(release);
+        let done = first.await.expect("task").expect("infallible");
+        drop(done);
+        assert_eq!(layer.semaphore.available_permits(), 1);
+        let again = service
+            .oneshot(request("/lma.v1.X/Fast"))
+            .await
+            .expect("infallible");
+        assert_eq!(code(&again), None);
+    }
+}
