@@ -12,7 +12,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON company, prospect, customer TO lma_inges
 -- read models so a full rebuild can create a replacement and swap names.
 GRANT SELECT ON company, prospect TO lma_refresh;
 GRANT SELECT ON company_prospect_def, prospect_search_def, company_summary_def TO lma_refresh;
-GRANT SELECT, DELETE ON change_log TO lma_refresh;
+-- FOR UPDATE SKIP LOCKED (claiming a batch) needs UPDATE as well.
+GRANT SELECT, UPDATE, DELETE ON change_log TO lma_refresh;
 GRANT CREATE ON SCHEMA public TO lma_refresh;
 ALTER TABLE company_prospect_view OWNER TO lma_refresh;
 ALTER TABLE prospect_search_view OWNER TO lma_refresh;

@@ -35,7 +35,7 @@ pub enum DbError {
     #[error("building the database pool: {0}")]
     Build(#[from] deadpool_postgres::BuildError),
     /// A statement or connection failed.
-    #[error("database: {0}")]
+    #[error("database: {}", describe_postgres_error(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// The database configuration is invalid.
     #[error("database configuration: {0}")]
@@ -43,6 +43,15 @@ pub enum DbError {
     /// The operating system's random source failed while minting an API key.
     #[error("generating a random API key: {0}")]
     KeyGeneration(getrandom::Error),
+}
+
+/// tokio-postgres displays server errors as a bare "db error"; logs need the SQLSTATE and the
+/// message. The server's `detail` stays out: it can quote row values (personal data).
+fn describe_postgres_error(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} {}: {}", db.severity(), db.code().code(), db.message()),
+        None => error.to_string(),
+    }
 }
 
 /// What a database failure means for the caller; decides both the gRPC code and retryability.
