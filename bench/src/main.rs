@@ -1,6 +1,7 @@
 //! Benchmark tooling. For now: a deterministic generator of prospect CSV files, the input of
 //! the ingest benchmark. Same seed, same file, so runs compare like with like.
 
+mod dataset;
 mod generate;
 
 use std::io::Write;
@@ -35,9 +36,18 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Loads a synthetic data set into a migrated, empty database and builds the read models.
+    Dataset {
+        /// Superuser connection to the target database.
+        #[arg(long, env = "DATABASE_URL")]
+        database_url: String,
+        #[command(flatten)]
+        size: dataset::DatasetSize,
+    },
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::GenerateCsv {
             prospects,
@@ -56,6 +66,20 @@ fn main() -> anyhow::Result<()> {
             let mut sink = std::io::BufWriter::with_capacity(1 << 20, sink);
             generate::write_csv(&mut sink, prospects, companies, seed)?;
             sink.flush()?;
+        }
+        Command::Dataset { database_url, size } => {
+            let (client, connection) =
+                tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
+                    .await
+                    .context("connecting to the benchmark database")?;
+            let connection = tokio::spawn(connection);
+            let dataset = dataset::load(&client, size).await?;
+            println!(
+                "organization {} loaded; other tenant {}",
+                dataset.organization_id, dataset.other_organization_id
+            );
+            drop(client);
+            connection.await??;
         }
     }
     Ok(())
