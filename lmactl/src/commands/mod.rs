@@ -1,0 +1,13 @@
+//! One module per subcommand group.
+
+pub mod key;
+pub mod migrate;
+pub mod org;
+
+use std::io::Write;
+
+/// Where a command writes: results for scripts on `stdout`, notes for people on `stderr`.
+pub struct Output<'a> {
+    pub stdout: &'a mut dyn Write,
+    pub stderr: &'a mut dyn Write,
+}

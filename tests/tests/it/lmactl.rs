@@ -1,0 +1,173 @@
+//! lmactl's admin commands against a fresh, empty database produce a key the services accept.
+
+use clap::Parser as _;
+use lma_proto::v1::ProspectFilter;
+use lma_tests::app::{
+    Service, Shutdown, search_prospects, search_request, start_service, wait_for_health,
+};
+use lma_tests::{BearerAuth, TestDatabase};
+use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
+
+/// What one lmactl run printed.
+struct Run {
+    result: anyhow::Result<()>,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs lmactl in-process exactly as its `main` does, with stdout and stderr captured.
+async fn lmactl(args: &[&str]) -> Run {
+    let cli = lmactl::Cli::try_parse_from(std::iter::once("lmactl").chain(args.iter().copied()))
+        .unwrap_or_else(|error| panic!("lmactl {args:?} does not parse: {error}"));
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    let result = lmactl::run(cli, &mut stdout, &mut stderr).await;
+    Run {
+        result,
+        stdout: String::from_utf8(stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// Runs lmactl and panics unless it succeeded.
+async fn lmactl_ok(args: &[&str]) -> Run {
+    let run = lmactl(args).await;
+    if let Err(error) = &run.result {
+        panic!(
+            "lmactl {args:?} failed: {error:#}\nstdout:\n{}\nstderr:\n{}",
+            run.stdout, run.stderr
+        );
+    }
+    run
+}
+
+fn is_api_key(text: &str) -> bool {
+    text.strip_prefix("lma_").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .chars()
+                .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lmactl_migrates_creates_an_organization_and_mints_a_working_key() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create_empty().await;
+    let url = db.url();
+    let latest = svc_core::migrations::latest_version();
+
+    let migrated = lmactl_ok(&["migrate", "--database-url", &url]).await;
+    let applied: Vec<&str> = migrated
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("applied V"))
+        .collect();
+    assert!(
+        applied
+            .first()
+            .is_some_and(|l| l.starts_with("applied V1__"))
+            && applied
+                .last()
+                .is_some_and(|l| l.starts_with(&format!("applied V{latest}__"))),
+        "every migration applied, in order:\n{}",
+        migrated.stdout
+    );
+    assert_eq!(
+        migrated.stdout.lines().last(),
+        Some(format!("schema version {latest}").as_str())
+    );
+
+    let again = lmactl_ok(&["migrate", "--database-url", &url]).await;
+    assert_eq!(
+        again.stdout,
+        format!("nothing to apply\nschema version {latest}\n")
+    );
+
+    let created = lmactl_ok(&["org", "create", "acme", "--database-url", &url]).await;
+    let org_id: i64 = created
+        .stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("org create prints the id alone: {:?}", created.stdout));
+    let again = lmactl_ok(&["org", "create", "acme", "--database-url", &url]).await;
+    assert_eq!(
+        again.stdout.trim(),
+        org_id.to_string(),
+        "idempotent by name"
+    );
+
+    let missing = lmactl(&[
+        "key",
+        "create",
+        "--org",
+        "no-such-org",
+        "--name",
+        "ci",
+        "--scope",
+        "search.read",
+        "--database-url",
+        &url,
+    ])
+    .await;
+    let error = missing
+        .result
+        .expect_err("an unknown organization is an error");
+    assert!(format!("{error:#}").contains("does not exist"), "{error:#}");
+    assert!(missing.stdout.is_empty(), "no key printed on failure");
+
+    let minted = lmactl_ok(&[
+        "key",
+        "create",
+        "--org",
+        "acme",
+        "--name",
+        "ci",
+        "--scope",
+        "search.read",
+        "--scope",
+        "ingest.write",
+        "--database-url",
+        &url,
+    ])
+    .await;
+    // stdout is the key alone, so `KEY=$(lmactl key create ...)` works.
+    let key = minted
+        .stdout
+        .strip_suffix('\n')
+        .expect("the key ends with a newline");
+    assert!(
+        is_api_key(key),
+        "stdout is exactly one key: {:?}",
+        minted.stdout
+    );
+    let key_id: i64 = minted
+        .stderr
+        .split("key id ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("stderr names the key id: {:?}", minted.stderr));
+
+    // The key works against a real service on that database.
+    let shutdown = Shutdown::default();
+    let search = start_service(Service::Search, &url, &shutdown, &[]).await;
+    wait_for_health(&search, ServingStatus::Serving).await;
+    let mut client = lma_tests::clients::search_client(search.addr, BearerAuth::key(key)).await;
+    let page = search_prospects(&mut client, search_request(ProspectFilter::default()))
+        .await
+        .expect("the minted key may search");
+    assert!(page.hits.is_empty(), "a new organization has no prospects");
+
+    lmactl_ok(&["key", "revoke", &key_id.to_string(), "--database-url", &url]).await;
+    let status = search_prospects(&mut client, search_request(ProspectFilter::default()))
+        .await
+        .expect_err("a revoked key is refused");
+    assert_eq!(status.code(), Code::Unauthenticated, "{status}");
+    let twice = lmactl(&["key", "revoke", &key_id.to_string(), "--database-url", &url]).await;
+    assert!(twice.result.is_err(), "revoking twice is reported");
+
+    shutdown.trigger();
+    search.stopped().await.expect("search-svc stops cleanly");
+}

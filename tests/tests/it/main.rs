@@ -1,0 +1,8 @@
+//! The integration tests: one binary, so the PostgreSQL cluster starts once per run.
+
+mod auth;
+mod end_to_end;
+mod grpcurl;
+mod health;
+mod lmactl;
+mod roles_and_migrations;
