@@ -4,5 +4,8 @@ mod auth;
 mod end_to_end;
 mod grpcurl;
 mod health;
+mod ingest;
 mod lmactl;
+mod refresh;
 mod roles_and_migrations;
+mod search;

@@ -1,0 +1,1 @@
+//! ingest-svc complete (issue 3): bulk paths, CSV, normalization, validation, concurrency.

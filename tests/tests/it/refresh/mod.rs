@@ -1,0 +1,1 @@
+//! refresh-svc complete (issue 4): incremental apply, rebuild, reconcile, listener, leadership.
