@@ -3,8 +3,7 @@
 //! benchmarks. Minutes faster than ingesting through the API, and deterministic (no random()).
 //!
 //! Change capture is off while loading (the change log would otherwise hold one row per
-//! company), so the read models are built here and the watermark set, exactly as a full rebuild
-//! would leave them.
+//! company), so the read models are then built by refresh-svc's own full rebuild.
 
 use std::time::Instant;
 
@@ -35,7 +34,7 @@ pub struct Dataset {
 const CAPTURED_TABLES: [&str; 2] = ["company", "prospect"];
 
 /// Loads `size` into the (migrated, empty) database behind `client`, a superuser connection.
-pub async fn load(client: &Client, size: DatasetSize) -> anyhow::Result<Dataset> {
+pub async fn load(client: &mut Client, size: DatasetSize) -> anyhow::Result<Dataset> {
     let started = Instant::now();
     for table in CAPTURED_TABLES {
         client
@@ -150,22 +149,15 @@ async fn load_tenant(
     Ok(organization_id)
 }
 
-/// Fills every read model from its definition and marks it current, as a full rebuild would.
-pub async fn build_read_models(client: &Client) -> anyhow::Result<()> {
-    for model in refresh_svc::apply::READ_MODELS {
-        let (table, definition) = (model.table, model.definition);
-        client
-            .batch_execute(&format!(
-                "TRUNCATE {table}; INSERT INTO {table} SELECT * FROM {definition}"
-            ))
+/// Builds every read model with refresh-svc's full rebuild (from its definition, with the live
+/// table's indexes, owner and grants), which also marks it current.
+pub async fn build_read_models(client: &mut Client) -> anyhow::Result<()> {
+    // As long as a rebuild of a million rows may take on a busy machine.
+    const REBUILD_TIMEOUT_MS: u64 = 30 * 60 * 1000;
+    for model in refresh_svc::read_model::READ_MODELS {
+        refresh_svc::rebuild::rebuild(client, model, "lma-bench dataset", REBUILD_TIMEOUT_MS)
             .await
-            .with_context(|| format!("building {table}"))?;
+            .with_context(|| format!("building {}", model.table))?;
     }
-    client
-        .batch_execute(
-            "UPDATE read_model_state SET watermark = pg_snapshot_xmin(pg_current_snapshot()), \
-             watermark_at = now(), last_refresh_at = now(), last_mode = 'full'",
-        )
-        .await?;
     Ok(())
 }

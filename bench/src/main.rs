@@ -68,12 +68,12 @@ async fn main() -> anyhow::Result<()> {
             sink.flush()?;
         }
         Command::Dataset { database_url, size } => {
-            let (client, connection) =
+            let (mut client, connection) =
                 tokio_postgres::connect(&database_url, tokio_postgres::NoTls)
                     .await
                     .context("connecting to the benchmark database")?;
             let connection = tokio::spawn(connection);
-            let dataset = dataset::load(&client, size).await?;
+            let dataset = dataset::load(&mut client, size).await?;
             println!(
                 "organization {} loaded; other tenant {}",
                 dataset.organization_id, dataset.other_organization_id

@@ -1,37 +1,17 @@
 //! Incremental apply (DESIGN.md section 2): claim a batch of change-log rows, re-derive the
 //! affected companies' rows of every read model from its definition, and advance the watermark,
 //! all in one transaction.
+//!
+//! Each model is re-derived under its own savepoint, so one broken definition does not stop the
+//! others: the broken model is marked for a full rebuild (its share of the claimed batch is lost
+//! to it) and its watermark stands still until that rebuild succeeds.
 
 use std::time::{Instant, SystemTime};
 
 use svc_core::DbError;
 use tokio_postgres::{Client, IsolationLevel};
 
-/// A read model and the view that defines it.
-#[derive(Debug, Clone, Copy)]
-pub struct ReadModel {
-    pub table: &'static str,
-    pub definition: &'static str,
-}
-
-pub const READ_MODELS: [ReadModel; 3] = [
-    ReadModel {
-        table: "company_prospect_view",
-        definition: "company_prospect_def",
-    },
-    ReadModel {
-        table: "company_summary_view",
-        definition: "company_summary_def",
-    },
-    ReadModel {
-        table: "prospect_search_view",
-        definition: "prospect_search_def",
-    },
-];
-
-/// Serializes appliers across replicas: two applies of one company at once would collide on the
-/// read models' primary keys.
-const APPLY_LOCK_KEY: i64 = 0x6c6d_615f_6170_706c; // "lma_appl"
+use crate::read_model::{self, LockWait, Mode, Outcome, READ_MODELS};
 
 /// What one apply transaction did.
 #[derive(Debug, Clone, Default)]
@@ -40,9 +20,12 @@ pub struct BatchOutcome {
     pub claimed: i64,
     /// Distinct companies re-derived.
     pub keys: usize,
-    /// Read-model rows deleted plus inserted, over all read models.
-    pub rows: u64,
+    /// Per read model that was re-derived (successfully or not); empty when nothing was claimed.
+    pub models: Vec<Outcome>,
+    /// Published watermark; empty when the apply lock was busy.
     pub watermark: String,
+    /// Another writer held the apply lock and `LockWait::NoWait` was asked for.
+    pub busy: bool,
 }
 
 /// Applies up to `batch_size` change-log rows.
@@ -50,8 +33,8 @@ pub async fn apply_batch(
     client: &mut Client,
     batch_size: i64,
     replica: &str,
+    wait: LockWait,
 ) -> Result<BatchOutcome, DbError> {
-    let started_at = SystemTime::now();
     let started = Instant::now();
     // One snapshot for the claim, the re-derivation and the watermark.
     let transaction = client
@@ -59,13 +42,12 @@ pub async fn apply_batch(
         .isolation_level(IsolationLevel::RepeatableRead)
         .start()
         .await?;
-    transaction
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&APPLY_LOCK_KEY])
-        .await?;
-    let snapshot_xmin: String = transaction
-        .query_one("SELECT pg_snapshot_xmin(pg_current_snapshot())::text", &[])
-        .await?
-        .try_get(0)?;
+    if !read_model::lock_apply(&transaction, wait).await? {
+        return Ok(BatchOutcome {
+            busy: true,
+            ..BatchOutcome::default()
+        });
+    }
     let claim = transaction
         .query_one(
             "WITH claimed AS ( \
@@ -78,82 +60,93 @@ pub async fn apply_batch(
         .await?;
     let claimed: i64 = claim.try_get(0)?;
     let keys: Vec<i64> = claim.try_get(1)?;
-
-    let mut rows = 0;
-    let mut per_model = Vec::with_capacity(READ_MODELS.len());
-    if !keys.is_empty() {
-        for model in READ_MODELS {
-            let model_started = Instant::now();
-            let deleted = transaction
-                .execute(
-                    &format!("DELETE FROM {} WHERE company_id = ANY($1)", model.table),
-                    &[&keys],
-                )
-                .await?;
-            let inserted = transaction
-                .execute(
-                    &format!(
-                        "INSERT INTO {} SELECT * FROM {} WHERE company_id = ANY($1)",
-                        model.table, model.definition
-                    ),
-                    &[&keys],
-                )
-                .await?;
-            rows += deleted + inserted;
-            per_model.push((model, deleted + inserted, model_started.elapsed()));
-        }
-    }
-
+    // Models a failed apply left behind wait for their rebuild; applying to them is pointless.
+    let pending_rebuild: Vec<String> = transaction
+        .query(
+            "SELECT read_model FROM read_model_state WHERE needs_rebuild",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
     // Every transaction below the snapshot's xmin has finished; those of them still in the log
     // (beyond this batch) are not applied yet, so the watermark stops at the oldest of them.
     let watermark: String = transaction
-        .query_one(
-            "SELECT least($1::text::xid8, (SELECT min(xid) FROM change_log))::text",
-            &[&snapshot_xmin],
-        )
+        .query_one(read_model::WATERMARK_SQL, &[])
         .await?
         .try_get(0)?;
-    let table_names: Vec<&str> = READ_MODELS.iter().map(|model| model.table).collect();
-    transaction
-        .execute(
-            "UPDATE read_model_state SET watermark = $1::text::xid8, watermark_at = now() \
-             WHERE read_model = ANY($2) AND watermark < $1::text::xid8",
-            &[&watermark, &table_names],
-        )
-        .await?;
-    for (model, model_rows, duration) in per_model {
-        let duration_ms = duration.as_secs_f64() * 1000.0;
-        let model_rows = i64::try_from(model_rows).unwrap_or(i64::MAX);
-        transaction
-            .execute(
-                "UPDATE read_model_state SET last_refresh_at = now(), last_mode = 'incremental', \
-                 last_duration_ms = $2, last_rows = $3 WHERE read_model = $1",
-                &[&model.table, &duration_ms, &model_rows],
-            )
-            .await?;
-        transaction
-            .execute(
-                "INSERT INTO materialized_view_log \
-                 (view_name, mode, keys, rows_affected, started_at, duration_ms, watermark, replica) \
-                 VALUES ($1, 'incremental', $2, $3, $4, $5, $6::text::xid8, $7)",
-                &[
-                    &model.table,
-                    &i64::try_from(keys.len()).unwrap_or(i64::MAX),
-                    &model_rows,
-                    &started_at,
-                    &duration_ms,
-                    &watermark,
-                    &replica,
-                ],
-            )
-            .await?;
+
+    let mut models = Vec::with_capacity(READ_MODELS.len());
+    let mut current: Vec<&str> = Vec::with_capacity(READ_MODELS.len());
+    for model in READ_MODELS {
+        if pending_rebuild.iter().any(|table| table == model.table) {
+            continue;
+        }
+        if keys.is_empty() {
+            current.push(model.table);
+            continue;
+        }
+        let model_started_at = SystemTime::now();
+        let model_started = Instant::now();
+        transaction.batch_execute("SAVEPOINT read_model").await?;
+        let mut outcome = Outcome {
+            model,
+            mode: Mode::Incremental,
+            rows: 0,
+            keys: keys.len() as u64,
+            started_at: model_started_at,
+            duration: Default::default(),
+            watermark: watermark.clone(),
+            error: None,
+        };
+        match read_model::rederive(&transaction, model, &keys).await {
+            Ok((deleted, inserted)) => {
+                transaction
+                    .batch_execute("RELEASE SAVEPOINT read_model")
+                    .await?;
+                outcome.rows = deleted + inserted;
+                outcome.duration = model_started.elapsed();
+                let row_delta = i64::try_from(inserted).unwrap_or(i64::MAX)
+                    - i64::try_from(deleted).unwrap_or(i64::MAX);
+                read_model::record_success(&transaction, &outcome, replica, row_delta).await?;
+                current.push(model.table);
+            }
+            Err(error) if error.db_error().is_some() => {
+                // The model's definition (or its table) is broken; the others go on.
+                transaction
+                    .batch_execute("ROLLBACK TO SAVEPOINT read_model")
+                    .await?;
+                transaction
+                    .execute(
+                        "UPDATE read_model_state SET needs_rebuild = true WHERE read_model = $1",
+                        &[&model.table],
+                    )
+                    .await?;
+                outcome.duration = model_started.elapsed();
+                outcome.error = Some(error.to_string());
+                read_model::record_error(
+                    &transaction,
+                    model,
+                    Mode::Incremental,
+                    &error.to_string(),
+                    replica,
+                )
+                .await?;
+                tracing::error!(read_model = model.table, %error, "incremental apply of a read model failed; a full rebuild will follow");
+            }
+            // The connection itself failed: nothing is committed, the batch stays in the log.
+            Err(error) => return Err(error),
+        }
+        models.push(outcome);
     }
+    read_model::advance_watermark(&transaction, &current, &watermark).await?;
     transaction.commit().await?;
     if claimed > 0 {
         tracing::info!(
             claimed,
             keys = keys.len(),
-            rows,
+            rows = models.iter().map(|m| m.rows).sum::<u64>(),
             %watermark,
             elapsed_ms = started.elapsed().as_millis() as u64,
             "applied change-log batch"
@@ -162,25 +155,8 @@ pub async fn apply_batch(
     Ok(BatchOutcome {
         claimed,
         keys: keys.len(),
-        rows,
+        models,
         watermark,
+        busy: false,
     })
-}
-
-/// Records a failed apply so that operators (and GetStatus) can see it.
-pub async fn record_error(
-    client: &Client,
-    mode: &str,
-    error: &str,
-    replica: &str,
-) -> Result<(), DbError> {
-    let table_names: Vec<&str> = READ_MODELS.iter().map(|model| model.table).collect();
-    client
-        .execute(
-            "INSERT INTO materialized_view_error (view_name, mode, error, replica) \
-             SELECT unnest($1::text[]), $2, $3, $4",
-            &[&table_names, &mode, &error, &replica],
-        )
-        .await?;
-    Ok(())
 }

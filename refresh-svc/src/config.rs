@@ -23,10 +23,48 @@ pub struct Config {
     #[arg(long, env = "LMA_APPLY_BATCH_SIZE", default_value_t = 5000,
           value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     pub apply_batch_size: i64,
+
+    /// Seconds between scheduled reconciles of every read model against its definition
+    /// (0 turns the schedule off; RefreshNow can still reconcile).
+    #[arg(long, env = "LMA_RECONCILE_INTERVAL_SECS", default_value_t = 900)]
+    pub reconcile_interval_secs: u64,
+
+    /// How often a standby replica tries to become the leader, and the leader checks its
+    /// session, in milliseconds: the takeover time after a leader dies.
+    #[arg(long, env = "LMA_LEADER_RETRY_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub leader_retry_ms: u64,
+
+    /// statement_timeout of full rebuilds and reconciles, which read whole tables, in seconds.
+    #[arg(long, env = "LMA_REBUILD_TIMEOUT_SECS", default_value_t = 1800,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub rebuild_timeout_secs: u64,
+
+    /// Name of this replica in status, logs and the refresh log; defaults to
+    /// `$HOSTNAME/<process id>` (the pod name under Kubernetes).
+    #[arg(long, env = "LMA_REPLICA_NAME")]
+    pub replica_name: Option<String>,
 }
 
 impl Config {
     pub fn drain_interval(&self) -> Duration {
         Duration::from_millis(self.drain_interval_ms.max(10))
+    }
+
+    /// `None` when scheduled reconciles are off.
+    pub fn reconcile_interval(&self) -> Option<Duration> {
+        (self.reconcile_interval_secs > 0)
+            .then(|| Duration::from_secs(self.reconcile_interval_secs))
+    }
+
+    pub fn leader_retry(&self) -> Duration {
+        Duration::from_millis(self.leader_retry_ms)
+    }
+
+    pub fn replica(&self) -> String {
+        self.replica_name.clone().unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "refresh-svc".to_owned());
+            format!("{host}/{}", std::process::id())
+        })
     }
 }

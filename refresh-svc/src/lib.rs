@@ -1,12 +1,19 @@
 //! refresh-svc: keeps the read models fresh. Triggers record changed companies in the change log
-//! and NOTIFY; this service wakes on the notification (or a fallback timer), re-derives the
-//! affected rows from each read model's definition, and advances the consistency watermark.
+//! and NOTIFY; the leading replica wakes on the notification (or a fallback timer), re-derives
+//! the affected rows from each read model's definition, and advances the consistency watermark.
+//! Full rebuilds and reconciles repair what incremental apply cannot (docs/REFRESH.md).
 
 mod api;
 pub mod apply;
 pub mod config;
 mod error;
+mod leader;
 mod listener;
+pub mod read_model;
+pub mod rebuild;
+pub mod reconcile;
+mod refresher;
+mod status;
 mod worker;
 
 use std::future::Future;
@@ -15,7 +22,7 @@ use std::sync::Arc;
 
 use lma_proto::v1::refresh_service_server::RefreshServiceServer;
 use svc_core::{GrpcServer, Scope, ServiceSpec};
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tonic::service::Routes;
 
 pub use config::Config;
@@ -30,8 +37,8 @@ const SPEC: ServiceSpec = ServiceSpec {
 pub struct Application {
     server: GrpcServer,
     routes: Routes,
-    applier: worker::Applier,
-    database: svc_core::config::DatabaseArgs,
+    refresher: Arc<refresher::Refresher>,
+    config: Config,
 }
 
 impl Application {
@@ -40,24 +47,23 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = svc_core::db::build_pool(&config.common.database, SPEC.name)?;
         let max_message_bytes = config.common.server.max_message_bytes;
+        let refresher = Arc::new(refresher::Refresher::new(
+            pool.clone(),
+            config.replica(),
+            config.apply_batch_size,
+            config.rebuild_timeout_secs.saturating_mul(1000),
+        ));
         let routes = Routes::new(
-            RefreshServiceServer::new(api::RefreshApi)
+            RefreshServiceServer::new(api::RefreshApi::new(refresher.clone()))
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
         );
-        let applier = worker::Applier {
-            pool: pool.clone(),
-            wake: Arc::new(Notify::new()),
-            drain_interval: config.drain_interval(),
-            batch_size: config.apply_batch_size,
-            replica: replica_name(),
-        };
         let server = GrpcServer::bind(SPEC, &config.common.server, pool).await?;
         Ok(Self {
             server,
             routes,
-            applier,
-            database: config.common.database,
+            refresher,
+            config,
         })
     }
 
@@ -65,18 +71,45 @@ impl Application {
         self.server.local_addr()
     }
 
-    /// Serves gRPC and keeps the read models fresh until `shutdown` resolves.
+    /// Serves gRPC and, while this replica leads, keeps the read models fresh until `shutdown`
+    /// resolves.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let (stop, stopped) = watch::channel(false);
-        let listener = tokio::spawn(listener::run(
-            self.database,
-            self.applier.wake.clone(),
-            stopped.clone(),
-        ));
-        let applier = tokio::spawn(self.applier.run(stopped));
+        let (leading_sender, leading) = watch::channel(false);
+        let database = self.config.common.database.clone();
+        let mut tasks = vec![
+            tokio::spawn(leader::run(
+                database.clone(),
+                self.refresher.replica.clone(),
+                self.config.leader_retry(),
+                leading_sender,
+                stopped.clone(),
+            )),
+            tokio::spawn(listener::run(
+                database,
+                self.refresher.wake.clone(),
+                stopped.clone(),
+            )),
+            tokio::spawn(
+                worker::Applier {
+                    refresher: self.refresher.clone(),
+                    drain_interval: self.config.drain_interval(),
+                    leading: leading.clone(),
+                }
+                .run(stopped.clone()),
+            ),
+        ];
+        if let Some(interval) = self.config.reconcile_interval() {
+            tasks.push(tokio::spawn(worker::reconcile_on_schedule(
+                self.refresher.clone(),
+                interval,
+                leading,
+                stopped,
+            )));
+        }
         let served = self
             .server
             .serve(self.routes, async move {
@@ -86,7 +119,7 @@ impl Application {
                 let _ = stop.send(true);
             })
             .await;
-        for task in [listener, applier] {
+        for task in tasks {
             if let Err(error) = task.await {
                 tracing::error!(%error, "refresh task failed");
             }
@@ -94,10 +127,4 @@ impl Application {
         served?;
         Ok(())
     }
-}
-
-/// Names this replica in logs, status and the refresh log: host name and process id.
-fn replica_name() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "refresh-svc".to_owned());
-    format!("{host}/{}", std::process::id())
 }

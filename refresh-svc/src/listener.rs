@@ -65,7 +65,7 @@ async fn listen_once(
         wake.notify_one();
         tokio::select! {
             finished = &mut driver => match finished {
-                Ok(Ok(())) => Err(RefreshError::ListenerClosed),
+                Ok(Ok(())) => Err(RefreshError::ConnectionClosed("listener")),
                 Ok(Err(error)) => Err(error.into()),
                 Err(join_error) => Err(join_error.into()),
             },

@@ -1,68 +1,133 @@
-//! The applier: drains the change log whenever the listener wakes it, and on a fallback timer.
+//! The leader's background work: drain the change log whenever the listener wakes it and on a
+//! fallback timer, rebuild read models a failed apply left behind (with backoff), and reconcile
+//! every read model on a schedule. Replicas that do not lead stand by.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use svc_core::Pool;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
+use tokio::time::Instant;
 
-use crate::apply;
-use crate::error::RefreshError;
+use crate::read_model::{LockWait, READ_MODELS};
+use crate::refresher::Refresher;
 
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(30);
+const MAX_REBUILD_BACKOFF: Duration = Duration::from_secs(300);
 
 pub struct Applier {
-    pub pool: Pool,
-    pub wake: Arc<Notify>,
+    pub refresher: Arc<Refresher>,
     pub drain_interval: Duration,
-    pub batch_size: i64,
-    pub replica: String,
+    pub leading: watch::Receiver<bool>,
 }
 
 impl Applier {
     /// Runs until `shutdown` flips to true. A drain in progress finishes its current batch.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut error_backoff = Duration::ZERO;
+        let mut rebuild_backoff = MIN_BACKOFF;
+        let mut rebuild_due: Option<Instant> = None;
         loop {
-            tokio::select! {
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(self.drain_interval) => {}
-                _ = shutdown.changed() => return,
+            if !*self.leading.borrow_and_update() {
+                tokio::select! {
+                    changed = self.leading.changed() => {
+                        if changed.is_err() {
+                            return;
+                        }
+                        // Whatever was written while another replica (or none) led is in the
+                        // log, and a model may be waiting for its rebuild.
+                        rebuild_due = Some(Instant::now());
+                        continue;
+                    }
+                    _ = shutdown.changed() => return,
+                }
             }
-            match self.drain().await {
-                Ok(()) => error_backoff = Duration::ZERO,
+            match self.refresher.drain(LockWait::NoWait).await {
+                Ok(outcomes) => {
+                    error_backoff = Duration::ZERO;
+                    if outcomes.iter().any(|outcome| outcome.error.is_some()) {
+                        rebuild_due.get_or_insert_with(Instant::now);
+                    }
+                }
                 Err(error) => {
-                    error_backoff =
-                        (error_backoff * 2).clamp(Duration::from_millis(100), MAX_ERROR_BACKOFF);
+                    error_backoff = (error_backoff * 2).clamp(MIN_BACKOFF, MAX_ERROR_BACKOFF);
                     tracing::error!(%error, retry_in_ms = error_backoff.as_millis() as u64, "apply failed");
-                    self.record_error(&error).await;
                     tokio::select! {
                         _ = tokio::time::sleep(error_backoff) => {}
                         _ = shutdown.changed() => return,
                     }
+                    continue;
                 }
             }
-        }
-    }
-
-    /// Applies batches until the change log holds less than one batch.
-    async fn drain(&self) -> Result<(), RefreshError> {
-        let mut client = self.pool.get().await.map_err(svc_core::DbError::from)?;
-        loop {
-            let outcome = apply::apply_batch(&mut client, self.batch_size, &self.replica).await?;
-            if outcome.claimed < self.batch_size {
-                return Ok(());
+            if rebuild_due.is_some_and(|due| due <= Instant::now()) {
+                rebuild_due = self.rebuild_pending(&mut rebuild_backoff).await;
+            }
+            tokio::select! {
+                _ = self.refresher.wake.notified() => {}
+                _ = tokio::time::sleep(self.drain_interval) => {}
+                _ = self.leading.changed() => {}
+                _ = shutdown.changed() => return,
             }
         }
     }
 
-    async fn record_error(&self, error: &RefreshError) {
-        let recorded = async {
-            let client = self.pool.get().await.map_err(svc_core::DbError::from)?;
-            apply::record_error(&client, "incremental", &error.to_string(), &self.replica).await
+    /// Rebuilds every model marked for it; returns when to look again (`None`: all healthy).
+    async fn rebuild_pending(&self, backoff: &mut Duration) -> Option<Instant> {
+        let pending = match self.refresher.pending_rebuilds().await {
+            Ok(pending) => pending,
+            Err(error) => {
+                tracing::warn!(%error, "could not read which read models need a rebuild");
+                return Some(Instant::now() + *backoff);
+            }
         };
-        if let Err(record_error) = recorded.await {
-            tracing::warn!(%record_error, "could not record the apply error");
+        let mut failed = false;
+        for model in pending {
+            tracing::info!(
+                read_model = model.table,
+                "rebuilding a read model a failed apply left behind"
+            );
+            failed |= self.refresher.rebuild(model).await.error.is_some();
+        }
+        if failed {
+            *backoff = (*backoff * 2).min(MAX_REBUILD_BACKOFF);
+            Some(Instant::now() + *backoff)
+        } else {
+            *backoff = MIN_BACKOFF;
+            None
+        }
+    }
+}
+
+/// Reconciles every read model each `interval` while this replica leads (the seeds' hybrid
+/// strategy: notifications for freshness, a periodic full comparison as the safety net). It runs
+/// beside the applier: the comparison takes no lock, only the repair does, briefly.
+pub async fn reconcile_on_schedule(
+    refresher: Arc<Refresher>,
+    interval: Duration,
+    leading: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
+        }
+        if !*leading.borrow() {
+            continue;
+        }
+        for model in READ_MODELS {
+            if *shutdown.borrow() {
+                return;
+            }
+            let outcome = refresher.reconcile(model).await;
+            if outcome.error.is_none() && outcome.keys > 0 {
+                tracing::warn!(
+                    read_model = model.table,
+                    companies = outcome.keys,
+                    rows = outcome.rows,
+                    "scheduled reconcile repaired drift"
+                );
+            }
         }
     }
 }

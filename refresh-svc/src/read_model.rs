@@ -1,0 +1,248 @@
+//! The read models refresh-svc maintains, the lock that serializes writing them, and what one
+//! refresh of one read model did.
+
+use std::time::{Duration, SystemTime};
+
+use lma_proto::v1 as pb;
+use svc_core::DbError;
+use tokio_postgres::{GenericClient, Transaction};
+
+/// A read model and the view that defines it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadModel {
+    pub table: &'static str,
+    pub definition: &'static str,
+    pub proto: pb::ReadModel,
+}
+
+pub const READ_MODELS: [ReadModel; 3] = [
+    ReadModel {
+        table: "company_prospect_view",
+        definition: "company_prospect_def",
+        proto: pb::ReadModel::CompanyProspect,
+    },
+    ReadModel {
+        table: "company_summary_view",
+        definition: "company_summary_def",
+        proto: pb::ReadModel::CompanySummary,
+    },
+    ReadModel {
+        table: "prospect_search_view",
+        definition: "prospect_search_def",
+        proto: pb::ReadModel::ProspectSearch,
+    },
+];
+
+/// The read models a request names: one, or all for `READ_MODEL_UNSPECIFIED`.
+pub fn selected(read_model: pb::ReadModel) -> Vec<ReadModel> {
+    READ_MODELS
+        .into_iter()
+        .filter(|model| read_model == pb::ReadModel::Unspecified || model.proto == read_model)
+        .collect()
+}
+
+pub fn by_table(table: &str) -> Option<ReadModel> {
+    READ_MODELS.into_iter().find(|model| model.table == table)
+}
+
+/// How a refresh was done; the names are those of `materialized_view_log.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Incremental,
+    Full,
+    Reconcile,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Incremental => "incremental",
+            Mode::Full => "full",
+            Mode::Reconcile => "reconcile",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Mode> {
+        [Mode::Incremental, Mode::Full, Mode::Reconcile]
+            .into_iter()
+            .find(|mode| mode.as_str() == text)
+    }
+
+    pub fn proto(self) -> pb::RefreshMode {
+        match self {
+            Mode::Incremental => pb::RefreshMode::Incremental,
+            Mode::Full => pb::RefreshMode::Full,
+            Mode::Reconcile => pb::RefreshMode::Reconcile,
+        }
+    }
+}
+
+/// What one refresh did to one read model.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub model: ReadModel,
+    pub mode: Mode,
+    /// Rows deleted plus rows inserted.
+    pub rows: u64,
+    /// Companies re-derived; 0 for a full rebuild.
+    pub keys: u64,
+    pub started_at: SystemTime,
+    pub duration: Duration,
+    /// The model's watermark after the refresh.
+    pub watermark: String,
+    /// Why this model's refresh failed; `None` on success.
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    pub fn to_proto(&self) -> pb::RefreshResult {
+        pb::RefreshResult {
+            read_model: self.model.proto as i32,
+            mode: self.mode.proto() as i32,
+            rows: i64::try_from(self.rows).unwrap_or(i64::MAX),
+            keys: i64::try_from(self.keys).unwrap_or(i64::MAX),
+            started_at: Some(self.started_at.into()),
+            duration: prost_types::Duration::try_from(self.duration).ok(),
+            watermark: self.watermark.clone(),
+            error: self.error.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Whether to wait for the apply lock or give up at once when another writer holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockWait {
+    Wait,
+    NoWait,
+}
+
+/// Takes the apply lock for the rest of `transaction`; `Ok(false)` when `NoWait` found it held.
+/// Must be the transaction's first statement, so that a REPEATABLE READ snapshot is taken only
+/// once the previous holder has committed (LOCK TABLE takes no snapshot).
+pub async fn lock_apply(transaction: &Transaction<'_>, wait: LockWait) -> Result<bool, DbError> {
+    let statement = match wait {
+        LockWait::Wait => "LOCK TABLE refresh_apply_lock IN EXCLUSIVE MODE",
+        LockWait::NoWait => "LOCK TABLE refresh_apply_lock IN EXCLUSIVE MODE NOWAIT",
+    };
+    match transaction.batch_execute(statement).await {
+        Ok(()) => Ok(true),
+        Err(error)
+            if error.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) =>
+        {
+            Ok(false)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// The watermark a transaction may publish once it holds the apply lock: its snapshot's xmin
+/// (every transaction below it has finished), held back to the oldest change still in the log.
+pub const WATERMARK_SQL: &str = "SELECT least(pg_snapshot_xmin(pg_current_snapshot()), \
+     (SELECT min(xid) FROM change_log))::text";
+
+/// Records a failed refresh of `model`: in the error history and as its current error.
+pub async fn record_error(
+    client: &impl GenericClient,
+    model: ReadModel,
+    mode: Mode,
+    error: &str,
+    replica: &str,
+) -> Result<(), DbError> {
+    client
+        .execute(
+            "WITH history AS ( \
+                 INSERT INTO materialized_view_error (view_name, mode, error, replica) \
+                 VALUES ($1, $2, $3, $4)) \
+             UPDATE read_model_state SET last_error = $3, last_error_at = now() \
+             WHERE read_model = $1",
+            &[&model.table, &mode.as_str(), &error, &replica],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Logs a successful refresh of one model inside its transaction and clears its error.
+pub async fn record_success(
+    transaction: &Transaction<'_>,
+    outcome: &Outcome,
+    replica: &str,
+    row_delta: i64,
+) -> Result<(), DbError> {
+    let duration_ms = outcome.duration.as_secs_f64() * 1000.0;
+    let rows = i64::try_from(outcome.rows).unwrap_or(i64::MAX);
+    let keys = i64::try_from(outcome.keys).unwrap_or(i64::MAX);
+    transaction
+        .execute(
+            "UPDATE read_model_state SET last_refresh_at = now(), last_mode = $2, \
+                 last_duration_ms = $3, last_rows = $4, row_count = row_count + $5, \
+                 last_error = NULL, last_error_at = NULL \
+             WHERE read_model = $1",
+            &[
+                &outcome.model.table,
+                &outcome.mode.as_str(),
+                &duration_ms,
+                &rows,
+                &row_delta,
+            ],
+        )
+        .await?;
+    transaction
+        .execute(
+            "INSERT INTO materialized_view_log \
+             (view_name, mode, keys, rows_affected, started_at, duration_ms, watermark, replica) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7::text::xid8, $8)",
+            &[
+                &outcome.model.table,
+                &outcome.mode.as_str(),
+                &keys,
+                &rows,
+                &outcome.started_at,
+                &duration_ms,
+                &outcome.watermark,
+                &replica,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Advances `models`' watermarks to `watermark`, never backwards.
+pub async fn advance_watermark(
+    transaction: &Transaction<'_>,
+    models: &[&str],
+    watermark: &str,
+) -> Result<(), DbError> {
+    transaction
+        .execute(
+            "UPDATE read_model_state SET watermark = $1::text::xid8, watermark_at = now() \
+             WHERE read_model = ANY($2) AND watermark < $1::text::xid8",
+            &[&watermark, &models],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Deletes and re-inserts the rows of `keys` (company ids) in `model` from its definition.
+/// Returns (deleted, inserted).
+pub async fn rederive(
+    transaction: &Transaction<'_>,
+    model: ReadModel,
+    keys: &[i64],
+) -> Result<(u64, u64), DbError> {
+    let deleted = transaction
+        .execute(
+            &format!("DELETE FROM {} WHERE company_id = ANY($1)", model.table),
+            &[&keys],
+        )
+        .await?;
+    let inserted = transaction
+        .execute(
+            &format!(
+                "INSERT INTO {} SELECT * FROM {} WHERE company_id = ANY($1)",
+                model.table, model.definition
+            ),
+            &[&keys],
+        )
+        .await?;
+    Ok((deleted, inserted))
+}

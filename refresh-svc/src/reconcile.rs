@@ -1,0 +1,102 @@
+//! Reconcile: compare a read model with its definition and repair any drift.
+//!
+//! The comparison (an `EXCEPT ALL` both ways) reads the whole model and the whole definition in
+//! one snapshot without the apply lock, so incremental applies go on meanwhile. Only the repair,
+//! a re-derivation of the companies found to differ, takes the lock, in a transaction of its
+//! own; re-deriving from a newer snapshot is always correct, and changes after it are in the log.
+
+use std::time::{Instant, SystemTime};
+
+use svc_core::DbError;
+use tokio_postgres::{Client, IsolationLevel};
+
+use crate::read_model::{self, LockWait, Mode, Outcome, ReadModel};
+
+/// Companies whose rows in `model` differ from its definition, and how many rows differ.
+pub async fn drift(
+    client: &mut Client,
+    model: ReadModel,
+    statement_timeout_ms: u64,
+) -> Result<(Vec<i64>, i64), DbError> {
+    let transaction = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    transaction
+        .batch_execute(&format!(
+            "SET LOCAL statement_timeout = {statement_timeout_ms}"
+        ))
+        .await?;
+    let row = transaction
+        .query_one(
+            &format!(
+                "SELECT coalesce(array_agg(DISTINCT company_id), '{{}}'), count(*) FROM ( \
+                     (SELECT * FROM {table} EXCEPT ALL SELECT * FROM {definition}) \
+                     UNION ALL \
+                     (SELECT * FROM {definition} EXCEPT ALL SELECT * FROM {table})) drifted",
+                table = model.table,
+                definition = model.definition
+            ),
+            &[],
+        )
+        .await?;
+    let keys: Vec<i64> = row.try_get(0)?;
+    let rows: i64 = row.try_get(1)?;
+    transaction.commit().await?;
+    Ok((keys, rows))
+}
+
+/// Compares `model` with its definition and re-derives the companies that differ.
+pub async fn reconcile(
+    client: &mut Client,
+    model: ReadModel,
+    replica: &str,
+    statement_timeout_ms: u64,
+) -> Result<Outcome, DbError> {
+    let started_at = SystemTime::now();
+    let started = Instant::now();
+    let (keys, drifted_rows) = drift(client, model, statement_timeout_ms).await?;
+    if !keys.is_empty() {
+        tracing::info!(
+            read_model = model.table,
+            companies = keys.len(),
+            rows = drifted_rows,
+            "read model differs from its definition; repairing"
+        );
+    }
+    let transaction = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .start()
+        .await?;
+    read_model::lock_apply(&transaction, LockWait::Wait).await?;
+    let (deleted, inserted) = if keys.is_empty() {
+        (0, 0)
+    } else {
+        read_model::rederive(&transaction, model, &keys).await?
+    };
+    let watermark: String = transaction
+        .query_one(
+            "SELECT watermark::text FROM read_model_state WHERE read_model = $1",
+            &[&model.table],
+        )
+        .await?
+        .try_get(0)?;
+    let outcome = Outcome {
+        model,
+        mode: Mode::Reconcile,
+        rows: deleted + inserted,
+        keys: keys.len() as u64,
+        started_at,
+        duration: started.elapsed(),
+        watermark,
+        error: None,
+    };
+    let row_delta =
+        i64::try_from(inserted).unwrap_or(i64::MAX) - i64::try_from(deleted).unwrap_or(i64::MAX);
+    read_model::record_success(&transaction, &outcome, replica, row_delta).await?;
+    transaction.commit().await?;
+    Ok(outcome)
+}
