@@ -1,1 +1,124 @@
 //! refresh-svc complete (issue 4): incremental apply, rebuild, reconcile, listener, leadership.
+
+mod apply;
+mod consistency;
+mod leadership;
+mod status;
+
+use std::time::Duration;
+
+use lma_proto::v1::GetStatusRequest;
+use lma_tests::app::{RunningService, Service, Shutdown, start_service, wait_for_health};
+use lma_tests::clients::{self, BearerAuth, RefreshClient};
+use lma_tests::{TestDatabase, wait};
+use tonic_health::pb::health_check_response::ServingStatus;
+
+/// How long the read models may take to catch up with the base tables.
+const CONSISTENT_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Read-model rows that differ from their definition, per model, as "table: n" (an `EXCEPT ALL`
+/// both ways); empty when every model equals its definition exactly.
+async fn drift(db: &TestDatabase) -> Vec<String> {
+    let client = db.connect().await;
+    let mut differing = Vec::new();
+    for model in refresh_svc::read_model::READ_MODELS {
+        let sql = format!(
+            "SELECT count(*) FROM ((SELECT * FROM {t} EXCEPT ALL SELECT * FROM {d}) \
+             UNION ALL (SELECT * FROM {d} EXCEPT ALL SELECT * FROM {t})) x",
+            t = model.table,
+            d = model.definition
+        );
+        let rows: i64 = client
+            .query_one(sql.as_str(), &[])
+            .await
+            .unwrap_or_else(|error| panic!("diffing {}: {error}", model.table))
+            .get(0);
+        if rows > 0 {
+            differing.push(format!("{}: {rows} rows differ", model.table));
+        }
+    }
+    differing
+}
+
+/// Waits until the change log is drained and every read model equals its definition.
+async fn wait_until_consistent(db: &TestDatabase) {
+    wait::until(
+        "the read models to equal their definitions",
+        CONSISTENT_TIMEOUT,
+        || async {
+            let pending: i64 = db
+                .connect()
+                .await
+                .query_one("SELECT count(*) FROM change_log", &[])
+                .await
+                .map_err(|error| error.to_string())?
+                .get(0);
+            if pending > 0 {
+                return Err(format!("{pending} change-log rows pending"));
+            }
+            let differing = drift(db).await;
+            if differing.is_empty() {
+                Ok(())
+            } else {
+                Err(differing.join(", "))
+            }
+        },
+    )
+    .await;
+}
+
+/// Starts a refresh-svc replica named `name` and waits until it serves.
+async fn start_refresh(
+    db: &TestDatabase,
+    shutdown: &Shutdown,
+    name: &str,
+    extra: &[&str],
+) -> RunningService {
+    let mut args = vec!["--replica-name", name, "--leader-retry-ms", "200"];
+    args.extend_from_slice(extra);
+    let running = start_service(Service::Refresh, &db.url(), shutdown, &args).await;
+    wait_for_health(&running, ServingStatus::Serving).await;
+    running
+}
+
+async fn refresh_client(running: &RunningService, key: &str) -> RefreshClient {
+    clients::refresh_client(running.addr, BearerAuth::key(key)).await
+}
+
+/// Waits until `running` reports `leader` as the leading replica.
+async fn wait_for_leader(running: &RunningService, key: &str, leader: &str) {
+    wait_for_leader_matching(running, key, leader, |reported| reported == leader).await;
+}
+
+/// Waits until `running` reports some replica as the leader.
+async fn wait_for_any_leader(running: &RunningService, key: &str) {
+    wait_for_leader_matching(running, key, "any replica", |reported| !reported.is_empty()).await;
+}
+
+async fn wait_for_leader_matching(
+    running: &RunningService,
+    key: &str,
+    what: &str,
+    accept: impl Fn(&str) -> bool,
+) {
+    let addr = running.addr;
+    let accept = &accept;
+    wait::until(
+        &format!("{what} to lead"),
+        Duration::from_secs(15),
+        || async move {
+            let mut client = clients::refresh_client(addr, BearerAuth::key(key)).await;
+            let status = client
+                .get_status(GetStatusRequest {})
+                .await
+                .map_err(|status| status.to_string())?
+                .into_inner();
+            if accept(&status.leader) {
+                Ok(())
+            } else {
+                Err(format!("leader is {:?}", status.leader))
+            }
+        },
+    )
+    .await;
+}

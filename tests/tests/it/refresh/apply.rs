@@ -1,0 +1,191 @@
+//! Changes reach the read models by themselves: through NOTIFY, after a restart, and after the
+//! listener's connection is killed.
+
+use std::time::Duration;
+
+use lma_proto::v1::{GetStatusRequest, ProspectFilter, ReadModel, RefreshMode};
+use lma_tests::app::{Service, Shutdown, create_tenant_in, start_service, wait_for_health};
+use lma_tests::clients::{self, BearerAuth};
+use lma_tests::fixtures::{self, industries};
+use lma_tests::{TestDatabase, spawn_app, wait};
+use tonic_health::pb::health_check_response::ServingStatus;
+
+use super::{start_refresh, wait_until_consistent};
+
+/// Long enough that the fallback drain cannot be what applied a change in these tests.
+const NO_FALLBACK_DRAIN: &str = "600000";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_becomes_visible_without_any_manual_refresh() {
+    let app = spawn_app().await;
+    app.upsert_prospect(fixtures::jane_doe()).await;
+
+    app.wait_until_visible(industries(&["Robotics"]), "crm-jane-doe")
+        .await;
+    wait_until_consistent(&app.db).await;
+    let status = app
+        .refresh_client()
+        .await
+        .get_status(GetStatusRequest {})
+        .await
+        .expect("GetStatus")
+        .into_inner();
+    let search_view = status
+        .read_models
+        .iter()
+        .find(|model| model.read_model() == ReadModel::ProspectSearch)
+        .expect("prospect_search_view is reported");
+    assert_eq!(search_view.last_mode(), RefreshMode::Incremental);
+    assert_eq!(search_view.row_count, 1);
+    assert_eq!(search_view.backlog, 0);
+    assert!(search_view.last_error.is_none(), "{search_view:?}");
+    assert!(!status.leader.is_empty(), "the only replica leads");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_while_refresh_is_stopped_is_applied_when_it_starts() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let shutdown = Shutdown::default();
+    let ingest = start_service(Service::Ingest, &db.url(), &shutdown, &[]).await;
+    let search = start_service(Service::Search, &db.url(), &shutdown, &[]).await;
+    for running in [&ingest, &search] {
+        wait_for_health(running, ServingStatus::Serving).await;
+    }
+    let auth = BearerAuth::key(&tenant.api_key);
+    clients::ingest_client(ingest.addr, auth.clone())
+        .await
+        .upsert_prospect(lma_proto::v1::UpsertProspectRequest {
+            prospect: Some(fixtures::jane_doe()),
+        })
+        .await
+        .expect("UpsertProspect");
+    let client = db.connect().await;
+    let pending: i64 = client
+        .query_one("SELECT count(*) FROM change_log", &[])
+        .await
+        .expect("counting the log")
+        .get(0);
+    assert!(pending > 0, "the write is waiting in the change log");
+    let applied: i64 = client
+        .query_one("SELECT count(*) FROM prospect_search_view", &[])
+        .await
+        .expect("counting the read model")
+        .get(0);
+    assert_eq!(applied, 0, "nobody applied it yet");
+
+    let _refresh = start_refresh(
+        &db,
+        &shutdown,
+        "late",
+        &["--drain-interval-ms", NO_FALLBACK_DRAIN],
+    )
+    .await;
+    wait::until(
+        "the write to be searchable",
+        Duration::from_secs(15),
+        || async {
+            let mut search_client = clients::search_client(search.addr, auth.clone()).await;
+            let page = lma_tests::app::search_prospects(
+                &mut search_client,
+                lma_tests::app::search_request(ProspectFilter::default()),
+            )
+            .await
+            .map_err(|status| status.to_string())?;
+            page.by_external_id("crm-jane-doe")
+                .map(|_| ())
+                .ok_or_else(|| "not yet".to_owned())
+        },
+    )
+    .await;
+    wait_until_consistent(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_listener_backend_loses_nothing() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let shutdown = Shutdown::default();
+    let ingest = start_service(Service::Ingest, &db.url(), &shutdown, &[]).await;
+    wait_for_health(&ingest, ServingStatus::Serving).await;
+    let _refresh = start_refresh(
+        &db,
+        &shutdown,
+        "listener",
+        &["--drain-interval-ms", NO_FALLBACK_DRAIN],
+    )
+    .await;
+    let admin = db.connect().await;
+    let listener_pid = || async {
+        admin
+            .query_opt(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+                 AND application_name = 'refresh-svc listener' \
+                 AND query ILIKE 'LISTEN%'",
+                &[],
+            )
+            .await
+            .map_err(|error| error.to_string())?
+            .map(|row| row.get::<_, i32>(0))
+            .ok_or_else(|| "no listening backend".to_owned())
+    };
+    let first = wait::until(
+        "the listener to listen",
+        Duration::from_secs(15),
+        listener_pid,
+    )
+    .await;
+    let terminated: bool = admin
+        .query_one("SELECT pg_terminate_backend($1)", &[&first])
+        .await
+        .expect("terminating the listener")
+        .get(0);
+    assert!(terminated);
+
+    // Written while the listener is (probably) still reconnecting: its NOTIFY may be lost.
+    let mut ingest_client =
+        clients::ingest_client(ingest.addr, BearerAuth::key(&tenant.api_key)).await;
+    for record in [
+        fixtures::jane_doe(),
+        fixtures::prospect_with_revenue("during-outage", Some(5)),
+    ] {
+        ingest_client
+            .upsert_prospect(lma_proto::v1::UpsertProspectRequest {
+                prospect: Some(record),
+            })
+            .await
+            .expect("UpsertProspect");
+    }
+    wait_until_consistent(&db).await;
+    let second = wait::until(
+        "the listener to listen again",
+        Duration::from_secs(15),
+        || async {
+            let pid = listener_pid().await?;
+            if pid == first {
+                Err("still the killed backend".to_owned())
+            } else {
+                Ok(pid)
+            }
+        },
+    )
+    .await;
+    assert_ne!(first, second);
+
+    // And notifications work on the new connection.
+    ingest_client
+        .upsert_prospect(lma_proto::v1::UpsertProspectRequest {
+            prospect: Some(fixtures::prospect_with_revenue("after-outage", None)),
+        })
+        .await
+        .expect("UpsertProspect");
+    wait_until_consistent(&db).await;
+    let rows: i64 = admin
+        .query_one("SELECT count(*) FROM prospect_search_view", &[])
+        .await
+        .expect("counting")
+        .get(0);
+    assert_eq!(rows, 3);
+}
