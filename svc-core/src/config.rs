@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::str::FromStr;
 
 /// Where the database is and how connections to it behave.
@@ -129,6 +130,54 @@ pub struct ServerArgs {
         default_value_t = 10
     )]
     pub auth_cache_ttl_secs: u64,
+
+    /// Requests per second each API key may make (a token bucket); beyond it calls get
+    /// RESOURCE_EXHAUSTED with a retry delay. 0 turns the rate limit off.
+    #[arg(
+        long = "rate-limit-rps",
+        env = "LMA_RATE_LIMIT_RPS",
+        default_value_t = 0
+    )]
+    pub rate_limit_rps: u32,
+
+    /// Requests an API key may make at once after being idle (the bucket size); 0 means one
+    /// second's worth, the value of --rate-limit-rps.
+    #[arg(
+        long = "rate-limit-burst",
+        env = "LMA_RATE_LIMIT_BURST",
+        default_value_t = 0
+    )]
+    pub rate_limit_burst: u32,
+
+    /// Also serve grpc.health.v1 (only) in plaintext on this address, for probes that cannot
+    /// speak TLS, such as the kubelet's gRPC probes. Unset: health is on the main port only.
+    #[arg(long = "health-listen-addr", env = "LMA_HEALTH_LISTEN_ADDR")]
+    pub health_listen_addr: Option<SocketAddr>,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// TLS for the gRPC port. Without a certificate the server speaks plaintext HTTP/2 (for a
+/// service mesh or a trusted network); with one, only TLS.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct TlsArgs {
+    /// PEM file with the server certificate chain (leaf first). Enables TLS; needs --tls-key.
+    #[arg(long = "tls-cert", env = "LMA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM file with the private key of --tls-cert.
+    #[arg(long = "tls-key", env = "LMA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM file with the CA certificates that sign client certificates. Set, every client must
+    /// present a certificate signed by one of them (mutual TLS).
+    #[arg(
+        long = "tls-client-ca",
+        env = "LMA_TLS_CLIENT_CA",
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 /// How logs are written.
@@ -223,6 +272,12 @@ mod tests {
             ("concurrency-limit", Some("256")),
             ("shutdown-grace-secs", Some("20")),
             ("auth-cache-ttl-secs", Some("10")),
+            ("rate-limit-rps", Some("0")),
+            ("rate-limit-burst", Some("0")),
+            ("health-listen-addr", None),
+            ("tls-cert", None),
+            ("tls-key", None),
+            ("tls-client-ca", None),
             ("log-format", Some("pretty")),
             ("log-filter", Some("info")),
         ];
@@ -289,6 +344,11 @@ mod tests {
         assert!(with(&["--database-pool-size", "0"]).is_err());
         assert!(with(&["--concurrency-limit", "0"]).is_err());
         assert!(with(&["--database-connect-timeout-ms", "0"]).is_err());
+        // A certificate without its key (or the reverse, or a client CA alone) is a mistake.
+        assert!(with(&["--tls-cert", "server.pem"]).is_err());
+        assert!(with(&["--tls-key", "server.key"]).is_err());
+        assert!(with(&["--tls-client-ca", "ca.pem"]).is_err());
+        assert!(with(&["--tls-cert", "server.pem", "--tls-key", "server.key"]).is_ok());
     }
 
     #[test]

@@ -2,12 +2,12 @@
 //! serve health and reflection without credentials, refuse unauthenticated calls, and shut
 //! down promptly. Runs without PostgreSQL.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use svc_core::auth::Scope;
-use svc_core::config::{DatabaseArgs, ServerArgs};
-use svc_core::server::{GrpcServer, ServiceSpec};
+mod common;
+
+use common::{SPEC, channel, database_args, server_args};
+use svc_core::server::{GrpcServer, LIVENESS_SERVICE};
 use tonic::Code;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -17,42 +17,6 @@ use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-
-const SPEC: ServiceSpec = ServiceSpec {
-    name: "test-svc",
-    grpc_services: &["grpc.health.v1.Health"],
-    required_scope: Scope::SearchRead,
-    file_descriptor_set: tonic_health::pb::FILE_DESCRIPTOR_SET,
-};
-
-fn database_args() -> DatabaseArgs {
-    DatabaseArgs {
-        // Nothing listens on port 1: every connection attempt is refused at once.
-        database_url: "postgres://nobody@127.0.0.1:1/none".to_owned(),
-        database_role: None,
-        pool_size: 2,
-        statement_timeout_ms: 1_000,
-        connect_timeout_ms: 500,
-    }
-}
-
-fn server_args() -> ServerArgs {
-    ServerArgs {
-        listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        max_message_bytes: 1024 * 1024,
-        concurrency_limit: 8,
-        shutdown_grace_secs: 5,
-        auth_cache_ttl_secs: 0,
-    }
-}
-
-async fn channel(addr: SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .expect("valid uri")
-        .connect()
-        .await
-        .expect("server accepts connections")
-}
 
 /// Calls `path` with the health request message, so any path can be exercised without
 /// generated code.
@@ -87,6 +51,11 @@ async fn serves_infrastructure_while_the_database_is_down() {
         .expect("binds");
     let addr = server.local_addr();
     assert_ne!(addr.port(), 0);
+    let health_addr = server
+        .health_addr()
+        .expect("a health listener was asked for");
+    assert_ne!(health_addr.port(), 0);
+    assert_ne!(health_addr, addr);
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let serving = tokio::spawn(server.serve(tonic::service::Routes::default(), async {
@@ -111,6 +80,38 @@ async fn serves_infrastructure_while_the_database_is_down() {
             "service {service:?}"
         );
     }
+
+    // The separate health listener (for kubelet probes) shares the statuses, and liveness is
+    // SERVING although the database is down: an outage must not get the process restarted.
+    let mut probe = HealthClient::new(common::channel(health_addr).await);
+    for (service, expected) in [
+        ("", ServingStatus::NotServing),
+        ("grpc.health.v1.Health", ServingStatus::NotServing),
+        (LIVENESS_SERVICE, ServingStatus::Serving),
+    ] {
+        let status = probe
+            .check(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await
+            .expect("the health listener answers")
+            .into_inner()
+            .status;
+        assert_eq!(
+            status, expected as i32,
+            "service {service:?} on the health port"
+        );
+    }
+    // It serves health and nothing else.
+    let elsewhere = call_path(
+        common::channel(health_addr).await,
+        "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        None,
+    )
+    .await
+    .expect_err("not served on the health port");
+    assert_eq!(elsewhere.code(), Code::Unimplemented);
+    drop(probe);
 
     // Reflection (v1) lists the registered services without credentials.
     let mut reflection = ServerReflectionClient::new(channel.clone());

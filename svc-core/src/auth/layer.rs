@@ -8,18 +8,19 @@ use std::task::{Context, Poll};
 use tonic::Status;
 use tower::{Layer, Service};
 
-use super::{Authenticator, Scope, bearer_token};
+use super::{Authenticator, RateLimiter, Scope, bearer_token};
 
 pub(super) const MISSING_KEY_MESSAGE: &str = "missing bearer API key in the authorization metadata";
 const INVALID_KEY_MESSAGE: &str = "invalid or revoked API key";
 
 /// Requires a valid bearer API key with `required_scope` on every call except health checks
-/// and reflection, and hands the [`Caller`](super::Caller) to the service through the request
-/// extensions.
+/// and reflection, applies the per-key rate limit if one is set, and hands the
+/// [`Caller`](super::Caller) to the service through the request extensions.
 #[derive(Clone, Debug)]
 pub struct AuthLayer {
     authenticator: Arc<Authenticator>,
     required_scope: Scope,
+    rate_limiter: Option<Arc<RateLimiter>>,
 }
 
 impl AuthLayer {
@@ -27,7 +28,14 @@ impl AuthLayer {
         Self {
             authenticator,
             required_scope,
+            rate_limiter: None,
         }
+    }
+
+    /// Limits each API key's request rate (`None`: no limit).
+    pub fn with_rate_limit(mut self, rate_limiter: Option<Arc<RateLimiter>>) -> Self {
+        self.rate_limiter = rate_limiter;
+        self
     }
 }
 
@@ -39,6 +47,7 @@ impl<S> Layer<S> for AuthLayer {
             inner,
             authenticator: Arc::clone(&self.authenticator),
             required_scope: self.required_scope,
+            rate_limiter: self.rate_limiter.clone(),
         }
     }
 }
@@ -49,6 +58,7 @@ pub struct AuthService<S> {
     inner: S,
     authenticator: Arc<Authenticator>,
     required_scope: Scope,
+    rate_limiter: Option<Arc<RateLimiter>>,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
@@ -82,6 +92,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let authenticator = Arc::clone(&self.authenticator);
         let required_scope = self.required_scope;
+        let rate_limiter = self.rate_limiter.clone();
         Box::pin(async move {
             let caller = match authenticator.authenticate(&key).await {
                 Ok(Some(caller)) => caller,
@@ -103,6 +114,16 @@ where
                     "the API key lacks the required scope \"{required_scope}\""
                 ))
                 .into_http());
+            }
+            if let Some(limiter) = rate_limiter
+                && let Err(retry_after) = limiter.acquire(caller.api_key_id)
+            {
+                tracing::debug!(
+                    api_key_id = caller.api_key_id,
+                    retry_after_ms = retry_after.as_millis(),
+                    "refusing a call: API key over its rate limit"
+                );
+                return Ok(limiter.exhausted(retry_after).into_http());
             }
             request.extensions_mut().insert(caller);
             inner.call(request).await

@@ -6,6 +6,7 @@
 
 mod authenticator;
 mod layer;
+mod rate_limit;
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,6 +17,7 @@ use crate::db::DbError;
 
 pub use authenticator::Authenticator;
 pub use layer::{AuthLayer, AuthService};
+pub use rate_limit::RateLimiter;
 
 /// Prefix of every API key; makes keys recognisable to secret scanners and people.
 pub const KEY_PREFIX: &str = "lma_";

@@ -1,8 +1,12 @@
 //! The gRPC server bootstrap every service uses: bind early (so tests can use port 0), serve
-//! the service's routes plus health and reflection behind tracing, a concurrency limit and
-//! authentication, track readiness, and drain gracefully on shutdown.
+//! the service's routes plus health and reflection behind tracing, a concurrency limit,
+//! authentication and a per-key rate limit, over TLS when configured; track readiness, and
+//! drain gracefully on shutdown.
 
 mod limit;
+mod tls;
+
+pub use tls::TlsError;
 
 use std::fmt;
 use std::future::Future;
@@ -11,13 +15,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tonic::service::Routes;
-use tonic::transport::Server;
-use tonic::transport::server::TcpIncoming;
+use tonic::transport::server::{ServerTlsConfig, TcpIncoming};
+use tonic::transport::{Server, server::Router};
 use tonic_health::ServingStatus;
 use tonic_health::pb::health_server::HealthServer;
 use tonic_health::server::{HealthReporter, HealthService};
 
-use crate::auth::{AuthLayer, Authenticator, Scope};
+use crate::auth::{AuthLayer, Authenticator, RateLimiter, Scope};
 use crate::config::ServerArgs;
 use crate::db::Pool;
 use crate::migrations;
@@ -34,6 +38,13 @@ const HTTP2_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
 const HTTP2_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
 /// TCP keepalive for accepted connections.
 const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
+/// How long the plaintext health listener gets to stop once the main server has.
+const HEALTH_LISTENER_STOP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A health-service name that reports SERVING for as long as the process serves, whatever the
+/// database says: the target of liveness probes, which must not restart every replica during a
+/// database outage. Readiness probes check the server ("") instead.
+pub const LIVENESS_SERVICE: &str = "liveness";
 
 /// The paths served without authentication or concurrency limit: health checks and
 /// reflection.
@@ -79,6 +90,9 @@ pub enum ServerError {
     /// The descriptor set for reflection is invalid.
     #[error("invalid file descriptor set for reflection: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    /// A TLS certificate, key or CA file could not be read or used.
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
     /// The server failed while serving.
     #[error("gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
@@ -92,6 +106,8 @@ pub struct GrpcServer {
     incoming: TcpIncoming,
     local_addr: SocketAddr,
     health: HealthReporter,
+    tls: Option<ServerTlsConfig>,
+    health_listener: Option<(TcpIncoming, SocketAddr)>,
 }
 
 impl fmt::Debug for GrpcServer {
@@ -99,33 +115,40 @@ impl fmt::Debug for GrpcServer {
         f.debug_struct("GrpcServer")
             .field("spec", &self.spec)
             .field("local_addr", &self.local_addr)
+            .field("tls", &self.tls.is_some())
+            .field("health_addr", &self.health_addr())
             .finish_non_exhaustive()
     }
 }
 
 impl GrpcServer {
-    /// Binds the listener now (port 0 picks a free one) and reports NOT_SERVING for the server
-    /// ("") and every service until [`serve`](Self::serve) finds the database ready.
+    /// Binds the listener now (port 0 picks a free one), and the plaintext health listener if
+    /// one is configured; loads the TLS certificates if configured, and reports NOT_SERVING
+    /// for the server ("") and every service until [`serve`](Self::serve) finds the database
+    /// ready.
     pub async fn bind(
         spec: ServiceSpec,
         args: &ServerArgs,
         pool: Pool,
     ) -> Result<Self, ServerError> {
-        // Fail at startup, not at the first reflection request, if the descriptors are broken.
+        // Fail at startup, not at the first reflection request or handshake, if the
+        // descriptors or the certificates are broken.
         reflection(&spec).build_v1()?;
+        let tls = tls::server_config(&args.tls)?;
 
-        let addr = args.listen_addr;
-        let incoming = TcpIncoming::bind(addr)
-            .map_err(|source| ServerError::Bind { addr, source })?
-            .with_nodelay(Some(true))
-            .with_keepalive(Some(TCP_KEEPALIVE));
-        let local_addr = incoming
-            .local_addr()
-            .map_err(|source| ServerError::Bind { addr, source })?;
+        let (incoming, local_addr) = bind_tcp(args.listen_addr)?;
+        let health_listener = args.health_listen_addr.map(bind_tcp).transpose()?;
 
         let health = HealthReporter::new();
         set_health(&health, &spec, ServingStatus::NotServing).await;
-        tracing::info!(service = spec.name, %local_addr, "listening");
+        tracing::info!(
+            service = spec.name,
+            %local_addr,
+            tls = tls.is_some(),
+            mutual_tls = args.tls.tls_client_ca.is_some(),
+            health_addr = health_listener.as_ref().map(|(_, addr)| addr.to_string()),
+            "listening"
+        );
         Ok(Self {
             spec,
             args: args.clone(),
@@ -133,12 +156,19 @@ impl GrpcServer {
             incoming,
             local_addr,
             health,
+            tls,
+            health_listener,
         })
     }
 
     /// The address actually bound (with the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address of the plaintext health listener, when one is configured.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health_listener.as_ref().map(|(_, addr)| *addr)
     }
 
     /// Serves `routes` plus `grpc.health.v1.Health` and server reflection (v1 and v1alpha)
@@ -156,6 +186,8 @@ impl GrpcServer {
             incoming,
             local_addr,
             health,
+            tls,
+            health_listener,
         } = self;
 
         let reflection_v1 = reflection(&spec).build_v1()?;
@@ -171,6 +203,8 @@ impl GrpcServer {
             pool.clone(),
             Duration::from_secs(args.auth_cache_ttl_secs),
         ));
+        let rate_limiter =
+            RateLimiter::new(args.rate_limit_rps, args.rate_limit_burst).map(Arc::new);
         // Outermost first: every call is traced, including those refused by the limit or by
         // authentication; authentication only runs for calls that got a slot.
         let layers = tower::ServiceBuilder::new()
@@ -179,9 +213,13 @@ impl GrpcServer {
                 args.concurrency_limit,
                 limit::MAX_PERMIT_WAIT,
             ))
-            .layer(AuthLayer::new(authenticator, spec.required_scope))
+            .layer(AuthLayer::new(authenticator, spec.required_scope).with_rate_limit(rate_limiter))
             .into_inner();
-        let router = Server::builder()
+        let mut builder = Server::builder();
+        if let Some(tls) = tls {
+            builder = builder.tls_config(tls).map_err(tls::TlsError::Config)?;
+        }
+        let router = builder
             // Ignored for a custom listener (set on TcpIncoming in bind); kept for clarity.
             .tcp_nodelay(true)
             .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
@@ -189,6 +227,13 @@ impl GrpcServer {
             .layer(layers)
             .add_routes(routes);
 
+        health
+            .set_service_status(LIVENESS_SERVICE, ServingStatus::Serving)
+            .await;
+        let health_server = health_listener.map(|(incoming, addr)| {
+            tracing::info!(service = spec.name, %addr, "serving plaintext health checks");
+            HealthListener::spawn(health_only_router(&health), incoming)
+        });
         let readiness = tokio::spawn(track_readiness(pool, health.clone(), spec));
         let (stop_accepting, stop_accepting_rx) = tokio::sync::oneshot::channel::<()>();
         let server = router.serve_with_incoming_shutdown(incoming, async {
@@ -202,6 +247,9 @@ impl GrpcServer {
         tokio::select! {
             result = &mut server => {
                 readiness.abort();
+                if let Some(health_server) = health_server {
+                    health_server.stop().await;
+                }
                 tracing::error!(service = spec.name, "gRPC server stopped before shutdown was requested");
                 return result.map_err(ServerError::from);
             }
@@ -222,7 +270,12 @@ impl GrpcServer {
         );
         // The receiver lives inside `server`, which is still pending, so this cannot fail.
         let _ = stop_accepting.send(());
-        match tokio::time::timeout(grace, &mut server).await {
+        let drained = tokio::time::timeout(grace, &mut server).await;
+        // Probes keep seeing NOT_SERVING (not a refused connection) until the drain is over.
+        if let Some(health_server) = health_server {
+            health_server.stop().await;
+        }
+        match drained {
             Ok(Ok(())) => {
                 tracing::info!(service = spec.name, "all calls drained; server stopped");
                 Ok(())
@@ -237,6 +290,53 @@ impl GrpcServer {
                 );
                 Ok(())
             }
+        }
+    }
+}
+
+fn bind_tcp(addr: SocketAddr) -> Result<(TcpIncoming, SocketAddr), ServerError> {
+    let incoming = TcpIncoming::bind(addr)
+        .map_err(|source| ServerError::Bind { addr, source })?
+        .with_nodelay(Some(true))
+        .with_keepalive(Some(TCP_KEEPALIVE));
+    let local_addr = incoming
+        .local_addr()
+        .map_err(|source| ServerError::Bind { addr, source })?;
+    Ok((incoming, local_addr))
+}
+
+/// Only `grpc.health.v1.Health`, sharing the main server's statuses; no TLS, no auth (health
+/// needs none anyway), no tracing (probes every few seconds would drown the logs).
+fn health_only_router(health: &HealthReporter) -> Router {
+    Server::builder().add_service(HealthServer::new(HealthService::from_health_reporter(
+        health.clone(),
+    )))
+}
+
+/// The plaintext health listener's task and the switch that stops it.
+struct HealthListener {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl HealthListener {
+    fn spawn(router: Router, incoming: TcpIncoming) -> Self {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(router.serve_with_incoming_shutdown(incoming, async {
+            let _ = stopped.await;
+        }));
+        Self { stop, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let mut task = self.task;
+        match tokio::time::timeout(HEALTH_LISTENER_STOP_TIMEOUT, &mut task).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(error))) => tracing::warn!(%error, "the health listener failed"),
+            Ok(Err(error)) => tracing::warn!(%error, "the health listener task failed"),
+            // A probe holding its connection open must not delay the exit.
+            Err(_) => task.abort(),
         }
     }
 }
