@@ -1,48 +1,51 @@
-//! The `lma.v1.SearchService` gRPC handlers. Results are streamed: a task reads rows from
-//! PostgreSQL and feeds a bounded channel, so a slow client slows the query and a client that
-//! goes away stops it.
+//! The `lma.v1.SearchService` gRPC handlers: validate, then hand the work to a task that
+//! streams through a bounded channel (see `paging` and `export`).
 
 use std::pin::Pin;
-use std::time::SystemTime;
+use std::time::Duration;
 
-use futures_util::{Stream, StreamExt};
-use lma_proto::v1::search_prospects_response::Result as SearchResult;
+use futures_util::Stream;
+use lma_proto::v1::search_companies_response::Result as CompanyResult;
+use lma_proto::v1::search_prospects_response::Result as ProspectResult;
 use lma_proto::v1::search_service_server::SearchService;
 use lma_proto::v1::{
     CountProspectsRequest, CountProspectsResponse, ExportProspectsRequest, ExportProspectsResponse,
-    Freshness, GetCompanyRequest, GetCompanyResponse, JobTitleLevel, PageEnd, ProspectHit,
-    ProspectSort, ProspectSummary, SearchCompaniesRequest, SearchCompaniesResponse,
-    SearchProspectsRequest, SearchProspectsResponse,
+    GetCompanyRequest, GetCompanyResponse, ProspectHit, SearchCompaniesRequest,
+    SearchCompaniesResponse, SearchProspectsRequest, SearchProspectsResponse, get_company_request,
 };
 use svc_core::Pool;
 use tokio::sync::mpsc;
-use tokio_postgres::Row;
+use tokio::time::Instant;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::error::SearchError;
-use crate::page_token::{self, UpdatedAtCursor};
-use crate::query;
-
-/// Hits buffered between the database and a client: enough to keep both busy, small enough
-/// that a slow client holds the query back instead of filling memory.
-const STREAM_BUFFER: usize = 64;
+use crate::filter::{CompanyConditions, ProspectConditions};
+use crate::freshness::{self, MinToken, ReadModel};
+use crate::page_token::{self, Cursor, TextMode};
+use crate::paging::{self, PageShape, STREAM_BUFFER, Sender, Streamed};
+use crate::query::{self, Order};
+use crate::{count, export, rows};
 
 pub struct SearchApi {
     pool: Pool,
+    min_token_max_wait: Duration,
 }
 
 impl SearchApi {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool, min_token_max_wait: Duration) -> Self {
+        Self {
+            pool,
+            min_token_max_wait,
+        }
+    }
+
+    fn deadline<T>(&self, request: &Request<T>) -> Instant {
+        freshness::deadline(request.metadata(), self.min_token_max_wait)
     }
 }
 
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
-fn not_implemented(rpc: &str) -> Status {
-    SearchError::NotImplemented(format!("{rpc} is not implemented yet")).into()
-}
 
 fn page_size(requested: u32) -> Result<u32, SearchError> {
     match requested {
@@ -55,6 +58,32 @@ fn page_size(requested: u32) -> Result<u32, SearchError> {
     }
 }
 
+fn cursor(token: &str, fingerprint: [u8; 8], order: Order) -> Result<Option<Cursor>, SearchError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    page_token::decode(token, fingerprint, &order.sample_key())
+        .map(Some)
+        .map_err(|error| SearchError::invalid("page_token", error.to_string()))
+}
+
+/// Runs `work` on a task feeding a bounded channel; its error, if any, ends the stream.
+fn spawn_stream<M, F>(work: impl FnOnce(Sender<M>) -> F) -> ResponseStream<M>
+where
+    M: Send + 'static,
+    F: Future<Output = Result<(), SearchError>> + Send + 'static,
+{
+    let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
+    let task = work(sender.clone());
+    tokio::spawn(async move {
+        if let Err(error) = task.await {
+            // The client may be gone already; then there is nobody left to tell.
+            let _ = sender.send(Err(error.into())).await;
+        }
+    });
+    Box::pin(ReceiverStream::new(receiver))
+}
+
 #[tonic::async_trait]
 impl SearchService for SearchApi {
     type SearchProspectsStream = ResponseStream<SearchProspectsResponse>;
@@ -64,195 +93,238 @@ impl SearchService for SearchApi {
         request: Request<SearchProspectsRequest>,
     ) -> Result<Response<Self::SearchProspectsStream>, Status> {
         let caller = svc_core::auth::caller(&request)?;
+        let deadline = self.deadline(&request);
         let request = request.into_inner();
-        let sort = ProspectSort::try_from(request.sort).map_err(|_| {
-            SearchError::invalid("sort", format!("{} is not a known sort", request.sort))
-        })?;
-        if !matches!(sort, ProspectSort::Unspecified | ProspectSort::UpdatedAt) {
-            return Err(SearchError::NotImplemented(format!(
-                "sort {} is not implemented yet",
-                sort.as_str_name()
-            ))
-            .into());
-        }
-        let page_size = page_size(request.page_size)?;
         let filter = request.filter.unwrap_or_default();
+        let conditions = ProspectConditions::parse(&filter, "filter")?;
+        let order = Order::for_prospects(request.sort, conditions.query.is_some())?;
+        let page_size = page_size(request.page_size)?;
+        let min_token = MinToken::parse(&request.min_token, "min_token")?;
         let fingerprint = page_token::fingerprint(&filter, request.sort);
-        let cursor = if request.page_token.is_empty() {
-            None
-        } else {
-            Some(
-                page_token::decode(&request.page_token, fingerprint)
-                    .map_err(|error| SearchError::invalid("page_token", error.to_string()))?,
-            )
+        let cursor = cursor(&request.page_token, fingerprint, order)?;
+        let shape = PageShape {
+            id_column: "prospect_id",
+            order,
+            page_size,
+            fingerprint,
+            message: |row| {
+                Ok(SearchProspectsResponse {
+                    result: Some(ProspectResult::Hit(ProspectHit {
+                        prospect: Some(rows::prospect_from_row(row)?),
+                        score: rows::score(row)?,
+                    })),
+                })
+            },
+            end: |end| SearchProspectsResponse {
+                result: Some(ProspectResult::End(end)),
+            },
         };
-        let sql = query::search_prospects(caller.organization_id, &filter, page_size, cursor)?;
-
-        let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
         let pool = self.pool.clone();
-        tokio::spawn(async move {
-            let outcome = stream_page(&pool, sql, page_size, fingerprint, &sender).await;
-            if let Err(error) = outcome {
-                // The client may be gone already; then there is nobody left to tell.
-                let _ = sender.send(Err(error.into())).await;
+        let organization_id = caller.organization_id;
+        Ok(Response::new(spawn_stream(move |sender| async move {
+            let client = pool.get().await?;
+            let freshness =
+                freshness::wait_for(&**client, ReadModel::ProspectSearch, min_token, deadline)
+                    .await?;
+            let text_mode = cursor.as_ref().map(|c| c.text_mode).unwrap_or_default();
+            // The first page of a text search that full text cannot match falls back to
+            // trigram matching; the page token carries the choice to the next pages.
+            let may_fall_back = cursor.is_none() && conditions.query.is_some();
+            let sql = query::search_prospects(
+                organization_id,
+                &conditions,
+                order,
+                page_size,
+                cursor.as_ref(),
+                text_mode,
+            );
+            let streamed = paging::stream_page(
+                &client,
+                sql,
+                &shape,
+                text_mode,
+                &freshness,
+                !may_fall_back,
+                &sender,
+            )
+            .await?;
+            if let Streamed::Rows(0) = streamed
+                && may_fall_back
+            {
+                let sql = query::search_prospects(
+                    organization_id,
+                    &conditions,
+                    order,
+                    page_size,
+                    None,
+                    TextMode::Trigram,
+                );
+                paging::stream_page(
+                    &client,
+                    sql,
+                    &shape,
+                    TextMode::Trigram,
+                    &freshness,
+                    true,
+                    &sender,
+                )
+                .await?;
             }
-        });
-        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+            Ok(())
+        })))
     }
 
     type SearchCompaniesStream = ResponseStream<SearchCompaniesResponse>;
 
     async fn search_companies(
         &self,
-        _request: Request<SearchCompaniesRequest>,
+        request: Request<SearchCompaniesRequest>,
     ) -> Result<Response<Self::SearchCompaniesStream>, Status> {
-        Err(not_implemented("SearchCompanies"))
+        let caller = svc_core::auth::caller(&request)?;
+        let deadline = self.deadline(&request);
+        let request = request.into_inner();
+        let filter = request.filter.unwrap_or_default();
+        let conditions = CompanyConditions::parse(&filter, "filter")?;
+        let order = Order::for_companies(request.sort, conditions.query.is_some())?;
+        let page_size = page_size(request.page_size)?;
+        let min_token = MinToken::parse(&request.min_token, "min_token")?;
+        let fingerprint = page_token::fingerprint(&filter, request.sort);
+        let cursor = cursor(&request.page_token, fingerprint, order)?;
+        let shape = PageShape {
+            id_column: "company_id",
+            order,
+            page_size,
+            fingerprint,
+            message: |row| {
+                Ok(SearchCompaniesResponse {
+                    result: Some(CompanyResult::Company(rows::company_from_row(row)?)),
+                })
+            },
+            end: |end| SearchCompaniesResponse {
+                result: Some(CompanyResult::End(end)),
+            },
+        };
+        let pool = self.pool.clone();
+        let organization_id = caller.organization_id;
+        Ok(Response::new(spawn_stream(move |sender| async move {
+            let client = pool.get().await?;
+            let freshness =
+                freshness::wait_for(&**client, ReadModel::CompanySummary, min_token, deadline)
+                    .await?;
+            let sql = query::search_companies(
+                organization_id,
+                &conditions,
+                order,
+                page_size,
+                cursor.as_ref(),
+            );
+            paging::stream_page(
+                &client,
+                sql,
+                &shape,
+                TextMode::FullText,
+                &freshness,
+                true,
+                &sender,
+            )
+            .await?;
+            Ok(())
+        })))
     }
 
     async fn get_company(
         &self,
-        _request: Request<GetCompanyRequest>,
+        request: Request<GetCompanyRequest>,
     ) -> Result<Response<GetCompanyResponse>, Status> {
-        Err(not_implemented("GetCompany"))
+        let caller = svc_core::auth::caller(&request)?;
+        let deadline = self.deadline(&request);
+        let request = request.into_inner();
+        let min_token = MinToken::parse(&request.min_token, "min_token")?;
+        let (condition, key): (&str, Box<dyn tokio_postgres::types::ToSql + Sync + Send>) =
+            match request.company {
+                Some(get_company_request::Company::CompanyId(id)) => {
+                    let id = id.trim().parse::<i64>().map_err(|_| {
+                        SearchError::invalid("company_id", format!("{id:?} is not a company id"))
+                    })?;
+                    ("company_id = $2", Box::new(id))
+                }
+                Some(get_company_request::Company::Domain(domain)) => {
+                    let domain = domain.trim().to_lowercase();
+                    if domain.is_empty() {
+                        return Err(SearchError::invalid("domain", "must not be empty").into());
+                    }
+                    ("domain = $2", Box::new(domain))
+                }
+                None => {
+                    return Err(SearchError::invalid("company", "give company_id or domain").into());
+                }
+            };
+        let client = self.pool.get().await.map_err(SearchError::from)?;
+        let freshness =
+            freshness::wait_for(&**client, ReadModel::CompanySummary, min_token, deadline).await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT {} FROM company_summary_view WHERE organization_id = $1 AND {condition}",
+                    query::COMPANY_COLUMNS
+                ),
+                &[&caller.organization_id, key.as_ref()],
+            )
+            .await
+            .map_err(SearchError::from)?
+            .ok_or_else(|| SearchError::NotFound("company".to_owned()))?;
+        Ok(Response::new(GetCompanyResponse {
+            company: Some(rows::company_from_row(&row)?),
+            freshness: Some(freshness),
+        }))
     }
 
     async fn count_prospects(
         &self,
-        _request: Request<CountProspectsRequest>,
+        request: Request<CountProspectsRequest>,
     ) -> Result<Response<CountProspectsResponse>, Status> {
-        Err(not_implemented("CountProspects"))
+        let caller = svc_core::auth::caller(&request)?;
+        let deadline = self.deadline(&request);
+        let request = request.into_inner();
+        let conditions = ProspectConditions::parse(&request.filter.unwrap_or_default(), "filter")?;
+        let facets = count::facets(&request.facets)?;
+        let facet_limit = count::facet_limit(request.facet_limit)?;
+        let min_token = MinToken::parse(&request.min_token, "min_token")?;
+        let client = self.pool.get().await.map_err(SearchError::from)?;
+        let freshness =
+            freshness::wait_for(&**client, ReadModel::ProspectSearch, min_token, deadline).await?;
+        let text_mode = query::text_mode(&**client, caller.organization_id, &conditions).await?;
+        let response = count::count(
+            &client,
+            caller.organization_id,
+            &conditions,
+            text_mode,
+            &facets,
+            facet_limit,
+            freshness,
+        )
+        .await?;
+        Ok(Response::new(response))
     }
 
     type ExportProspectsStream = ResponseStream<ExportProspectsResponse>;
 
     async fn export_prospects(
         &self,
-        _request: Request<ExportProspectsRequest>,
+        request: Request<ExportProspectsRequest>,
     ) -> Result<Response<Self::ExportProspectsStream>, Status> {
-        Err(not_implemented("ExportProspects"))
-    }
-}
-
-/// Streams the rows of one page, then the PageEnd. Returns early, without error, when the
-/// client has gone away.
-async fn stream_page(
-    pool: &Pool,
-    sql: query::SqlQuery,
-    page_size: u32,
-    fingerprint: [u8; 8],
-    sender: &mpsc::Sender<Result<SearchProspectsResponse, Status>>,
-) -> Result<(), SearchError> {
-    let client = pool.get().await.map_err(svc_core::DbError::from)?;
-    let freshness = freshness(&client, "prospect_search_view").await?;
-    let rows = client.query_raw(sql.sql.as_str(), sql.param_refs()).await?;
-    futures_util::pin_mut!(rows);
-    let mut returned = 0;
-    let mut last: Option<UpdatedAtCursor> = None;
-    let mut more = false;
-    while let Some(row) = rows.next().await {
-        let row = row?;
-        if returned == page_size {
-            more = true;
-            break;
-        }
-        let (hit, cursor) = hit_from_row(&row)?;
-        last = Some(cursor);
-        returned += 1;
-        let message = SearchProspectsResponse {
-            result: Some(SearchResult::Hit(hit)),
+        let caller = svc_core::auth::caller(&request)?;
+        let deadline = self.deadline(&request);
+        let request = request.into_inner();
+        let export = export::Export {
+            organization_id: caller.organization_id,
+            conditions: ProspectConditions::parse(&request.filter.unwrap_or_default(), "filter")?,
+            min_token: MinToken::parse(&request.min_token, "min_token")?,
+            deadline,
         };
-        if sender.send(Ok(message)).await.is_err() {
-            return Ok(());
-        }
+        let pool = self.pool.clone();
+        Ok(Response::new(spawn_stream(move |sender| async move {
+            export::run(&pool, export, &sender).await
+        })))
     }
-    let next_page_token = match (more, last) {
-        (true, Some(cursor)) => page_token::encode(cursor, fingerprint),
-        _ => String::new(),
-    };
-    let end = PageEnd {
-        next_page_token,
-        returned,
-        freshness: Some(freshness),
-    };
-    let _ = sender
-        .send(Ok(SearchProspectsResponse {
-            result: Some(SearchResult::End(end)),
-        }))
-        .await;
-    Ok(())
-}
-
-/// How far a read model is applied (DESIGN.md section 3).
-async fn freshness(
-    client: &tokio_postgres::Client,
-    read_model: &str,
-) -> Result<Freshness, SearchError> {
-    let row = client
-        .query_one(
-            "SELECT watermark::text, watermark_at FROM read_model_state WHERE read_model = $1",
-            &[&read_model],
-        )
-        .await?;
-    Ok(Freshness {
-        watermark: row.try_get(0)?,
-        refreshed_at: Some(row.try_get::<_, SystemTime>(1)?.into()),
-    })
-}
-
-fn text(row: &Row, column: &str) -> Result<String, tokio_postgres::Error> {
-    Ok(row
-        .try_get::<_, Option<String>>(column)?
-        .unwrap_or_default())
-}
-
-fn hit_from_row(row: &Row) -> Result<(ProspectHit, UpdatedAtCursor), SearchError> {
-    let prospect_id: i64 = row.try_get("prospect_id")?;
-    let updated_at: SystemTime = row.try_get("updated_at")?;
-    let custom_fields = match row.try_get::<_, serde_json::Value>("custom_fields")? {
-        serde_json::Value::Object(object) => object
-            .into_iter()
-            .map(|(key, value)| match value {
-                serde_json::Value::String(text) => (key, text),
-                other => (key, other.to_string()),
-            })
-            .collect(),
-        _ => Default::default(),
-    };
-    let prospect = ProspectSummary {
-        prospect_id: prospect_id.to_string(),
-        company_id: row.try_get::<_, i64>("company_id")?.to_string(),
-        salutation: text(row, "salutation")?,
-        first_name: text(row, "first_name")?,
-        last_name: text(row, "last_name")?,
-        full_name: text(row, "full_name")?,
-        email: row.try_get("email")?,
-        job_title: text(row, "job_title")?,
-        job_title_level: JobTitleLevel::from_stored(row.try_get("job_title_level")?).into(),
-        department: text(row, "department")?,
-        city: text(row, "city")?,
-        state: text(row, "state")?,
-        country: text(row, "country")?,
-        tags: row.try_get("tags")?,
-        custom_fields,
-        company_domain: row.try_get("company_domain")?,
-        company_name: text(row, "company_name")?,
-        industry: text(row, "industry")?,
-        min_employees: row.try_get("min_employees")?,
-        max_employees: row.try_get("max_employees")?,
-        revenue: row.try_get("revenue")?,
-        formatted_revenue: row.try_get("formatted_revenue")?,
-        company_context: text(row, "company_context")?,
-        external_source: row.try_get("external_source")?,
-        external_id: row.try_get("external_id")?,
-        updated_at: Some(updated_at.into()),
-    };
-    let hit = ProspectHit {
-        prospect: Some(prospect),
-        score: row.try_get("score")?,
-    };
-    let cursor = UpdatedAtCursor {
-        updated_at_micros: query::micros_since_epoch(updated_at),
-        prospect_id,
-    };
-    Ok((hit, cursor))
 }

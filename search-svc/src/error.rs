@@ -7,8 +7,14 @@ use tonic::Status;
 pub enum SearchError {
     #[error("invalid request")]
     Invalid(Vec<FieldViolation>),
-    #[error("{0}")]
-    NotImplemented(String),
+    /// `min_token` was not reached by the read model within the call's deadline.
+    #[error(
+        "the read model has not caught up with min_token {token} before the deadline \
+         (its watermark is {watermark}); retry later or with a longer deadline"
+    )]
+    NotFreshInTime { token: u64, watermark: u64 },
+    #[error("{0} not found")]
+    NotFound(String),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -25,11 +31,20 @@ impl From<tokio_postgres::Error> for SearchError {
     }
 }
 
+impl From<deadpool_postgres::PoolError> for SearchError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        Self::Db(error.into())
+    }
+}
+
 impl From<SearchError> for Status {
     fn from(error: SearchError) -> Self {
         match error {
             SearchError::Invalid(violations) => svc_core::error::invalid_argument(violations),
-            SearchError::NotImplemented(what) => Status::unimplemented(what),
+            error @ SearchError::NotFreshInTime { .. } => {
+                Status::deadline_exceeded(error.to_string())
+            }
+            SearchError::NotFound(what) => Status::not_found(format!("{what} not found")),
             SearchError::Db(error) => error.into(),
         }
     }

@@ -3,9 +3,15 @@
 
 mod api;
 pub mod config;
+mod count;
 mod error;
+mod export;
+mod filter;
+mod freshness;
 mod page_token;
+mod paging;
 mod query;
+mod rows;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,9 +41,12 @@ impl Application {
         let pool = svc_core::db::build_pool(&config.common.database, SPEC.name)?;
         let max_message_bytes = config.common.server.max_message_bytes;
         let routes = Routes::new(
-            SearchServiceServer::new(api::SearchApi::new(pool.clone()))
-                .max_decoding_message_size(max_message_bytes)
-                .max_encoding_message_size(max_message_bytes),
+            SearchServiceServer::new(api::SearchApi::new(
+                pool.clone(),
+                config.min_token_max_wait(),
+            ))
+            .max_decoding_message_size(max_message_bytes)
+            .max_encoding_message_size(max_message_bytes),
         );
         let server = GrpcServer::bind(SPEC, &config.common.server, pool).await?;
         Ok(Self { server, routes })

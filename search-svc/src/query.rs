@@ -1,29 +1,33 @@
-//! Turns a validated prospect search into SQL over `prospect_search_view`. User input reaches
-//! SQL only as bound parameters; the SQL text is built from fixed fragments.
+//! Turns validated searches into SQL over the read models: sorts, keyset positions and pages.
+//! User input reaches SQL only as bound parameters; the SQL text is built from fixed fragments.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lma_proto::v1::ProspectFilter;
+use lma_proto::v1::{CompanySort, ProspectSort};
 use tokio_postgres::types::ToSql;
 
 use crate::error::SearchError;
-use crate::page_token::UpdatedAtCursor;
+use crate::filter::{
+    COMPANY_NAME_KEY, CompanyConditions, PROSPECT_COMPANY_NAME_KEY, PROSPECT_REVENUE_KEY,
+    ProspectConditions,
+};
+use crate::page_token::{Cursor, SortKey, TextMode};
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 1000;
-pub const MAX_QUERY_CHARS: usize = 256;
-pub const MAX_LIST_VALUES: usize = 1000;
 
 /// SQL text with its parameters, numbered in the order they were bound.
 #[derive(Default)]
 pub struct SqlQuery {
     pub sql: String,
     pub params: Vec<Box<dyn ToSql + Send + Sync>>,
+    /// The relevance expression, once a free-text condition was rendered.
+    pub score: Option<String>,
 }
 
 impl SqlQuery {
     /// Binds a value and returns its placeholder.
-    fn bind(&mut self, value: impl ToSql + Send + Sync + 'static) -> String {
+    pub fn bind(&mut self, value: impl ToSql + Send + Sync + 'static) -> String {
         self.params.push(Box::new(value));
         format!("${}", self.params.len())
     }
@@ -33,139 +37,325 @@ impl SqlQuery {
             .iter()
             .map(|param| param.as_ref() as &(dyn ToSql + Sync))
     }
+
+    /// The relevance score expression, or 0 when the search has no text.
+    fn score_or_zero(&self) -> String {
+        self.score.clone().unwrap_or_else(|| "0::real".to_owned())
+    }
 }
 
-/// The columns a hit is read from, in `hit_from_row` order.
-pub const HIT_COLUMNS: &str = "prospect_id, company_id, salutation, first_name, last_name, \
+/// The columns a prospect is read from (see `rows::prospect_from_row`).
+pub const PROSPECT_COLUMNS: &str = "prospect_id, company_id, salutation, first_name, last_name, \
      full_name, email, job_title, job_title_level, department, city, state, country, tags, \
      custom_fields, company_domain, company_name, industry, min_employees, max_employees, revenue, \
      formatted_revenue, company_context, external_source, external_id, updated_at";
 
-/// A text list filter: trimmed, lower-cased, non-empty values, at most MAX_LIST_VALUES.
-fn list(field: &str, values: &[String]) -> Result<Vec<String>, SearchError> {
-    if values.len() > MAX_LIST_VALUES {
-        return Err(SearchError::invalid(
-            field,
-            format!(
-                "has {} values; at most {MAX_LIST_VALUES} are allowed",
-                values.len()
-            ),
-        ));
-    }
-    Ok(values
-        .iter()
-        .map(|value| value.trim().to_lowercase())
-        .filter(|value| !value.is_empty())
-        .collect())
+/// The columns a company summary is read from (see `rows::company_from_row`).
+pub const COMPANY_COLUMNS: &str = "company_id, domain, name, industry, min_employees, \
+     max_employees, revenue, formatted_revenue, city, state, country, company_context, \
+     prospect_count, departments, last_prospect_updated_at, updated_at";
+
+/// The order of a result set; every order ends in the row id so that it is total and a keyset
+/// position is exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    UpdatedAt,
+    Relevance,
+    CompanyName,
+    Revenue,
+    ProspectCount,
 }
 
-/// One page of `SearchProspects`, newest first, after `cursor` when given. Fetches one row more
-/// than the page so the caller knows whether another page follows.
+impl Order {
+    pub fn for_prospects(sort: i32, has_query: bool) -> Result<Order, SearchError> {
+        let sort = ProspectSort::try_from(sort)
+            .map_err(|_| SearchError::invalid("sort", format!("{sort} is not a known sort")))?;
+        Ok(match sort {
+            ProspectSort::Unspecified if has_query => Order::Relevance,
+            ProspectSort::Unspecified | ProspectSort::UpdatedAt => Order::UpdatedAt,
+            ProspectSort::Relevance if has_query => Order::Relevance,
+            ProspectSort::Relevance => {
+                return Err(SearchError::invalid(
+                    "sort",
+                    "PROSPECT_SORT_RELEVANCE needs filter.query",
+                ));
+            }
+            ProspectSort::CompanyName => Order::CompanyName,
+            ProspectSort::Revenue => Order::Revenue,
+        })
+    }
+
+    pub fn for_companies(sort: i32, has_query: bool) -> Result<Order, SearchError> {
+        let sort = CompanySort::try_from(sort)
+            .map_err(|_| SearchError::invalid("sort", format!("{sort} is not a known sort")))?;
+        Ok(match sort {
+            CompanySort::Unspecified if has_query => Order::Relevance,
+            CompanySort::Unspecified | CompanySort::Name => Order::CompanyName,
+            CompanySort::Relevance if has_query => Order::Relevance,
+            CompanySort::Relevance => {
+                return Err(SearchError::invalid(
+                    "sort",
+                    "COMPANY_SORT_RELEVANCE needs filter.query",
+                ));
+            }
+            CompanySort::Revenue => Order::Revenue,
+            CompanySort::ProspectCount => Order::ProspectCount,
+        })
+    }
+
+    /// A key of the kind this order's page tokens carry.
+    pub fn sample_key(self) -> SortKey {
+        match self {
+            Order::UpdatedAt => SortKey::Time(0),
+            Order::Relevance => SortKey::Score(0.0),
+            Order::CompanyName => SortKey::Text(String::new()),
+            Order::Revenue | Order::ProspectCount => SortKey::Int(0),
+        }
+    }
+
+    /// Ascending orders page forward with `>`, descending ones with `<`.
+    fn ascending(self) -> bool {
+        matches!(self, Order::CompanyName)
+    }
+}
+
+/// Which read model a search reads, and how its columns are named there.
+#[derive(Clone, Copy)]
+struct Target {
+    table: &'static str,
+    id: &'static str,
+    columns: &'static str,
+    company_name_key: &'static str,
+}
+
+const PROSPECTS: Target = Target {
+    table: "prospect_search_view",
+    id: "prospect_id",
+    columns: PROSPECT_COLUMNS,
+    company_name_key: PROSPECT_COMPANY_NAME_KEY,
+};
+
+const COMPANIES: Target = Target {
+    table: "company_summary_view",
+    id: "company_id",
+    columns: COMPANY_COLUMNS,
+    company_name_key: COMPANY_NAME_KEY,
+};
+
+/// One page of prospects after `cursor`, with `sort_key` and `score` columns. Fetches one row
+/// more than the page so the caller knows whether another page follows.
 pub fn search_prospects(
     organization_id: i64,
-    filter: &ProspectFilter,
+    conditions: &ProspectConditions,
+    order: Order,
     page_size: u32,
-    cursor: Option<UpdatedAtCursor>,
-) -> Result<SqlQuery, SearchError> {
+    cursor: Option<&Cursor>,
+    text_mode: TextMode,
+) -> SqlQuery {
     let mut query = SqlQuery::default();
-    let mut conditions = vec![format!("organization_id = {}", query.bind(organization_id))];
+    let rendered = conditions.render(&mut query, organization_id, text_mode);
+    page(query, rendered, PROSPECTS, order, page_size, cursor)
+}
 
-    let industries = list("filter.industries", &filter.industries)?;
-    if !industries.is_empty() {
-        conditions.push(format!("lower(industry) = ANY({})", query.bind(industries)));
-    }
-    let countries = list("filter.countries", &filter.countries)?;
-    if !countries.is_empty() {
-        conditions.push(format!("lower(country) = ANY({})", query.bind(countries)));
-    }
-    let text = filter.query.trim();
-    if text.chars().count() > MAX_QUERY_CHARS {
-        return Err(SearchError::invalid(
-            "filter.query",
-            format!(
-                "is {} characters long; at most {MAX_QUERY_CHARS} are allowed",
-                text.chars().count()
-            ),
-        ));
-    }
-    let score = if text.is_empty() {
-        "0::real".to_owned()
-    } else {
-        let placeholder = query.bind(text.to_owned());
-        conditions.push(format!(
-            "search_document @@ websearch_to_tsquery('simple', {placeholder})"
-        ));
-        format!("ts_rank(search_document, websearch_to_tsquery('simple', {placeholder}))")
+/// One page of companies after `cursor`, like [`search_prospects`].
+pub fn search_companies(
+    organization_id: i64,
+    conditions: &CompanyConditions,
+    order: Order,
+    page_size: u32,
+    cursor: Option<&Cursor>,
+) -> SqlQuery {
+    let mut query = SqlQuery::default();
+    let rendered = conditions.render(&mut query, organization_id);
+    page(query, rendered, COMPANIES, order, page_size, cursor)
+}
+
+fn page(
+    mut query: SqlQuery,
+    mut conditions: Vec<String>,
+    target: Target,
+    order: Order,
+    page_size: u32,
+    cursor: Option<&Cursor>,
+) -> SqlQuery {
+    let score = query.score_or_zero();
+    let key = match order {
+        Order::UpdatedAt => "updated_at".to_owned(),
+        Order::Relevance => score.clone(),
+        Order::CompanyName => target.company_name_key.to_owned(),
+        Order::Revenue => PROSPECT_REVENUE_KEY.to_owned(),
+        Order::ProspectCount => "prospect_count".to_owned(),
     };
     if let Some(cursor) = cursor {
-        let updated_at = UNIX_EPOCH
-            + Duration::from_micros(u64::try_from(cursor.updated_at_micros).unwrap_or_default());
+        let value = match &cursor.key {
+            SortKey::Time(micros) => query.bind(time_from_micros(*micros)),
+            SortKey::Int(value) => query.bind(*value),
+            SortKey::Text(value) => format!("{} COLLATE \"C\"", query.bind(value.clone())),
+            SortKey::Score(value) => format!("{}::real", query.bind(*value)),
+        };
+        let direction = if order.ascending() { ">" } else { "<" };
         conditions.push(format!(
-            "(updated_at, prospect_id) < ({}, {})",
-            query.bind(updated_at),
-            query.bind(cursor.prospect_id)
+            "({key}, {id}) {direction} ({value}, {})",
+            query.bind(cursor.id),
+            id = target.id
         ));
     }
+    let direction = if order.ascending() { "ASC" } else { "DESC" };
     let limit = query.bind(i64::from(page_size) + 1);
     query.sql = format!(
-        "SELECT {HIT_COLUMNS}, {score} AS score FROM prospect_search_view \
-         WHERE {} ORDER BY updated_at DESC, prospect_id DESC LIMIT {limit}",
-        conditions.join(" AND ")
+        "SELECT {columns}, {score} AS score, {key} AS sort_key FROM {table} \
+         WHERE {conditions} ORDER BY {key} {direction}, {id} {direction} LIMIT {limit}",
+        columns = target.columns,
+        table = target.table,
+        conditions = conditions.join(" AND "),
+        id = target.id,
     );
-    Ok(query)
+    query
+}
+
+/// Every prospect matching `conditions`, in id order (an export).
+pub fn export_prospects(
+    organization_id: i64,
+    conditions: &ProspectConditions,
+    text_mode: TextMode,
+) -> SqlQuery {
+    let mut query = SqlQuery::default();
+    let rendered = conditions.render(&mut query, organization_id, text_mode);
+    query.sql = format!(
+        "SELECT {PROSPECT_COLUMNS} FROM prospect_search_view WHERE {} ORDER BY prospect_id",
+        rendered.join(" AND ")
+    );
+    query
+}
+
+/// Whether any prospect matches with full text: decides whether the trigram fallback is used.
+pub fn full_text_probe(organization_id: i64, conditions: &ProspectConditions) -> SqlQuery {
+    let mut query = SqlQuery::default();
+    let rendered = conditions.render(&mut query, organization_id, TextMode::FullText);
+    query.sql = format!(
+        "SELECT EXISTS (SELECT 1 FROM prospect_search_view WHERE {})",
+        rendered.join(" AND ")
+    );
+    query
+}
+
+/// Full text, unless a free-text query finds nothing that way: then the trigram fallback.
+pub async fn text_mode(
+    client: &impl tokio_postgres::GenericClient,
+    organization_id: i64,
+    conditions: &ProspectConditions,
+) -> Result<TextMode, SearchError> {
+    if conditions.query.is_none() {
+        return Ok(TextMode::FullText);
+    }
+    let probe = full_text_probe(organization_id, conditions);
+    let found: bool = client
+        .query_one(probe.sql.as_str(), &probe.param_refs().collect::<Vec<_>>())
+        .await?
+        .try_get(0)?;
+    Ok(if found {
+        TextMode::FullText
+    } else {
+        TextMode::Trigram
+    })
+}
+
+/// The time `micros` after the Unix epoch (before it when negative).
+pub fn time_from_micros(micros: i64) -> SystemTime {
+    let magnitude = Duration::from_micros(micros.unsigned_abs());
+    if micros >= 0 {
+        UNIX_EPOCH + magnitude
+    } else {
+        UNIX_EPOCH - magnitude
+    }
 }
 
 /// Microseconds since the Unix epoch, the resolution of a PostgreSQL timestamp.
 pub fn micros_since_epoch(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map(|since| i64::try_from(since.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => i64::try_from(since.as_micros()).unwrap_or(i64::MAX),
+        Err(before) => i64::try_from(before.duration().as_micros())
+            .map(|micros| -micros)
+            .unwrap_or(i64::MIN),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lma_proto::v1::ProspectFilter;
 
     #[test]
-    fn filters_become_bound_parameters_never_sql_text() {
-        let filter = ProspectFilter {
-            query: "x'); DROP TABLE prospect; --".into(),
-            industries: vec![" Software ".into(), "".into()],
-            ..Default::default()
+    fn each_order_pages_by_its_key_and_the_id() {
+        let conditions = ProspectConditions::parse(
+            &ProspectFilter {
+                query: "jane".into(),
+                ..Default::default()
+            },
+            "filter",
+        )
+        .expect("valid");
+        let cursor = |key| Cursor {
+            key,
+            id: 9,
+            text_mode: TextMode::FullText,
         };
-        let query = search_prospects(7, &filter, 50, None).expect("valid");
-        assert!(!query.sql.contains("DROP"), "{}", query.sql);
-        assert!(
-            query.sql.contains("lower(industry) = ANY($2)"),
-            "{}",
-            query.sql
-        );
-        assert_eq!(
-            query.params.len(),
-            4,
-            "organization, industries, query, limit"
-        );
+        let cases = [
+            (
+                Order::UpdatedAt,
+                "(updated_at, prospect_id) < ($3, $4)",
+                "ORDER BY updated_at DESC, prospect_id DESC",
+            ),
+            (
+                Order::Revenue,
+                "(coalesce(revenue, -1), prospect_id) < ($3, $4)",
+                "ORDER BY coalesce(revenue, -1) DESC",
+            ),
+            (
+                Order::CompanyName,
+                "prospect_id) > ($3 COLLATE \"C\", $4)",
+                "COLLATE \"C\") ASC, prospect_id ASC",
+            ),
+            (
+                Order::Relevance,
+                "prospect_id) < ($3::real, $4)",
+                "ORDER BY ts_rank(search_document",
+            ),
+        ];
+        for (order, keyset, order_by) in cases {
+            let query = search_prospects(
+                1,
+                &conditions,
+                order,
+                50,
+                Some(&cursor(order.sample_key())),
+                TextMode::FullText,
+            );
+            assert!(query.sql.contains(keyset), "{order:?}: {}", query.sql);
+            assert!(query.sql.contains(order_by), "{order:?}: {}", query.sql);
+            assert_eq!(query.params.len(), 5, "organization, text, key, id, limit");
+        }
     }
 
     #[test]
-    fn oversized_input_is_rejected_naming_the_field() {
-        let long_query = ProspectFilter {
-            query: "a".repeat(257),
-            ..Default::default()
-        };
-        let Err(SearchError::Invalid(violations)) = search_prospects(1, &long_query, 50, None)
-        else {
-            panic!("an over-long query must be rejected");
-        };
-        assert_eq!(violations[0].field, "filter.query");
+    fn relevance_needs_a_query_and_unknown_sorts_are_rejected() {
+        assert_eq!(
+            Order::for_prospects(0, true).expect("valid"),
+            Order::Relevance
+        );
+        assert_eq!(
+            Order::for_prospects(0, false).expect("valid"),
+            Order::UpdatedAt
+        );
+        assert!(Order::for_prospects(ProspectSort::Relevance as i32, false).is_err());
+        assert!(Order::for_prospects(42, false).is_err());
+        assert!(Order::for_companies(42, false).is_err());
+    }
 
-        let many = ProspectFilter {
-            countries: vec!["de".into(); 1001],
-            ..Default::default()
-        };
-        let Err(SearchError::Invalid(violations)) = search_prospects(1, &many, 50, None) else {
-            panic!("an oversized list must be rejected");
-        };
-        assert_eq!(violations[0].field, "filter.countries");
+    #[test]
+    fn times_round_trip_through_micros() {
+        for micros in [0, 1, -1, 1_700_000_000_123_456, -86_400_000_000] {
+            assert_eq!(micros_since_epoch(time_from_micros(micros)), micros);
+        }
     }
 }

@@ -1,0 +1,528 @@
+//! Validates the filters of a request and turns them into SQL conditions over the read models.
+//! Every value reaches SQL as a bound parameter; the SQL text is built from fixed fragments.
+//! Each invalid field is reported at once, by its path in the request.
+
+use std::time::SystemTime;
+
+use lma_proto::v1::{CompanyFilter, Int32Range, Int64Range, JobTitleLevel, ProspectFilter};
+use svc_core::FieldViolation;
+
+use crate::error::SearchError;
+use crate::page_token::TextMode;
+use crate::query::SqlQuery;
+
+/// Longest free-text query, in characters.
+pub const MAX_QUERY_CHARS: usize = 256;
+/// Most values in one list filter (company domains, industries, ...).
+pub const MAX_LIST_VALUES: usize = 1000;
+/// Longest single list value or name prefix, in characters.
+pub const MAX_VALUE_CHARS: usize = 300;
+/// Most custom-field conditions.
+pub const MAX_CUSTOM_FIELDS: usize = 50;
+
+/// The sort key of company names: lower case, the domain standing in for a missing name,
+/// compared byte-wise so one index serves both the sort and the prefix filter.
+pub const PROSPECT_COMPANY_NAME_KEY: &str =
+    "(lower(coalesce(company_name, company_domain)) COLLATE \"C\")";
+pub const COMPANY_NAME_KEY: &str = "(lower(coalesce(name, domain)) COLLATE \"C\")";
+/// Revenue as a sort and range key: unknown revenue (-1) sorts last and matches no range.
+pub const PROSPECT_REVENUE_KEY: &str = "coalesce(revenue, -1)";
+/// The text trigram matching compares a query with (the expression of an index in V10).
+pub const TRIGRAM_TEXT: &str =
+    "prospect_trigram_text(full_name, email, job_title, company_name, industry)";
+
+/// A free-text query, validated.
+#[derive(Debug, Clone)]
+pub struct TextQuery {
+    pub text: String,
+}
+
+/// A prospect filter, validated and normalized.
+#[derive(Debug, Clone, Default)]
+pub struct ProspectConditions {
+    pub query: Option<TextQuery>,
+    industries: Vec<String>,
+    job_title_levels: Vec<String>,
+    departments: Vec<String>,
+    company_domains: Vec<String>,
+    countries: Vec<String>,
+    states: Vec<String>,
+    cities: Vec<String>,
+    revenue: Option<(i64, i64)>,
+    employees: Option<(i32, i32)>,
+    company_name_prefix: Option<String>,
+    tags_any: Vec<String>,
+    tags_all: Vec<String>,
+    custom_fields: Option<serde_json::Value>,
+    updated_since: Option<SystemTime>,
+}
+
+/// A company filter, validated and normalized.
+#[derive(Debug, Clone, Default)]
+pub struct CompanyConditions {
+    pub query: Option<TextQuery>,
+    industries: Vec<String>,
+    countries: Vec<String>,
+    domains: Vec<String>,
+    name_prefix: Option<String>,
+    revenue: Option<(i64, i64)>,
+    employees: Option<(i32, i32)>,
+    min_prospects: Option<i64>,
+}
+
+/// Collects every violation of a request before failing.
+#[derive(Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    pub fn finish<T>(self, value: T) -> Result<T, SearchError> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(SearchError::Invalid(self.0))
+        }
+    }
+}
+
+impl ProspectConditions {
+    pub fn parse(filter: &ProspectFilter, prefix: &str) -> Result<Self, SearchError> {
+        let mut violations = Violations::default();
+        let field = |name: &str| format!("{prefix}.{name}");
+        let conditions = ProspectConditions {
+            query: text_query(&mut violations, &field("query"), &filter.query),
+            industries: list(&mut violations, &field("industries"), &filter.industries),
+            job_title_levels: levels(
+                &mut violations,
+                &field("job_title_levels"),
+                &filter.job_title_levels,
+            ),
+            departments: list(&mut violations, &field("departments"), &filter.departments),
+            company_domains: list(
+                &mut violations,
+                &field("company_domains"),
+                &filter.company_domains,
+            ),
+            countries: list(&mut violations, &field("countries"), &filter.countries),
+            states: list(&mut violations, &field("states"), &filter.states),
+            cities: list(&mut violations, &field("cities"), &filter.cities),
+            revenue: revenue(&mut violations, &field("revenue"), filter.revenue.as_ref()),
+            employees: employees(
+                &mut violations,
+                &field("employees"),
+                filter.employees.as_ref(),
+            ),
+            company_name_prefix: prefix_value(
+                &mut violations,
+                &field("company_name_prefix"),
+                &filter.company_name_prefix,
+            ),
+            tags_any: list(&mut violations, &field("tags_any"), &filter.tags_any),
+            tags_all: list(&mut violations, &field("tags_all"), &filter.tags_all),
+            custom_fields: custom_fields(
+                &mut violations,
+                &field("custom_fields"),
+                &filter.custom_fields,
+            ),
+            updated_since: filter.updated_since.and_then(|timestamp| {
+                SystemTime::try_from(timestamp)
+                    .map_err(|_| {
+                        violations.add(field("updated_since"), "is not a valid timestamp");
+                    })
+                    .ok()
+            }),
+        };
+        violations.finish(conditions)
+    }
+
+    /// Appends the conditions (organization first) to `conditions`, binding their values.
+    /// The free-text condition uses `text_mode`; see [`ProspectConditions::score`].
+    pub fn render(
+        &self,
+        query: &mut SqlQuery,
+        organization_id: i64,
+        text_mode: TextMode,
+    ) -> Vec<String> {
+        let mut conditions = vec![format!("organization_id = {}", query.bind(organization_id))];
+        let mut any = |conditions: &mut Vec<String>, column: &str, values: &[String]| {
+            if !values.is_empty() {
+                conditions.push(format!("{column} = ANY({})", query.bind(values.to_vec())));
+            }
+        };
+        any(&mut conditions, "lower(industry)", &self.industries);
+        any(&mut conditions, "job_title_level", &self.job_title_levels);
+        any(&mut conditions, "lower(department)", &self.departments);
+        any(&mut conditions, "company_domain", &self.company_domains);
+        any(&mut conditions, "lower(country)", &self.countries);
+        any(&mut conditions, "lower(state)", &self.states);
+        any(&mut conditions, "lower(city)", &self.cities);
+        if let Some((min, max)) = self.revenue {
+            conditions.push(format!(
+                "{PROSPECT_REVENUE_KEY} BETWEEN {} AND {}",
+                query.bind(min),
+                query.bind(max)
+            ));
+        }
+        if let Some((min, max)) = self.employees {
+            conditions.push(employees_overlap(query, min, max));
+        }
+        if let Some(prefix) = &self.company_name_prefix {
+            conditions.push(format!(
+                "{PROSPECT_COMPANY_NAME_KEY} LIKE {}",
+                query.bind(like_prefix(prefix))
+            ));
+        }
+        if !self.tags_any.is_empty() {
+            conditions.push(format!(
+                "lower_tags(tags) && {}",
+                query.bind(self.tags_any.clone())
+            ));
+        }
+        if !self.tags_all.is_empty() {
+            conditions.push(format!(
+                "lower_tags(tags) @> {}",
+                query.bind(self.tags_all.clone())
+            ));
+        }
+        if let Some(fields) = &self.custom_fields {
+            conditions.push(format!("custom_fields @> {}", query.bind(fields.clone())));
+        }
+        if let Some(since) = self.updated_since {
+            conditions.push(format!("updated_at >= {}", query.bind(since)));
+        }
+        if let Some(text) = &self.query {
+            let placeholder = query.bind(text.text.clone());
+            conditions.push(match text_mode {
+                TextMode::FullText => {
+                    format!("search_document @@ websearch_to_tsquery('simple', {placeholder})")
+                }
+                // Typo-tolerant word similarity, or a plain substring.
+                TextMode::Trigram => format!(
+                    "({placeholder} <% {TRIGRAM_TEXT} OR {TRIGRAM_TEXT} LIKE {})",
+                    query.bind(like_substring(&text.text.to_lowercase()))
+                ),
+            });
+            query.score = Some(match text_mode {
+                TextMode::FullText => format!(
+                    "ts_rank(search_document, websearch_to_tsquery('simple', {placeholder}))"
+                ),
+                TextMode::Trigram => format!("word_similarity({placeholder}, {TRIGRAM_TEXT})"),
+            });
+        }
+        conditions
+    }
+}
+
+impl CompanyConditions {
+    pub fn parse(filter: &CompanyFilter, prefix: &str) -> Result<Self, SearchError> {
+        let mut violations = Violations::default();
+        let field = |name: &str| format!("{prefix}.{name}");
+        let min_prospects = match filter.min_prospects {
+            Some(count) if count < 0 => {
+                violations.add(
+                    field("min_prospects"),
+                    format!("is {count}; must not be negative"),
+                );
+                None
+            }
+            other => other,
+        };
+        let conditions = CompanyConditions {
+            query: text_query(&mut violations, &field("query"), &filter.query),
+            industries: list(&mut violations, &field("industries"), &filter.industries),
+            countries: list(&mut violations, &field("countries"), &filter.countries),
+            domains: list(&mut violations, &field("domains"), &filter.domains),
+            name_prefix: prefix_value(&mut violations, &field("name_prefix"), &filter.name_prefix),
+            revenue: revenue(&mut violations, &field("revenue"), filter.revenue.as_ref()),
+            employees: employees(
+                &mut violations,
+                &field("employees"),
+                filter.employees.as_ref(),
+            ),
+            min_prospects,
+        };
+        violations.finish(conditions)
+    }
+
+    pub fn render(&self, query: &mut SqlQuery, organization_id: i64) -> Vec<String> {
+        let mut conditions = vec![format!("organization_id = {}", query.bind(organization_id))];
+        let mut any = |conditions: &mut Vec<String>, column: &str, values: &[String]| {
+            if !values.is_empty() {
+                conditions.push(format!("{column} = ANY({})", query.bind(values.to_vec())));
+            }
+        };
+        any(&mut conditions, "lower(industry)", &self.industries);
+        any(&mut conditions, "lower(country)", &self.countries);
+        any(&mut conditions, "domain", &self.domains);
+        if let Some(prefix) = &self.name_prefix {
+            conditions.push(format!(
+                "{COMPANY_NAME_KEY} LIKE {}",
+                query.bind(like_prefix(prefix))
+            ));
+        }
+        if let Some((min, max)) = self.revenue {
+            conditions.push(format!(
+                "coalesce(revenue, -1) BETWEEN {} AND {}",
+                query.bind(min),
+                query.bind(max)
+            ));
+        }
+        if let Some((min, max)) = self.employees {
+            conditions.push(employees_overlap(query, min, max));
+        }
+        if let Some(min) = self.min_prospects {
+            conditions.push(format!("prospect_count >= {}", query.bind(min)));
+        }
+        if let Some(text) = &self.query {
+            let placeholder = query.bind(text.text.clone());
+            conditions.push(format!(
+                "search_document @@ websearch_to_tsquery('simple', {placeholder})"
+            ));
+            query.score = Some(format!(
+                "ts_rank(search_document, websearch_to_tsquery('simple', {placeholder}))"
+            ));
+        }
+        conditions
+    }
+}
+
+/// Companies whose employee range overlaps [min, max]; an open upper bound ("5000+") reaches
+/// any size, a company of unknown size matches no range.
+fn employees_overlap(query: &mut SqlQuery, min: i32, max: i32) -> String {
+    format!(
+        "(min_employees IS NOT NULL OR max_employees IS NOT NULL) \
+         AND coalesce(max_employees, 2147483647) >= {} AND coalesce(min_employees, 0) <= {}",
+        query.bind(min),
+        query.bind(max)
+    )
+}
+
+fn text_query(violations: &mut Violations, field: &str, text: &str) -> Option<TextQuery> {
+    let text = text.trim();
+    let chars = text.chars().count();
+    if chars > MAX_QUERY_CHARS {
+        violations.add(
+            field,
+            format!("is {chars} characters long; at most {MAX_QUERY_CHARS} are allowed"),
+        );
+        return None;
+    }
+    (!text.is_empty()).then(|| TextQuery {
+        text: text.to_owned(),
+    })
+}
+
+/// A text list filter: trimmed, lower-cased, non-empty values, at most MAX_LIST_VALUES.
+fn list(violations: &mut Violations, field: &str, values: &[String]) -> Vec<String> {
+    if values.len() > MAX_LIST_VALUES {
+        violations.add(
+            field,
+            format!(
+                "has {} values; at most {MAX_LIST_VALUES} are allowed",
+                values.len()
+            ),
+        );
+        return Vec::new();
+    }
+    let mut kept = Vec::with_capacity(values.len());
+    for (index, value) in values.iter().enumerate() {
+        let value = value.trim();
+        if value.chars().count() > MAX_VALUE_CHARS {
+            violations.add(
+                format!("{field}[{index}]"),
+                format!("is longer than {MAX_VALUE_CHARS} characters"),
+            );
+        } else if !value.is_empty() {
+            kept.push(value.to_lowercase());
+        }
+    }
+    kept
+}
+
+fn levels(violations: &mut Violations, field: &str, values: &[i32]) -> Vec<String> {
+    let mut kept = Vec::with_capacity(values.len());
+    for (index, value) in values.iter().enumerate() {
+        match JobTitleLevel::try_from(*value)
+            .ok()
+            .and_then(JobTitleLevel::as_stored)
+        {
+            Some(stored) => kept.push(stored.to_owned()),
+            None => violations.add(
+                format!("{field}[{index}]"),
+                format!("{value} is not a job title level"),
+            ),
+        }
+    }
+    kept
+}
+
+fn revenue(
+    violations: &mut Violations,
+    field: &str,
+    range: Option<&Int64Range>,
+) -> Option<(i64, i64)> {
+    let range = range?;
+    if range.min.is_none() && range.max.is_none() {
+        return None;
+    }
+    let (min, max) = (range.min.unwrap_or(0), range.max.unwrap_or(i64::MAX));
+    checked_range(violations, field, min, max).then_some((min, max))
+}
+
+fn employees(
+    violations: &mut Violations,
+    field: &str,
+    range: Option<&Int32Range>,
+) -> Option<(i32, i32)> {
+    let range = range?;
+    if range.min.is_none() && range.max.is_none() {
+        return None;
+    }
+    let (min, max) = (range.min.unwrap_or(0), range.max.unwrap_or(i32::MAX));
+    checked_range(violations, field, i64::from(min), i64::from(max)).then_some((min, max))
+}
+
+fn checked_range(violations: &mut Violations, field: &str, min: i64, max: i64) -> bool {
+    if min < 0 {
+        violations.add(
+            format!("{field}.min"),
+            format!("is {min}; must not be negative"),
+        );
+        false
+    } else if min > max {
+        violations.add(field, format!("min {min} is greater than max {max}"));
+        false
+    } else {
+        true
+    }
+}
+
+fn prefix_value(violations: &mut Violations, field: &str, value: &str) -> Option<String> {
+    let value = value.trim();
+    if value.chars().count() > MAX_VALUE_CHARS {
+        violations.add(
+            field,
+            format!("is longer than {MAX_VALUE_CHARS} characters"),
+        );
+        return None;
+    }
+    (!value.is_empty()).then(|| value.to_lowercase())
+}
+
+fn custom_fields(
+    violations: &mut Violations,
+    field: &str,
+    fields: &std::collections::HashMap<String, String>,
+) -> Option<serde_json::Value> {
+    if fields.is_empty() {
+        return None;
+    }
+    if fields.len() > MAX_CUSTOM_FIELDS {
+        violations.add(
+            field,
+            format!(
+                "has {} entries; at most {MAX_CUSTOM_FIELDS} are allowed",
+                fields.len()
+            ),
+        );
+        return None;
+    }
+    let mut object = serde_json::Map::with_capacity(fields.len());
+    for (key, value) in fields {
+        if key.trim().is_empty() {
+            violations.add(field, "has an empty key");
+        } else if key.chars().count() > MAX_VALUE_CHARS || value.chars().count() > MAX_VALUE_CHARS {
+            violations.add(
+                format!("{field}[{key:?}]"),
+                format!("keys and values are at most {MAX_VALUE_CHARS} characters"),
+            );
+        } else {
+            object.insert(key.clone(), serde_json::Value::String(value.clone()));
+        }
+    }
+    Some(serde_json::Value::Object(object))
+}
+
+/// Escapes LIKE's wildcards so user text matches literally.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for character in text.chars() {
+        if matches!(character, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(character);
+    }
+    out
+}
+
+fn like_prefix(prefix: &str) -> String {
+    format!("{}%", escape_like(prefix))
+}
+
+fn like_substring(text: &str) -> String {
+    format!("%{}%", escape_like(text))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violations_of(result: Result<ProspectConditions, SearchError>) -> Vec<String> {
+        match result {
+            Err(SearchError::Invalid(violations)) => {
+                violations.into_iter().map(|v| v.field).collect()
+            }
+            other => panic!("expected violations, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn filters_become_bound_parameters_never_sql_text() {
+        let filter = ProspectFilter {
+            query: "x'); DROP TABLE prospect; --".into(),
+            industries: vec![" Software ".into(), "".into()],
+            company_name_prefix: "50%_off".into(),
+            ..Default::default()
+        };
+        let conditions = ProspectConditions::parse(&filter, "filter").expect("valid");
+        for mode in [TextMode::FullText, TextMode::Trigram] {
+            let mut query = SqlQuery::default();
+            let sql = conditions.render(&mut query, 7, mode).join(" AND ");
+            assert!(!sql.contains("DROP") && !sql.contains("50"), "{sql}");
+            assert!(sql.contains("lower(industry) = ANY($2)"), "{sql}");
+        }
+        assert_eq!(like_prefix("50%_off"), "50\\%\\_off%");
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let filter = ProspectFilter {
+            query: "a".repeat(MAX_QUERY_CHARS + 1),
+            countries: vec!["de".into(); MAX_LIST_VALUES + 1],
+            job_title_levels: vec![3, 0, 99],
+            revenue: Some(Int64Range {
+                min: Some(10),
+                max: Some(5),
+            }),
+            employees: Some(Int32Range {
+                min: Some(-1),
+                max: None,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            violations_of(ProspectConditions::parse(&filter, "filter")),
+            [
+                "filter.query",
+                "filter.job_title_levels[1]",
+                "filter.job_title_levels[2]",
+                "filter.countries",
+                "filter.revenue",
+                "filter.employees.min",
+            ]
+        );
+    }
+}

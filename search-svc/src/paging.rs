@@ -1,0 +1,93 @@
+//! Streams one page of a search: rows are read from PostgreSQL as they arrive and fed to a
+//! bounded channel, so a slow client slows the query and a client that goes away stops it. The
+//! page ends with a `PageEnd` carrying the next page token and the read model's freshness.
+
+use futures_util::StreamExt;
+use lma_proto::v1::{Freshness, PageEnd};
+use tokio::sync::mpsc;
+use tokio_postgres::Row;
+use tonic::Status;
+
+use crate::error::SearchError;
+use crate::page_token::{self, TextMode};
+use crate::query::{Order, SqlQuery};
+use crate::rows;
+
+/// Messages buffered between the database and a client: enough to keep both busy, small
+/// enough that a slow client holds the query back instead of filling memory.
+pub const STREAM_BUFFER: usize = 64;
+
+pub type Sender<M> = mpsc::Sender<Result<M, Status>>;
+
+/// How to turn rows of one read model into the messages of one RPC.
+pub struct PageShape<M> {
+    pub id_column: &'static str,
+    pub order: Order,
+    pub page_size: u32,
+    pub fingerprint: [u8; 8],
+    pub message: fn(&Row) -> Result<M, SearchError>,
+    pub end: fn(PageEnd) -> M,
+}
+
+/// What streaming the rows of one query did.
+pub enum Streamed {
+    /// Every row was sent; `rows` of them (0 means the query matched nothing here).
+    Rows(u32),
+    /// The client went away.
+    ClientGone,
+}
+
+/// Streams the rows of `query` (one page plus one look-ahead row), then the `PageEnd`.
+/// Returns before the end when the client has gone away. With `allow_empty == false`, a query
+/// that matches nothing sends nothing at all, so the caller can try another (the trigram
+/// fallback).
+pub async fn stream_page<M>(
+    client: &tokio_postgres::Client,
+    query: SqlQuery,
+    shape: &PageShape<M>,
+    text_mode: TextMode,
+    freshness: &Freshness,
+    allow_empty: bool,
+    sender: &Sender<M>,
+) -> Result<Streamed, SearchError> {
+    let rows = client
+        .query_raw(query.sql.as_str(), query.param_refs())
+        .await?;
+    futures_util::pin_mut!(rows);
+    let mut returned = 0;
+    let mut last = None;
+    let mut more = false;
+    while let Some(row) = rows.next().await {
+        let row = row?;
+        if returned == shape.page_size {
+            more = true;
+            break;
+        }
+        last = Some(rows::cursor_after(
+            &row,
+            shape.order,
+            shape.id_column,
+            text_mode,
+        )?);
+        returned += 1;
+        if sender.send(Ok((shape.message)(&row)?)).await.is_err() {
+            return Ok(Streamed::ClientGone);
+        }
+    }
+    if returned == 0 && !allow_empty {
+        return Ok(Streamed::Rows(0));
+    }
+    let next_page_token = match (more, last) {
+        (true, Some(cursor)) => page_token::encode(&cursor, shape.fingerprint),
+        _ => String::new(),
+    };
+    let end = PageEnd {
+        next_page_token,
+        returned,
+        freshness: Some(freshness.clone()),
+    };
+    if sender.send(Ok((shape.end)(end))).await.is_err() {
+        return Ok(Streamed::ClientGone);
+    }
+    Ok(Streamed::Rows(returned))
+}
