@@ -1,29 +1,58 @@
 //! The `lma.v1.IngestService` gRPC handlers: authenticate, validate, call the store, answer.
 
+use std::io::Read;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures_util::Stream;
+use lma_proto::v1::import_csv_request::Part;
+use lma_proto::v1::import_csv_response::Message as ImportMessage;
 use lma_proto::v1::ingest_service_server::IngestService;
 use lma_proto::v1::{
     DeleteCompanyRequest, DeleteCompanyResponse, DeleteProspectRequest, DeleteProspectResponse,
-    GetProspectRequest, GetProspectResponse, ImportCsvRequest, ImportCsvResponse,
-    IngestProspectsRequest, IngestProspectsResponse, MigrateLegacyCustomersRequest,
+    GetProspectRequest, GetProspectResponse, ImportCsvRequest, ImportCsvResponse, ImportProgress,
+    ImportReport, IngestProspectsRequest, IngestProspectsResponse, MigrateLegacyCustomersRequest,
     MigrateLegacyCustomersResponse, UpsertCompanyRequest, UpsertCompanyResponse,
     UpsertProspectRequest, UpsertProspectResponse,
 };
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::bulk::{self, Batch, Batcher, StagedRow, Target};
+use crate::csv_import::{self, CsvError, CsvOptions, RowsRead};
 use crate::error::IngestError;
-use crate::store::Store;
-use crate::validate;
+use crate::store::{DeleteCompanyOutcome, Store};
+use crate::{legacy, validate};
+
+/// File chunks buffered between the gRPC stream and the CSV parser: with the batch channel,
+/// what bounds an import's memory whatever the file size.
+const CHUNKS_IN_FLIGHT: usize = 8;
+
+/// Batches buffered between the parser and the writer: one parsed while one is written.
+const BATCHES_IN_FLIGHT: usize = 1;
 
 pub struct IngestApi {
-    store: Store,
+    store: Arc<Store>,
+    batch_rows: usize,
 }
 
 impl IngestApi {
-    pub fn new(store: Store) -> Self {
-        Self { store }
+    pub fn new(store: Store, batch_rows: usize) -> Self {
+        Self {
+            store: Arc::new(store),
+            batch_rows,
+        }
+    }
+
+    fn target(&self, organization_id: i64, dry_run: bool) -> Target {
+        Target {
+            store: self.store.clone(),
+            organization_id,
+            dry_run,
+            mirror_to_customer: self.store.dual_ingest,
+        }
     }
 }
 
@@ -38,29 +67,315 @@ fn parse_id(field: &str, value: &str) -> Result<i64, IngestError> {
 
 type ImportCsvStream = Pin<Box<dyn Stream<Item = Result<ImportCsvResponse, Status>> + Send>>;
 
+/// The bytes of an upload as a blocking reader, for the CSV parser's thread.
+struct ChunkReader {
+    chunks: mpsc::Receiver<Vec<u8>>,
+    current: Vec<u8>,
+    position: usize,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.position >= self.current.len() {
+            match self.chunks.blocking_recv() {
+                Some(chunk) => {
+                    self.current = chunk;
+                    self.position = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.current.len() - self.position);
+        out[..n].copy_from_slice(&self.current[self.position..self.position + n]);
+        self.position += n;
+        Ok(n)
+    }
+}
+
+fn progress(totals: &bulk::Totals, bytes: &AtomicU64, rows_read: &RowsRead) -> ImportProgress {
+    ImportProgress {
+        bytes_received: bytes.load(Ordering::Relaxed),
+        rows_read: rows_read.load(Ordering::Relaxed),
+        rows_accepted: totals.accepted(),
+        rows_rejected: totals.rejected,
+        consistency_token: totals.consistency_token.clone(),
+        row_errors: Vec::new(),
+    }
+}
+
+/// Runs one ImportCsv call: options first, then chunks; progress after every batch.
+async fn import_csv(
+    mut target: Target,
+    batch_rows: usize,
+    mut requests: Streaming<ImportCsvRequest>,
+    responses: mpsc::Sender<Result<ImportCsvResponse, Status>>,
+) -> Result<ImportReport, IngestError> {
+    let options = match requests
+        .message()
+        .await
+        .map_err(IngestError::ClientStream)?
+    {
+        Some(ImportCsvRequest {
+            part: Some(Part::Options(options)),
+        }) => options,
+        _ => {
+            return Err(IngestError::invalid(
+                "options",
+                "the first message must carry the import options",
+            ));
+        }
+    };
+    let delimiter = match options.delimiter.as_bytes() {
+        [] => None,
+        [byte] if byte.is_ascii() && !matches!(byte, b'"' | b'\r' | b'\n') => Some(*byte),
+        _ => {
+            return Err(IngestError::invalid(
+                "options.delimiter",
+                format!("{:?} is not one ASCII character", options.delimiter),
+            ));
+        }
+    };
+    let encoding = lma_proto::v1::CsvEncoding::try_from(options.encoding).map_err(|_| {
+        IngestError::invalid(
+            "options.encoding",
+            format!("{} is unknown", options.encoding),
+        )
+    })?;
+    target.dry_run = options.dry_run;
+    let file_name = options.file_name.trim();
+    let csv_options = CsvOptions {
+        delimiter,
+        encoding,
+        source_overrides: !options.external_source.trim().is_empty(),
+        external_source: if options.external_source.trim().is_empty() {
+            format!(
+                "csv:{}",
+                if file_name.is_empty() {
+                    "upload"
+                } else {
+                    file_name
+                }
+            )
+        } else {
+            options.external_source.trim().to_owned()
+        },
+        batch_rows,
+    };
+    let bytes = Arc::new(AtomicU64::new(0));
+    let rows_read = RowsRead::default();
+    let (chunk_sender, chunk_receiver) = mpsc::channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+    let (batch_sender, batch_receiver) = mpsc::channel::<Batch>(BATCHES_IN_FLIGHT);
+    let parser = {
+        let rows_read = rows_read.clone();
+        tokio::task::spawn_blocking(move || {
+            let reader = ChunkReader {
+                chunks: chunk_receiver,
+                current: Vec::new(),
+                position: 0,
+            };
+            csv_import::parse(reader, &csv_options, &batch_sender, &rows_read)
+        })
+    };
+    let writer = {
+        let bytes = bytes.clone();
+        let rows_read = rows_read.clone();
+        let responses = responses.clone();
+        tokio::spawn(bulk::write_batches(
+            target,
+            batch_receiver,
+            move |totals, errors| {
+                let mut message = progress(totals, &bytes, &rows_read);
+                message.row_errors = errors;
+                let responses = responses.clone();
+                async move {
+                    // A client that went away is noticed by the request stream.
+                    let _ = responses
+                        .send(Ok(ImportCsvResponse {
+                            message: Some(ImportMessage::Progress(message)),
+                        }))
+                        .await;
+                }
+            },
+        ))
+    };
+    let mut upload_error = None;
+    loop {
+        match requests.message().await {
+            Ok(Some(ImportCsvRequest {
+                part: Some(Part::Chunk(chunk)),
+            })) => {
+                bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                if chunk_sender.send(chunk).await.is_err() {
+                    // The parser stopped (a bad header or encoding); its error is reported.
+                    break;
+                }
+            }
+            Ok(Some(_)) => {
+                upload_error = Some(IngestError::invalid(
+                    "options",
+                    "only the first message may carry options",
+                ));
+                break;
+            }
+            Ok(None) => break,
+            Err(status) => {
+                upload_error = Some(IngestError::ClientStream(status));
+                break;
+            }
+        }
+    }
+    drop(chunk_sender);
+    let parsed = parser.await.map_err(|error| {
+        IngestError::Csv(CsvError::Read(format!("the CSV parser failed: {error}")))
+    })?;
+    let totals = writer.await.map_err(|error| {
+        IngestError::Csv(CsvError::Read(format!("the batch writer failed: {error}")))
+    })??;
+    if let Some(error) = upload_error {
+        return Err(error);
+    }
+    let header = parsed?;
+    Ok(ImportReport {
+        summary: Some(totals.summary()),
+        unknown_columns: header.unknown_columns,
+        column_mapping: header.column_mapping,
+        encoding: header.encoding.into(),
+        delimiter: header.delimiter,
+    })
+}
+
 #[tonic::async_trait]
 impl IngestService for IngestApi {
     async fn ingest_prospects(
         &self,
-        _request: Request<Streaming<IngestProspectsRequest>>,
+        request: Request<Streaming<IngestProspectsRequest>>,
     ) -> Result<Response<IngestProspectsResponse>, Status> {
-        Err(IngestError::NotImplemented("IngestProspects").into())
+        let caller = svc_core::auth::caller(&request)?;
+        let mut requests = request.into_inner();
+        let (batches, receiver) = mpsc::channel::<Batch>(BATCHES_IN_FLIGHT);
+        let writer = tokio::spawn(bulk::write_batches(
+            self.target(caller.organization_id, false),
+            receiver,
+            |_, _| async {},
+        ));
+        let mut batcher = Batcher::new(self.batch_rows);
+        let mut position = 0u64;
+        let mut stream_error = None;
+        'receive: loop {
+            let message = match requests.message().await {
+                Ok(Some(message)) => message,
+                Ok(None) => break,
+                Err(status) => {
+                    stream_error = Some(status);
+                    break;
+                }
+            };
+            for record in message.records {
+                position += 1;
+                let ready = match validate::prospect(&record) {
+                    Ok(row) => batcher.push(StagedRow {
+                        row: position,
+                        record: row,
+                    }),
+                    Err(violations) => batcher.reject(csv_import::row_errors(
+                        position,
+                        record.external_id.trim(),
+                        violations,
+                    )),
+                };
+                if let Some(batch) = ready
+                    && batches.send(batch).await.is_err()
+                {
+                    break 'receive;
+                }
+            }
+        }
+        if stream_error.is_none()
+            && let Some(batch) = batcher.finish()
+        {
+            let _ = batches.send(batch).await;
+        }
+        drop(batches);
+        let totals = writer
+            .await
+            .map_err(|error| Status::internal(format!("the batch writer failed: {error}")))?
+            .map_err(IngestError::from)?;
+        if let Some(status) = stream_error {
+            // Batches before the failure are committed; the caller may resend the rest.
+            return Err(status);
+        }
+        let summary = totals.summary();
+        tracing::info!(
+            received = summary.received,
+            inserted = summary.inserted,
+            updated = summary.updated,
+            unchanged = summary.unchanged,
+            rejected = summary.rejected,
+            "records ingested"
+        );
+        Ok(Response::new(IngestProspectsResponse {
+            summary: Some(summary),
+        }))
     }
 
     type ImportCsvStream = ImportCsvStream;
 
     async fn import_csv(
         &self,
-        _request: Request<Streaming<ImportCsvRequest>>,
+        request: Request<Streaming<ImportCsvRequest>>,
     ) -> Result<Response<Self::ImportCsvStream>, Status> {
-        Err(IngestError::NotImplemented("ImportCsv").into())
+        let caller = svc_core::auth::caller(&request)?;
+        let requests = request.into_inner();
+        let (responses, receiver) = mpsc::channel(4);
+        let target = self.target(caller.organization_id, false);
+        let batch_rows = self.batch_rows;
+        tokio::spawn(async move {
+            let message = match import_csv(target, batch_rows, requests, responses.clone()).await {
+                Ok(report) => {
+                    if let Some(summary) = &report.summary {
+                        tracing::info!(
+                            received = summary.received,
+                            inserted = summary.inserted,
+                            updated = summary.updated,
+                            unchanged = summary.unchanged,
+                            rejected = summary.rejected,
+                            "CSV imported"
+                        );
+                    }
+                    Ok(ImportCsvResponse {
+                        message: Some(ImportMessage::Report(report)),
+                    })
+                }
+                Err(error) => {
+                    tracing::info!(%error, "CSV import failed");
+                    Err(Status::from(error))
+                }
+            };
+            let _ = responses.send(message).await;
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
     }
 
     async fn upsert_company(
         &self,
-        _request: Request<UpsertCompanyRequest>,
+        request: Request<UpsertCompanyRequest>,
     ) -> Result<Response<UpsertCompanyResponse>, Status> {
-        Err(IngestError::NotImplemented("UpsertCompany").into())
+        let caller = svc_core::auth::caller(&request)?;
+        let record = request
+            .into_inner()
+            .company
+            .ok_or_else(|| IngestError::invalid("company", "is required"))?;
+        let row = validate::company(&record, "company.", None).map_err(IngestError::Invalid)?;
+        let upserted = self
+            .store
+            .upsert_company(caller.organization_id, &row)
+            .await
+            .map_err(IngestError::from)?;
+        Ok(Response::new(UpsertCompanyResponse {
+            company: Some(upserted.company),
+            outcome: upserted.outcome.into(),
+            consistency_token: upserted.consistency_token,
+        }))
     }
 
     async fn upsert_prospect(
@@ -127,15 +442,41 @@ impl IngestService for IngestApi {
 
     async fn delete_company(
         &self,
-        _request: Request<DeleteCompanyRequest>,
+        request: Request<DeleteCompanyRequest>,
     ) -> Result<Response<DeleteCompanyResponse>, Status> {
-        Err(IngestError::NotImplemented("DeleteCompany").into())
+        let caller = svc_core::auth::caller(&request)?;
+        let request = request.into_inner();
+        let company_id = parse_id("company_id", &request.company_id)?;
+        match self
+            .store
+            .delete_company(caller.organization_id, company_id, request.delete_prospects)
+            .await
+            .map_err(IngestError::from)?
+        {
+            DeleteCompanyOutcome::Deleted {
+                prospects_deleted,
+                consistency_token,
+            } => Ok(Response::new(DeleteCompanyResponse {
+                prospects_deleted,
+                consistency_token,
+            })),
+            DeleteCompanyOutcome::NotFound => Err(IngestError::NotFound("company").into()),
+            DeleteCompanyOutcome::HasProspects(count) => {
+                Err(IngestError::CompanyHasProspects(count).into())
+            }
+        }
     }
 
     async fn migrate_legacy_customers(
         &self,
-        _request: Request<MigrateLegacyCustomersRequest>,
+        request: Request<MigrateLegacyCustomersRequest>,
     ) -> Result<Response<MigrateLegacyCustomersResponse>, Status> {
-        Err(IngestError::NotImplemented("MigrateLegacyCustomers").into())
+        let caller = svc_core::auth::caller(&request)?;
+        let request = request.into_inner();
+        let mut target = self.target(caller.organization_id, request.dry_run);
+        // The rows come from customer: mirroring them back would write what was just read.
+        target.mirror_to_customer = false;
+        let response = legacy::migrate(target, request.batch_size).await?;
+        Ok(Response::new(response))
     }
 }

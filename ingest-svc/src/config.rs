@@ -11,4 +11,24 @@ use svc_core::CommonArgs;
 pub struct Config {
     #[command(flatten)]
     pub common: CommonArgs,
+
+    #[command(flatten)]
+    pub ingest: IngestArgs,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct IngestArgs {
+    /// Also write every stored prospect, flattened with its company, into the legacy
+    /// `customer` table (dual ingestion, for consumers that still read it).
+    #[arg(long = "dual-ingest", env = "LMA_DUAL_INGEST", default_value_t = false)]
+    pub dual_ingest: bool,
+
+    /// Valid rows per transaction of a bulk write (IngestProspects, ImportCsv, migrations).
+    #[arg(
+        long = "ingest-batch-rows",
+        env = "LMA_INGEST_BATCH_ROWS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u32).range(1..=100_000)
+    )]
+    pub batch_rows: u32,
 }

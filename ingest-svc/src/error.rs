@@ -9,8 +9,12 @@ pub enum IngestError {
     Invalid(Vec<FieldViolation>),
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("{0} is not implemented yet")]
-    NotImplemented(&'static str),
+    #[error("the company has {0} prospects; set delete_prospects to delete them with it")]
+    CompanyHasProspects(u64),
+    #[error("the file cannot be imported: {0}")]
+    Csv(#[from] crate::csv_import::CsvError),
+    #[error("the client ended the stream: {0}")]
+    ClientStream(Status),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -36,9 +40,17 @@ impl From<IngestError> for Status {
         match error {
             IngestError::Invalid(violations) => svc_core::error::invalid_argument(violations),
             IngestError::NotFound(what) => Status::not_found(format!("{what} not found")),
-            IngestError::NotImplemented(rpc) => {
-                Status::unimplemented(format!("{rpc} is not implemented yet"))
+            IngestError::CompanyHasProspects(count) => Status::failed_precondition(format!(
+                "the company has {count} prospects; set delete_prospects to delete them with it"
+            )),
+            IngestError::Csv(crate::csv_import::CsvError::Aborted) => {
+                Status::cancelled("the import was cancelled")
             }
+            IngestError::Csv(error) => svc_core::error::invalid_field(
+                "chunk",
+                format!("the file cannot be imported: {error}"),
+            ),
+            IngestError::ClientStream(status) => status,
             IngestError::Db(error) => error.into(),
         }
     }

@@ -2,8 +2,11 @@
 //! writes normalized `company` and `prospect` rows. Every write returns a consistency token.
 
 mod api;
+mod bulk;
 pub mod config;
+mod csv_import;
 mod error;
+mod legacy;
 mod normalize;
 mod store;
 mod validate;
@@ -37,7 +40,8 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = svc_core::db::build_pool(&config.common.database, SPEC.name)?;
         let max_message_bytes = config.common.server.max_message_bytes;
-        let api = api::IngestApi::new(store::Store::new(pool.clone()));
+        let store = store::Store::new(pool.clone(), config.ingest.dual_ingest);
+        let api = api::IngestApi::new(store, config.ingest.batch_rows as usize);
         let routes = Routes::new(
             IngestServiceServer::new(api)
                 .max_decoding_message_size(max_message_bytes)

@@ -1,9 +1,14 @@
 //! Company domains from emails and websites.
 //!
-//! The rules: lower case, no scheme, path, port, `www.` or trailing dot; a host name of at least
-//! two labels; IP literals are not company domains.
+//! The rules (docs/INGEST.md): trim; drop scheme, user info, path, port, a `www.` label and the
+//! root dot; IDNA-normalize (UTS #46: lower case, Unicode to punycode); a host name of at least
+//! two labels whose suffix is on the Public Suffix List; then reduce it to its registrable domain
+//! (`mail.acme.co.uk` -> `acme.co.uk`). IP literals, unknown suffixes and bare public suffixes
+//! are not company domains, and neither are free-mail or disposable providers.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 /// Why a value names no company domain.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,18 +21,54 @@ pub enum DomainError {
     IpLiteral,
     #[error("is not a valid host name")]
     InvalidHost,
+    #[error("has a suffix that is not on the Public Suffix List")]
+    UnknownSuffix,
+    #[error("is a public suffix, not a company domain")]
+    PublicSuffix,
+    #[error("is a free-mail provider ({0}), not a company domain")]
+    FreeMail(String),
+    #[error("is a disposable-mail provider ({0}), not a company domain")]
+    Disposable(String),
+}
+
+impl DomainError {
+    /// Whether the value is a well-formed host that merely names no company (a free-mail address
+    /// is still a valid email; a company domain given beside it decides the company).
+    pub fn is_no_company(&self) -> bool {
+        matches!(
+            self,
+            DomainError::IpLiteral
+                | DomainError::UnknownSuffix
+                | DomainError::PublicSuffix
+                | DomainError::FreeMail(_)
+                | DomainError::Disposable(_)
+        )
+    }
 }
 
 const MAX_DOMAIN_LEN: usize = 253;
 const MAX_LABEL_LEN: usize = 63;
 
-/// The company domain named by a work email address ("Jane@Mail.Acme.com" -> "mail.acme.com").
+/// Free-mail providers: a maintained list, compiled in (see data/README.md).
+static FREE_MAIL: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("../data/free-email-domains.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect()
+});
+
+/// Disposable providers from the `mailchecker` crate, in a set: its own lookup scans a list.
+static DISPOSABLE: LazyLock<HashSet<&'static str>> =
+    LazyLock::new(|| mailchecker::blacklist().into_iter().collect());
+
+/// The company domain named by a work email address ("Jane@Mail.Acme.co.uk" -> "acme.co.uk").
 pub fn domain_of_email(email: &str) -> Result<String, DomainError> {
     let (local, host) = email
         .trim()
         .rsplit_once('@')
         .ok_or(DomainError::NotAnEmail)?;
-    if local.is_empty() {
+    if local.is_empty() || host.is_empty() {
         return Err(DomainError::NotAnEmail);
     }
     company_domain(host)
@@ -35,6 +76,31 @@ pub fn domain_of_email(email: &str) -> Result<String, DomainError> {
 
 /// The company domain named by a domain or website ("https://www.Acme.com/about" -> "acme.com").
 pub fn company_domain(input: &str) -> Result<String, DomainError> {
+    let host = host_name(input)?;
+    let registrable = registrable_domain(&host)?;
+    // A provider is matched on the host and on each parent up to the registrable domain, so
+    // `eu.mailinator.com` and `mailinator.com` are both disposable.
+    let mut candidate = host.as_str();
+    loop {
+        if DISPOSABLE.contains(candidate) {
+            return Err(DomainError::Disposable(candidate.to_owned()));
+        }
+        if FREE_MAIL.contains(candidate) {
+            return Err(DomainError::FreeMail(candidate.to_owned()));
+        }
+        if candidate.len() <= registrable.len() {
+            break;
+        }
+        match candidate.split_once('.') {
+            Some((_, parent)) => candidate = parent,
+            None => break,
+        }
+    }
+    Ok(registrable)
+}
+
+/// The normalized host of an email domain, domain or URL: lower case, punycode, no `www.`.
+fn host_name(input: &str) -> Result<String, DomainError> {
     let mut host = input.trim();
     if let Some((_, rest)) = host.split_once("://") {
         host = rest;
@@ -47,24 +113,40 @@ pub fn company_domain(input: &str) -> Result<String, DomainError> {
     if host.starts_with('[') || host.parse::<IpAddr>().is_ok() {
         return Err(DomainError::IpLiteral);
     }
-    // A port, then the root dot.
     if let Some((name, port)) = host.rsplit_once(':')
         && port.chars().all(|c| c.is_ascii_digit())
     {
         host = name;
     }
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    if host.parse::<IpAddr>().is_ok() {
-        return Err(DomainError::IpLiteral);
-    }
-    let host = host.strip_prefix("www.").unwrap_or(&host).to_owned();
+    let host = host.trim_end_matches('.');
     if host.is_empty() {
         return Err(DomainError::Empty);
     }
-    if !is_host_name(&host) {
+    if host.parse::<IpAddr>().is_ok() {
+        return Err(DomainError::IpLiteral);
+    }
+    // UTS #46 maps case and compatibility forms and turns Unicode labels into punycode.
+    let ascii = idna::domain_to_ascii(host).map_err(|_| DomainError::InvalidHost)?;
+    let ascii = ascii.strip_prefix("www.").unwrap_or(&ascii).to_owned();
+    if ascii.is_empty() {
+        return Err(DomainError::Empty);
+    }
+    if !is_host_name(&ascii) {
         return Err(DomainError::InvalidHost);
     }
-    Ok(host)
+    Ok(ascii)
+}
+
+/// Reduces a host to its registrable domain by the Public Suffix List.
+fn registrable_domain(host: &str) -> Result<String, DomainError> {
+    let known_suffix = psl::suffix(host.as_bytes()).is_some_and(|suffix| suffix.is_known());
+    if !known_suffix {
+        return Err(DomainError::UnknownSuffix);
+    }
+    let domain = psl::domain(host.as_bytes()).ok_or(DomainError::PublicSuffix)?;
+    std::str::from_utf8(domain.as_bytes())
+        .map(str::to_owned)
+        .map_err(|_| DomainError::InvalidHost)
 }
 
 fn is_host_name(host: &str) -> bool {
@@ -83,56 +165,4 @@ fn is_host_name(host: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn email_domains_are_lower_cased_hosts() {
-        assert_eq!(
-            domain_of_email("Jane.Doe@ACME.com").as_deref(),
-            Ok("acme.com")
-        );
-        assert_eq!(
-            domain_of_email(" max@mail.acme.co.uk ").as_deref(),
-            Ok("mail.acme.co.uk")
-        );
-    }
-
-    #[test]
-    fn websites_reduce_to_their_host() {
-        for (input, expected) in [
-            ("https://www.Acme.com/about?x=1", "acme.com"),
-            ("acme.com.", "acme.com"),
-            ("http://shop.acme.io:8080/", "shop.acme.io"),
-            ("WWW.beta.de", "beta.de"),
-        ] {
-            assert_eq!(company_domain(input).as_deref(), Ok(expected), "{input}");
-        }
-    }
-
-    #[test]
-    fn ip_literals_and_garbage_are_not_company_domains() {
-        assert_eq!(
-            domain_of_email("a@192.168.1.10"),
-            Err(DomainError::IpLiteral)
-        );
-        assert_eq!(domain_of_email("a@[10.0.0.1]"), Err(DomainError::IpLiteral));
-        assert_eq!(
-            company_domain("http://[::1]:80/"),
-            Err(DomainError::IpLiteral)
-        );
-        assert_eq!(domain_of_email("no-at-sign"), Err(DomainError::NotAnEmail));
-        assert_eq!(domain_of_email("@acme.com"), Err(DomainError::NotAnEmail));
-        assert_eq!(
-            domain_of_email("a@localhost"),
-            Err(DomainError::InvalidHost)
-        );
-        assert_eq!(company_domain("acme..com"), Err(DomainError::InvalidHost));
-        assert_eq!(company_domain("-acme.com"), Err(DomainError::InvalidHost));
-        assert_eq!(
-            company_domain("acme_corp.com"),
-            Err(DomainError::InvalidHost)
-        );
-        assert_eq!(company_domain("  "), Err(DomainError::Empty));
-    }
-}
+mod tests;

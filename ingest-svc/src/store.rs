@@ -17,11 +17,94 @@ use tokio_postgres::types::ToSql;
 use crate::validate::{CompanyRow, ProspectRow};
 
 /// Attempts of a transaction that failed with a deadlock or serialization error.
-const MAX_ATTEMPTS: u32 = 3;
+pub(crate) const MAX_ATTEMPTS: u32 = 5;
 
 pub struct Store {
-    pool: Pool,
+    pub(crate) pool: Pool,
+    /// Also write each stored prospect, flattened, into the legacy `customer` table.
+    pub(crate) dual_ingest: bool,
 }
+
+/// Pause before retry `attempt` of a conflicted transaction: short, growing, and different per
+/// attempt so that two conflicting writers do not collide again in lock step.
+pub(crate) fn retry_backoff(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_millis(10 * u64::from(attempt.pow(2)))
+}
+
+/// The legacy flat row of each prospect picked by `filter`, with its company's stored values.
+fn mirror_to_customer(filter: &str) -> String {
+    const COLUMNS: &[(&str, &str)] = &[
+        ("external_source", "p.external_source"),
+        ("external_id", "p.external_id"),
+        ("salutation", "p.salutation"),
+        ("first_name", "p.first_name"),
+        ("last_name", "p.last_name"),
+        ("email", "p.email"),
+        ("job_title", "p.job_title"),
+        ("job_title_level", "p.job_title_level"),
+        ("department", "p.department"),
+        ("job_title_link", "p.job_title_link"),
+        ("address", "p.address"),
+        ("city", "p.city"),
+        ("state", "p.state"),
+        ("country", "p.country"),
+        ("zip_code", "p.zip_code"),
+        ("phone", "p.phone"),
+        ("mobile_phone", "p.mobile_phone"),
+        ("company_name", "c.name"),
+        ("company_domain", "c.domain"),
+        ("industry", "c.industry"),
+        ("min_employees", "c.min_employees"),
+        ("max_employees", "c.max_employees"),
+        ("employee_size_link", "c.employee_size_link"),
+        ("revenue", "c.revenue"),
+        ("company_address", "c.address"),
+        ("company_city", "c.city"),
+        ("company_state", "c.state"),
+        ("company_country", "c.country"),
+        ("company_zip_code", "c.zip_code"),
+        ("company_phone", "c.phone"),
+    ];
+    let columns: Vec<&str> = COLUMNS.iter().map(|(column, _)| *column).collect();
+    let values: Vec<&str> = COLUMNS.iter().map(|(_, value)| *value).collect();
+    let updated: Vec<&str> = COLUMNS[2..].iter().map(|(column, _)| *column).collect();
+    let set = updated
+        .iter()
+        .map(|column| format!("{column} = EXCLUDED.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let stored = updated
+        .iter()
+        .map(|column| format!("cu.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let excluded = updated
+        .iter()
+        .map(|column| format!("EXCLUDED.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "INSERT INTO customer AS cu (organization_id, {}) \
+         SELECT p.organization_id, {} FROM prospect p JOIN company c ON c.id = p.company_id \
+         WHERE {filter} \
+         ON CONFLICT (organization_id, external_source, external_id) DO UPDATE SET {set} \
+         WHERE ({stored}) IS DISTINCT FROM ({excluded})",
+        columns.join(", "),
+        values.join(", "),
+    )
+}
+
+/// Dual ingestion of the prospects of the current batch (staged in `ingest_prospect_stage`).
+pub(crate) static MIRROR_STAGED_TO_CUSTOMER: LazyLock<String> = LazyLock::new(|| {
+    mirror_to_customer(
+        "p.organization_id = $1 AND (p.external_source, p.external_id) IN \
+         (SELECT external_source, external_id FROM ingest_prospect_stage)",
+    )
+});
+
+/// Dual ingestion of one prospect by id.
+static MIRROR_PROSPECT_TO_CUSTOMER: LazyLock<String> =
+    LazyLock::new(|| mirror_to_customer("p.organization_id = $1 AND p.id = $2"));
 
 /// What an upsert stored.
 pub struct UpsertedProspect {
@@ -33,7 +116,7 @@ pub struct UpsertedProspect {
 
 /// `SET` expressions of the company merge, also compared in its `WHERE` so that a merge which
 /// would change nothing is skipped.
-const COMPANY_MERGE: &[(&str, &str)] = &[
+pub(crate) const COMPANY_MERGE: &[(&str, &str)] = &[
     ("name", "coalesce(EXCLUDED.name, c.name)"),
     ("industry", "coalesce(EXCLUDED.industry, c.industry)"),
     (
@@ -71,7 +154,7 @@ const COMPANY_MERGE: &[(&str, &str)] = &[
     ),
 ];
 
-const PROSPECT_MERGE: &[(&str, &str)] = &[
+pub(crate) const PROSPECT_MERGE: &[(&str, &str)] = &[
     ("company_id", "EXCLUDED.company_id"),
     ("email", "EXCLUDED.email"),
     ("salutation", "coalesce(EXCLUDED.salutation, p.salutation)"),
@@ -105,7 +188,7 @@ const PROSPECT_MERGE: &[(&str, &str)] = &[
 ];
 
 /// `ON CONFLICT ... DO UPDATE SET <merge> WHERE <stored row differs from the merge>`.
-fn merge_clause(alias: &str, merge: &[(&str, &str)]) -> String {
+pub(crate) fn merge_clause(alias: &str, merge: &[(&str, &str)]) -> String {
     let set = merge
         .iter()
         .map(|(column, expression)| format!("{column} = {expression}"))
@@ -165,12 +248,12 @@ const SELECT_PROSPECT: &str = "SELECT p.id, p.company_id, p.external_source, p.e
 
 /// The consistency token of the current transaction: its own xid when it wrote, otherwise the
 /// newest xid that could have written what it read (DESIGN.md section 3).
-const CONSISTENCY_TOKEN: &str = "SELECT CASE WHEN $1 THEN pg_current_xact_id()::text \
+pub(crate) const CONSISTENCY_TOKEN: &str = "SELECT CASE WHEN $1 THEN pg_current_xact_id()::text \
      ELSE (pg_snapshot_xmax(pg_current_snapshot())::text::numeric - 1)::text END";
 
 impl Store {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool, dual_ingest: bool) -> Self {
+        Self { pool, dual_ingest }
     }
 
     /// Merges a prospect and its company in one transaction.
@@ -179,12 +262,24 @@ impl Store {
         organization_id: i64,
         row: &ProspectRow,
     ) -> Result<UpsertedProspect, DbError> {
+        self.upsert_prospect_mirrored(organization_id, row, self.dual_ingest)
+            .await
+    }
+
+    /// [`Store::upsert_prospect`], mirroring into `customer` only when `mirror`.
+    pub(crate) async fn upsert_prospect_mirrored(
+        &self,
+        organization_id: i64,
+        row: &ProspectRow,
+        mirror: bool,
+    ) -> Result<UpsertedProspect, DbError> {
         let mut attempt = 1;
         loop {
-            match self.try_upsert_prospect(organization_id, row).await {
+            match self.try_upsert_prospect(organization_id, row, mirror).await {
                 Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => {
                     tracing::warn!(attempt, %error, "upsert_prospect conflicted; retrying");
                     attempt += 1;
+                    tokio::time::sleep(retry_backoff(attempt)).await;
                 }
                 result => return result,
             }
@@ -195,6 +290,7 @@ impl Store {
         &self,
         organization_id: i64,
         row: &ProspectRow,
+        mirror: bool,
     ) -> Result<UpsertedProspect, DbError> {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
@@ -241,6 +337,14 @@ impl Store {
         };
         let wrote =
             outcome != WriteOutcome::Unchanged || company_outcome != WriteOutcome::Unchanged;
+        if wrote && mirror {
+            transaction
+                .execute(
+                    MIRROR_PROSPECT_TO_CUSTOMER.as_str(),
+                    &[&organization_id, &prospect_id],
+                )
+                .await?;
+        }
         let consistency_token: String = transaction
             .query_one(CONSISTENCY_TOKEN, &[&wrote])
             .await?
@@ -280,13 +384,25 @@ impl Store {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
         let deleted = transaction
-            .execute(
-                "DELETE FROM prospect WHERE organization_id = $1 AND id = $2",
+            .query_opt(
+                "DELETE FROM prospect WHERE organization_id = $1 AND id = $2 \
+                 RETURNING external_source, external_id",
                 &[&organization_id, &prospect_id],
             )
             .await?;
-        if deleted == 0 {
+        let Some(deleted) = deleted else {
             return Ok(None);
+        };
+        if self.dual_ingest {
+            let external_source: String = deleted.try_get(0)?;
+            let external_id: String = deleted.try_get(1)?;
+            transaction
+                .execute(
+                    "DELETE FROM customer WHERE organization_id = $1 \
+                     AND external_source = $2 AND external_id = $3",
+                    &[&organization_id, &external_source, &external_id],
+                )
+                .await?;
         }
         let token: String = transaction
             .query_one(CONSISTENCY_TOKEN, &[&true])
@@ -294,6 +410,139 @@ impl Store {
             .try_get(0)?;
         transaction.commit().await?;
         Ok(Some(token))
+    }
+}
+
+const SELECT_COMPANY: &str = "SELECT c.id AS company_id, c.domain, c.name AS company_name, \
+     c.industry, c.min_employees, c.max_employees, c.employee_size_link, c.revenue, \
+     c.address AS company_address, c.city AS company_city, c.state AS company_state, \
+     c.country AS company_country, c.zip_code AS company_zip_code, c.phone AS company_phone, \
+     c.mobile_phone AS company_mobile_phone, c.external_source AS company_external_source, \
+     c.external_id AS company_external_id, c.created_at AS company_created_at, \
+     c.updated_at AS company_updated_at \
+     FROM company c WHERE c.organization_id = $1 AND c.id = $2";
+
+/// What an UpsertCompany stored.
+pub struct UpsertedCompany {
+    pub company: Company,
+    pub outcome: WriteOutcome,
+    pub consistency_token: String,
+}
+
+/// Why a company was not deleted.
+pub enum DeleteCompanyOutcome {
+    Deleted {
+        prospects_deleted: u64,
+        consistency_token: String,
+    },
+    NotFound,
+    /// It has prospects and the caller did not ask to delete them.
+    HasProspects(u64),
+}
+
+impl Store {
+    /// Merges one company by domain.
+    pub async fn upsert_company(
+        &self,
+        organization_id: i64,
+        row: &CompanyRow,
+    ) -> Result<UpsertedCompany, DbError> {
+        let mut attempt = 1;
+        loop {
+            let result: Result<UpsertedCompany, DbError> = async {
+                let mut client = self.pool.get().await?;
+                let transaction = client.transaction().await?;
+                let (company_id, outcome) =
+                    upsert_company(&transaction, organization_id, row).await?;
+                let wrote = outcome != WriteOutcome::Unchanged;
+                let consistency_token: String = transaction
+                    .query_one(CONSISTENCY_TOKEN, &[&wrote])
+                    .await?
+                    .try_get(0)?;
+                let stored = transaction
+                    .query_one(SELECT_COMPANY, &[&organization_id, &company_id])
+                    .await?;
+                let company = company_from_row(&stored)?;
+                transaction.commit().await?;
+                Ok(UpsertedCompany {
+                    company,
+                    outcome,
+                    consistency_token,
+                })
+            }
+            .await;
+            match result {
+                Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(retry_backoff(attempt)).await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Deletes a company; its prospects too when `delete_prospects`, otherwise only when it
+    /// has none. The company row is locked first, so no prospect can be attached meanwhile.
+    pub async fn delete_company(
+        &self,
+        organization_id: i64,
+        company_id: i64,
+        delete_prospects: bool,
+    ) -> Result<DeleteCompanyOutcome, DbError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        let locked = transaction
+            .query_opt(
+                "SELECT 1 FROM company WHERE organization_id = $1 AND id = $2 FOR UPDATE",
+                &[&organization_id, &company_id],
+            )
+            .await?;
+        if locked.is_none() {
+            return Ok(DeleteCompanyOutcome::NotFound);
+        }
+        let prospects: i64 = transaction
+            .query_one(
+                "SELECT count(*) FROM prospect WHERE organization_id = $1 AND company_id = $2",
+                &[&organization_id, &company_id],
+            )
+            .await?
+            .try_get(0)?;
+        if prospects > 0 && !delete_prospects {
+            return Ok(DeleteCompanyOutcome::HasProspects(prospects as u64));
+        }
+        if self.dual_ingest {
+            transaction
+                .execute(
+                    "DELETE FROM customer cu USING prospect p \
+                     WHERE p.organization_id = $1 AND p.company_id = $2 \
+                     AND cu.organization_id = p.organization_id \
+                     AND cu.external_source = p.external_source \
+                     AND cu.external_id = p.external_id",
+                    &[&organization_id, &company_id],
+                )
+                .await?;
+        }
+        let prospects_deleted = transaction
+            .execute(
+                "DELETE FROM prospect WHERE organization_id = $1 AND company_id = $2",
+                &[&organization_id, &company_id],
+            )
+            .await?;
+        transaction
+            .execute(
+                "DELETE FROM company WHERE organization_id = $1 AND id = $2",
+                &[&organization_id, &company_id],
+            )
+            .await?;
+        let consistency_token: String = transaction
+            .query_one(CONSISTENCY_TOKEN, &[&true])
+            .await?
+            .try_get(0)?;
+        transaction.commit().await?;
+        Ok(DeleteCompanyOutcome::Deleted {
+            prospects_deleted,
+            consistency_token,
+        })
     }
 }
 
@@ -365,8 +614,9 @@ fn custom_fields(value: serde_json::Value) -> std::collections::HashMap<String, 
     }
 }
 
-fn prospect_from_row(row: &Row) -> Result<Prospect, DbError> {
-    let company = Company {
+/// A company from a row with the column names of [`SELECT_PROSPECT`]'s company part.
+fn company_from_row(row: &Row) -> Result<Company, DbError> {
+    Ok(Company {
         id: row.try_get::<_, i64>("company_id")?.to_string(),
         domain: row.try_get("domain")?,
         name: text(row, "company_name")?,
@@ -386,7 +636,11 @@ fn prospect_from_row(row: &Row) -> Result<Prospect, DbError> {
         external_id: text(row, "company_external_id")?,
         created_at: timestamp(row, "company_created_at")?,
         updated_at: timestamp(row, "company_updated_at")?,
-    };
+    })
+}
+
+fn prospect_from_row(row: &Row) -> Result<Prospect, DbError> {
+    let company = company_from_row(row)?;
     Ok(Prospect {
         id: row.try_get::<_, i64>("id")?.to_string(),
         company_id: company.id.clone(),

@@ -225,8 +225,23 @@ pub fn prospect(record: &ProspectRecord) -> Result<ProspectRow, Vec<FieldViolati
         .required("email", &record.email, limit::EMAIL)
         .map(|email| email.to_lowercase());
     let email_domain = email.as_deref().map(normalize::domain_of_email);
+    let default_company = CompanyRecord::default();
+    let company_record = record.company.as_ref().unwrap_or(&default_company);
+    let explicit_domain = !company_record.domain.trim().is_empty();
     if let (Some(email), Some(Err(error))) = (&email, &email_domain) {
-        check.violation("email", format!("{email:?} {error}"));
+        // A free-mail (or otherwise company-less) address is a valid email: it only needs the
+        // company named explicitly. Prospects always belong to a company (DESIGN.md section 4).
+        if !error.is_no_company() {
+            check.violation("email", format!("{email:?} {error}"));
+        } else if !explicit_domain {
+            check.violation(
+                "email",
+                format!(
+                    "{email:?} {error}; give the company's domain or website to attach the \
+                     prospect to a company"
+                ),
+            );
+        }
     }
     let job_title_level = match JobTitleLevel::try_from(record.job_title_level) {
         Ok(level) => level.as_stored(),
@@ -240,9 +255,7 @@ pub fn prospect(record: &ProspectRecord) -> Result<ProspectRow, Vec<FieldViolati
     };
     let tags = tags(&mut check, &record.tags);
     let custom_fields = custom_fields(&mut check, &record.custom_fields);
-    let default_company = CompanyRecord::default();
-    let company_record = record.company.as_ref().unwrap_or(&default_company);
-    let company = company(company_record, "company.", email_domain.clone());
+    let company = company(company_record, "company.", email_domain);
     let row = ProspectRow {
         external_source: check
             .text(

@@ -1,0 +1,697 @@
+//! Bulk writes: validated rows are cut into batches, each batch is loaded with binary `COPY`
+//! into temporary staging tables and merged with two set-based statements (companies first,
+//! then prospects), all in one transaction. The merge rule is store.rs's.
+//!
+//! Within one batch, rows naming the same company domain are folded into one company row
+//! before the merge: the later row's given values win, absent values never erase (employee
+//! range and external source/id taken as pairs), exactly as if the rows had been merged one
+//! after the other. A prospect key seen twice ends the batch before its second occurrence, so
+//! every record is merged in input order.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, LazyLock};
+
+use futures_util::pin_mut;
+use lma_proto::v1::{IngestSummary, RowError};
+use svc_core::DbError;
+use tokio::sync::mpsc;
+use tokio_postgres::Transaction;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
+
+use crate::store::{self, COMPANY_MERGE, CONSISTENCY_TOKEN, MAX_ATTEMPTS, PROSPECT_MERGE, Store};
+use crate::validate::{CompanyRow, ProspectRow};
+
+/// How many errors a summary lists; the rest are counted.
+pub const MAX_REPORTED_ERRORS: usize = 1_000;
+
+/// A valid record and where it came from (1-based record number or CSV line).
+#[derive(Debug)]
+pub struct StagedRow {
+    pub row: u64,
+    pub record: ProspectRow,
+}
+
+/// Records of one transaction, and the rejected records that came between them.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub rows: Vec<StagedRow>,
+    pub rejected: Vec<RowError>,
+    /// Records rejected (a record may have several errors).
+    pub rejected_records: u64,
+    keys: HashSet<(String, String)>,
+}
+
+impl Batch {
+    fn is_empty(&self) -> bool {
+        self.rows.is_empty() && self.rejected_records == 0
+    }
+}
+
+/// Cuts a stream of records into batches of at most `batch_rows` valid rows.
+pub struct Batcher {
+    batch_rows: usize,
+    current: Batch,
+}
+
+impl Batcher {
+    pub fn new(batch_rows: usize) -> Self {
+        Self {
+            batch_rows: batch_rows.max(1),
+            current: Batch::default(),
+        }
+    }
+
+    /// Adds a valid row; returns a batch that is ready to be written.
+    pub fn push(&mut self, row: StagedRow) -> Option<Batch> {
+        let key = (
+            row.record.external_source.clone(),
+            row.record.external_id.clone(),
+        );
+        // A second occurrence of a prospect goes into the next batch: one statement cannot
+        // merge a row twice, and the later record must win.
+        let ready = if self.current.keys.contains(&key) {
+            Some(std::mem::take(&mut self.current))
+        } else {
+            None
+        };
+        self.current.keys.insert(key);
+        self.current.rows.push(row);
+        ready.or_else(|| self.take_if_full())
+    }
+
+    /// Adds the errors of a rejected record.
+    pub fn reject(&mut self, errors: Vec<RowError>) -> Option<Batch> {
+        self.current.rejected_records += 1;
+        self.current.rejected.extend(errors);
+        self.take_if_full()
+    }
+
+    /// The last, partial batch.
+    pub fn finish(self) -> Option<Batch> {
+        (!self.current.is_empty()).then_some(self.current)
+    }
+
+    fn take_if_full(&mut self) -> Option<Batch> {
+        let full = self.current.rows.len() >= self.batch_rows
+            || self.current.rejected.len() >= self.batch_rows;
+        full.then(|| std::mem::take(&mut self.current))
+    }
+}
+
+/// Running counts of a bulk write.
+#[derive(Debug, Default, Clone)]
+pub struct Totals {
+    pub received: u64,
+    pub validated: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub rejected: u64,
+    pub companies_created: u64,
+    pub companies_updated: u64,
+    pub errors: Vec<RowError>,
+    pub errors_truncated: bool,
+    pub consistency_token: String,
+}
+
+impl Totals {
+    fn add_errors(&mut self, errors: &[RowError]) {
+        for error in errors {
+            if self.errors.len() < MAX_REPORTED_ERRORS {
+                self.errors.push(error.clone());
+            } else {
+                self.errors_truncated = true;
+            }
+        }
+    }
+
+    /// Rows stored so far (inserted, updated or unchanged), or validated in a dry run.
+    pub fn accepted(&self) -> u64 {
+        self.inserted + self.updated + self.unchanged + self.validated
+    }
+
+    pub fn summary(mut self) -> IngestSummary {
+        self.errors.sort_by_key(|error| error.row);
+        IngestSummary {
+            received: self.received,
+            inserted: self.inserted,
+            updated: self.updated,
+            unchanged: self.unchanged,
+            rejected: self.rejected,
+            companies_created: self.companies_created,
+            companies_updated: self.companies_updated,
+            errors: self.errors,
+            errors_truncated: self.errors_truncated,
+            consistency_token: self.consistency_token,
+            validated: self.validated,
+        }
+    }
+}
+
+/// What one batch did.
+#[derive(Debug, Default)]
+struct BatchOutcome {
+    inserted: u64,
+    updated: u64,
+    unchanged: u64,
+    companies_created: u64,
+    companies_updated: u64,
+    rejected: Vec<RowError>,
+    rejected_records: u64,
+    /// Token of the batch's commit; `None` when nothing was committed.
+    consistency_token: Option<String>,
+}
+
+/// Where a bulk write goes.
+#[derive(Clone)]
+pub struct Target {
+    pub store: Arc<Store>,
+    pub organization_id: i64,
+    /// Validate only; write nothing.
+    pub dry_run: bool,
+    /// Dual ingestion into `customer` (off when migrating from it).
+    pub mirror_to_customer: bool,
+}
+
+/// Writes batches in order until the channel closes; calls `on_batch` after each one with the
+/// totals and that batch's errors (validation and write). Returns the totals.
+pub async fn write_batches<F, Fut>(
+    target: Target,
+    mut batches: mpsc::Receiver<Batch>,
+    mut on_batch: F,
+) -> Result<Totals, DbError>
+where
+    F: FnMut(&Totals, Vec<RowError>) -> Fut + Send,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let mut totals = Totals::default();
+    while let Some(batch) = batches.recv().await {
+        let mut errors = batch.rejected;
+        totals.received += batch.rows.len() as u64 + batch.rejected_records;
+        totals.rejected += batch.rejected_records;
+        if target.dry_run {
+            totals.validated += batch.rows.len() as u64;
+        } else if !batch.rows.is_empty() {
+            let outcome = target
+                .store
+                .write_batch(
+                    target.organization_id,
+                    &batch.rows,
+                    target.mirror_to_customer,
+                )
+                .await?;
+            totals.inserted += outcome.inserted;
+            totals.updated += outcome.updated;
+            totals.unchanged += outcome.unchanged;
+            totals.companies_created += outcome.companies_created;
+            totals.companies_updated += outcome.companies_updated;
+            totals.rejected += outcome.rejected_records;
+            if let Some(token) = outcome.consistency_token {
+                totals.consistency_token = token;
+            }
+            errors.extend(outcome.rejected);
+            errors.sort_by_key(|error| error.row);
+        }
+        totals.add_errors(&errors);
+        on_batch(&totals, errors).await;
+    }
+    Ok(totals)
+}
+
+/// Folds `later` into `earlier` by the merge rule (given values win, absent never erase).
+fn fold_company(earlier: &mut CompanyRow, later: &CompanyRow) {
+    fn take<T: Clone>(into: &mut Option<T>, from: &Option<T>) {
+        if from.is_some() {
+            into.clone_from(from);
+        }
+    }
+    take(&mut earlier.name, &later.name);
+    take(&mut earlier.industry, &later.industry);
+    if later.min_employees.is_some() || later.max_employees.is_some() {
+        earlier.min_employees = later.min_employees;
+        earlier.max_employees = later.max_employees;
+    }
+    take(&mut earlier.employee_size_link, &later.employee_size_link);
+    take(&mut earlier.revenue, &later.revenue);
+    take(&mut earlier.address, &later.address);
+    take(&mut earlier.city, &later.city);
+    take(&mut earlier.state, &later.state);
+    take(&mut earlier.country, &later.country);
+    take(&mut earlier.zip_code, &later.zip_code);
+    take(&mut earlier.phone, &later.phone);
+    take(&mut earlier.mobile_phone, &later.mobile_phone);
+    if later.external_id.is_some() {
+        earlier.external_source.clone_from(&later.external_source);
+        earlier.external_id.clone_from(&later.external_id);
+    }
+}
+
+/// The batch's companies, one per domain, in domain order (the lock order of the merge, so
+/// concurrent imports with overlapping domains cannot deadlock on company rows).
+fn companies_of(rows: &[StagedRow]) -> BTreeMap<&str, CompanyRow> {
+    let mut companies: BTreeMap<&str, CompanyRow> = BTreeMap::new();
+    for staged in rows {
+        let company = &staged.record.company;
+        match companies.get_mut(company.domain.as_str()) {
+            Some(earlier) => fold_company(earlier, company),
+            None => {
+                companies.insert(company.domain.as_str(), company.clone());
+            }
+        }
+    }
+    companies
+}
+
+const CREATE_STAGING: &str = "SET LOCAL client_min_messages = warning;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_company_stage (
+        domain text, name text, industry text, min_employees integer, max_employees integer,
+        employee_size_link text, revenue bigint, address text, city text, state text,
+        country text, zip_code text, phone text, mobile_phone text, external_source text,
+        external_id text
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS ingest_prospect_stage (
+        company_domain text, external_source text, external_id text, salutation text,
+        first_name text, last_name text, email text, job_title text, job_title_level text,
+        department text, job_title_link text, address text, city text, state text,
+        country text, zip_code text, phone text, mobile_phone text, tags text[],
+        custom_fields jsonb
+    ) ON COMMIT DELETE ROWS;";
+
+const COMPANY_COLUMNS: &str = "domain, name, industry, min_employees, max_employees, \
+     employee_size_link, revenue, address, city, state, country, zip_code, phone, mobile_phone, \
+     external_source, external_id";
+
+const COMPANY_TYPES: [Type; 16] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::INT4,
+    Type::INT4,
+    Type::TEXT,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+];
+
+const PROSPECT_COLUMNS: &str = "external_source, external_id, salutation, first_name, \
+     last_name, email, job_title, job_title_level, department, job_title_link, address, city, \
+     state, country, zip_code, phone, mobile_phone, tags, custom_fields";
+
+const PROSPECT_TYPES: [Type; 20] = [
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT_ARRAY,
+    Type::JSONB,
+];
+
+/// Companies in domain order; counts of created and updated ones.
+static MERGE_COMPANIES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH written AS (
+             INSERT INTO company AS c (organization_id, {COMPANY_COLUMNS})
+             SELECT $1, {COMPANY_COLUMNS} FROM ingest_company_stage ORDER BY domain
+             ON CONFLICT (organization_id, domain) {}
+             RETURNING (xmax = 0) AS inserted)
+         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+         FROM written",
+        store::merge_clause("c", COMPANY_MERGE)
+    )
+});
+
+/// Prospects in key order, joined to their companies (merged just before, and locked by that
+/// merge, so none can vanish in between); counts of staged, inserted and updated rows.
+static MERGE_PROSPECTS: LazyLock<String> = LazyLock::new(|| {
+    let staged_columns = PROSPECT_COLUMNS
+        .split(", ")
+        .map(|column| format!("s.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "WITH source AS MATERIALIZED (
+             SELECT c.id AS company_id, {staged_columns}
+             FROM ingest_prospect_stage s
+             JOIN company c ON c.organization_id = $1 AND c.domain = s.company_domain),
+         written AS (
+             INSERT INTO prospect AS p (organization_id, company_id, {PROSPECT_COLUMNS})
+             SELECT $1, company_id, {PROSPECT_COLUMNS} FROM source
+             ORDER BY external_source, external_id
+             ON CONFLICT (organization_id, external_source, external_id) {}
+             RETURNING (xmax = 0) AS inserted)
+         SELECT (SELECT count(*) FROM source),
+                count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
+         FROM written",
+        store::merge_clause("p", PROSPECT_MERGE)
+    )
+});
+
+impl Store {
+    /// Writes one batch atomically, retrying deadlocks and serialization failures. When the
+    /// database rejects the batch for one bad row (a constraint the validation could not see,
+    /// such as a company external id already used by another domain), the rows are written
+    /// one by one so that only the bad ones are rejected, each with the database's reason.
+    async fn write_batch(
+        &self,
+        organization_id: i64,
+        rows: &[StagedRow],
+        mirror: bool,
+    ) -> Result<BatchOutcome, DbError> {
+        let mut attempt = 1;
+        loop {
+            match self.try_write_batch(organization_id, rows, mirror).await {
+                Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => {
+                    tracing::info!(attempt, %error, rows = rows.len(), "batch conflicted; retrying");
+                    attempt += 1;
+                    tokio::time::sleep(store::retry_backoff(attempt)).await;
+                }
+                Err(error) if is_row_fault(&error) => {
+                    tracing::info!(%error, rows = rows.len(), "batch rejected; writing its rows one by one");
+                    return self
+                        .write_rows_one_by_one(organization_id, rows, mirror)
+                        .await;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn try_write_batch(
+        &self,
+        organization_id: i64,
+        rows: &[StagedRow],
+        mirror: bool,
+    ) -> Result<BatchOutcome, DbError> {
+        let mut client = self.pool.get().await?;
+        let transaction = client.transaction().await?;
+        transaction.batch_execute(CREATE_STAGING).await?;
+        copy_companies(&transaction, &companies_of(rows)).await?;
+        copy_prospects(&transaction, rows).await?;
+        let companies = transaction
+            .query_one(MERGE_COMPANIES.as_str(), &[&organization_id])
+            .await?;
+        let prospects = transaction
+            .query_one(MERGE_PROSPECTS.as_str(), &[&organization_id])
+            .await?;
+        let staged: i64 = prospects.try_get(0)?;
+        if staged != rows.len() as i64 {
+            // Cannot happen while the merge locks the companies; never lose rows silently.
+            return Err(DbError::Config(format!(
+                "{} of {} staged prospects found no company",
+                rows.len() as i64 - staged,
+                rows.len()
+            )));
+        }
+        let count = |row: &tokio_postgres::Row, index: usize| -> Result<u64, DbError> {
+            Ok(row.try_get::<_, i64>(index)?.max(0) as u64)
+        };
+        let mut outcome = BatchOutcome {
+            companies_created: count(&companies, 0)?,
+            companies_updated: count(&companies, 1)?,
+            inserted: count(&prospects, 1)?,
+            updated: count(&prospects, 2)?,
+            ..Default::default()
+        };
+        outcome.unchanged = rows.len() as u64 - outcome.inserted - outcome.updated;
+        let wrote = outcome.inserted
+            + outcome.updated
+            + outcome.companies_created
+            + outcome.companies_updated
+            > 0;
+        if wrote && mirror {
+            transaction
+                .execute(
+                    store::MIRROR_STAGED_TO_CUSTOMER.as_str(),
+                    &[&organization_id],
+                )
+                .await?;
+        }
+        let token: String = transaction
+            .query_one(CONSISTENCY_TOKEN, &[&wrote])
+            .await?
+            .try_get(0)?;
+        transaction.commit().await?;
+        outcome.consistency_token = Some(token);
+        Ok(outcome)
+    }
+
+    async fn write_rows_one_by_one(
+        &self,
+        organization_id: i64,
+        rows: &[StagedRow],
+        mirror: bool,
+    ) -> Result<BatchOutcome, DbError> {
+        let mut outcome = BatchOutcome::default();
+        for staged in rows {
+            match self
+                .upsert_prospect_mirrored(organization_id, &staged.record, mirror)
+                .await
+            {
+                Ok(upserted) => {
+                    match upserted.outcome {
+                        lma_proto::v1::WriteOutcome::Inserted => outcome.inserted += 1,
+                        lma_proto::v1::WriteOutcome::Updated => outcome.updated += 1,
+                        _ => outcome.unchanged += 1,
+                    }
+                    match upserted.company_outcome {
+                        lma_proto::v1::WriteOutcome::Inserted => outcome.companies_created += 1,
+                        lma_proto::v1::WriteOutcome::Updated => outcome.companies_updated += 1,
+                        _ => {}
+                    }
+                    outcome.consistency_token = Some(upserted.consistency_token);
+                }
+                Err(error) if is_row_fault(&error) => {
+                    outcome.rejected_records += 1;
+                    outcome.rejected.push(RowError {
+                        row: staged.row,
+                        external_id: staged.record.external_id.clone(),
+                        field: String::new(),
+                        reason: tonic::Status::from(error).message().to_owned(),
+                    });
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+/// Whether the database refused the data itself (a constraint or a bad value), so that the
+/// same rows would fail again and must be isolated.
+fn is_row_fault(error: &DbError) -> bool {
+    error
+        .sql_state()
+        .is_some_and(|state| matches!(state.code().get(..2), Some("23" | "22")))
+}
+
+async fn copy_companies(
+    transaction: &Transaction<'_>,
+    companies: &BTreeMap<&str, CompanyRow>,
+) -> Result<(), DbError> {
+    let sink = transaction
+        .copy_in(&format!(
+            "COPY ingest_company_stage ({COMPANY_COLUMNS}) FROM STDIN (FORMAT binary)"
+        ))
+        .await?;
+    let writer = BinaryCopyInWriter::new(sink, &COMPANY_TYPES);
+    pin_mut!(writer);
+    for company in companies.values() {
+        let values: [&(dyn ToSql + Sync); 16] = [
+            &company.domain,
+            &company.name,
+            &company.industry,
+            &company.min_employees,
+            &company.max_employees,
+            &company.employee_size_link,
+            &company.revenue,
+            &company.address,
+            &company.city,
+            &company.state,
+            &company.country,
+            &company.zip_code,
+            &company.phone,
+            &company.mobile_phone,
+            &company.external_source,
+            &company.external_id,
+        ];
+        writer.as_mut().write(&values).await?;
+    }
+    writer.finish().await?;
+    Ok(())
+}
+
+async fn copy_prospects(transaction: &Transaction<'_>, rows: &[StagedRow]) -> Result<(), DbError> {
+    let sink = transaction
+        .copy_in(&format!(
+            "COPY ingest_prospect_stage (company_domain, {PROSPECT_COLUMNS}) FROM STDIN (FORMAT binary)"
+        ))
+        .await?;
+    let writer = BinaryCopyInWriter::new(sink, &PROSPECT_TYPES);
+    pin_mut!(writer);
+    for staged in rows {
+        let row = &staged.record;
+        let values: [&(dyn ToSql + Sync); 20] = [
+            &row.company.domain,
+            &row.external_source,
+            &row.external_id,
+            &row.salutation,
+            &row.first_name,
+            &row.last_name,
+            &row.email,
+            &row.job_title,
+            &row.job_title_level,
+            &row.department,
+            &row.job_title_link,
+            &row.address,
+            &row.city,
+            &row.state,
+            &row.country,
+            &row.zip_code,
+            &row.phone,
+            &row.mobile_phone,
+            &row.tags,
+            &row.custom_fields,
+        ];
+        writer.as_mut().write(&values).await?;
+    }
+    writer.finish().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn staged(row: u64, external_id: &str, domain: &str, company: CompanyRow) -> StagedRow {
+        StagedRow {
+            row,
+            record: ProspectRow {
+                external_source: "csv".into(),
+                external_id: external_id.into(),
+                salutation: None,
+                first_name: None,
+                last_name: None,
+                email: format!("x@{domain}"),
+                job_title: None,
+                job_title_level: None,
+                department: None,
+                job_title_link: None,
+                address: None,
+                city: None,
+                state: None,
+                country: None,
+                zip_code: None,
+                phone: None,
+                mobile_phone: None,
+                tags: Vec::new(),
+                custom_fields: serde_json::json!({}),
+                company: CompanyRow {
+                    domain: domain.into(),
+                    ..company
+                },
+            },
+        }
+    }
+
+    #[test]
+    fn later_non_empty_company_values_win_within_a_batch() {
+        let rows = [
+            staged(
+                1,
+                "a",
+                "acme.com",
+                CompanyRow {
+                    name: Some("Acme".into()),
+                    industry: Some("Software".into()),
+                    min_employees: Some(1),
+                    max_employees: Some(10),
+                    ..Default::default()
+                },
+            ),
+            staged(
+                2,
+                "b",
+                "acme.com",
+                CompanyRow {
+                    name: Some("Acme Inc".into()),
+                    max_employees: Some(50),
+                    ..Default::default()
+                },
+            ),
+            staged(3, "c", "beta.io", CompanyRow::default()),
+        ];
+        let companies = companies_of(&rows);
+        assert_eq!(
+            companies.keys().copied().collect::<Vec<_>>(),
+            ["acme.com", "beta.io"]
+        );
+        let acme = &companies["acme.com"];
+        assert_eq!(acme.name.as_deref(), Some("Acme Inc"));
+        assert_eq!(acme.industry.as_deref(), Some("Software"));
+        // The employee range is a pair: the later row's range replaces both bounds.
+        assert_eq!((acme.min_employees, acme.max_employees), (None, Some(50)));
+    }
+
+    #[test]
+    fn a_repeated_prospect_starts_a_new_batch() {
+        let mut batcher = Batcher::new(10);
+        assert!(
+            batcher
+                .push(staged(1, "a", "acme.com", CompanyRow::default()))
+                .is_none()
+        );
+        assert!(
+            batcher
+                .push(staged(2, "b", "acme.com", CompanyRow::default()))
+                .is_none()
+        );
+        let first = batcher
+            .push(staged(3, "a", "acme.com", CompanyRow::default()))
+            .expect("the repeat closes the batch");
+        assert_eq!(first.rows.len(), 2);
+        let last = batcher.finish().expect("one row left");
+        assert_eq!(last.rows[0].row, 3);
+    }
+
+    #[test]
+    fn batches_close_when_full_and_rejections_are_counted() {
+        let mut batcher = Batcher::new(2);
+        assert!(
+            batcher
+                .reject(vec![RowError::default(), RowError::default()])
+                .is_some()
+        );
+        assert!(
+            batcher
+                .push(staged(2, "a", "acme.com", CompanyRow::default()))
+                .is_none()
+        );
+        let full = batcher
+            .push(staged(3, "b", "acme.com", CompanyRow::default()))
+            .expect("two rows fill the batch");
+        assert_eq!(full.rows.len(), 2);
+        assert!(batcher.finish().is_none());
+    }
+}

@@ -1,0 +1,247 @@
+//! CSV files as people send them: header aliases, BOM, CRLF, quoted fields, `,`/`;`/tab
+//! delimiters, UTF-8, UTF-16 and Windows-1252. Rows become `ProspectRecord`s and go through the
+//! same validation as streamed records. Format and rules: docs/INGEST.md.
+
+mod columns;
+pub mod decode;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+
+use lma_proto::v1::{CsvEncoding, ProspectRecord, RowError};
+use svc_core::FieldViolation;
+use tokio::sync::mpsc;
+
+use crate::bulk::{Batch, Batcher, StagedRow};
+use crate::validate;
+pub use columns::Column;
+use decode::DecodingReader;
+
+/// Longest header line looked at to detect the delimiter.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// Why a file cannot be imported at all (as opposed to a bad row).
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    #[error("the file has no header line")]
+    NoHeader,
+    #[error("{0}")]
+    Header(String),
+    #[error("reading the file: {0}")]
+    Read(String),
+    #[error("the upload ended early")]
+    Aborted,
+}
+
+/// How to read a file.
+#[derive(Debug, Clone)]
+pub struct CsvOptions {
+    pub delimiter: Option<u8>,
+    pub encoding: CsvEncoding,
+    /// external_source of every row that names none ("csv:<file name>")...
+    pub external_source: String,
+    /// ...or of every row, whatever it names.
+    pub source_overrides: bool,
+    pub batch_rows: usize,
+}
+
+/// What the header said, for the final report.
+#[derive(Debug, Default, Clone)]
+pub struct HeaderReport {
+    pub unknown_columns: Vec<String>,
+    pub column_mapping: HashMap<String, String>,
+    pub encoding: CsvEncoding,
+    pub delimiter: String,
+}
+
+/// Rows read so far (shared with the progress messages).
+pub type RowsRead = std::sync::Arc<std::sync::atomic::AtomicU64>;
+
+/// Reads the whole file from `input` (blocking), validating each row and sending batches.
+/// A header without the required columns fails before any batch is sent.
+pub fn parse(
+    input: impl Read,
+    options: &CsvOptions,
+    batches: &mpsc::Sender<Batch>,
+    rows_read: &RowsRead,
+) -> Result<HeaderReport, CsvError> {
+    let mut decoded =
+        BufReader::with_capacity(256 * 1024, DecodingReader::new(input, options.encoding));
+    let header_line = peek_header_line(&mut decoded)?;
+    let delimiter = match options.delimiter {
+        Some(delimiter) => delimiter,
+        None => detect_delimiter(&header_line),
+    };
+    let encoding = decoded.get_ref().encoding().unwrap_or(CsvEncoding::Utf8);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        // `\n` ends a record: with CRLF as terminator the csv crate numbers the lines after
+        // the first CRLF one too low. The `\r` left on an unquoted last value is trimmed
+        // like all surrounding white space.
+        .terminator(csv::Terminator::Any(b'\n'))
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(decoded);
+    let mut record = csv::StringRecord::new();
+    if !reader.read_record(&mut record).map_err(read_error)? {
+        return Err(CsvError::NoHeader);
+    }
+    let header: Vec<String> = record.iter().map(str::to_owned).collect();
+    let columns = columns::map_header(&header).map_err(CsvError::Header)?;
+    let report = HeaderReport {
+        unknown_columns: columns.unknown.clone(),
+        column_mapping: columns.mapping.clone(),
+        encoding,
+        delimiter: char::from(delimiter).to_string(),
+    };
+    let mut batcher = Batcher::new(options.batch_rows);
+    let send = |batch: Batch| batches.blocking_send(batch).map_err(|_| CsvError::Aborted);
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(error) => {
+                // A decoding error ends the import; a malformed row does not.
+                if let csv::ErrorKind::Io(_) = error.kind() {
+                    return Err(read_error(error));
+                }
+                let line = error.position().map_or(0, csv::Position::line);
+                rows_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let errors = vec![RowError {
+                    row: line,
+                    external_id: String::new(),
+                    field: String::new(),
+                    reason: format!("cannot be read as CSV: {error}"),
+                }];
+                if let Some(batch) = batcher.reject(errors) {
+                    send(batch)?;
+                }
+                continue;
+            }
+        }
+        // Lines that hold no value at all (a trailing `;;;`) are not rows.
+        if record.iter().all(|value| value.trim().is_empty()) {
+            continue;
+        }
+        rows_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let line = record.position().map_or(0, csv::Position::line);
+        let ready = match row_to_record(&record, &columns.columns, options) {
+            Ok(prospect) => match validate::prospect(&prospect) {
+                Ok(valid) => batcher.push(StagedRow {
+                    row: line,
+                    record: valid,
+                }),
+                Err(violations) => {
+                    batcher.reject(row_errors(line, &prospect.external_id, violations))
+                }
+            },
+            Err((external_id, violations)) => {
+                batcher.reject(row_errors(line, &external_id, violations))
+            }
+        };
+        if let Some(batch) = ready {
+            send(batch)?;
+        }
+    }
+    if let Some(batch) = batcher.finish() {
+        send(batch)?;
+    }
+    Ok(report)
+}
+
+/// One RowError per violation of a record.
+pub fn row_errors(row: u64, external_id: &str, violations: Vec<FieldViolation>) -> Vec<RowError> {
+    violations
+        .into_iter()
+        .map(|violation| RowError {
+            row,
+            external_id: external_id.to_owned(),
+            field: violation.field,
+            reason: violation.description,
+        })
+        .collect()
+}
+
+fn read_error(error: csv::Error) -> CsvError {
+    match error.into_kind() {
+        csv::ErrorKind::Io(error) => CsvError::Read(error.to_string()),
+        other => CsvError::Read(format!("{other:?}")),
+    }
+}
+
+/// The header line, left in the reader's buffer, for delimiter detection.
+fn peek_header_line(reader: &mut BufReader<impl Read>) -> Result<String, CsvError> {
+    let buffered = reader
+        .fill_buf()
+        .map_err(|error| CsvError::Read(error.to_string()))?;
+    if buffered.is_empty() {
+        return Err(CsvError::NoHeader);
+    }
+    let end = buffered
+        .iter()
+        .position(|b| *b == b'\n')
+        .unwrap_or(buffered.len())
+        .min(MAX_HEADER_BYTES);
+    Ok(String::from_utf8_lossy(&buffered[..end]).into_owned())
+}
+
+/// `,`, `;` or tab: whichever occurs most often outside quotes in the header line.
+fn detect_delimiter(header: &str) -> u8 {
+    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
+    let mut quoted = false;
+    for byte in header.bytes() {
+        if byte == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            for (delimiter, count) in &mut counts {
+                if byte == *delimiter {
+                    *count += 1;
+                }
+            }
+        }
+    }
+    counts
+        .iter()
+        .max_by_key(|(_, count)| *count)
+        .filter(|(_, count)| *count > 0)
+        .map_or(b',', |(delimiter, _)| *delimiter)
+}
+
+/// The record of one data row, or the violations of values that do not parse.
+fn row_to_record(
+    row: &csv::StringRecord,
+    columns: &[Option<Column>],
+    options: &CsvOptions,
+) -> Result<ProspectRecord, (String, Vec<FieldViolation>)> {
+    let mut record = ProspectRecord {
+        external_source: options.external_source.clone(),
+        ..Default::default()
+    };
+    let mut violations = Vec::new();
+    for (index, value) in row.iter().enumerate() {
+        let Some(Some(column)) = columns.get(index) else {
+            if index >= columns.len() && !value.trim().is_empty() {
+                violations.push(FieldViolation::new(
+                    "",
+                    format!("has {} fields; the header has {}", row.len(), columns.len()),
+                ));
+            }
+            continue;
+        };
+        if let Err(violation) = column.set(&mut record, value) {
+            violations.push(violation);
+        }
+    }
+    if options.source_overrides || record.external_source.trim().is_empty() {
+        record.external_source.clone_from(&options.external_source);
+    }
+    if violations.is_empty() {
+        Ok(record)
+    } else {
+        violations.dedup();
+        Err((record.external_id.trim().to_owned(), violations))
+    }
+}
+
+#[cfg(test)]
+mod tests;
