@@ -21,6 +21,62 @@ pub enum Command {
     Org(OrgArgs),
     /// Manage API keys (talks to the database directly).
     Key(KeyArgs),
+    /// Import a CSV file of prospects through ingest-svc (ImportCsv), with a progress bar.
+    Import(ImportArgs),
+}
+
+/// `lmactl import FILE`: streams the file to ingest-svc and prints the final report.
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The CSV file to import.
+    pub file: std::path::PathBuf,
+
+    /// ingest-svc address.
+    #[arg(
+        long = "ingest-url",
+        env = "LMA_INGEST_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub ingest_url: String,
+
+    /// API key with the ingest.write scope.
+    #[arg(long = "api-key", env = "LMA_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+
+    /// Field delimiter (one character); detected from the header line when omitted.
+    #[arg(long = "delimiter")]
+    pub delimiter: Option<char>,
+
+    /// Text encoding: utf8, utf16 or windows-1252; detected when omitted.
+    #[arg(long = "encoding", value_parser = ["utf8", "utf16", "windows-1252"])]
+    pub encoding: Option<String>,
+
+    /// external_source of every row (default: each row's own, else "csv:<file name>").
+    #[arg(long = "external-source")]
+    pub external_source: Option<String>,
+
+    /// Validate and report without writing anything.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+
+    /// Write every rejected row (line, external id, field, reason) to this CSV file.
+    #[arg(long = "rejects")]
+    pub rejects: Option<std::path::PathBuf>,
+
+    /// Hide the progress bar (it is drawn on stderr only when that is a terminal).
+    #[arg(long = "quiet")]
+    pub quiet: bool,
+}
+
+// Hand-written: the key is a secret.
+impl fmt::Debug for ImportArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportArgs")
+            .field("file", &self.file)
+            .field("ingest_url", &self.ingest_url)
+            .field("api_key", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 /// How admin commands reach the database: as a role that owns the schema (the migration role),

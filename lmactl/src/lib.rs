@@ -19,5 +19,6 @@ pub async fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> an
         cli::Command::Migrate(args) => commands::migrate::run(args, &mut out).await,
         cli::Command::Org(args) => commands::org::run(args, &mut out).await,
         cli::Command::Key(args) => commands::key::run(args, &mut out).await,
+        cli::Command::Import(args) => commands::import::run(args, &mut out).await,
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand group.
 
+pub mod import;
 pub mod key;
 pub mod migrate;
 pub mod org;

@@ -1,1 +1,3 @@
 //! ingest-svc complete (issue 3): bulk paths, CSV, normalization, validation, concurrency.
+
+mod bulk;

@@ -1,0 +1,216 @@
+//! IngestProspects and ImportCsv against real PostgreSQL: counts, re-ingestion, rejections,
+//! and concurrent imports with overlapping domains.
+
+use lma_proto::v1::import_csv_request::Part;
+use lma_proto::v1::import_csv_response::Message;
+use lma_proto::v1::{
+    CsvImportOptions, ImportCsvRequest, ImportReport, IngestProspectsRequest, IngestSummary,
+    ProspectRecord,
+};
+use lma_tests::clients::IngestClient;
+use lma_tests::spawn_app;
+
+fn record(id: u64, domain: &str) -> ProspectRecord {
+    ProspectRecord {
+        external_source: "crm".into(),
+        external_id: format!("p{id}"),
+        first_name: "Pat".into(),
+        last_name: format!("N{id}"),
+        email: format!("pat{id}@{domain}"),
+        ..Default::default()
+    }
+}
+
+async fn ingest(client: &mut IngestClient, records: Vec<ProspectRecord>) -> IngestSummary {
+    let requests: Vec<IngestProspectsRequest> = records
+        .chunks(100)
+        .map(|chunk| IngestProspectsRequest {
+            records: chunk.to_vec(),
+        })
+        .collect();
+    client
+        .ingest_prospects(tokio_stream::iter(requests))
+        .await
+        .unwrap_or_else(|status| panic!("IngestProspects: {status}"))
+        .into_inner()
+        .summary
+        .expect("a summary")
+}
+
+/// Streams `csv` through ImportCsv in small chunks; returns the report and progress count.
+async fn import(
+    client: &mut IngestClient,
+    csv: &[u8],
+) -> Result<(ImportReport, usize), tonic::Status> {
+    let mut requests = vec![ImportCsvRequest {
+        part: Some(Part::Options(CsvImportOptions {
+            file_name: "leads.csv".into(),
+            ..Default::default()
+        })),
+    }];
+    requests.extend(csv.chunks(7).map(|chunk| ImportCsvRequest {
+        part: Some(Part::Chunk(chunk.to_vec())),
+    }));
+    let mut stream = client
+        .import_csv(tokio_stream::iter(requests))
+        .await?
+        .into_inner();
+    let mut progress = 0;
+    let mut report = None;
+    while let Some(message) = stream.message().await? {
+        match message.message {
+            Some(Message::Progress(_)) => progress += 1,
+            Some(Message::Report(r)) => report = Some(r),
+            None => panic!("empty ImportCsv message"),
+        }
+    }
+    Ok((report.expect("a final report"), progress))
+}
+
+async fn count(app: &lma_tests::TestApp, sql: &str) -> i64 {
+    app.db
+        .connect()
+        .await
+        .query_one(sql, &[])
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        .get(0)
+}
+
+#[tokio::test]
+async fn reingesting_the_same_records_changes_nothing() {
+    let app = spawn_app().await;
+    let mut client = app.ingest_client().await;
+    let records: Vec<ProspectRecord> = (0..250)
+        .map(|i| record(i, &format!("firm{}.com", i % 25)))
+        .collect();
+    let first = ingest(&mut client, records.clone()).await;
+    assert_eq!(
+        (first.received, first.inserted, first.rejected),
+        (250, 250, 0)
+    );
+    assert_eq!(first.companies_created, 25);
+    assert!(!first.consistency_token.is_empty());
+    let again = ingest(&mut client, records.clone()).await;
+    assert_eq!(
+        (again.inserted, again.updated, again.unchanged),
+        (0, 0, 250)
+    );
+    let mut changed = records;
+    changed[3].job_title = "CTO".into();
+    let third = ingest(&mut client, changed).await;
+    assert_eq!((third.updated, third.unchanged), (1, 249));
+    assert_eq!(count(&app, "SELECT count(*) FROM prospect").await, 250);
+    assert_eq!(count(&app, "SELECT count(*) FROM company").await, 25);
+}
+
+#[tokio::test]
+async fn bad_records_are_reported_and_good_ones_stored() {
+    let app = spawn_app().await;
+    let mut client = app.ingest_client().await;
+    let mut free_mail = record(2, "gmail.com");
+    free_mail.external_id = "free".into();
+    let mut missing_id = record(3, "acme.com");
+    missing_id.external_id = String::new();
+    let summary = ingest(
+        &mut client,
+        vec![
+            record(1, "acme.com"),
+            free_mail,
+            missing_id,
+            record(4, "acme.com"),
+        ],
+    )
+    .await;
+    assert_eq!((summary.inserted, summary.rejected), (2, 2));
+    let errors: Vec<(u64, &str, &str)> = summary
+        .errors
+        .iter()
+        .map(|e| (e.row, e.external_id.as_str(), e.field.as_str()))
+        .collect();
+    assert_eq!(errors, [(2, "free", "email"), (3, "", "external_id")]);
+    assert!(
+        summary.errors[0].reason.contains("free-mail"),
+        "{}",
+        summary.errors[0].reason
+    );
+}
+
+#[tokio::test]
+async fn a_csv_file_is_imported_with_aliases_and_line_numbers() {
+    let app = spawn_app().await;
+    let mut client = app.ingest_client().await;
+    let csv = "\u{feff}Lead ID;First Name;E-mail;Company;Website;Revenue;Notes\r\n\
+               1;Jane;jane@mail.acme.co.uk;\"Acme; Ltd\";;1000;x\r\n\
+               2;Max;max@gmail.com;Beta;https://www.beta.io/about;;\r\n\
+               3;Bad;bad@acme.co.uk;;;-5;\r\n\
+               4;Ann;ann@yahoo.com;;;;\r\n";
+    let (report, progress) = import(&mut client, csv.as_bytes()).await.expect("imported");
+    assert!(progress >= 1);
+    assert_eq!(report.unknown_columns, ["Notes"]);
+    assert_eq!(report.delimiter, ";");
+    let summary = report.summary.expect("summary");
+    assert_eq!((summary.inserted, summary.rejected), (2, 2));
+    let lines: Vec<(u64, &str)> = summary
+        .errors
+        .iter()
+        .map(|e| (e.row, e.field.as_str()))
+        .collect();
+    assert_eq!(lines, [(4, "company.revenue"), (5, "email")]);
+    let domains = app
+        .db
+        .connect()
+        .await
+        .query("SELECT domain FROM company ORDER BY domain", &[])
+        .await
+        .expect("companies");
+    let domains: Vec<String> = domains.iter().map(|row| row.get(0)).collect();
+    assert_eq!(domains, ["acme.co.uk", "beta.io"]);
+}
+
+#[tokio::test]
+async fn a_missing_required_column_fails_the_import_before_any_row() {
+    let app = spawn_app().await;
+    let mut client = app.ingest_client().await;
+    let status = import(&mut client, b"first_name,email\nJane,jane@acme.com\n")
+        .await
+        .expect_err("no external_id column");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status.message().contains("external_id"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM prospect").await, 0);
+}
+
+#[tokio::test]
+async fn eight_concurrent_imports_over_overlapping_domains() {
+    let app = spawn_app().await;
+    let mut imports = Vec::new();
+    for client_n in 0..8u64 {
+        let mut client = app.ingest_client().await;
+        imports.push(tokio::spawn(async move {
+            let mut csv = String::from("external_id,email,company_name,industry\n");
+            for i in 0..500u64 {
+                // 40 domains shared by every client, written in a different order by each.
+                let domain = (i * 7 + client_n * 13) % 40;
+                csv.push_str(&format!(
+                    "c{client_n}-{i},p{i}@shared{domain}.com,Shared {domain},Industry {client_n}\n"
+                ));
+            }
+            import(&mut client, csv.as_bytes()).await
+        }));
+    }
+    for handle in imports {
+        let (report, _) = handle.await.expect("task").expect("import succeeded");
+        let summary = report.summary.expect("summary");
+        assert_eq!(
+            (summary.inserted, summary.rejected),
+            (500, 0),
+            "{summary:?}"
+        );
+    }
+    assert_eq!(count(&app, "SELECT count(*) FROM company").await, 40);
+    assert_eq!(count(&app, "SELECT count(*) FROM prospect").await, 4_000);
+}
