@@ -3,6 +3,7 @@
 
 mod dataset;
 mod generate;
+mod refresh;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -44,6 +45,9 @@ enum Command {
         #[command(flatten)]
         size: dataset::DatasetSize,
     },
+    /// Refresh benchmark (issue 4): freshness under steady writes, full rebuild against
+    /// REFRESH MATERIALIZED VIEW CONCURRENTLY, and the cost of change capture.
+    Refresh(refresh::RefreshArgs),
 }
 
 #[tokio::main]
@@ -81,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
             drop(client);
             connection.await??;
         }
+        Command::Refresh(args) => refresh::run(args).await?,
     }
     Ok(())
 }

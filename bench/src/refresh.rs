@@ -1,0 +1,394 @@
+//! The refresh benchmark (issue 4), all in one run on a throwaway PostgreSQL cluster loaded with
+//! the synthetic data set:
+//!
+//! (b) the seeds' strategy, `REFRESH MATERIALIZED VIEW CONCURRENTLY` of materialized views equal
+//!     to the three read models (same definitions, same indexes), against
+//! (c) refresh-svc's full rebuild of the three read models, alternating, `--runs` times each;
+//! (a) freshness: time from a write's commit until `SearchProspects` (search-svc over gRPC on
+//!     loopback) returns it, under a steady `--rate` of mixed writes for `--duration-secs`;
+//! (d) write throughput of 8 concurrent writers with and without the change-capture triggers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use lma_proto::v1::ProspectFilter;
+use lma_tests::TestDatabase;
+use lma_tests::app::{Service, Shutdown, search_prospects, search_request, start_service};
+use lma_tests::clients::{self, BearerAuth};
+use tokio_postgres::Client;
+use tonic_health::pb::health_check_response::ServingStatus;
+
+use crate::dataset::{self, DatasetSize};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub size: DatasetSize,
+    /// Rounds of (b) and (c).
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Seconds of steady writes while freshness is measured.
+    #[arg(long, default_value_t = 60)]
+    pub duration_secs: u64,
+    /// Writes per second during the freshness measurement.
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u64,
+    /// Probes (writes whose visibility is timed) per second, part of the rate.
+    #[arg(long, default_value_t = 10)]
+    pub probes_per_sec: u64,
+    /// Seconds of each (d) throughput round; three rounds with and three without triggers.
+    #[arg(long, default_value_t = 10)]
+    pub capture_round_secs: u64,
+}
+
+const CAPTURE_TRIGGERS: [(&str, &str); 6] = [
+    ("company", "company_capture_insert"),
+    ("company", "company_capture_update"),
+    ("company", "company_capture_delete"),
+    ("prospect", "prospect_capture_insert"),
+    ("prospect", "prospect_capture_update"),
+    ("prospect", "prospect_capture_delete"),
+];
+
+pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
+    let db = TestDatabase::create().await;
+    let mut admin = db.connect().await;
+    let started = Instant::now();
+    let dataset = dataset::load(&mut admin, args.size).await?;
+    println!(
+        "loaded {} prospects / {} companies in {:.0} s",
+        args.size.prospects,
+        args.size.companies,
+        started.elapsed().as_secs_f64()
+    );
+
+    // (b) and (c)
+    create_materialized_views(&admin).await?;
+    let mut matview = Vec::new();
+    let mut rebuild = Vec::new();
+    for run in 0..args.runs {
+        let started = Instant::now();
+        for model in refresh_svc::read_model::READ_MODELS {
+            admin
+                .batch_execute(&format!(
+                    "REFRESH MATERIALIZED VIEW CONCURRENTLY mv_{}",
+                    model.table
+                ))
+                .await?;
+        }
+        matview.push(started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        dataset::build_read_models(&mut admin).await?;
+        rebuild.push(started.elapsed().as_secs_f64());
+        println!(
+            "run {run}: REFRESH MATERIALIZED VIEW CONCURRENTLY x3 {:.1} s, full rebuild x3 {:.1} s",
+            matview[run], rebuild[run]
+        );
+    }
+    let (matview_median, rebuild_median) = (median(&mut matview), median(&mut rebuild));
+    println!(
+        "(b) REFRESH MATERIALIZED VIEW CONCURRENTLY, 3 views: median {matview_median:.1} s\n\
+         (c) full rebuild, 3 read models: median {rebuild_median:.1} s ({:.2}x of (b))",
+        rebuild_median / matview_median
+    );
+    admin
+        .batch_execute(
+            "DROP MATERIALIZED VIEW mv_company_prospect_view, mv_company_summary_view, \
+             mv_prospect_search_view",
+        )
+        .await?;
+
+    // (a)
+    let key = svc_core::auth::mint_api_key(
+        &admin,
+        dataset.organization_id,
+        "bench",
+        &[svc_core::Scope::SearchRead],
+    )
+    .await?
+    .key;
+    let shutdown = Shutdown::default();
+    let search = start_service(Service::Search, &db.url(), &shutdown, &[]).await;
+    let refresh = start_service(Service::Refresh, &db.url(), &shutdown, &[]).await;
+    for running in [&search, &refresh] {
+        lma_tests::app::wait_for_health(running, ServingStatus::Serving).await;
+    }
+    let mut latencies = freshness(&db, &args, dataset.organization_id, search.addr, &key).await?;
+    shutdown.trigger();
+    let (p50, p95, p99) = (
+        percentile(&mut latencies, 0.50),
+        percentile(&mut latencies, 0.95),
+        percentile(&mut latencies, 0.99),
+    );
+    println!(
+        "(a) freshness over {} probes: p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms",
+        latencies.len(),
+        p50 * 1e3,
+        p95 * 1e3,
+        p99 * 1e3
+    );
+    drop(search);
+    drop(refresh);
+
+    // (d)
+    let mut with = Vec::new();
+    let mut without = Vec::new();
+    for round in 0..3 {
+        set_capture(&admin, false).await?;
+        without.push(write_throughput(&db, args.capture_round_secs, args.size.prospects).await?);
+        set_capture(&admin, true).await?;
+        with.push(write_throughput(&db, args.capture_round_secs, args.size.prospects).await?);
+        admin.batch_execute("TRUNCATE change_log").await?;
+        println!(
+            "round {round}: {:.0} writes/s without capture, {:.0} with",
+            without[round], with[round]
+        );
+    }
+    let (with_median, without_median) = (median(&mut with), median(&mut without));
+    println!(
+        "(d) 8 writers: median {without_median:.0} writes/s without capture, {with_median:.0} with \
+         ({:.1}% slower)",
+        (1.0 - with_median / without_median) * 100.0
+    );
+    Ok(())
+}
+
+/// Materialized views equal to the read models, with a unique index (CONCURRENTLY needs one)
+/// and every other index the read model has.
+async fn create_materialized_views(admin: &Client) -> anyhow::Result<()> {
+    for model in refresh_svc::read_model::READ_MODELS {
+        let (table, definition) = (model.table, model.definition);
+        admin
+            .batch_execute(&format!(
+                "CREATE MATERIALIZED VIEW mv_{table} AS SELECT * FROM {definition}"
+            ))
+            .await?;
+        let indexes = admin
+            .query(
+                "SELECT regexp_replace(indexdef, '^CREATE (UNIQUE )?INDEX (\\S+) ON public\\.(\\S+) ', \
+                     'CREATE \\1INDEX mv_\\2 ON public.mv_\\3 ') FROM pg_indexes \
+                 WHERE schemaname = 'public' AND tablename = $1",
+                &[&table],
+            )
+            .await?;
+        for index in indexes {
+            let sql: String = index.get(0);
+            admin
+                .batch_execute(&sql)
+                .await
+                .with_context(|| sql.clone())?;
+        }
+    }
+    admin.batch_execute("ANALYZE").await?;
+    Ok(())
+}
+
+/// Steady mixed writes at `args.rate` per second, some of them probes whose visibility in
+/// SearchProspects is timed; returns the probes' latencies in seconds.
+async fn freshness(
+    db: &TestDatabase,
+    args: &RefreshArgs,
+    organization_id: i64,
+    search: std::net::SocketAddr,
+    key: &str,
+) -> anyhow::Result<Vec<f64>> {
+    const WRITERS: u64 = 4;
+    let deadline = Instant::now() + Duration::from_secs(args.duration_secs);
+    let written = Arc::new(AtomicU64::new(0));
+    let background_rate = args.rate.saturating_sub(args.probes_per_sec).max(WRITERS);
+    let mut writers = Vec::new();
+    for writer in 0..WRITERS {
+        let client = db.connect_as("lma_ingest").await;
+        let written = written.clone();
+        let prospects = args.size.prospects;
+        let companies = args.size.companies;
+        let per_writer = background_rate / WRITERS;
+        writers.push(tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(Duration::from_secs(1) / per_writer as u32);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut n: u64 = writer;
+            while Instant::now() < deadline {
+                ticks.tick().await;
+                n += WRITERS;
+                let spread = n.wrapping_mul(2_654_435_761);
+                let result = match n % 10 {
+                    // 30%: a company changes, and with it every one of its prospects' rows.
+                    0..=2 => {
+                        client
+                            .execute(
+                                "UPDATE company SET phone = $2 WHERE organization_id = $1 \
+                                 AND external_source = 'bench' AND external_id = $3",
+                                &[
+                                    &organization_id,
+                                    &format!("+49 {n}"),
+                                    &format!("c{}", 1 + spread % companies as u64),
+                                ],
+                            )
+                            .await
+                    }
+                    // 20%: a new prospect.
+                    3 | 4 => {
+                        client
+                            .execute(
+                                "INSERT INTO prospect (organization_id, company_id, \
+                                     external_source, external_id, first_name, last_name, email) \
+                                 SELECT organization_id, id, 'bench-fresh', $2::text, 'New', \
+                                     'Hire', 'new.hire.' || $2::text || '@' || domain FROM company \
+                                 WHERE organization_id = $1 AND external_source = 'bench' \
+                                   AND external_id = $3",
+                                &[
+                                    &organization_id,
+                                    &format!("w{writer}-{n}"),
+                                    &format!("c{}", 1 + spread % companies as u64),
+                                ],
+                            )
+                            .await
+                    }
+                    // 50%: a prospect changes.
+                    _ => {
+                        client
+                            .execute(
+                                "UPDATE prospect SET job_title = $2 WHERE organization_id = $1 \
+                                 AND external_source = 'bench' AND external_id = $3",
+                                &[
+                                    &organization_id,
+                                    &format!("Title {n}"),
+                                    &format!("p{}", 1 + spread % prospects as u64),
+                                ],
+                            )
+                            .await
+                    }
+                };
+                result?;
+                written.fetch_add(1, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        }));
+    }
+
+    let prober = db.connect_as("lma_ingest").await;
+    let mut probes = Vec::new();
+    let mut ticks = tokio::time::interval(Duration::from_secs(1) / args.probes_per_sec as u32);
+    let mut n: u64 = 0;
+    let load_started = Instant::now();
+    while Instant::now() < deadline {
+        ticks.tick().await;
+        n += 1;
+        let token = format!("probe{n}x");
+        let target = 1 + n.wrapping_mul(2_654_435_761) % args.size.companies as u64;
+        // Alternate: a prospect's own change, and a company change seen through its prospects.
+        if n.is_multiple_of(2) {
+            prober
+                .execute(
+                    "UPDATE prospect SET last_name = $2 WHERE organization_id = $1 \
+                     AND external_source = 'bench' AND external_id = $3",
+                    &[&organization_id, &token, &format!("p{target}")],
+                )
+                .await?;
+        } else {
+            prober
+                .execute(
+                    "UPDATE company SET name = $2 WHERE organization_id = $1 \
+                     AND external_source = 'bench' AND external_id = $3",
+                    &[&organization_id, &token, &format!("c{target}")],
+                )
+                .await?;
+        }
+        let committed = Instant::now();
+        let key = key.to_owned();
+        probes.push(tokio::spawn(async move {
+            let mut client = clients::search_client(search, BearerAuth::key(&key)).await;
+            let give_up = committed + Duration::from_secs(30);
+            loop {
+                let page = search_prospects(
+                    &mut client,
+                    search_request(ProspectFilter {
+                        query: token.clone(),
+                        ..Default::default()
+                    }),
+                )
+                .await?;
+                if !page.hits.is_empty() {
+                    return Ok(committed.elapsed().as_secs_f64());
+                }
+                anyhow::ensure!(Instant::now() < give_up, "{token} never became visible");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }));
+    }
+    for writer in writers {
+        writer.await??;
+    }
+    let achieved = written.load(Ordering::Relaxed) as f64 / load_started.elapsed().as_secs_f64();
+    println!("(a) background writes: {achieved:.0}/s plus {n} probes");
+    let mut latencies = Vec::with_capacity(probes.len());
+    for probe in probes {
+        latencies.push(probe.await.map_err(anyhow::Error::from)??);
+    }
+    Ok(latencies)
+}
+
+async fn set_capture(admin: &Client, enabled: bool) -> anyhow::Result<()> {
+    let action = if enabled { "ENABLE" } else { "DISABLE" };
+    for (table, trigger) in CAPTURE_TRIGGERS {
+        admin
+            .batch_execute(&format!("ALTER TABLE {table} {action} TRIGGER {trigger}"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Writes per second of 8 connections writing as fast as they can for `seconds`: single-row
+/// prospect updates and company updates, each its own transaction.
+async fn write_throughput(db: &TestDatabase, seconds: u64, prospects: i64) -> anyhow::Result<f64> {
+    const WRITERS: u64 = 8;
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for writer in 0..WRITERS {
+        let client = db.connect_as("lma_ingest").await;
+        tasks.push(tokio::spawn(async move {
+            let prospect = client
+                .prepare(
+                    "UPDATE prospect SET department = $1 WHERE id = $2",
+                )
+                .await?;
+            let company = client
+                .prepare(
+                    "UPDATE company SET phone = $1 WHERE id = (SELECT company_id FROM prospect WHERE id = $2)",
+                )
+                .await?;
+            let mut count: u64 = 0;
+            let mut n = writer;
+            while Instant::now() < deadline {
+                n += WRITERS;
+                let id = 1 + (n.wrapping_mul(2_654_435_761) % prospects as u64) as i64;
+                let statement = if n % 4 == 0 { &company } else { &prospect };
+                client.execute(statement, &[&format!("d{n}"), &id]).await?;
+                count += 1;
+            }
+            anyhow::Ok(count)
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += task.await??;
+    }
+    Ok(total as f64 / started.elapsed().as_secs_f64())
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    percentile(values, 0.5)
+}
+
+/// Nearest-rank percentile.
+fn percentile(values: &mut [f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = ((p * values.len() as f64).ceil() as usize).clamp(1, values.len());
+    values[rank - 1]
+}
