@@ -6,6 +6,7 @@ use std::future::Future;
 use std::io::IsTerminal;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,7 @@ use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::{EnvFilter, filter_fn};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -122,18 +124,7 @@ pub fn init(
     // The log filter applies to the log output only, so that lowering log verbosity (say to
     // "warn") does not silently stop request spans from being exported.
     let ansi = std::io::stdout().is_terminal();
-    let log_layer = match args.log_format {
-        LogFormat::Pretty => tracing_subscriber::fmt::layer()
-            .compact()
-            .with_ansi(ansi)
-            .boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .boxed(),
-    }
-    .with_filter(filter);
+    let log_layer = log_layer(args.log_format, std::io::stdout, ansi).with_filter(filter);
     // Spans at INFO and above are exported, except those of the exporter's own gRPC client,
     // which would otherwise feed back into the exporter.
     let otel_layer = provider.as_ref().map(|provider| {
@@ -164,6 +155,79 @@ pub fn init(
             Ok(TelemetryGuard::default())
         }
     }
+}
+
+/// The log lines: compact text for [`LogFormat::Pretty`], one JSON object per line for
+/// [`LogFormat::Json`], written to `writer`.
+fn log_layer<S, W>(
+    format: LogFormat,
+    writer: W,
+    ansi: bool,
+) -> Box<dyn tracing_subscriber::Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    match format {
+        LogFormat::Pretty => tracing_subscriber::fmt::layer()
+            .compact()
+            .with_ansi(ansi)
+            .with_writer(writer)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_writer(writer)
+            .boxed(),
+    }
+}
+
+/// Log output kept in memory, for checking what reaches the logs.
+#[derive(Clone, Debug, Default)]
+pub struct LogSink(Arc<Mutex<Vec<u8>>>);
+
+impl LogSink {
+    /// Everything written so far.
+    pub fn contents(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> MakeWriter<'w> for LogSink {
+    type Writer = LogSink;
+
+    fn make_writer(&'w self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// Writes the services' log lines, exactly as [`init`] formats them, to `sink` for the current
+/// thread only, until the guard is dropped. For checking what reaches the logs (a test on a
+/// current-thread runtime sees every task's lines); export is not involved.
+pub fn log_to_sink_on_this_thread(
+    args: &TelemetryArgs,
+    sink: &LogSink,
+) -> Result<tracing::subscriber::DefaultGuard, TelemetryError> {
+    let filter = EnvFilter::try_new(&args.log_filter)?;
+    let subscriber = tracing_subscriber::registry()
+        .with(log_layer(args.log_format, sink.clone(), false).with_filter(filter));
+    Ok(tracing::subscriber::set_default(subscriber))
 }
 
 fn otlp_export_configured() -> bool {

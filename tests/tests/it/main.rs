@@ -6,6 +6,7 @@ mod grpcurl;
 mod health;
 mod ingest;
 mod lmactl;
+mod production;
 mod refresh;
 mod roles_and_migrations;
 mod search;
