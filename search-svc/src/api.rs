@@ -20,11 +20,11 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::error::SearchError;
-use crate::filter::{CompanyConditions, ProspectConditions};
+use crate::filter::ProspectConditions;
 use crate::freshness::{self, MinToken, ReadModel};
-use crate::page_token::{self, Cursor, TextMode};
+use crate::page_token::TextMode;
 use crate::paging::{self, PageShape, STREAM_BUFFER, Sender, Streamed};
-use crate::query::{self, Order};
+use crate::query::{self, PageRequest};
 use crate::{count, export, rows};
 
 pub struct SearchApi {
@@ -46,26 +46,6 @@ impl SearchApi {
 }
 
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
-fn page_size(requested: u32) -> Result<u32, SearchError> {
-    match requested {
-        0 => Ok(query::DEFAULT_PAGE_SIZE),
-        size if size > query::MAX_PAGE_SIZE => Err(SearchError::invalid(
-            "page_size",
-            format!("is {size}; at most {} are allowed", query::MAX_PAGE_SIZE),
-        )),
-        size => Ok(size),
-    }
-}
-
-fn cursor(token: &str, fingerprint: [u8; 8], order: Order) -> Result<Option<Cursor>, SearchError> {
-    if token.is_empty() {
-        return Ok(None);
-    }
-    page_token::decode(token, fingerprint, &order.sample_key())
-        .map(Some)
-        .map_err(|error| SearchError::invalid("page_token", error.to_string()))
-}
 
 /// Runs `work` on a task feeding a bounded channel; its error, if any, ends the stream.
 fn spawn_stream<M, F>(work: impl FnOnce(Sender<M>) -> F) -> ResponseStream<M>
@@ -95,18 +75,13 @@ impl SearchService for SearchApi {
         let caller = svc_core::auth::caller(&request)?;
         let deadline = self.deadline(&request);
         let request = request.into_inner();
-        let filter = request.filter.unwrap_or_default();
-        let conditions = ProspectConditions::parse(&filter, "filter")?;
-        let order = Order::for_prospects(request.sort, conditions.query.is_some())?;
-        let page_size = page_size(request.page_size)?;
         let min_token = MinToken::parse(&request.min_token, "min_token")?;
-        let fingerprint = page_token::fingerprint(&filter, request.sort);
-        let cursor = cursor(&request.page_token, fingerprint, order)?;
+        let page = PageRequest::prospects(&request)?;
         let shape = PageShape {
             id_column: "prospect_id",
-            order,
-            page_size,
-            fingerprint,
+            order: page.order,
+            page_size: page.page_size,
+            fingerprint: page.fingerprint,
             message: |row| {
                 Ok(SearchProspectsResponse {
                     result: Some(ProspectResult::Hit(ProspectHit {
@@ -126,18 +101,15 @@ impl SearchService for SearchApi {
             let freshness =
                 freshness::wait_for(&**client, ReadModel::ProspectSearch, min_token, deadline)
                     .await?;
-            let text_mode = cursor.as_ref().map(|c| c.text_mode).unwrap_or_default();
+            let text_mode = page
+                .cursor
+                .as_ref()
+                .map(|c| c.text_mode)
+                .unwrap_or_default();
             // The first page of a text search that full text cannot match falls back to
             // trigram matching; the page token carries the choice to the next pages.
-            let may_fall_back = cursor.is_none() && conditions.query.is_some();
-            let sql = query::search_prospects(
-                organization_id,
-                &conditions,
-                order,
-                page_size,
-                cursor.as_ref(),
-                text_mode,
-            );
+            let may_fall_back = page.cursor.is_none() && page.conditions.query.is_some();
+            let sql = page.sql(organization_id, text_mode);
             let streamed = paging::stream_page(
                 &client,
                 sql,
@@ -151,14 +123,7 @@ impl SearchService for SearchApi {
             if let Streamed::Rows(0) = streamed
                 && may_fall_back
             {
-                let sql = query::search_prospects(
-                    organization_id,
-                    &conditions,
-                    order,
-                    page_size,
-                    None,
-                    TextMode::Trigram,
-                );
+                let sql = page.sql(organization_id, TextMode::Trigram);
                 paging::stream_page(
                     &client,
                     sql,
@@ -183,18 +148,13 @@ impl SearchService for SearchApi {
         let caller = svc_core::auth::caller(&request)?;
         let deadline = self.deadline(&request);
         let request = request.into_inner();
-        let filter = request.filter.unwrap_or_default();
-        let conditions = CompanyConditions::parse(&filter, "filter")?;
-        let order = Order::for_companies(request.sort, conditions.query.is_some())?;
-        let page_size = page_size(request.page_size)?;
         let min_token = MinToken::parse(&request.min_token, "min_token")?;
-        let fingerprint = page_token::fingerprint(&filter, request.sort);
-        let cursor = cursor(&request.page_token, fingerprint, order)?;
+        let page = PageRequest::companies(&request)?;
         let shape = PageShape {
             id_column: "company_id",
-            order,
-            page_size,
-            fingerprint,
+            order: page.order,
+            page_size: page.page_size,
+            fingerprint: page.fingerprint,
             message: |row| {
                 Ok(SearchCompaniesResponse {
                     result: Some(CompanyResult::Company(rows::company_from_row(row)?)),
@@ -211,13 +171,7 @@ impl SearchService for SearchApi {
             let freshness =
                 freshness::wait_for(&**client, ReadModel::CompanySummary, min_token, deadline)
                     .await?;
-            let sql = query::search_companies(
-                organization_id,
-                &conditions,
-                order,
-                page_size,
-                cursor.as_ref(),
-            );
+            let sql = page.sql(organization_id);
             paging::stream_page(
                 &client,
                 sql,

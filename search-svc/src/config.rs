@@ -19,7 +19,7 @@ pub struct Config {
     #[arg(
         long = "min-token-max-wait-ms",
         env = "LMA_MIN_TOKEN_MAX_WAIT_MS",
-        default_value_t = 10_000
+        default_value_t = 30_000
     )]
     pub min_token_max_wait_ms: u64,
 }

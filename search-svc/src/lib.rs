@@ -21,6 +21,31 @@ use svc_core::{GrpcServer, Scope, ServiceSpec};
 use tonic::service::Routes;
 
 pub use config::Config;
+pub use query::SqlQuery;
+
+/// The SQL of the page `request` asks for (its page token included), exactly as
+/// `SearchProspects` runs it with full-text matching: for EXPLAIN checks and for benchmarks
+/// that compare the service with the bare query.
+pub fn prospect_search_sql(
+    organization_id: i64,
+    request: &lma_proto::v1::SearchProspectsRequest,
+) -> Result<SqlQuery, tonic::Status> {
+    let page = query::PageRequest::prospects(request)?;
+    let text_mode = page
+        .cursor
+        .as_ref()
+        .map(|c| c.text_mode)
+        .unwrap_or_default();
+    Ok(page.sql(organization_id, text_mode))
+}
+
+/// The SQL of the page of companies `request` asks for, as `SearchCompanies` runs it.
+pub fn company_search_sql(
+    organization_id: i64,
+    request: &lma_proto::v1::SearchCompaniesRequest,
+) -> Result<SqlQuery, tonic::Status> {
+    Ok(query::PageRequest::companies(request)?.sql(organization_id))
+}
 
 const SPEC: ServiceSpec = ServiceSpec {
     name: "search-svc",

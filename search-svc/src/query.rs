@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lma_proto::v1::{CompanySort, ProspectSort};
+use lma_proto::v1::{CompanySort, ProspectSort, SearchCompaniesRequest, SearchProspectsRequest};
 use tokio_postgres::types::ToSql;
 
 use crate::error::SearchError;
@@ -11,10 +11,116 @@ use crate::filter::{
     COMPANY_NAME_KEY, CompanyConditions, PROSPECT_COMPANY_NAME_KEY, PROSPECT_REVENUE_KEY,
     ProspectConditions,
 };
-use crate::page_token::{Cursor, SortKey, TextMode};
+use crate::page_token::{self, Cursor, SortKey, TextMode};
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// The page size of a request: the default for 0, an error above the maximum.
+pub fn page_size(requested: u32) -> Result<u32, SearchError> {
+    match requested {
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        size if size > MAX_PAGE_SIZE => Err(SearchError::invalid(
+            "page_size",
+            format!("is {size}; at most {} are allowed", MAX_PAGE_SIZE),
+        )),
+        size => Ok(size),
+    }
+}
+
+/// A page request, validated: what `SearchProspects` and `SearchCompanies` run.
+pub struct PageRequest<C> {
+    pub conditions: C,
+    pub order: Order,
+    pub page_size: u32,
+    /// Binds page tokens to the filter and sort.
+    pub fingerprint: [u8; 8],
+    /// Where the page starts; `None` for the first page.
+    pub cursor: Option<Cursor>,
+}
+
+impl PageRequest<ProspectConditions> {
+    pub fn prospects(request: &SearchProspectsRequest) -> Result<Self, SearchError> {
+        let filter = request.filter.clone().unwrap_or_default();
+        let conditions = ProspectConditions::parse(&filter, "filter")?;
+        let order = Order::for_prospects(request.sort, conditions.query.is_some())?;
+        Self::new(
+            conditions,
+            order,
+            &filter,
+            request.sort,
+            request.page_size,
+            &request.page_token,
+        )
+    }
+
+    /// The SQL of this page, with `text_mode` (the page token's, when there is one).
+    pub fn sql(&self, organization_id: i64, text_mode: TextMode) -> SqlQuery {
+        search_prospects(
+            organization_id,
+            &self.conditions,
+            self.order,
+            self.page_size,
+            self.cursor.as_ref(),
+            text_mode,
+        )
+    }
+}
+
+impl PageRequest<CompanyConditions> {
+    pub fn companies(request: &SearchCompaniesRequest) -> Result<Self, SearchError> {
+        let filter = request.filter.clone().unwrap_or_default();
+        let conditions = CompanyConditions::parse(&filter, "filter")?;
+        let order = Order::for_companies(request.sort, conditions.query.is_some())?;
+        Self::new(
+            conditions,
+            order,
+            &filter,
+            request.sort,
+            request.page_size,
+            &request.page_token,
+        )
+    }
+
+    pub fn sql(&self, organization_id: i64) -> SqlQuery {
+        search_companies(
+            organization_id,
+            &self.conditions,
+            self.order,
+            self.page_size,
+            self.cursor.as_ref(),
+        )
+    }
+}
+
+impl<C> PageRequest<C> {
+    fn new(
+        conditions: C,
+        order: Order,
+        filter: &impl prost::Message,
+        sort: i32,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<Self, SearchError> {
+        let page_size = self::page_size(page_size)?;
+        let fingerprint = page_token::fingerprint(filter, sort);
+        let cursor = if page_token.is_empty() {
+            None
+        } else {
+            Some(
+                page_token::decode(page_token, fingerprint, &order.sample_key())
+                    .map_err(|error| SearchError::invalid("page_token", error.to_string()))?,
+            )
+        };
+        Ok(PageRequest {
+            conditions,
+            order,
+            page_size,
+            fingerprint,
+            cursor,
+        })
+    }
+}
 
 /// SQL text with its parameters, numbered in the order they were bound.
 #[derive(Default)]

@@ -1,1 +1,11 @@
 //! search-svc complete (issue 5): filters, sorting, paging, counts, export, bad input.
+
+mod bad_input;
+mod companies;
+mod counts;
+mod data;
+mod explain;
+mod export;
+mod filters;
+mod freshness;
+mod paging;
