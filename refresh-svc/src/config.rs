@@ -19,6 +19,13 @@ pub struct Config {
     #[arg(long, env = "LMA_DRAIN_INTERVAL_MS", default_value_t = 1000)]
     pub drain_interval_ms: u64,
 
+    /// How often the leader looks for pending changes between notifications, in milliseconds.
+    /// Writers notify only the first change after each drain (migration V9); a change that
+    /// skipped its notification while a drain was finishing waits at most this long.
+    #[arg(long, env = "LMA_CHANGE_PROBE_MS", default_value_t = 100,
+          value_parser = clap::value_parser!(u64).range(5..=60_000))]
+    pub change_probe_ms: u64,
+
     /// Change-log rows claimed per apply transaction; a larger backlog is worked in several.
     #[arg(long, env = "LMA_APPLY_BATCH_SIZE", default_value_t = 5000,
           value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
@@ -49,6 +56,10 @@ pub struct Config {
 impl Config {
     pub fn drain_interval(&self) -> Duration {
         Duration::from_millis(self.drain_interval_ms.max(10))
+    }
+
+    pub fn change_probe(&self) -> Duration {
+        Duration::from_millis(self.change_probe_ms)
     }
 
     /// `None` when scheduled reconciles are off.

@@ -97,6 +97,7 @@ impl Application {
                 worker::Applier {
                     refresher: self.refresher.clone(),
                     drain_interval: self.config.drain_interval(),
+                    change_probe: self.config.change_probe(),
                     leading: leading.clone(),
                 }
                 .run(stopped.clone()),

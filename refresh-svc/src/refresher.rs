@@ -4,7 +4,7 @@
 //! refresh of the others.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use svc_core::{DbError, Pool};
 use tokio::sync::{Mutex, Notify};
@@ -13,6 +13,10 @@ use crate::apply;
 use crate::error::RefreshError;
 use crate::read_model::{self, LockWait, Mode, Outcome, ReadModel};
 use crate::{rebuild, reconcile};
+
+/// Longest one drain keeps claiming batches before it hands control back to the loop, so a
+/// steady stream of writes cannot keep the leader from noticing shutdown or lost leadership.
+const MAX_DRAIN: Duration = Duration::from_secs(1);
 
 pub struct Refresher {
     pub pool: Pool,
@@ -51,10 +55,14 @@ impl Refresher {
         Ok(self.checked_out().await?)
     }
 
-    /// Applies batches until the change log holds less than one batch, or (with `NoWait`) until
+    /// Applies batches until a claim finds the change log empty, or (with `NoWait`) until
     /// another writer holds the apply lock. Returns one summed outcome per read model touched.
     pub async fn drain(&self, wait: LockWait) -> Result<Vec<Outcome>, RefreshError> {
         let mut client = self.client().await?;
+        // Writers notify only while the signal is clear (V9): clear it before claiming, so that
+        // a change committed from here on is either claimed below or wakes us again.
+        clear_change_signal(&client).await?;
+        let started = Instant::now();
         let mut totals: Vec<Outcome> = Vec::new();
         loop {
             let batch = apply::apply_batch(&mut client, self.batch_size, &self.replica, wait).await;
@@ -82,7 +90,12 @@ impl Refresher {
                     None => totals.push(outcome),
                 }
             }
-            if batch.busy || batch.claimed < self.batch_size {
+            if batch.busy || batch.claimed == 0 {
+                return Ok(totals);
+            }
+            if started.elapsed() >= MAX_DRAIN {
+                // More may be waiting: come straight back after the loop's checks.
+                self.wake.notify_one();
                 return Ok(totals);
             }
         }
@@ -142,6 +155,17 @@ impl Refresher {
         Ok(outcomes)
     }
 
+    /// Whether the change log holds anything: the cheap probe between full drains that picks up
+    /// writes which skipped the NOTIFY (see V9).
+    pub async fn has_pending_changes(&self) -> Result<bool, RefreshError> {
+        let client = self.client().await?;
+        // The primary key walk stays cheap however many claimed (dead) rows await vacuum.
+        let row = client
+            .query_opt("SELECT id FROM change_log ORDER BY id LIMIT 1", &[])
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Models a failed apply marked for a full rebuild.
     pub async fn pending_rebuilds(&self) -> Result<Vec<ReadModel>, RefreshError> {
         let client = self.client().await?;
@@ -198,4 +222,16 @@ impl Refresher {
             tracing::warn!(%error, read_model = model.table, "could not record the refresh error");
         }
     }
+}
+
+/// Clears the change signal unless a writer is setting it right now (that writer notifies).
+async fn clear_change_signal(client: &tokio_postgres::Client) -> Result<(), DbError> {
+    client
+        .execute(
+            "UPDATE change_signal SET pending = false WHERE pending AND ctid IN ( \
+                 SELECT ctid FROM change_signal WHERE pending FOR UPDATE SKIP LOCKED)",
+            &[],
+        )
+        .await?;
+    Ok(())
 }

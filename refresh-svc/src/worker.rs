@@ -17,7 +17,11 @@ const MAX_REBUILD_BACKOFF: Duration = Duration::from_secs(300);
 
 pub struct Applier {
     pub refresher: Arc<Refresher>,
+    /// A full drain (claim, apply, watermark) at least this often, even with nothing pending:
+    /// it advances the watermark that searches waiting on a token compare with.
     pub drain_interval: Duration,
+    /// How often to look for changes whose writers skipped the NOTIFY.
+    pub change_probe: Duration,
     pub leading: watch::Receiver<bool>,
 }
 
@@ -64,7 +68,7 @@ impl Applier {
             }
             tokio::select! {
                 _ = self.refresher.wake.notified() => {}
-                _ = tokio::time::sleep(self.drain_interval) => {}
+                _ = pending_or_due(&self.refresher, self.drain_interval, self.change_probe) => {}
                 _ = self.leading.changed() => {}
                 _ = shutdown.changed() => return,
             }
@@ -94,6 +98,25 @@ impl Applier {
         } else {
             *backoff = MIN_BACKOFF;
             None
+        }
+    }
+}
+
+/// Resolves when the change log holds something or the next full drain is due.
+async fn pending_or_due(refresher: &Refresher, drain_interval: Duration, change_probe: Duration) {
+    let due = Instant::now() + drain_interval;
+    loop {
+        tokio::time::sleep(change_probe.min(drain_interval)).await;
+        if Instant::now() >= due {
+            return;
+        }
+        match refresher.has_pending_changes().await {
+            Ok(false) => {}
+            Ok(true) => return,
+            Err(error) => {
+                tracing::warn!(%error, "could not probe the change log");
+                return;
+            }
         }
     }
 }

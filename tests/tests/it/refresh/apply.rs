@@ -14,6 +14,8 @@ use super::{start_refresh, wait_until_consistent};
 
 /// Long enough that the fallback drain cannot be what applied a change in these tests.
 const NO_FALLBACK_DRAIN: &str = "600000";
+/// Likewise for the change-log probe that picks up writes which skipped their NOTIFY.
+const NO_PROBE: &str = "60000";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_becomes_visible_without_any_manual_refresh() {
@@ -79,7 +81,12 @@ async fn a_change_made_while_refresh_is_stopped_is_applied_when_it_starts() {
         &db,
         &shutdown,
         "late",
-        &["--drain-interval-ms", NO_FALLBACK_DRAIN],
+        &[
+            "--drain-interval-ms",
+            NO_FALLBACK_DRAIN,
+            "--change-probe-ms",
+            NO_PROBE,
+        ],
     )
     .await;
     wait::until(
@@ -114,7 +121,12 @@ async fn killing_the_listener_backend_loses_nothing() {
         &db,
         &shutdown,
         "listener",
-        &["--drain-interval-ms", NO_FALLBACK_DRAIN],
+        &[
+            "--drain-interval-ms",
+            NO_FALLBACK_DRAIN,
+            "--change-probe-ms",
+            NO_PROBE,
+        ],
     )
     .await;
     let admin = db.connect().await;

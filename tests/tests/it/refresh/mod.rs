@@ -3,6 +3,7 @@
 mod apply;
 mod consistency;
 mod leadership;
+mod notify;
 mod status;
 
 use std::time::Duration;
