@@ -4,6 +4,7 @@
 mod dataset;
 mod generate;
 mod refresh;
+mod search;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -48,6 +49,9 @@ enum Command {
     /// Refresh benchmark (issue 4): freshness under steady writes, full rebuild against
     /// REFRESH MATERIALIZED VIEW CONCURRENTLY, and the cost of change capture.
     Refresh(refresh::RefreshArgs),
+    /// Search benchmark (issue 5): business queries over gRPC, as bare SQL on the read model
+    /// and as the base-table JOIN, and throughput at 32 clients.
+    Search(search::SearchArgs),
 }
 
 #[tokio::main]
@@ -86,6 +90,7 @@ async fn main() -> anyhow::Result<()> {
             connection.await??;
         }
         Command::Refresh(args) => refresh::run(args).await?,
+        Command::Search(args) => search::run(args).await?,
     }
     Ok(())
 }

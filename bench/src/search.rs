@@ -1,0 +1,502 @@
+//! Search benchmark (issue 5): a suite of business queries at 1,000,000 prospects, each
+//! measured in the same run three ways: (a) over gRPC through search-svc (time to the first hit
+//! and to the end of the page), (b) the same SQL against the read model, and (c) the same query
+//! against the read model's definition, i.e. the equivalent JOIN over the base tables computed
+//! at query time. Then throughput of the page queries at 32 concurrent gRPC clients.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use lma_proto::v1::search_companies_response::Result as CompanyResult;
+use lma_proto::v1::search_prospects_response::Result as ProspectResult;
+use lma_proto::v1::{
+    CompanyFilter, CompanySort, CountProspectsRequest, Facet, Int64Range, JobTitleLevel,
+    ProspectFilter, ProspectSort, SearchCompaniesRequest, SearchProspectsRequest,
+};
+use lma_tests::TestDatabase;
+use lma_tests::app::{Service, Shutdown, start_service, wait_for_health};
+use lma_tests::clients::{self, BearerAuth, SearchClient};
+use tokio_postgres::Client;
+use tonic_health::pb::health_check_response::ServingStatus;
+
+use crate::dataset;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SearchArgs {
+    #[command(flatten)]
+    pub size: dataset::DatasetSize,
+    /// Measured runs per query for (a) and (b), after warm-up runs.
+    #[arg(long, default_value_t = 40)]
+    pub runs: usize,
+    /// Measured runs per query for (c), the base-table JOIN (seconds per run when unindexed).
+    #[arg(long, default_value_t = 5)]
+    pub base_runs: usize,
+    /// Seconds of the 32-client throughput run.
+    #[arg(long, default_value_t = 10)]
+    pub throughput_secs: u64,
+}
+
+/// One request of the suite.
+#[derive(Clone)]
+enum Probe {
+    Prospects(SearchProspectsRequest),
+    Companies(SearchCompaniesRequest),
+    Count(CountProspectsRequest),
+}
+
+struct Query {
+    name: &'static str,
+    probe: Probe,
+}
+
+fn prospects(filter: ProspectFilter, sort: ProspectSort) -> Probe {
+    Probe::Prospects(SearchProspectsRequest {
+        filter: Some(filter),
+        sort: sort as i32,
+        page_size: 50,
+        ..Default::default()
+    })
+}
+
+fn strings(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
+}
+
+fn all_facets() -> Vec<i32> {
+    [
+        Facet::Industry,
+        Facet::Country,
+        Facet::JobTitleLevel,
+        Facet::Department,
+        Facet::EmployeeSize,
+    ]
+    .map(|facet| facet as i32)
+    .to_vec()
+}
+
+fn suite() -> Vec<Query> {
+    let f = ProspectFilter::default;
+    vec![
+        Query {
+            name: "newest, no filter",
+            probe: prospects(f(), ProspectSort::UpdatedAt),
+        },
+        Query {
+            name: "industry",
+            probe: prospects(
+                ProspectFilter {
+                    industries: strings(&["Software"]),
+                    ..f()
+                },
+                ProspectSort::UpdatedAt,
+            ),
+        },
+        Query {
+            name: "country + level",
+            probe: prospects(
+                ProspectFilter {
+                    countries: strings(&["Germany"]),
+                    job_title_levels: vec![JobTitleLevel::Vp as i32],
+                    ..f()
+                },
+                ProspectSort::UpdatedAt,
+            ),
+        },
+        Query {
+            name: "department + city by revenue",
+            probe: prospects(
+                ProspectFilter {
+                    departments: strings(&["Finance"]),
+                    cities: strings(&["Paris"]),
+                    ..f()
+                },
+                ProspectSort::Revenue,
+            ),
+        },
+        Query {
+            name: "revenue range by revenue",
+            probe: prospects(
+                ProspectFilter {
+                    revenue: Some(Int64Range {
+                        min: Some(1_000_000_000),
+                        max: Some(2_000_000_000),
+                    }),
+                    ..f()
+                },
+                ProspectSort::Revenue,
+            ),
+        },
+        Query {
+            name: "company domains (20)",
+            probe: prospects(
+                ProspectFilter {
+                    company_domains: (1..=20)
+                        .map(|i| {
+                            format!(
+                                "company{}.{}",
+                                i * 97,
+                                ["com", "io", "de", "co.uk", "fr", "net"][(i * 97 % 6) as usize]
+                            )
+                        })
+                        .collect(),
+                    ..f()
+                },
+                ProspectSort::UpdatedAt,
+            ),
+        },
+        Query {
+            name: "company name prefix A-Z",
+            probe: prospects(
+                ProspectFilter {
+                    company_name_prefix: "company 4242".into(),
+                    ..f()
+                },
+                ProspectSort::CompanyName,
+            ),
+        },
+        Query {
+            name: "tags all + custom field",
+            probe: prospects(
+                ProspectFilter {
+                    tags_all: strings(&["segment-3", "wave-5"]),
+                    custom_fields: [("tier".to_owned(), "gold".to_owned())].into(),
+                    ..f()
+                },
+                ProspectSort::UpdatedAt,
+            ),
+        },
+        Query {
+            name: "text: name",
+            probe: prospects(
+                ProspectFilter {
+                    query: "emma schmidt".into(),
+                    ..f()
+                },
+                ProspectSort::Unspecified,
+            ),
+        },
+        Query {
+            name: "text: title + filter",
+            probe: prospects(
+                ProspectFilter {
+                    query: "\"data analyst\"".into(),
+                    countries: strings(&["Japan"]),
+                    ..f()
+                },
+                ProspectSort::Unspecified,
+            ),
+        },
+        Query {
+            name: "mixed: text, industry, revenue",
+            probe: prospects(
+                ProspectFilter {
+                    query: "engineering".into(),
+                    industries: strings(&["Energy", "Media"]),
+                    revenue: Some(Int64Range {
+                        min: Some(100_000_000),
+                        max: None,
+                    }),
+                    ..f()
+                },
+                ProspectSort::Revenue,
+            ),
+        },
+        Query {
+            name: "deep page (100,000)",
+            probe: prospects(f(), ProspectSort::CompanyName),
+        },
+        Query {
+            name: "facets: 5 facets, Germany",
+            probe: Probe::Count(CountProspectsRequest {
+                filter: Some(ProspectFilter {
+                    countries: strings(&["Germany"]),
+                    departments: strings(&["Sales"]),
+                    ..f()
+                }),
+                facets: all_facets(),
+                facet_limit: 20,
+                ..Default::default()
+            }),
+        },
+        Query {
+            name: "facets: 5 facets, whole tenant",
+            probe: Probe::Count(CountProspectsRequest {
+                facets: all_facets(),
+                facet_limit: 20,
+                ..Default::default()
+            }),
+        },
+        Query {
+            name: "company search by prospect count",
+            probe: Probe::Companies(SearchCompaniesRequest {
+                filter: Some(CompanyFilter {
+                    industries: strings(&["Software"]),
+                    countries: strings(&["Germany"]),
+                    ..Default::default()
+                }),
+                sort: CompanySort::ProspectCount as i32,
+                page_size: 50,
+                ..Default::default()
+            }),
+        },
+    ]
+}
+
+/// Timings of one run over gRPC: to the first result, and to the end of the answer.
+struct GrpcTiming {
+    first: Duration,
+    last: Duration,
+}
+
+async fn run_grpc(client: &mut SearchClient, probe: &Probe) -> anyhow::Result<GrpcTiming> {
+    let started = Instant::now();
+    let mut first = None;
+    match probe {
+        Probe::Prospects(request) => {
+            let mut stream = client.search_prospects(request.clone()).await?.into_inner();
+            while let Some(message) = stream.message().await? {
+                if let Some(ProspectResult::Hit(_)) = message.result {
+                    first.get_or_insert_with(|| started.elapsed());
+                }
+            }
+        }
+        Probe::Companies(request) => {
+            let mut stream = client.search_companies(request.clone()).await?.into_inner();
+            while let Some(message) = stream.message().await? {
+                if let Some(CompanyResult::Company(_)) = message.result {
+                    first.get_or_insert_with(|| started.elapsed());
+                }
+            }
+        }
+        Probe::Count(request) => {
+            client.count_prospects(request.clone()).await?;
+        }
+    }
+    let last = started.elapsed();
+    Ok(GrpcTiming {
+        first: first.unwrap_or(last),
+        last,
+    })
+}
+
+/// The SQL statements one probe runs against the read model; `None` for counts, whose (b)
+/// and (c) are the exact GROUPING SETS query (see [`count_sql`]).
+fn page_sql(organization_id: i64, probe: &Probe) -> anyhow::Result<Option<search_svc::SqlQuery>> {
+    Ok(match probe {
+        Probe::Prospects(request) => {
+            Some(search_svc::prospect_search_sql(organization_id, request)?)
+        }
+        Probe::Companies(request) => {
+            Some(search_svc::company_search_sql(organization_id, request)?)
+        }
+        Probe::Count(_) => None,
+    })
+}
+
+/// Exact counts of every facet for a count probe, one GROUPING SETS pass over `source`.
+fn count_sql(request: &CountProspectsRequest, source: &str) -> String {
+    let filter = request.filter.clone().unwrap_or_default();
+    let mut conditions = vec!["organization_id = $1".to_owned()];
+    if !filter.countries.is_empty() {
+        conditions.push(format!(
+            "lower(country) = ANY('{{{}}}')",
+            filter.countries.join(",").to_lowercase()
+        ));
+    }
+    if !filter.departments.is_empty() {
+        conditions.push(format!(
+            "lower(department) = ANY('{{{}}}')",
+            filter.departments.join(",").to_lowercase()
+        ));
+    }
+    format!(
+        "SELECT industry, country, job_title_level, department, \
+             employee_size_bucket(min_employees, max_employees) AS bucket, count(*) \
+         FROM {source} WHERE {} \
+         GROUP BY GROUPING SETS ((industry), (country), (job_title_level), (department), \
+             (employee_size_bucket(min_employees, max_employees)), ())",
+        conditions.join(" AND ")
+    )
+}
+
+async fn run_sql(
+    client: &Client,
+    sql: &str,
+    query: Option<&search_svc::SqlQuery>,
+    organization_id: i64,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    match query {
+        Some(query) => {
+            let params: Vec<_> = query.param_refs().collect();
+            client.query(sql, &params).await?;
+        }
+        None => {
+            client.query(sql, &[&organization_id]).await?;
+        }
+    }
+    Ok(started.elapsed())
+}
+
+/// Nearest-rank percentile of durations, in milliseconds.
+fn percentile_ms(samples: &[Duration], p: f64) -> f64 {
+    let mut sorted: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    sorted.sort_by(f64::total_cmp);
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
+    let db = TestDatabase::create().await;
+    let mut admin = db.connect().await;
+    let started = Instant::now();
+    let dataset = dataset::load(&mut admin, args.size).await?;
+    println!(
+        "loaded {} prospects / {} companies in {:.0} s",
+        args.size.prospects,
+        args.size.companies,
+        started.elapsed().as_secs_f64()
+    );
+    let organization_id = dataset.organization_id;
+    let key = svc_core::auth::mint_api_key(
+        &admin,
+        organization_id,
+        "bench",
+        &[svc_core::Scope::SearchRead],
+    )
+    .await?
+    .key;
+    let shutdown = Shutdown::default();
+    let search = start_service(Service::Search, &db.url(), &shutdown, &[]).await;
+    wait_for_health(&search, ServingStatus::Serving).await;
+    let mut client = clients::search_client(search.addr, BearerAuth::key(&key)).await;
+    // (b) runs as the service's role, with the service's statement settings.
+    let sql_client = db.connect_as("lma_search").await;
+
+    let mut queries = suite();
+    // The deep page: walk 100 pages of 1,000 to depth 100,000 once, then measure the next page.
+    for query in &mut queries {
+        if query.name.starts_with("deep page")
+            && let Probe::Prospects(request) = &mut query.probe
+        {
+            let mut walk = SearchProspectsRequest {
+                page_size: 1000,
+                ..request.clone()
+            };
+            for _ in 0..100 {
+                let page = lma_tests::app::search_prospects(&mut client, walk.clone()).await?;
+                walk.page_token = page.end.next_page_token;
+            }
+            // A token is bound to filter and sort, not to the page size.
+            request.page_token = walk.page_token;
+        }
+    }
+
+    println!(
+        "| query | (a) gRPC first hit p50 / p95 ms | (a) gRPC page p50 / p95 ms | (b) SQL read model p50 / p95 ms | (c) base-table JOIN p50 / p95 ms | a/b (p50) | c/b (p50) |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let mut page_probes = Vec::new();
+    for query in &queries {
+        let page = page_sql(organization_id, &query.probe)?;
+        let (read_model_sql, base_sql) = match (&page, &query.probe) {
+            (Some(page), _) => (
+                page.sql.clone(),
+                page.sql
+                    .replace("FROM prospect_search_view", "FROM prospect_search_def")
+                    .replace("FROM company_summary_view", "FROM company_summary_def"),
+            ),
+            (None, Probe::Count(request)) => (
+                count_sql(request, "prospect_search_view"),
+                count_sql(request, "prospect_search_def"),
+            ),
+            (None, _) => anyhow::bail!("{}: no SQL", query.name),
+        };
+        let mut first = Vec::new();
+        let mut last = Vec::new();
+        let mut sql = Vec::new();
+        let mut base = Vec::new();
+        for run in 0..args.runs + 5 {
+            let grpc = run_grpc(&mut client, &query.probe)
+                .await
+                .with_context(|| query.name)?;
+            let bare =
+                run_sql(&sql_client, &read_model_sql, page.as_ref(), organization_id).await?;
+            if run >= 5 {
+                first.push(grpc.first);
+                last.push(grpc.last);
+                sql.push(bare);
+            }
+        }
+        for run in 0..args.base_runs + 1 {
+            let elapsed = run_sql(&admin, &base_sql, page.as_ref(), organization_id).await?;
+            if run >= 1 {
+                base.push(elapsed);
+            }
+        }
+        let (a, b, c) = (
+            percentile_ms(&last, 0.5),
+            percentile_ms(&sql, 0.5),
+            percentile_ms(&base, 0.5),
+        );
+        println!(
+            "| {} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {:.0} / {:.0} | {:.2} | {:.0} |",
+            query.name,
+            percentile_ms(&first, 0.5),
+            percentile_ms(&first, 0.95),
+            a,
+            percentile_ms(&last, 0.95),
+            b,
+            percentile_ms(&sql, 0.95),
+            c,
+            percentile_ms(&base, 0.95),
+            a / b,
+            c / b,
+        );
+        if matches!(query.probe, Probe::Prospects(_)) {
+            page_probes.push(query.probe.clone());
+        }
+    }
+
+    // Throughput: 32 clients, each cycling through the page queries.
+    let deadline = Instant::now() + Duration::from_secs(args.throughput_secs);
+    let mut tasks = Vec::new();
+    for worker in 0..32 {
+        let probes = page_probes.clone();
+        let addr = search.addr;
+        let key = key.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut client = clients::search_client(addr, BearerAuth::key(&key)).await;
+            let mut done = 0u64;
+            let mut latencies = Vec::new();
+            let mut i = worker;
+            while Instant::now() < deadline {
+                let timing = run_grpc(&mut client, &probes[i % probes.len()]).await?;
+                latencies.push(timing.last);
+                done += 1;
+                i += 1;
+            }
+            anyhow::Ok((done, latencies))
+        }));
+    }
+    let mut total = 0;
+    let mut latencies = Vec::new();
+    for task in tasks {
+        let (done, mut samples) = task.await??;
+        total += done;
+        latencies.append(&mut samples);
+    }
+    println!(
+        "\nthroughput at 32 concurrent clients over {} s: {:.0} pages/s (p50 {:.1} ms, p95 {:.1} ms per page)",
+        args.throughput_secs,
+        total as f64 / args.throughput_secs as f64,
+        percentile_ms(&latencies, 0.5),
+        percentile_ms(&latencies, 0.95),
+    );
+    shutdown.trigger();
+    search.stopped().await?;
+    Ok(())
+}
