@@ -78,15 +78,22 @@ impl SplitMix64 {
     }
 }
 
+/// One in this many companies of a messy file has a name that needs quoting (comma and quotes).
+const MESSY_COMPANY_EVERY: u64 = 50;
+/// One in this many rows of a messy file has an email without `@`: a row both loaders reject.
+pub const INVALID_EMAIL_EVERY: u64 = 1_000;
+
 /// Company `n`'s fixed attributes: the same for every prospect that works there.
-fn company(n: u64, seed: u64) -> (String, String, &'static str, (u32, u32), u64) {
+fn company(n: u64, seed: u64, messy: bool) -> (String, String, &'static str, (u32, u32), u64) {
     let mut rng = SplitMix64(seed ^ n.wrapping_mul(0xA24B_AED4_963E_E407));
     let suffix = rng.pick(SUFFIXES);
     let domain = format!("company{n}.{suffix}");
-    let name = format!(
-        "Company {n} {}",
-        rng.pick(&["GmbH", "Inc", "Ltd", "SA", "AB"])
-    );
+    let legal_form = rng.pick(&["GmbH", "Inc", "Ltd", "SA", "AB"]);
+    let name = if messy && n.is_multiple_of(MESSY_COMPANY_EVERY) {
+        format!("Company {n}, \"Holdings\" {legal_form}")
+    } else {
+        format!("Company {n} {legal_form}")
+    };
     let industry = *rng.pick(INDUSTRIES);
     let size = *rng.pick(SIZES);
     let revenue = (rng.next() % 5_000_000) * 1_000;
@@ -108,11 +115,33 @@ pub fn write_csv(
     companies: u64,
     seed: u64,
 ) -> io::Result<()> {
+    write_csv_with(out, prospects, companies, seed, false)
+}
+
+/// Rows an importer must reject in a file of `prospects` rows written with `messy`.
+pub fn invalid_rows(prospects: u64, messy: bool) -> u64 {
+    if messy {
+        prospects / INVALID_EMAIL_EVERY
+    } else {
+        0
+    }
+}
+
+/// [`write_csv`], and with `messy` a small share of rows as people send them: company names
+/// with commas and quotes (quoted fields) and, every [`INVALID_EMAIL_EVERY`]th row, an email
+/// without `@`. The same companies, prospects and random draws as without `messy`.
+pub fn write_csv_with(
+    out: &mut impl Write,
+    prospects: u64,
+    companies: u64,
+    seed: u64,
+    messy: bool,
+) -> io::Result<()> {
     writeln!(out, "{HEADER}")?;
     let mut rng = SplitMix64(seed);
     for id in 0..prospects {
         let company_n = rng.next() % companies;
-        let (domain, company_name, industry, (min, max), revenue) = company(company_n, seed);
+        let (domain, company_name, industry, (min, max), revenue) = company(company_n, seed, messy);
         let first = rng.pick(FIRST_NAMES);
         let last = rng.pick(LAST_NAMES);
         let (title, department) = rng.pick(TITLES);
@@ -122,9 +151,14 @@ pub fn write_csv(
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || *c == '.')
             .collect();
+        let at = if messy && id % INVALID_EMAIL_EVERY == INVALID_EMAIL_EVERY - 1 {
+            ".at."
+        } else {
+            "@"
+        };
         writeln!(
             out,
-            "p{id},{},{},{local}@{domain},{},{},{},{},{},{},{domain},{industry},{min},{max},{revenue}",
+            "p{id},{},{},{local}{at}{domain},{},{},{},{},{},{},{domain},{industry},{min},{max},{revenue}",
             field(first),
             field(last),
             field(title),
@@ -160,6 +194,24 @@ mod tests {
             lines.iter().all(|line| line.split(',').count() == columns),
             "no field needs quoting here"
         );
+    }
+
+    #[test]
+    fn messy_rows_are_quoted_and_invalid_emails_counted() {
+        let mut out = Vec::new();
+        write_csv_with(&mut out, 5_000, 100, 3, true).expect("writing to memory");
+        let csv = String::from_utf8(out).expect("generated CSV is UTF-8");
+        assert!(
+            csv.contains("\"Company 0, \"\"Holdings\"\" "),
+            "a quoted company name"
+        );
+        let without_at = csv
+            .lines()
+            .skip(1)
+            .filter(|line| !line.contains('@'))
+            .count();
+        assert_eq!(without_at as u64, invalid_rows(5_000, true));
+        assert_eq!(invalid_rows(5_000, false), 0);
     }
 
     #[test]

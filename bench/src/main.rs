@@ -3,6 +3,7 @@
 
 mod dataset;
 mod generate;
+mod ingest;
 mod refresh;
 mod search;
 
@@ -49,6 +50,9 @@ enum Command {
     /// Refresh benchmark (issue 4): freshness under steady writes, full rebuild against
     /// REFRESH MATERIALIZED VIEW CONCURRENTLY, and the cost of change capture.
     Refresh(refresh::RefreshArgs),
+    /// Ingest benchmark (issue 3): psql \copy plus merge SQL against lmactl import through
+    /// ImportCsv, rows/s and peak RSS of ingest-svc and lmactl at several file sizes.
+    Ingest(ingest::IngestArgs),
     /// Search benchmark (issue 5): business queries over gRPC, as bare SQL on the read model
     /// and as the base-table JOIN, and throughput at 32 clients.
     Search(search::SearchArgs),
@@ -90,6 +94,7 @@ async fn main() -> anyhow::Result<()> {
             connection.await??;
         }
         Command::Refresh(args) => refresh::run(args).await?,
+        Command::Ingest(args) => ingest::run(args).await?,
         Command::Search(args) => search::run(args).await?,
     }
     Ok(())

@@ -1,0 +1,397 @@
+//! The ingest benchmark (issue 3), all in one run on a throwaway PostgreSQL cluster (lma-tests).
+//!
+//! For each file size a deterministic CSV is generated under `--data-dir` (with a small share of
+//! messy rows: quoted company names with commas and quotes, and one row in 1,000 with an invalid
+//! email), then `--rounds` rounds alternate, each into a fresh migrated database:
+//!
+//! (a) the SQL-only baseline: one `psql` run that `\copy`s the file into a staging table and
+//!     merges it the way a hand-written loader would (companies first with
+//!     `INSERT ... SELECT DISTINCT ON (domain) ... ON CONFLICT`, then prospects `ON CONFLICT`),
+//!     skipping rows whose email fails the schema's check, in one transaction;
+//! (b) `lmactl import` through ImportCsv, against ingest-svc started as its own process (role
+//!     lma_ingest) so its peak RSS (VmHWM) can be read; lmactl's peak RSS comes from
+//!     `/usr/bin/time -f %M`.
+//!
+//! Both databases must end with the same prospect and company counts. Run the release build of
+//! the measured binaries: `cargo build --release -p ingest-svc -p lmactl`.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use lma_tests::TestDatabase;
+use lma_tests::app::{create_tenant_in, health_status};
+use tokio::process::{Child, Command};
+use tonic_health::pb::health_check_response::ServingStatus;
+
+use crate::generate;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct IngestArgs {
+    /// Data rows of each generated file (comma-separated); every size gets `--rounds` rounds.
+    #[arg(long, value_delimiter = ',', default_value = "200000,1000000")]
+    pub sizes: Vec<u64>,
+    /// Prospects per company: 10 gives 100,000 companies in the 1,000,000-row file.
+    #[arg(long, default_value_t = 10)]
+    pub prospects_per_company: u64,
+    /// Rounds of (a) and (b), alternating; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Where the CSV files go (gitignored); an existing file of the right name is reused.
+    #[arg(long, default_value = "bench/data")]
+    pub data_dir: PathBuf,
+    /// Directory of the ingest-svc and lmactl binaries to measure.
+    #[arg(long, default_value = "target/release")]
+    pub bin_dir: PathBuf,
+    /// psql of the baseline.
+    #[arg(long, default_value = "psql")]
+    pub psql: PathBuf,
+    /// Valid rows per ingest-svc transaction (LMA_INGEST_BATCH_ROWS); the service's default
+    /// when omitted.
+    #[arg(long)]
+    pub batch_rows: Option<u32>,
+}
+
+/// How long ingest-svc may take to report SERVING.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One measured load.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    seconds: f64,
+    prospects: i64,
+    companies: i64,
+}
+
+/// One round of (b): the load and the peak RSS (KiB) of both processes.
+#[derive(Debug, Clone, Copy)]
+struct Import {
+    load: Load,
+    service_kib: u64,
+    client_kib: u64,
+}
+
+pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
+    ensure!(args.rounds > 0, "--rounds must be at least 1");
+    ensure!(
+        args.prospects_per_company > 0,
+        "--prospects-per-company must be at least 1"
+    );
+    let ingest_svc = args.bin_dir.join("ingest-svc");
+    let lmactl = args.bin_dir.join("lmactl");
+    for binary in [&ingest_svc, &lmactl] {
+        ensure!(
+            binary.is_file(),
+            "{} is missing: cargo build --release -p ingest-svc -p lmactl",
+            binary.display()
+        );
+    }
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let mut summary = Vec::new();
+    for &rows in &args.sizes {
+        let file = generated_file(&args, rows)?;
+        let expected = rows - generate::invalid_rows(rows, true);
+        let mut baseline = Vec::new();
+        let mut imports = Vec::new();
+        for round in 0..args.rounds {
+            let a = sql_baseline(&args, &file).await?;
+            let b = lmactl_import(&args, &ingest_svc, &lmactl, &file).await?;
+            ensure!(
+                a.prospects == expected as i64 && b.load.prospects == a.prospects,
+                "prospects stored: expected {expected}, (a) {}, (b) {}",
+                a.prospects,
+                b.load.prospects
+            );
+            ensure!(
+                a.companies == b.load.companies,
+                "companies stored: (a) {}, (b) {}",
+                a.companies,
+                b.load.companies
+            );
+            println!(
+                "{rows} rows, round {round}: (a) {:.1} s {:.0} rows/s | (b) {:.1} s {:.0} rows/s, \
+                 ingest-svc {} MiB, lmactl {} MiB | {} prospects, {} companies",
+                a.seconds,
+                rows as f64 / a.seconds,
+                b.load.seconds,
+                rows as f64 / b.load.seconds,
+                b.service_kib / 1024,
+                b.client_kib / 1024,
+                a.prospects,
+                a.companies
+            );
+            baseline.push(a.seconds);
+            imports.push(b);
+        }
+        let a_seconds = median(baseline);
+        let b_seconds = median(imports.iter().map(|b| b.load.seconds).collect());
+        let service_mib = max_mib(imports.iter().map(|b| b.service_kib));
+        let client_mib = max_mib(imports.iter().map(|b| b.client_kib));
+        summary.push((
+            rows,
+            rows as f64 / a_seconds,
+            rows as f64 / b_seconds,
+            service_mib,
+            client_mib,
+        ));
+    }
+    println!(
+        "\n| rows | (a) psql \\copy + merge SQL, rows/s | (b) lmactl import, rows/s | b/a | \
+         ingest-svc peak RSS | lmactl peak RSS |\n|---|---|---|---|---|---|"
+    );
+    for (rows, a, b, service_mib, client_mib) in summary {
+        println!(
+            "| {rows} | {a:.0} | {b:.0} | {:.2} | {service_mib} MiB | {client_mib} MiB |",
+            b / a
+        );
+    }
+    Ok(())
+}
+
+/// The size's CSV file, generated unless it is already there.
+fn generated_file(args: &IngestArgs, rows: u64) -> anyhow::Result<PathBuf> {
+    let path = args
+        .data_dir
+        .join(format!("ingest-{rows}-seed{}-messy.csv", args.seed));
+    if path.is_file() {
+        return Ok(path);
+    }
+    let companies = (rows / args.prospects_per_company).max(1);
+    let partial = path.with_extension("csv.partial");
+    let file = std::fs::File::create(&partial)
+        .with_context(|| format!("creating {}", partial.display()))?;
+    let mut sink = std::io::BufWriter::with_capacity(1 << 20, file);
+    generate::write_csv_with(&mut sink, rows, companies, args.seed, true)?;
+    std::io::Write::flush(&mut sink)?;
+    drop(sink);
+    std::fs::rename(&partial, &path)?;
+    println!(
+        "generated {} ({rows} rows, {companies} companies)",
+        path.display()
+    );
+    Ok(path)
+}
+
+/// The hand-written loader: staging table, `\copy`, set-based merges, one transaction.
+const BASELINE_SQL: &str = r#"
+BEGIN;
+CREATE TEMP TABLE staging (
+    external_id text, first_name text, last_name text, email text, job_title text,
+    department text, city text, state text, country text, company_name text,
+    company_domain text, industry text, min_employees text, max_employees text, revenue text
+) ON COMMIT DROP;
+\copy staging FROM 'FILE' WITH (FORMAT csv, HEADER true)
+DELETE FROM staging WHERE email !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$';
+INSERT INTO company AS c
+    (organization_id, domain, name, industry, min_employees, max_employees, revenue)
+SELECT DISTINCT ON (lower(company_domain))
+    :org, lower(company_domain), company_name, industry,
+    min_employees::integer, max_employees::integer, revenue::bigint
+FROM staging
+ORDER BY lower(company_domain), external_id DESC
+ON CONFLICT (organization_id, domain) DO UPDATE SET
+    name = EXCLUDED.name, industry = EXCLUDED.industry,
+    min_employees = EXCLUDED.min_employees, max_employees = EXCLUDED.max_employees,
+    revenue = EXCLUDED.revenue, updated_at = now()
+WHERE (c.name, c.industry, c.min_employees, c.max_employees, c.revenue)
+    IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.industry, EXCLUDED.min_employees,
+                      EXCLUDED.max_employees, EXCLUDED.revenue);
+INSERT INTO prospect AS p
+    (organization_id, company_id, external_source, external_id, first_name, last_name, email,
+     job_title, department, city, state, country)
+SELECT :org, c.id, 'csv', s.external_id, s.first_name, s.last_name, s.email,
+       s.job_title, s.department, s.city, s.state, s.country
+FROM staging s
+JOIN company c ON c.organization_id = :org AND c.domain = lower(s.company_domain)
+ON CONFLICT (organization_id, external_source, external_id) DO UPDATE SET
+    company_id = EXCLUDED.company_id, first_name = EXCLUDED.first_name,
+    last_name = EXCLUDED.last_name, email = EXCLUDED.email, job_title = EXCLUDED.job_title,
+    department = EXCLUDED.department, city = EXCLUDED.city, state = EXCLUDED.state,
+    country = EXCLUDED.country, updated_at = now()
+WHERE (p.company_id, p.first_name, p.last_name, p.email, p.job_title, p.department, p.city,
+       p.state, p.country)
+    IS DISTINCT FROM (EXCLUDED.company_id, EXCLUDED.first_name, EXCLUDED.last_name,
+                      EXCLUDED.email, EXCLUDED.job_title, EXCLUDED.department, EXCLUDED.city,
+                      EXCLUDED.state, EXCLUDED.country);
+COMMIT;
+"#;
+
+/// (a): the whole psql process, timed, into a fresh database.
+async fn sql_baseline(args: &IngestArgs, file: &Path) -> anyhow::Result<Load> {
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "bench").await;
+    // psql does not interpolate variables into \copy: the path is written into the script.
+    let file = std::path::absolute(file)?;
+    let file = file.to_str().context("the data file's path is not UTF-8")?;
+    let script = args.data_dir.join("ingest-baseline.sql");
+    std::fs::write(
+        &script,
+        BASELINE_SQL.replace("'FILE'", &format!("'{}'", file.replace('\'', "''"))),
+    )
+    .with_context(|| format!("writing {}", script.display()))?;
+    let started = Instant::now();
+    let output = Command::new(&args.psql)
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d"])
+        .arg(db.url())
+        .arg("-v")
+        .arg(format!("org={}", tenant.organization_id))
+        .arg("-f")
+        .arg(&script)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("running {}", args.psql.display()))?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!(
+            "the baseline failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let (prospects, companies) = counts(&db).await?;
+    Ok(Load {
+        seconds,
+        prospects,
+        companies,
+    })
+}
+
+/// (b): ingest-svc as its own process, lmactl import timed, both peak RSS read.
+async fn lmactl_import(
+    args: &IngestArgs,
+    ingest_svc: &Path,
+    lmactl: &Path,
+    file: &Path,
+) -> anyhow::Result<Import> {
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "bench").await;
+    let addr = free_local_addr()?;
+    let mut service = Command::new(ingest_svc);
+    service
+        .env("LMA_DATABASE_URL", db.url())
+        .env("LMA_DATABASE_ROLE", "lma_ingest")
+        .env("LMA_LISTEN_ADDR", addr.to_string())
+        .env("LMA_LOG_FILTER", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(batch_rows) = args.batch_rows {
+        service.env("LMA_INGEST_BATCH_ROWS", batch_rows.to_string());
+    }
+    let mut service = service
+        .spawn()
+        .with_context(|| format!("starting {}", ingest_svc.display()))?;
+    let result = import_against(&mut service, addr, &tenant.api_key, lmactl, file).await;
+    service.start_kill().ok();
+    service.wait().await.ok();
+    let (seconds, service_kib, client_kib) = result?;
+    let (prospects, companies) = counts(&db).await?;
+    Ok(Import {
+        load: Load {
+            seconds,
+            prospects,
+            companies,
+        },
+        service_kib,
+        client_kib,
+    })
+}
+
+async fn import_against(
+    service: &mut Child,
+    addr: SocketAddr,
+    api_key: &str,
+    lmactl: &Path,
+    file: &Path,
+) -> anyhow::Result<(f64, u64, u64)> {
+    let pid = service.id().context("ingest-svc exited at once")?;
+    let deadline = Instant::now() + READY_TIMEOUT;
+    // health_status panics when nothing listens yet: first wait for the port, then SERVING.
+    while tokio::net::TcpStream::connect(addr).await.is_err()
+        || health_status(addr, "").await != Ok(ServingStatus::Serving)
+    {
+        if let Some(status) = service.try_wait()? {
+            bail!("ingest-svc exited before serving: {status}");
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "ingest-svc did not serve within {READY_TIMEOUT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rss_file = std::env::temp_dir().join(format!("lma-bench-lmactl-rss-{pid}"));
+    let started = Instant::now();
+    let output = Command::new("/usr/bin/time")
+        .arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&rss_file)
+        .arg(lmactl)
+        .arg("import")
+        .arg(file)
+        .arg("--quiet")
+        .arg("--ingest-url")
+        .arg(format!("http://{addr}"))
+        .env("LMA_API_KEY", api_key)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("running /usr/bin/time lmactl import")?;
+    let seconds = started.elapsed().as_secs_f64();
+    if !output.status.success() {
+        bail!(
+            "lmactl import failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let service_kib = vm_hwm_kib(pid)?;
+    let client_kib = std::fs::read_to_string(&rss_file)
+        .ok()
+        .and_then(|text| text.trim().lines().last()?.trim().parse::<u64>().ok())
+        .context("reading lmactl's peak RSS from /usr/bin/time")?;
+    std::fs::remove_file(&rss_file).ok();
+    Ok((seconds, service_kib, client_kib))
+}
+
+/// Peak resident set size of a running process, in KiB.
+fn vm_hwm_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/<pid>/status")
+}
+
+/// A loopback address nobody listens on right now.
+fn free_local_addr() -> anyhow::Result<SocketAddr> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?)
+}
+
+async fn counts(db: &TestDatabase) -> anyhow::Result<(i64, i64)> {
+    let client = db.connect().await;
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM prospect), (SELECT count(*) FROM company)",
+            &[],
+        )
+        .await?;
+    Ok((row.get(0), row.get(1)))
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn max_mib(kib: impl Iterator<Item = u64>) -> u64 {
+    kib.max().unwrap_or(0).div_ceil(1024)
+}
