@@ -21,7 +21,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::bulk::{self, Batch, Batcher, StagedRow, Target};
-use crate::csv_import::{self, CsvError, CsvOptions, RowsRead};
+use crate::csv_import::{self, CsvOptions, RowsRead};
 use crate::error::IngestError;
 use crate::store::{DeleteCompanyOutcome, Store};
 use crate::{legacy, validate};
@@ -225,12 +225,10 @@ async fn import_csv(
         }
     }
     drop(chunk_sender);
-    let parsed = parser.await.map_err(|error| {
-        IngestError::Csv(CsvError::Read(format!("the CSV parser failed: {error}")))
-    })?;
-    let totals = writer.await.map_err(|error| {
-        IngestError::Csv(CsvError::Read(format!("the batch writer failed: {error}")))
-    })??;
+    let parsed = parser
+        .await
+        .map_err(|error| IngestError::TaskFailed("the CSV parser", error))?;
+    let totals = bulk::join_writer(writer).await?;
     if let Some(error) = upload_error {
         return Err(error);
     }
@@ -296,23 +294,13 @@ impl IngestService for IngestApi {
             let _ = batches.send(batch).await;
         }
         drop(batches);
-        let totals = writer
-            .await
-            .map_err(|error| Status::internal(format!("the batch writer failed: {error}")))?
-            .map_err(IngestError::from)?;
+        let totals = bulk::join_writer(writer).await?;
         if let Some(status) = stream_error {
             // Batches before the failure are committed; the caller may resend the rest.
             return Err(status);
         }
         let summary = totals.summary();
-        tracing::info!(
-            received = summary.received,
-            inserted = summary.inserted,
-            updated = summary.updated,
-            unchanged = summary.unchanged,
-            rejected = summary.rejected,
-            "records ingested"
-        );
+        bulk::log_summary(&summary, "records ingested");
         Ok(Response::new(IngestProspectsResponse {
             summary: Some(summary),
         }))
@@ -333,14 +321,7 @@ impl IngestService for IngestApi {
             let message = match import_csv(target, batch_rows, requests, responses.clone()).await {
                 Ok(report) => {
                     if let Some(summary) = &report.summary {
-                        tracing::info!(
-                            received = summary.received,
-                            inserted = summary.inserted,
-                            updated = summary.updated,
-                            unchanged = summary.unchanged,
-                            rejected = summary.rejected,
-                            "CSV imported"
-                        );
+                        bulk::log_summary(summary, "CSV imported");
                     }
                     Ok(ImportCsvResponse {
                         message: Some(ImportMessage::Report(report)),

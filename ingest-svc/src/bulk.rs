@@ -19,7 +19,8 @@ use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{ToSql, Type};
 
-use crate::store::{self, COMPANY_MERGE, CONSISTENCY_TOKEN, MAX_ATTEMPTS, PROSPECT_MERGE, Store};
+use crate::error::IngestError;
+use crate::store::{self, COMPANY_MERGE, MAX_ATTEMPTS, PROSPECT_MERGE, Store};
 use crate::validate::{CompanyRow, ProspectRow};
 
 /// How many errors a summary lists; the rest are counted.
@@ -176,6 +177,27 @@ pub struct Target {
 
 /// Writes batches in order until the channel closes; calls `on_batch` after each one with the
 /// totals and that batch's errors (validation and write). Returns the totals.
+/// Waits for a [`write_batches`] task once its sender is dropped.
+pub async fn join_writer(
+    writer: tokio::task::JoinHandle<Result<Totals, DbError>>,
+) -> Result<Totals, IngestError> {
+    Ok(writer
+        .await
+        .map_err(|error| IngestError::TaskFailed("the batch writer", error))??)
+}
+
+/// Logs what a bulk request stored.
+pub fn log_summary(summary: &IngestSummary, what: &'static str) {
+    tracing::info!(
+        received = summary.received,
+        inserted = summary.inserted,
+        updated = summary.updated,
+        unchanged = summary.unchanged,
+        rejected = summary.rejected,
+        "{what}"
+    );
+}
+
 pub async fn write_batches<F, Fut>(
     target: Target,
     mut batches: mpsc::Receiver<Batch>,
@@ -278,9 +300,7 @@ const CREATE_STAGING: &str = "SET LOCAL client_min_messages = warning;
         custom_fields jsonb
     ) ON COMMIT DELETE ROWS;";
 
-const COMPANY_COLUMNS: &str = "domain, name, industry, min_employees, max_employees, \
-     employee_size_link, revenue, address, city, state, country, zip_code, phone, mobile_phone, \
-     external_source, external_id";
+const COMPANY_COLUMNS: &str = CompanyRow::COLUMNS;
 
 const COMPANY_TYPES: [Type; 16] = [
     Type::TEXT,
@@ -301,9 +321,7 @@ const COMPANY_TYPES: [Type; 16] = [
     Type::TEXT,
 ];
 
-const PROSPECT_COLUMNS: &str = "external_source, external_id, salutation, first_name, \
-     last_name, email, job_title, job_title_level, department, job_title_link, address, city, \
-     state, country, zip_code, phone, mobile_phone, tags, custom_fields";
+const PROSPECT_COLUMNS: &str = ProspectRow::COLUMNS;
 
 const PROSPECT_TYPES: [Type; 20] = [
     Type::TEXT,
@@ -448,10 +466,7 @@ impl Store {
                 )
                 .await?;
         }
-        let token: String = transaction
-            .query_one(CONSISTENCY_TOKEN, &[&wrote])
-            .await?
-            .try_get(0)?;
+        let token = store::consistency_token(&transaction, wrote).await?;
         transaction.commit().await?;
         outcome.consistency_token = Some(token);
         Ok(outcome)
@@ -518,25 +533,7 @@ async fn copy_companies(
     let writer = BinaryCopyInWriter::new(sink, &COMPANY_TYPES);
     pin_mut!(writer);
     for company in companies.values() {
-        let values: [&(dyn ToSql + Sync); 16] = [
-            &company.domain,
-            &company.name,
-            &company.industry,
-            &company.min_employees,
-            &company.max_employees,
-            &company.employee_size_link,
-            &company.revenue,
-            &company.address,
-            &company.city,
-            &company.state,
-            &company.country,
-            &company.zip_code,
-            &company.phone,
-            &company.mobile_phone,
-            &company.external_source,
-            &company.external_id,
-        ];
-        writer.as_mut().write(&values).await?;
+        writer.as_mut().write(&company.sql_values()).await?;
     }
     writer.finish().await?;
     Ok(())
@@ -550,30 +547,13 @@ async fn copy_prospects(transaction: &Transaction<'_>, rows: &[StagedRow]) -> Re
         .await?;
     let writer = BinaryCopyInWriter::new(sink, &PROSPECT_TYPES);
     pin_mut!(writer);
+    // One buffer of parameters for all rows: no allocation per row.
+    let mut values: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(PROSPECT_TYPES.len());
     for staged in rows {
         let row = &staged.record;
-        let values: [&(dyn ToSql + Sync); 20] = [
-            &row.company.domain,
-            &row.external_source,
-            &row.external_id,
-            &row.salutation,
-            &row.first_name,
-            &row.last_name,
-            &row.email,
-            &row.job_title,
-            &row.job_title_level,
-            &row.department,
-            &row.job_title_link,
-            &row.address,
-            &row.city,
-            &row.state,
-            &row.country,
-            &row.zip_code,
-            &row.phone,
-            &row.mobile_phone,
-            &row.tags,
-            &row.custom_fields,
-        ];
+        values.clear();
+        values.push(&row.company.domain);
+        values.extend(row.sql_values());
         writer.as_mut().write(&values).await?;
     }
     writer.finish().await?;

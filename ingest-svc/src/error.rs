@@ -15,6 +15,8 @@ pub enum IngestError {
     Csv(#[from] crate::csv_import::CsvError),
     #[error("the client ended the stream: {0}")]
     ClientStream(Status),
+    #[error("{0} failed: {1}")]
+    TaskFailed(&'static str, tokio::task::JoinError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -51,6 +53,9 @@ impl From<IngestError> for Status {
                 format!("the file cannot be imported: {error}"),
             ),
             IngestError::ClientStream(status) => status,
+            IngestError::TaskFailed(task, error) => {
+                Status::internal(format!("{task} failed: {error}"))
+            }
             IngestError::Db(error) => error.into(),
         }
     }

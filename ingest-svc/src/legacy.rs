@@ -85,11 +85,7 @@ pub async fn migrate(
         let _ = batches.send(batch).await;
     }
     drop(batches);
-    let totals = writer.await.map_err(|error| {
-        IngestError::Db(svc_core::DbError::Config(format!(
-            "migration writer: {error}"
-        )))
-    })??;
+    let totals = bulk::join_writer(writer).await?;
     let client = store.pool.get().await.map_err(svc_core::DbError::from)?;
     let checks = client
         .query_one(

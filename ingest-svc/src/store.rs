@@ -209,26 +209,23 @@ pub(crate) fn merge_clause(alias: &str, merge: &[(&str, &str)]) -> String {
 
 static UPSERT_COMPANY: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "INSERT INTO company AS c (organization_id, domain, name, industry, min_employees, \
-         max_employees, employee_size_link, revenue, address, city, state, country, zip_code, \
-         phone, mobile_phone, external_source, external_id) \
+        "INSERT INTO company AS c (organization_id, {}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
          ON CONFLICT (organization_id, domain) {} \
          RETURNING id, (xmax = 0) AS inserted",
+        CompanyRow::COLUMNS,
         merge_clause("c", COMPANY_MERGE)
     )
 });
 
 static UPSERT_PROSPECT: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "INSERT INTO prospect AS p (organization_id, company_id, external_source, external_id, \
-         salutation, first_name, last_name, email, job_title, job_title_level, department, \
-         job_title_link, address, city, state, country, zip_code, phone, mobile_phone, tags, \
-         custom_fields) \
+        "INSERT INTO prospect AS p (organization_id, company_id, {}) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
          $18, $19, $20, $21) \
          ON CONFLICT (organization_id, external_source, external_id) {} \
          RETURNING id, (xmax = 0) AS inserted",
+        ProspectRow::COLUMNS,
         merge_clause("p", PROSPECT_MERGE)
     )
 });
@@ -248,8 +245,19 @@ const SELECT_PROSPECT: &str = "SELECT p.id, p.company_id, p.external_source, p.e
 
 /// The consistency token of the current transaction: its own xid when it wrote, otherwise the
 /// newest xid that could have written what it read (DESIGN.md section 3).
-pub(crate) const CONSISTENCY_TOKEN: &str = "SELECT CASE WHEN $1 THEN pg_current_xact_id()::text \
+const CONSISTENCY_TOKEN: &str = "SELECT CASE WHEN $1 THEN pg_current_xact_id()::text \
      ELSE (pg_snapshot_xmax(pg_current_snapshot())::text::numeric - 1)::text END";
+
+/// The consistency token of `transaction` ([`CONSISTENCY_TOKEN`]), to return once it commits.
+pub(crate) async fn consistency_token(
+    transaction: &tokio_postgres::Transaction<'_>,
+    wrote: bool,
+) -> Result<String, DbError> {
+    Ok(transaction
+        .query_one(CONSISTENCY_TOKEN, &[&wrote])
+        .await?
+        .try_get(0)?)
+}
 
 impl Store {
     pub fn new(pool: Pool, dual_ingest: bool) -> Self {
@@ -296,29 +304,8 @@ impl Store {
         let transaction = client.transaction().await?;
         let (company_id, company_outcome) =
             upsert_company(&transaction, organization_id, &row.company).await?;
-        let prospect_params: [&(dyn ToSql + Sync); 21] = [
-            &organization_id,
-            &company_id,
-            &row.external_source,
-            &row.external_id,
-            &row.salutation,
-            &row.first_name,
-            &row.last_name,
-            &row.email,
-            &row.job_title,
-            &row.job_title_level,
-            &row.department,
-            &row.job_title_link,
-            &row.address,
-            &row.city,
-            &row.state,
-            &row.country,
-            &row.zip_code,
-            &row.phone,
-            &row.mobile_phone,
-            &row.tags,
-            &row.custom_fields,
-        ];
+        let mut prospect_params: Vec<&(dyn ToSql + Sync)> = vec![&organization_id, &company_id];
+        prospect_params.extend(row.sql_values());
         let (prospect_id, outcome) = match transaction
             .query_opt(UPSERT_PROSPECT.as_str(), &prospect_params)
             .await?
@@ -345,10 +332,7 @@ impl Store {
                 )
                 .await?;
         }
-        let consistency_token: String = transaction
-            .query_one(CONSISTENCY_TOKEN, &[&wrote])
-            .await?
-            .try_get(0)?;
+        let consistency_token = consistency_token(&transaction, wrote).await?;
         let stored = transaction
             .query_one(SELECT_PROSPECT, &[&organization_id, &prospect_id])
             .await?;
@@ -404,10 +388,7 @@ impl Store {
                 )
                 .await?;
         }
-        let token: String = transaction
-            .query_one(CONSISTENCY_TOKEN, &[&true])
-            .await?
-            .try_get(0)?;
+        let token = consistency_token(&transaction, true).await?;
         transaction.commit().await?;
         Ok(Some(token))
     }
@@ -455,10 +436,7 @@ impl Store {
                 let (company_id, outcome) =
                     upsert_company(&transaction, organization_id, row).await?;
                 let wrote = outcome != WriteOutcome::Unchanged;
-                let consistency_token: String = transaction
-                    .query_one(CONSISTENCY_TOKEN, &[&wrote])
-                    .await?
-                    .try_get(0)?;
+                let consistency_token = consistency_token(&transaction, wrote).await?;
                 let stored = transaction
                     .query_one(SELECT_COMPANY, &[&organization_id, &company_id])
                     .await?;
@@ -534,10 +512,7 @@ impl Store {
                 &[&organization_id, &company_id],
             )
             .await?;
-        let consistency_token: String = transaction
-            .query_one(CONSISTENCY_TOKEN, &[&true])
-            .await?
-            .try_get(0)?;
+        let consistency_token = consistency_token(&transaction, true).await?;
         transaction.commit().await?;
         Ok(DeleteCompanyOutcome::Deleted {
             prospects_deleted,
@@ -551,25 +526,8 @@ async fn upsert_company(
     organization_id: i64,
     company: &CompanyRow,
 ) -> Result<(i64, WriteOutcome), DbError> {
-    let params: [&(dyn ToSql + Sync); 17] = [
-        &organization_id,
-        &company.domain,
-        &company.name,
-        &company.industry,
-        &company.min_employees,
-        &company.max_employees,
-        &company.employee_size_link,
-        &company.revenue,
-        &company.address,
-        &company.city,
-        &company.state,
-        &company.country,
-        &company.zip_code,
-        &company.phone,
-        &company.mobile_phone,
-        &company.external_source,
-        &company.external_id,
-    ];
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&organization_id];
+    params.extend(company.sql_values());
     if let Some(written) = client.query_opt(UPSERT_COMPANY.as_str(), &params).await? {
         return Ok((written.try_get(0)?, outcome_of(&written)?));
     }
