@@ -68,7 +68,12 @@ pub fn domain_of_email(email: &str) -> Result<String, DomainError> {
         .trim()
         .rsplit_once('@')
         .ok_or(DomainError::NotAnEmail)?;
-    if local.is_empty() || host.is_empty() {
+    // As the schema's check: one `@`, no white space, something on both sides.
+    if local.is_empty()
+        || host.is_empty()
+        || local.contains('@')
+        || local.contains(char::is_whitespace)
+    {
         return Err(DomainError::NotAnEmail);
     }
     company_domain(host)

@@ -59,7 +59,8 @@ pub struct ImportArgs {
     #[arg(long = "dry-run")]
     pub dry_run: bool,
 
-    /// Write every rejected row (line, external id, field, reason) to this CSV file.
+    /// Write the rejected rows to this CSV file for fixing and re-import: the file's header and
+    /// each rejected row's original fields, plus an `lma_errors` column with line and reasons.
     #[arg(long = "rejects")]
     pub rejects: Option<std::path::PathBuf>,
 

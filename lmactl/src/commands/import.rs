@@ -1,5 +1,9 @@
 //! `lmactl import FILE`: streams a CSV file through ImportCsv with a progress bar, prints the
-//! final report, and optionally writes every rejected row to a file for fixing.
+//! final report, and optionally writes every rejected row to a file for fixing and re-import.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
 
 use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -120,11 +124,10 @@ pub async fn run(args: ImportArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
     let report = report.context("ingest-svc ended the import without a report")?;
     print_report(&report, out)?;
     if let Some(path) = &args.rejects {
-        write_rejects(path, &rejected)?;
+        let written = write_rejects(&args.file, &report, path, &rejected)?;
         writeln!(
             out.stderr,
-            "wrote {} rejected rows to {}",
-            rejected.len(),
+            "wrote {written} rejected rows to {}",
             path.display()
         )?;
     }
@@ -185,19 +188,132 @@ fn print_report(report: &ImportReport, out: &mut Output<'_>) -> anyhow::Result<(
     Ok(())
 }
 
-/// One CSV line per problem: line, external id, field, reason.
-fn write_rejects(path: &std::path::Path, rejected: &[RowError]) -> anyhow::Result<()> {
-    let mut writer =
-        csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
-    writer.write_record(["line", "external_id", "field", "reason"])?;
+/// Name of the column the rejects file adds after the file's own columns.
+pub const ERRORS_COLUMN: &str = "lma_errors";
+
+/// Writes the rejected rows so they can be fixed and imported again: the input's header plus
+/// an [`ERRORS_COLUMN`], then each rejected row's original fields followed by its line and
+/// reasons. The input is read again (streamed) and its records numbered by line exactly as
+/// ingest-svc numbers them; the report says which delimiter and encoding it was read with.
+/// Windows-1252 rows are copied byte for byte; a UTF-16 file is decoded (in memory) and its
+/// rows written as UTF-8. Returns the number of rows written.
+fn write_rejects(
+    input: &Path,
+    report: &ImportReport,
+    path: &Path,
+    rejected: &[RowError],
+) -> anyhow::Result<usize> {
+    let mut reasons: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for error in rejected {
-        writer.write_record([
-            error.row.to_string().as_str(),
-            &error.external_id,
-            &error.field,
-            &error.reason,
-        ])?;
+        let reason = if error.field.is_empty() {
+            error.reason.clone()
+        } else {
+            format!("{}: {}", error.field, error.reason)
+        };
+        reasons.entry(error.row).or_default().push(reason);
+    }
+    let delimiter = match report.delimiter.as_bytes() {
+        [byte] => *byte,
+        _ => b',',
+    };
+    let source: Box<dyn Read> = if report.encoding() == CsvEncoding::Utf16 {
+        let bytes = std::fs::read(input).with_context(|| format!("reading {}", input.display()))?;
+        Box::new(std::io::Cursor::new(utf16_to_utf8(&bytes)))
+    } else {
+        Box::new(
+            std::fs::File::open(input).with_context(|| format!("opening {}", input.display()))?,
+        )
+    };
+    // The reader ingest-svc uses, on bytes: `\n` ends a record, rows may differ in length.
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .flexible(true)
+        .has_headers(false)
+        .from_reader(std::io::BufReader::with_capacity(CHUNK_BYTES, source));
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .from_path(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    let mut record = csv::ByteRecord::new();
+    let mut header = csv::ByteRecord::new();
+    if reader.read_byte_record(&mut header)? {
+        trim_line_end(&mut header);
+    }
+    let width = header.len();
+    header.push_field(ERRORS_COLUMN.as_bytes());
+    writer.write_byte_record(&header)?;
+    let mut written = 0;
+    while !reasons.is_empty() {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            // Unreadable as CSV here too: written below from its reasons alone.
+            Err(error) if !matches!(error.kind(), csv::ErrorKind::Io(_)) => continue,
+            Err(error) => {
+                return Err(error).with_context(|| format!("reading {}", input.display()));
+            }
+        }
+        let line = record.position().map_or(0, csv::Position::line);
+        let Some(why) = reasons.remove(&line) else {
+            continue;
+        };
+        trim_line_end(&mut record);
+        let mut row: csv::ByteRecord = record.iter().collect();
+        while row.len() < width {
+            row.push_field(b"");
+        }
+        row.push_field(errors_field(line, &why).as_bytes());
+        writer.write_byte_record(&row)?;
+        written += 1;
+    }
+    // Rows the file no longer yields at their line (unreadable or changed since the import).
+    for (line, why) in reasons {
+        let mut row: csv::ByteRecord = std::iter::repeat_n(&b""[..], width).collect();
+        row.push_field(errors_field(line, &why).as_bytes());
+        writer.write_byte_record(&row)?;
+        written += 1;
     }
     writer.flush()?;
-    Ok(())
+    Ok(written)
+}
+
+fn errors_field(line: u64, reasons: &[String]) -> String {
+    format!("line {line}: {}", reasons.join("; "))
+}
+
+/// Drops the `\r` a CRLF line leaves on its last, unquoted field.
+fn trim_line_end(record: &mut csv::ByteRecord) {
+    let Some(last) = record.iter().next_back() else {
+        return;
+    };
+    if let Some(trimmed) = last.strip_suffix(b"\r") {
+        let trimmed = trimmed.to_vec();
+        let mut fields: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
+        if let Some(field) = fields.last_mut() {
+            *field = trimmed;
+        }
+        *record = fields.iter().collect();
+    }
+}
+
+/// UTF-16 with a byte-order mark (little-endian without one) as UTF-8, invalid units replaced.
+fn utf16_to_utf8(bytes: &[u8]) -> Vec<u8> {
+    let (big_endian, body) = match bytes {
+        [0xFE, 0xFF, rest @ ..] => (true, rest),
+        [0xFF, 0xFE, rest @ ..] => (false, rest),
+        _ => (false, bytes),
+    };
+    let units = body.chunks_exact(2).map(|pair| {
+        let pair = [pair[0], pair[1]];
+        if big_endian {
+            u16::from_be_bytes(pair)
+        } else {
+            u16::from_le_bytes(pair)
+        }
+    });
+    char::decode_utf16(units)
+        .map(|unit| unit.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect::<String>()
+        .into_bytes()
 }

@@ -1,14 +1,13 @@
 //! IngestProspects and ImportCsv against real PostgreSQL: counts, re-ingestion, rejections,
 //! and concurrent imports with overlapping domains.
 
-use lma_proto::v1::import_csv_request::Part;
-use lma_proto::v1::import_csv_response::Message;
 use lma_proto::v1::{
-    CsvImportOptions, ImportCsvRequest, ImportReport, IngestProspectsRequest, IngestSummary,
-    ProspectRecord,
+    CsvImportOptions, ImportReport, IngestProspectsRequest, IngestSummary, ProspectRecord,
 };
 use lma_tests::clients::IngestClient;
 use lma_tests::spawn_app;
+
+use super::{count_in, import_csv};
 
 fn record(id: u64, domain: &str) -> ProspectRecord {
     ProspectRecord {
@@ -37,44 +36,17 @@ async fn ingest(client: &mut IngestClient, records: Vec<ProspectRecord>) -> Inge
         .expect("a summary")
 }
 
-/// Streams `csv` through ImportCsv in small chunks; returns the report and progress count.
+/// ImportCsv of `csv` with default options (file name leads.csv); report and progress count.
 async fn import(
     client: &mut IngestClient,
     csv: &[u8],
 ) -> Result<(ImportReport, usize), tonic::Status> {
-    let mut requests = vec![ImportCsvRequest {
-        part: Some(Part::Options(CsvImportOptions {
-            file_name: "leads.csv".into(),
-            ..Default::default()
-        })),
-    }];
-    requests.extend(csv.chunks(7).map(|chunk| ImportCsvRequest {
-        part: Some(Part::Chunk(chunk.to_vec())),
-    }));
-    let mut stream = client
-        .import_csv(tokio_stream::iter(requests))
-        .await?
-        .into_inner();
-    let mut progress = 0;
-    let mut report = None;
-    while let Some(message) = stream.message().await? {
-        match message.message {
-            Some(Message::Progress(_)) => progress += 1,
-            Some(Message::Report(r)) => report = Some(r),
-            None => panic!("empty ImportCsv message"),
-        }
-    }
-    Ok((report.expect("a final report"), progress))
+    let (report, progress) = import_csv(client, CsvImportOptions::default(), csv).await?;
+    Ok((report, progress.len()))
 }
 
 async fn count(app: &lma_tests::TestApp, sql: &str) -> i64 {
-    app.db
-        .connect()
-        .await
-        .query_one(sql, &[])
-        .await
-        .unwrap_or_else(|error| panic!("{sql}: {error}"))
-        .get(0)
+    count_in(&app.db, sql).await
 }
 
 #[tokio::test]

@@ -1,3 +1,58 @@
 //! ingest-svc complete (issue 3): bulk paths, CSV, normalization, validation, concurrency.
 
 mod bulk;
+mod csv_files;
+mod lmactl_import;
+mod rpcs;
+
+use lma_proto::v1::import_csv_request::Part;
+use lma_proto::v1::import_csv_response::Message;
+use lma_proto::v1::{CsvImportOptions, ImportCsvRequest, ImportProgress, ImportReport};
+use lma_tests::TestDatabase;
+use lma_tests::clients::IngestClient;
+
+/// Streams `csv` through ImportCsv in small chunks (boundaries fall anywhere, also inside a
+/// UTF-16 code unit); returns the final report and every progress message.
+pub(crate) async fn import_csv(
+    client: &mut IngestClient,
+    options: CsvImportOptions,
+    csv: &[u8],
+) -> Result<(ImportReport, Vec<ImportProgress>), tonic::Status> {
+    let mut requests = vec![ImportCsvRequest {
+        part: Some(Part::Options(CsvImportOptions {
+            file_name: if options.file_name.is_empty() {
+                "leads.csv".into()
+            } else {
+                options.file_name.clone()
+            },
+            ..options
+        })),
+    }];
+    requests.extend(csv.chunks(7).map(|chunk| ImportCsvRequest {
+        part: Some(Part::Chunk(chunk.to_vec())),
+    }));
+    let mut stream = client
+        .import_csv(tokio_stream::iter(requests))
+        .await?
+        .into_inner();
+    let mut progress = Vec::new();
+    let mut report = None;
+    while let Some(message) = stream.message().await? {
+        match message.message {
+            Some(Message::Progress(update)) => progress.push(update),
+            Some(Message::Report(r)) => report = Some(r),
+            None => panic!("empty ImportCsv message"),
+        }
+    }
+    Ok((report.expect("a final report"), progress))
+}
+
+/// The single `bigint` result of `sql`, run as superuser.
+pub(crate) async fn count_in(db: &TestDatabase, sql: &str) -> i64 {
+    db.connect()
+        .await
+        .query_one(sql, &[])
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"))
+        .get(0)
+}

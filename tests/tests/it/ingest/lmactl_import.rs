@@ -1,0 +1,139 @@
+//! `lmactl import` end to end: lmactl (in-process, as its main runs it) streams a file to the
+//! real ingest-svc, prints the report and writes the rejected rows for fixing and re-import.
+
+use clap::Parser as _;
+use lma_tests::app::Service;
+use lma_tests::spawn_app;
+
+use super::count_in;
+
+/// Runs `lmactl import FILE` against the app's ingest-svc in-process, as lmactl's main does;
+/// returns what it printed on stdout and stderr, or panics with it when lmactl failed.
+async fn lmactl_import(
+    app: &lma_tests::TestApp,
+    file: &std::path::Path,
+    extra: &[&str],
+) -> (String, String) {
+    let (result, stdout, stderr) = try_lmactl_import(app, file, extra).await;
+    if let Err(error) = result {
+        panic!("lmactl import failed: {error:#}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    }
+    (stdout, stderr)
+}
+
+async fn try_lmactl_import(
+    app: &lma_tests::TestApp,
+    file: &std::path::Path,
+    extra: &[&str],
+) -> (anyhow::Result<()>, String, String) {
+    let url = format!("http://{}", app.addr(Service::Ingest));
+    let file = file.to_str().expect("temporary paths are UTF-8");
+    let args = [
+        "lmactl",
+        "import",
+        file,
+        "--ingest-url",
+        &url,
+        "--api-key",
+        &app.tenant.api_key,
+        "--quiet",
+    ];
+    let cli = lmactl::Cli::try_parse_from(args.iter().chain(extra))
+        .unwrap_or_else(|error| panic!("{args:?} {extra:?} does not parse: {error}"));
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let result = lmactl::run(cli, &mut stdout, &mut stderr).await;
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("lmactl prints UTF-8");
+    (result, text(stdout), text(stderr))
+}
+
+#[tokio::test]
+async fn lmactl_import_stores_reports_and_writes_fixable_rejects() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let input = dir.path().join("leads.csv");
+    let rejects = dir.path().join("rejects.csv");
+    std::fs::write(
+        &input,
+        "external_id;Work Email;First Name;Company;revenue\r\n\
+         r1;ann@acme.io;Ann;\"Acme; Inc\";100\r\n\
+         r2;bob(at)acme.io;\"Bob\nthe builder\";Acme;200\r\n\
+         r3;cy@acme.io;Cy;Acme;-1\r\n\
+         r4;dee@beta.io;Dee;Beta;\r\n",
+    )
+    .expect("writing the input");
+
+    let rejects_arg = rejects.to_str().expect("UTF-8 path");
+    let (stdout, stderr) = lmactl_import(&app, &input, &["--rejects", rejects_arg]).await;
+    assert!(
+        stdout.contains("inserted 2 ") && stdout.contains("rejected 2 "),
+        "{stdout}"
+    );
+    assert!(stderr.contains("wrote 2 rejected rows"), "{stderr}");
+    assert_eq!(count_in(&app.db, "SELECT count(*) FROM prospect").await, 2);
+
+    // The input's header and delimiter, each rejected row as it was (quoted newline kept),
+    // then the reasons with the row's line.
+    let written = std::fs::read_to_string(&rejects).expect("reading the rejects");
+    assert!(
+        written.starts_with("external_id;Work Email;First Name;Company;revenue;lma_errors\n"),
+        "{written}"
+    );
+    let row_with_reasons = |row: &str, reasons: &str| {
+        let at = written
+            .find(row)
+            .unwrap_or_else(|| panic!("{row:?} missing from\n{written}"));
+        let rest = &written[at + row.len()..];
+        let reason = rest.split('\n').next().unwrap_or_default();
+        assert!(
+            reason.trim_start_matches('"').starts_with(reasons),
+            "{row:?} has {reason:?}"
+        );
+    };
+    row_with_reasons(
+        "\nr2;bob(at)acme.io;\"Bob\nthe builder\";Acme;200;",
+        "line 3: email: ",
+    );
+    row_with_reasons("\nr3;cy@acme.io;Cy;Acme;-1;", "line 5: company.revenue: ");
+    assert!(
+        !written.contains("r1;") && !written.contains("r4;"),
+        "{written}"
+    );
+
+    // Fixed, the rejects file imports as it is: the errors column is ignored.
+    let fixed = written
+        .replace("bob(at)acme.io", "bob@acme.io")
+        .replace(";-1;", ";1;");
+    let fixed_path = dir.path().join("fixed.csv");
+    std::fs::write(&fixed_path, fixed).expect("writing the fixed file");
+    let (stdout, stderr) = lmactl_import(&app, &fixed_path, &[]).await;
+    assert!(
+        stdout.contains("inserted 2 ") && stdout.contains("rejected 0 "),
+        "{stdout}"
+    );
+    assert!(stderr.contains("lma_errors"), "{stderr}");
+    assert_eq!(count_in(&app.db, "SELECT count(*) FROM prospect").await, 4);
+    assert_eq!(
+        count_in(
+            &app.db,
+            "SELECT count(*) FROM prospect WHERE first_name = E'Bob\\nthe builder'"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn lmactl_import_dry_run_and_a_missing_file() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let input = dir.path().join("dry.csv");
+    std::fs::write(&input, "external_id,email\nx1,x@dry.io\n").expect("writing the input");
+    let (stdout, _) = lmactl_import(&app, &input, &["--dry-run"]).await;
+    assert!(stdout.contains("validated 1"), "{stdout}");
+    assert_eq!(count_in(&app.db, "SELECT count(*) FROM prospect").await, 0);
+
+    let missing = dir.path().join("missing.csv");
+    let (result, _, _) = try_lmactl_import(&app, &missing, &[]).await;
+    let error = result.expect_err("no such file");
+    assert!(format!("{error:#}").contains("missing.csv"), "{error:#}");
+}
