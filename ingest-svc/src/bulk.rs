@@ -634,21 +634,18 @@ mod tests {
         assert_eq!((acme.min_employees, acme.max_employees), (None, Some(50)));
     }
 
+    /// A row of acme.com with no company values.
+    fn plain(row: u64, external_id: &str) -> StagedRow {
+        staged(row, external_id, "acme.com", CompanyRow::default())
+    }
+
     #[test]
     fn a_repeated_prospect_starts_a_new_batch() {
         let mut batcher = Batcher::new(10);
-        assert!(
-            batcher
-                .push(staged(1, "a", "acme.com", CompanyRow::default()))
-                .is_none()
-        );
-        assert!(
-            batcher
-                .push(staged(2, "b", "acme.com", CompanyRow::default()))
-                .is_none()
-        );
+        assert!(batcher.push(plain(1, "a")).is_none());
+        assert!(batcher.push(plain(2, "b")).is_none());
         let first = batcher
-            .push(staged(3, "a", "acme.com", CompanyRow::default()))
+            .push(plain(3, "a"))
             .expect("the repeat closes the batch");
         assert_eq!(first.rows.len(), 2);
         let last = batcher.finish().expect("one row left");
@@ -663,13 +660,9 @@ mod tests {
                 .reject(vec![RowError::default(), RowError::default()])
                 .is_some()
         );
-        assert!(
-            batcher
-                .push(staged(2, "a", "acme.com", CompanyRow::default()))
-                .is_none()
-        );
+        assert!(batcher.push(plain(2, "a")).is_none());
         let full = batcher
-            .push(staged(3, "b", "acme.com", CompanyRow::default()))
+            .push(plain(3, "b"))
             .expect("two rows fill the batch");
         assert_eq!(full.rows.len(), 2);
         assert!(batcher.finish().is_none());
