@@ -37,6 +37,7 @@ pub async fn apply_batch(
 ) -> Result<BatchOutcome, DbError> {
     let started = Instant::now();
     // One snapshot for the claim, the re-derivation and the watermark.
+    let horizon = read_model::writer_horizon(&*client).await?;
     let transaction = client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
@@ -70,10 +71,10 @@ pub async fn apply_batch(
         .iter()
         .map(|row| row.try_get(0))
         .collect::<Result<_, _>>()?;
-    // Every transaction below the snapshot's xmin has finished; those of them still in the log
-    // (beyond this batch) are not applied yet, so the watermark stops at the oldest of them.
+    // Everything below the watermark has finished and, beyond this batch, nothing of it is left
+    // in the log (see WATERMARK_SQL).
     let watermark: String = transaction
-        .query_one(read_model::WATERMARK_SQL, &[])
+        .query_one(read_model::WATERMARK_SQL, &horizon.params())
         .await?
         .try_get(0)?;
 

@@ -135,10 +135,52 @@ pub async fn lock_apply(transaction: &Transaction<'_>, wait: LockWait) -> Result
     }
 }
 
-/// The watermark a transaction may publish once it holds the apply lock: its snapshot's xmin
-/// (every transaction below it has finished), held back to the oldest change still in the log.
-pub const WATERMARK_SQL: &str = "SELECT least(pg_snapshot_xmin(pg_current_snapshot()), \
-     (SELECT min(xid) FROM change_log))::text";
+/// The writers of this database that were in progress just before an apply's snapshot, and the
+/// first transaction id not assigned by then. Taken before the apply transaction starts, so that
+/// the watermark waits only for transactions that can write this database's change log: the
+/// snapshot's xmin is cluster-wide, and a long writer in another database would otherwise hold
+/// every search's `min_token` back.
+pub struct WriterHorizon {
+    next_xid: String,
+    local_xids: Vec<String>,
+}
+
+/// `backend_xid` of pg_stat_activity is the same proc-array entry snapshots are built from; it is
+/// read after the statement's snapshot, so a transaction started in between is at or above
+/// `next_xid` and counted anyway.
+const WRITER_HORIZON_SQL: &str = "SELECT pg_snapshot_xmax(pg_current_snapshot())::text, ARRAY( \
+         SELECT backend_xid::text FROM pg_stat_activity \
+         WHERE datname = current_database() AND backend_xid IS NOT NULL \
+         UNION ALL \
+         SELECT transaction::text FROM pg_prepared_xacts WHERE database = current_database())";
+
+pub async fn writer_horizon(client: &impl GenericClient) -> Result<WriterHorizon, DbError> {
+    let row = client.query_one(WRITER_HORIZON_SQL, &[]).await?;
+    Ok(WriterHorizon {
+        next_xid: row.try_get(0)?,
+        local_xids: row.try_get(1)?,
+    })
+}
+
+/// The watermark a transaction may publish once it holds the apply lock (DESIGN.md section 3):
+/// every transaction below it has finished and its changes are applied. A transaction still in
+/// progress in the snapshot holds it back if it belongs to this database or started after the
+/// horizon was taken (it could be anywhere); so does the oldest change still in the log. An
+/// in-progress xid was below `next_xid` only if it already ran when the horizon was read, so it
+/// is in `local_xids` exactly when it is this database's. xid8 values are compared with the
+/// 32-bit `backend_xid` modulo 2^32.
+pub const WATERMARK_SQL: &str = "SELECT least(pg_snapshot_xmax(s), \
+     (SELECT min(x) FROM pg_snapshot_xip(s) AS x \
+      WHERE x >= $1::text::xid8 OR (x::text::numeric % 4294967296)::text = ANY($2::text[])), \
+     (SELECT min(xid) FROM change_log))::text \
+     FROM pg_current_snapshot() AS s";
+
+impl WriterHorizon {
+    /// Parameters of [`WATERMARK_SQL`].
+    pub fn params(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 2] {
+        [&self.next_xid, &self.local_xids]
+    }
+}
 
 /// Records a failed refresh of `model`: in the error history and as its current error.
 pub async fn record_error(

@@ -51,6 +51,7 @@ pub async fn rebuild(
     let table = model.table;
     let replacement = format!("{table}_rebuild");
     let retired = format!("{table}_replaced");
+    let horizon = read_model::writer_horizon(&*client).await?;
     let transaction = client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
@@ -64,7 +65,7 @@ pub async fn rebuild(
         .await?;
     read_model::lock_apply(&transaction, LockWait::Wait).await?;
     let watermark: String = transaction
-        .query_one(read_model::WATERMARK_SQL, &[])
+        .query_one(read_model::WATERMARK_SQL, &horizon.params())
         .await?
         .try_get(0)?;
     let previous_rows: i64 = transaction

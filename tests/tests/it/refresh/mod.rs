@@ -5,6 +5,7 @@ mod consistency;
 mod leadership;
 mod notify;
 mod status;
+mod watermark;
 
 use std::time::Duration;
 
