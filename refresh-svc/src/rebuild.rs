@@ -15,11 +15,17 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, IsolationLevel, Transaction};
 
 use crate::read_model::{self, LockWait, Mode, Outcome, ReadModel};
+use crate::reconcile;
 
 /// How long one attempt to take the live table for the swap may wait for its readers.
 const SWAP_LOCK_TIMEOUT: &str = "1s";
 /// Attempts to take the live table before the rebuild gives up (and is retried later).
 const SWAP_ATTEMPTS: u32 = 30;
+/// A full rebuild whose recomputed rows differ from the live model in at most this share of its
+/// rows applies the difference in place instead of building a new table with every index and
+/// swapping it in. Both leave the model equal to its definition; rebuilding all indexes only
+/// pays off when much has changed.
+const IN_PLACE_MAX_DRIFT_SHARE: f64 = 0.10;
 /// Index builds sort in memory up to this much; rebuilds are rare and run one at a time.
 const MAINTENANCE_WORK_MEM: &str = "256MB";
 
@@ -76,6 +82,27 @@ pub async fn rebuild(
         .await?
         .try_get(0)?;
 
+    // Compute the definition once; a model whose columns still match and that differs in few
+    // rows is repaired in place, which leaves its indexes alone and never blocks readers.
+    let fresh_rows = if columns_match(&transaction, model).await? {
+        let drift = reconcile::drift_in(&transaction, model).await?;
+        if drift.rows as f64 <= previous_rows as f64 * IN_PLACE_MAX_DRIFT_SHARE {
+            return repair_in_place(
+                transaction,
+                model,
+                replica,
+                drift,
+                watermark,
+                started_at,
+                started,
+            )
+            .await;
+        }
+        reconcile::FRESH_ROWS
+    } else {
+        model.definition
+    };
+
     let indexes = live_indexes(&transaction, table).await?;
     let checks = live_check_constraints(&transaction, table).await?;
     let not_null: Vec<String> = column_list(
@@ -98,10 +125,7 @@ pub async fn rebuild(
 
     let inserted = transaction
         .execute(
-            &format!(
-                "CREATE TABLE {replacement} AS SELECT * FROM {}",
-                model.definition
-            ),
+            &format!("CREATE TABLE {replacement} AS SELECT * FROM {fresh_rows}"),
             &[],
         )
         .await?;
@@ -350,4 +374,79 @@ async fn live_grants(transaction: &Transaction<'_>, table: &str) -> Result<Vec<S
             ))
         })
         .collect()
+}
+
+/// Whether `model`'s table still has exactly its definition's columns (names and types, in
+/// order): only then can the two be compared row by row.
+async fn columns_match(transaction: &Transaction<'_>, model: ReadModel) -> Result<bool, DbError> {
+    let row = transaction
+        .query_one(
+            "SELECT array(SELECT attname::text || ' ' || format_type(atttypid, atttypmod) \
+                          FROM pg_attribute WHERE attrelid = $1::text::regclass \
+                          AND attnum > 0 AND NOT attisdropped ORDER BY attnum) \
+                  = array(SELECT attname::text || ' ' || format_type(atttypid, atttypmod) \
+                          FROM pg_attribute WHERE attrelid = $2::text::regclass \
+                          AND attnum > 0 AND NOT attisdropped ORDER BY attnum)",
+            &[&model.table, &model.definition],
+        )
+        .await?;
+    Ok(row.try_get(0)?)
+}
+
+/// The in-place end of a full rebuild: re-derives the drifted companies from the rows just
+/// computed, in the rebuild's snapshot and under its apply lock, and publishes its watermark.
+async fn repair_in_place(
+    transaction: Transaction<'_>,
+    model: ReadModel,
+    replica: &str,
+    drift: reconcile::Drift,
+    watermark: String,
+    started_at: SystemTime,
+    started: Instant,
+) -> Result<Outcome, DbError> {
+    let table = model.table;
+    let deleted = transaction
+        .execute(
+            &format!("DELETE FROM {table} WHERE company_id = ANY($1)"),
+            &[&drift.keys],
+        )
+        .await?;
+    let inserted = transaction
+        .execute(
+            &format!(
+                "INSERT INTO {table} SELECT * FROM {} WHERE company_id = ANY($1)",
+                reconcile::FRESH_ROWS
+            ),
+            &[&drift.keys],
+        )
+        .await?;
+    transaction
+        .execute(
+            "UPDATE read_model_state SET needs_rebuild = false WHERE read_model = $1",
+            &[&table],
+        )
+        .await?;
+    read_model::advance_watermark(&transaction, &[table], &watermark).await?;
+    let outcome = Outcome {
+        model,
+        mode: Mode::Full,
+        rows: deleted + inserted,
+        keys: drift.keys.len() as u64,
+        started_at,
+        duration: started.elapsed(),
+        watermark,
+        error: None,
+    };
+    let row_delta =
+        i64::try_from(inserted).unwrap_or(i64::MAX) - i64::try_from(deleted).unwrap_or(i64::MAX);
+    read_model::record_success(&transaction, &outcome, replica, row_delta).await?;
+    transaction.commit().await?;
+    tracing::info!(
+        read_model = table,
+        drifted_rows = drift.rows,
+        companies = drift.keys.len(),
+        elapsed_ms = outcome.duration.as_millis() as u64,
+        "rebuilt read model in place"
+    );
+    Ok(outcome)
 }

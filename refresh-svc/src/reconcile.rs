@@ -8,20 +8,64 @@
 use std::time::{Instant, SystemTime};
 
 use svc_core::DbError;
-use tokio_postgres::{Client, IsolationLevel};
+use tokio_postgres::{Client, IsolationLevel, Transaction};
 
 use crate::read_model::{self, LockWait, Mode, Outcome, ReadModel};
 
-/// Companies whose rows in `model` differ from its definition, and how many rows differ.
+/// The temporary table (dropped at commit) that [`drift_in`] computes a definition into.
+pub const FRESH_ROWS: &str = "fresh_read_model_rows";
+
+/// How `model` differs from its definition.
+pub struct Drift {
+    /// Companies with at least one differing row.
+    pub keys: Vec<i64>,
+    /// Rows in the model but not the definition, plus rows in the definition but not the model.
+    pub rows: i64,
+}
+
+/// Computes `model`'s definition once into [`FRESH_ROWS`] and compares it with the model both
+/// ways (`EXCEPT ALL`). Comparing against the view directly would compute the definition twice,
+/// which costs more than the comparison itself.
+pub async fn drift_in(transaction: &Transaction<'_>, model: ReadModel) -> Result<Drift, DbError> {
+    transaction
+        .batch_execute(&format!(
+            "SET LOCAL work_mem = '{DIFF_WORK_MEM}'; \
+             CREATE TEMPORARY TABLE {FRESH_ROWS} ON COMMIT DROP AS SELECT * FROM {}",
+            model.definition
+        ))
+        .await?;
+    let row = transaction
+        .query_one(
+            &format!(
+                "SELECT coalesce(array_agg(DISTINCT company_id), '{{}}'), count(*) FROM ( \
+                     (SELECT * FROM {table} EXCEPT ALL SELECT * FROM {FRESH_ROWS}) \
+                     UNION ALL \
+                     (SELECT * FROM {FRESH_ROWS} EXCEPT ALL SELECT * FROM {table})) drifted",
+                table = model.table,
+            ),
+            &[],
+        )
+        .await?;
+    Ok(Drift {
+        keys: row.try_get(0)?,
+        rows: row.try_get(1)?,
+    })
+}
+
+/// Sorting a million wide rows for the comparison in memory rather than in many spill files.
+const DIFF_WORK_MEM: &str = "256MB";
+
+/// Companies whose rows in `model` differ from its definition, and how many rows differ, read in
+/// one snapshot without the apply lock.
 pub async fn drift(
     client: &mut Client,
     model: ReadModel,
     statement_timeout_ms: u64,
-) -> Result<(Vec<i64>, i64), DbError> {
+) -> Result<Drift, DbError> {
+    // Not read-only: the comparison writes a temporary table.
     let transaction = client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
         .start()
         .await?;
     transaction
@@ -29,23 +73,9 @@ pub async fn drift(
             "SET LOCAL statement_timeout = {statement_timeout_ms}"
         ))
         .await?;
-    let row = transaction
-        .query_one(
-            &format!(
-                "SELECT coalesce(array_agg(DISTINCT company_id), '{{}}'), count(*) FROM ( \
-                     (SELECT * FROM {table} EXCEPT ALL SELECT * FROM {definition}) \
-                     UNION ALL \
-                     (SELECT * FROM {definition} EXCEPT ALL SELECT * FROM {table})) drifted",
-                table = model.table,
-                definition = model.definition
-            ),
-            &[],
-        )
-        .await?;
-    let keys: Vec<i64> = row.try_get(0)?;
-    let rows: i64 = row.try_get(1)?;
+    let drift = drift_in(&transaction, model).await?;
     transaction.commit().await?;
-    Ok((keys, rows))
+    Ok(drift)
 }
 
 /// Compares `model` with its definition and re-derives the companies that differ.
@@ -57,7 +87,10 @@ pub async fn reconcile(
 ) -> Result<Outcome, DbError> {
     let started_at = SystemTime::now();
     let started = Instant::now();
-    let (keys, drifted_rows) = drift(client, model, statement_timeout_ms).await?;
+    let Drift {
+        keys,
+        rows: drifted_rows,
+    } = drift(client, model, statement_timeout_ms).await?;
     if !keys.is_empty() {
         tracing::info!(
             read_model = model.table,

@@ -155,6 +155,14 @@ async fn a_full_rebuild_swaps_in_an_equal_table_with_the_same_indexes_and_grants
     for model in refresh_svc::read_model::READ_MODELS {
         before.push(table_shape(&app, model.table).await);
     }
+    // Far more drift than a repair in place is for: the rebuild must build beside and swap.
+    let admin = app.db.connect().await;
+    for model in refresh_svc::read_model::READ_MODELS {
+        admin
+            .batch_execute(&format!("DELETE FROM {}", model.table))
+            .await
+            .expect("emptying a read model");
+    }
 
     let response = app
         .refresh_client()
@@ -241,4 +249,44 @@ async fn reconcile_repairs_drift() {
         "{:?}",
         drift(&app.db).await
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_rebuild_with_little_drift_repairs_in_place() {
+    let app = spawn_app().await;
+    random_changes(&app, 60).await;
+    app.upsert_prospect(fixtures::jane_doe()).await;
+    wait_until_consistent(&app.db).await;
+    let (_, _, _, oid_before) = table_shape(&app, "prospect_search_view").await;
+    let admin = app.db.connect().await;
+    admin
+        .execute(
+            "UPDATE prospect_search_view SET full_name = 'Drifted' WHERE external_id = 'crm-jane-doe'",
+            &[],
+        )
+        .await
+        .expect("corrupting one row");
+    assert_eq!(drift(&app.db).await.len(), 1, "one model drifted");
+
+    let response = app
+        .refresh_client()
+        .await
+        .refresh_now(RefreshNowRequest {
+            mode: RefreshMode::Full as i32,
+            read_model: ReadModel::ProspectSearch as i32,
+            wait: true,
+        })
+        .await
+        .expect("RefreshNow")
+        .into_inner();
+    let result = &response.results[0];
+    assert_eq!(result.error, "", "{result:?}");
+    assert_eq!(result.mode(), RefreshMode::Full);
+    assert_eq!(
+        result.keys, 1,
+        "only the drifted company is re-derived: {result:?}"
+    );
+    let (_, _, _, oid_after) = table_shape(&app, "prospect_search_view").await;
+    assert_eq!(oid_before, oid_after, "repaired in place, not swapped");
+    assert!(drift(&app.db).await.is_empty());
 }
