@@ -4,7 +4,9 @@
 use std::pin::Pin;
 use std::time::Duration;
 
+use deadpool_postgres::ClientWrapper;
 use futures_util::Stream;
+use lma_proto::v1::Freshness;
 use lma_proto::v1::search_companies_response::Result as CompanyResult;
 use lma_proto::v1::search_prospects_response::Result as ProspectResult;
 use lma_proto::v1::search_service_server::SearchService;
@@ -25,7 +27,7 @@ use crate::freshness::{self, MinToken, ReadModel};
 use crate::page_token::TextMode;
 use crate::paging::{self, PageShape, STREAM_BUFFER, Sender, Streamed};
 use crate::query::{self, PageRequest};
-use crate::{count, export, rows};
+use crate::{count, export, rows, session};
 
 pub struct SearchApi {
     pool: Pool,
@@ -42,6 +44,40 @@ impl SearchApi {
 
     fn deadline<T>(&self, request: &Request<T>) -> Instant {
         freshness::deadline(request.metadata(), self.min_token_max_wait)
+    }
+}
+
+/// The freshness `min_token` made a call wait for, or `None` when there was nothing to wait
+/// for: then the answer reads it in the same round trip as its query (see `with_freshness`).
+async fn awaited(
+    client: &ClientWrapper,
+    model: ReadModel,
+    min_token: Option<MinToken>,
+    deadline: Instant,
+) -> Result<Option<Freshness>, SearchError> {
+    match min_token {
+        Some(_) => Ok(Some(
+            freshness::wait_for(client, model, min_token, deadline).await?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Runs `work` and, unless it is already known, reads the freshness of `model` pipelined with
+/// it on the same connection (the freshness statement is sent first).
+async fn with_freshness<T>(
+    client: &ClientWrapper,
+    model: ReadModel,
+    known: Option<Freshness>,
+    work: impl Future<Output = Result<T, SearchError>>,
+) -> Result<(Freshness, T), SearchError> {
+    match known {
+        Some(freshness) => Ok((freshness, work.await?)),
+        None => {
+            let ((_, freshness), done) =
+                futures_util::future::try_join(freshness::read_cached(client, model), work).await?;
+            Ok((freshness, done))
+        }
     }
 }
 
@@ -78,6 +114,7 @@ impl SearchService for SearchApi {
         let min_token = MinToken::parse(&request.min_token, "min_token")?;
         let page = PageRequest::prospects(&request)?;
         let shape = PageShape {
+            read_model: ReadModel::ProspectSearch,
             id_column: "prospect_id",
             order: page.order,
             page_size: page.page_size,
@@ -98,9 +135,8 @@ impl SearchService for SearchApi {
         let organization_id = caller.organization_id;
         Ok(Response::new(spawn_stream(move |sender| async move {
             let client = pool.get().await?;
-            let freshness =
-                freshness::wait_for(&**client, ReadModel::ProspectSearch, min_token, deadline)
-                    .await?;
+            let mut freshness =
+                awaited(&client, ReadModel::ProspectSearch, min_token, deadline).await?;
             let text_mode = page
                 .cursor
                 .as_ref()
@@ -115,7 +151,7 @@ impl SearchService for SearchApi {
                 sql,
                 &shape,
                 text_mode,
-                &freshness,
+                &mut freshness,
                 !may_fall_back,
                 &sender,
             )
@@ -129,7 +165,7 @@ impl SearchService for SearchApi {
                     sql,
                     &shape,
                     TextMode::Trigram,
-                    &freshness,
+                    &mut freshness,
                     true,
                     &sender,
                 )
@@ -151,6 +187,7 @@ impl SearchService for SearchApi {
         let min_token = MinToken::parse(&request.min_token, "min_token")?;
         let page = PageRequest::companies(&request)?;
         let shape = PageShape {
+            read_model: ReadModel::CompanySummary,
             id_column: "company_id",
             order: page.order,
             page_size: page.page_size,
@@ -168,16 +205,15 @@ impl SearchService for SearchApi {
         let organization_id = caller.organization_id;
         Ok(Response::new(spawn_stream(move |sender| async move {
             let client = pool.get().await?;
-            let freshness =
-                freshness::wait_for(&**client, ReadModel::CompanySummary, min_token, deadline)
-                    .await?;
+            let mut freshness =
+                awaited(&client, ReadModel::CompanySummary, min_token, deadline).await?;
             let sql = page.sql(organization_id);
             paging::stream_page(
                 &client,
                 sql,
                 &shape,
                 TextMode::FullText,
-                &freshness,
+                &mut freshness,
                 true,
                 &sender,
             )
@@ -214,19 +250,22 @@ impl SearchService for SearchApi {
                 }
             };
         let client = self.pool.get().await.map_err(SearchError::from)?;
-        let freshness =
-            freshness::wait_for(&**client, ReadModel::CompanySummary, min_token, deadline).await?;
-        let row = client
-            .query_opt(
-                &format!(
-                    "SELECT {} FROM company_summary_view WHERE organization_id = $1 AND {condition}",
-                    query::COMPANY_COLUMNS
-                ),
-                &[&caller.organization_id, key.as_ref()],
+        let awaited = awaited(&client, ReadModel::CompanySummary, min_token, deadline).await?;
+        let sql = format!(
+            "SELECT {} FROM company_summary_view WHERE organization_id = $1 AND {condition}",
+            query::COMPANY_COLUMNS
+        );
+        let company = async {
+            let statement = session::prepare(&client, &sql).await?;
+            Ok::<_, SearchError>(
+                client
+                    .query_opt(&statement, &[&caller.organization_id, key.as_ref()])
+                    .await?,
             )
-            .await
-            .map_err(SearchError::from)?
-            .ok_or_else(|| SearchError::NotFound("company".to_owned()))?;
+        };
+        let (freshness, row) =
+            with_freshness(&client, ReadModel::CompanySummary, awaited, company).await?;
+        let row = row.ok_or_else(|| SearchError::NotFound("company".to_owned()))?;
         Ok(Response::new(GetCompanyResponse {
             company: Some(rows::company_from_row(&row)?),
             freshness: Some(freshness),
@@ -245,9 +284,10 @@ impl SearchService for SearchApi {
         let facet_limit = count::facet_limit(request.facet_limit)?;
         let min_token = MinToken::parse(&request.min_token, "min_token")?;
         let client = self.pool.get().await.map_err(SearchError::from)?;
-        let freshness =
-            freshness::wait_for(&**client, ReadModel::ProspectSearch, min_token, deadline).await?;
-        let text_mode = query::text_mode(&**client, caller.organization_id, &conditions).await?;
+        let awaited = awaited(&client, ReadModel::ProspectSearch, min_token, deadline).await?;
+        let text_mode = query::text_mode(&**client, caller.organization_id, &conditions);
+        let (freshness, text_mode) =
+            with_freshness(&client, ReadModel::ProspectSearch, awaited, text_mode).await?;
         let response = count::count(
             &client,
             caller.organization_id,

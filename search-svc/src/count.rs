@@ -1,7 +1,8 @@
 //! `CountProspects`: the total and facet counts of a filter. Up to [`EXACT_COUNT_LIMIT`]
 //! matches everything is counted exactly; above it, counting every match of a broad filter
 //! would cost a scan of most of the tenant, so the counts are estimated from a block sample of
-//! about [`SAMPLE_ROWS`] rows of the read model and say so.
+//! about [`SAMPLE_ROWS`] rows of the read model and say so. See [`count`] for how the choice is
+//! made without reading the matches first.
 
 use std::collections::HashMap;
 
@@ -75,6 +76,13 @@ fn facet_value(facet: Facet, stored: Option<String>) -> String {
 }
 
 /// Counts the prospects matching `conditions` and breaks them down by `facets`.
+///
+/// Whether to count exactly is decided without reading matches where possible: when the
+/// planner expects more than [`EXACT_COUNT_LIMIT`] matches, the block sample is taken straight
+/// away. Only when the planner expects few, or the sample finds few (the planner can
+/// overestimate a combination of correlated filters), does a bounded probe read up to
+/// `EXACT_COUNT_LIMIT + 1` matches to decide. Every facet and the total come from one
+/// GROUPING SETS pass.
 pub async fn count(
     client: &tokio_postgres::Client,
     organization_id: i64,
@@ -84,6 +92,37 @@ pub async fn count(
     facet_limit: usize,
     freshness: Freshness,
 ) -> Result<CountProspectsResponse, SearchError> {
+    let respond = |tally: Tally, is_estimate: bool| CountProspectsResponse {
+        total: tally.total,
+        total_is_estimate: is_estimate,
+        facets: facets
+            .iter()
+            .enumerate()
+            .map(|(index, facet)| {
+                let mut values = tally.values.get(&index).cloned().unwrap_or_default();
+                values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+                values.truncate(facet_limit);
+                FacetCounts {
+                    facet: *facet as i32,
+                    values,
+                    is_estimate,
+                }
+            })
+            .collect(),
+        freshness: Some(freshness.clone()),
+    };
+
+    let mut sampled = None;
+    if planner_rows(client, organization_id, conditions, text_mode).await?
+        > EXACT_COUNT_LIMIT as f64
+    {
+        let sample = tally(client, organization_id, conditions, text_mode, facets, true).await?;
+        if sample.total > EXACT_COUNT_LIMIT {
+            return Ok(respond(sample, true));
+        }
+        sampled = Some(sample);
+    }
+
     let mut probe = SqlQuery::default();
     let rendered = conditions.render(&mut probe, organization_id, text_mode);
     let limit = probe.bind(EXACT_COUNT_LIMIT + 1);
@@ -95,20 +134,75 @@ pub async fn count(
         .query_one(probe.sql.as_str(), &probe.param_refs().collect::<Vec<_>>())
         .await?
         .try_get(0)?;
-    let is_estimate = matched > EXACT_COUNT_LIMIT;
-    if !is_estimate && facets.is_empty() {
-        return Ok(CountProspectsResponse {
-            total: matched,
-            total_is_estimate: false,
-            facets: Vec::new(),
-            freshness: Some(freshness),
-        });
+    if matched > EXACT_COUNT_LIMIT {
+        let mut sample = match sampled {
+            Some(sample) => sample,
+            None => tally(client, organization_id, conditions, text_mode, facets, true).await?,
+        };
+        // A sample can miss a small, broad-filter tenant's rows; never estimate below what
+        // is known to match.
+        sample.total = sample.total.max(matched);
+        return Ok(respond(sample, true));
     }
+    if facets.is_empty() {
+        return Ok(respond(
+            Tally {
+                total: matched,
+                values: HashMap::new(),
+            },
+            false,
+        ));
+    }
+    let exact = tally(
+        client,
+        organization_id,
+        conditions,
+        text_mode,
+        facets,
+        false,
+    )
+    .await?;
+    Ok(respond(exact, false))
+}
 
-    // One pass computes every facet: a grouping set per facet, plus () for the total.
+/// The planner's estimate of the rows `conditions` match: costs a plan, reads no rows.
+async fn planner_rows(
+    client: &tokio_postgres::Client,
+    organization_id: i64,
+    conditions: &ProspectConditions,
+    text_mode: TextMode,
+) -> Result<f64, SearchError> {
     let mut query = SqlQuery::default();
     let rendered = conditions.render(&mut query, organization_id, text_mode);
-    let (source, scale) = if is_estimate {
+    query.sql = format!(
+        "EXPLAIN (FORMAT JSON) SELECT 1 FROM prospect_search_view WHERE {}",
+        rendered.join(" AND ")
+    );
+    let plan: serde_json::Value = client
+        .query_one(query.sql.as_str(), &query.param_refs().collect::<Vec<_>>())
+        .await?
+        .try_get(0)?;
+    Ok(plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0))
+}
+
+/// The total and the facet values of one GROUPING SETS pass, over every match or (`sample`)
+/// over a block sample of the read model, scaled up.
+struct Tally {
+    total: i64,
+    values: HashMap<usize, Vec<FacetValue>>,
+}
+
+async fn tally(
+    client: &tokio_postgres::Client,
+    organization_id: i64,
+    conditions: &ProspectConditions,
+    text_mode: TextMode,
+    facets: &[Facet],
+    sample: bool,
+) -> Result<Tally, SearchError> {
+    let mut query = SqlQuery::default();
+    let rendered = conditions.render(&mut query, organization_id, text_mode);
+    let (source, scale) = if sample {
         let percent = sample_percent(client).await?;
         (
             // Computed here, never from input, so it may be SQL text.
@@ -118,6 +212,7 @@ pub async fn count(
     } else {
         ("prospect_search_view".to_owned(), 1.0)
     };
+    // A grouping set per facet, plus () for the total.
     let keys: Vec<String> = facets
         .iter()
         .enumerate()
@@ -159,15 +254,15 @@ pub async fn count(
 
     let scaled = |n: i64| (n as f64 * scale).round() as i64;
     let all_grouped = (1i32 << facets.len()) - 1;
-    let mut total = if is_estimate { 0 } else { matched };
-    let mut values: HashMap<usize, Vec<FacetValue>> = HashMap::new();
+    let mut tally = Tally {
+        total: 0,
+        values: HashMap::new(),
+    };
     for row in &rows {
         let grouping: i32 = row.try_get("grouping")?;
         let n: i64 = row.try_get("n")?;
         if grouping == all_grouped {
-            if is_estimate {
-                total = scaled(n);
-            }
+            tally.total = scaled(n);
             continue;
         }
         // GROUPING() sets the bit of each key that is *not* grouped; the one clear bit (the
@@ -176,33 +271,12 @@ pub async fn count(
         else {
             continue;
         };
-        values.entry(index).or_default().push(FacetValue {
+        tally.values.entry(index).or_default().push(FacetValue {
             value: facet_value(facets[index], row.try_get(format!("f{index}").as_str())?),
             count: scaled(n),
         });
     }
-    let facets = facets
-        .iter()
-        .enumerate()
-        .map(|(index, facet)| {
-            let mut values = values.remove(&index).unwrap_or_default();
-            values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-            values.truncate(facet_limit);
-            FacetCounts {
-                facet: *facet as i32,
-                values,
-                is_estimate,
-            }
-        })
-        .collect();
-    // A sample can miss a small, broad-filter tenant's rows; never estimate below what is
-    // known to match.
-    Ok(CountProspectsResponse {
-        total: total.max(matched),
-        total_is_estimate: is_estimate,
-        facets,
-        freshness: Some(freshness),
-    })
+    Ok(tally)
 }
 
 /// The share of the read model's blocks (in percent) that holds about [`SAMPLE_ROWS`] rows.

@@ -36,7 +36,7 @@ pub async fn run(
     let mut client = pool.get().await?;
     // Wait before the snapshot is taken, so the snapshot includes the awaited write.
     freshness::wait_for(
-        &**client,
+        &client,
         ReadModel::ProspectSearch,
         export.min_token,
         export.deadline,

@@ -4,11 +4,13 @@
 
 use std::time::{Duration, SystemTime};
 
+use deadpool_postgres::ClientWrapper;
 use lma_proto::v1::Freshness;
 use tokio::time::Instant;
-use tokio_postgres::GenericClient;
+use tokio_postgres::{GenericClient, Row};
 
 use crate::error::SearchError;
+use crate::session;
 
 /// First and longest pause between two looks at the watermark: short at first (an applied
 /// batch takes tens of milliseconds), backing off so a long wait costs few queries.
@@ -23,7 +25,7 @@ pub enum ReadModel {
 }
 
 impl ReadModel {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             ReadModel::ProspectSearch => "prospect_search_view",
             ReadModel::CompanySummary => "company_summary_view",
@@ -54,17 +56,29 @@ impl MinToken {
     }
 }
 
-/// How far `model` is applied.
+const STATE_SQL: &str =
+    "SELECT watermark::text, watermark_at FROM read_model_state WHERE read_model = $1";
+
+/// How far `model` is applied, read by `client` (a transaction's snapshot, say).
 pub async fn read(
     client: &impl GenericClient,
     model: ReadModel,
 ) -> Result<(u64, Freshness), SearchError> {
-    let row = client
-        .query_one(
-            "SELECT watermark::text, watermark_at FROM read_model_state WHERE read_model = $1",
-            &[&model.name()],
-        )
-        .await?;
+    from_row(&client.query_one(STATE_SQL, &[&model.name()]).await?)
+}
+
+/// How far `model` is applied, with the statement prepared once per connection. Called before
+/// a search's own statement on the same connection (even when the two are pipelined), the
+/// watermark it reports never claims more than the search's snapshot holds.
+pub async fn read_cached(
+    client: &ClientWrapper,
+    model: ReadModel,
+) -> Result<(u64, Freshness), SearchError> {
+    let statement = session::prepare(client, STATE_SQL).await?;
+    from_row(&client.query_one(&statement, &[&model.name()]).await?)
+}
+
+fn from_row(row: &Row) -> Result<(u64, Freshness), SearchError> {
     let watermark: String = row.try_get(0)?;
     let xid = watermark.parse::<u64>().unwrap_or_default();
     let freshness = Freshness {
@@ -77,14 +91,14 @@ pub async fn read(
 /// Waits until `model` includes every write up to `token` (the watermark is above it), then
 /// returns its freshness. Gives up with `DEADLINE_EXCEEDED` at `deadline`.
 pub async fn wait_for(
-    client: &impl GenericClient,
+    client: &ClientWrapper,
     model: ReadModel,
     token: Option<MinToken>,
     deadline: Instant,
 ) -> Result<Freshness, SearchError> {
     let mut pause = FIRST_POLL;
     loop {
-        let (watermark, freshness) = read(client, model).await?;
+        let (watermark, freshness) = read_cached(client, model).await?;
         match token {
             Some(MinToken(xid)) if watermark <= xid => {}
             _ => return Ok(freshness),

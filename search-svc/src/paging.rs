@@ -2,6 +2,7 @@
 //! bounded channel, so a slow client slows the query and a client that goes away stops it. The
 //! page ends with a `PageEnd` carrying the next page token and the read model's freshness.
 
+use deadpool_postgres::ClientWrapper;
 use futures_util::StreamExt;
 use lma_proto::v1::{Freshness, PageEnd};
 use tokio::sync::mpsc;
@@ -9,9 +10,10 @@ use tokio_postgres::Row;
 use tonic::Status;
 
 use crate::error::SearchError;
+use crate::freshness::{ReadModel, read_cached};
 use crate::page_token::{self, TextMode};
 use crate::query::{Order, SqlQuery};
-use crate::rows;
+use crate::{rows, session};
 
 /// Messages buffered between the database and a client: enough to keep both busy, small
 /// enough that a slow client holds the query back instead of filling memory.
@@ -21,6 +23,8 @@ pub type Sender<M> = mpsc::Sender<Result<M, Status>>;
 
 /// How to turn rows of one read model into the messages of one RPC.
 pub struct PageShape<M> {
+    /// The read model the page comes from, whose freshness the page reports.
+    pub read_model: ReadModel,
     pub id_column: &'static str,
     pub order: Order,
     pub page_size: u32,
@@ -41,18 +45,31 @@ pub enum Streamed {
 /// Returns before the end when the client has gone away. With `allow_empty == false`, a query
 /// that matches nothing sends nothing at all, so the caller can try another (the trigram
 /// fallback).
+///
+/// `freshness` is what the page reports; when it is not known yet (no `min_token` was awaited)
+/// it is read in the same round trip as the page: both statements are pipelined on the
+/// connection, the freshness read first, and it is kept for a following query.
 pub async fn stream_page<M>(
-    client: &tokio_postgres::Client,
+    client: &ClientWrapper,
     query: SqlQuery,
     shape: &PageShape<M>,
     text_mode: TextMode,
-    freshness: &Freshness,
+    freshness: &mut Option<Freshness>,
     allow_empty: bool,
     sender: &Sender<M>,
 ) -> Result<Streamed, SearchError> {
-    let rows = client
-        .query_raw(query.sql.as_str(), query.param_refs())
-        .await?;
+    let page = async {
+        let statement = session::prepare(client, &query.sql).await?;
+        Ok::<_, SearchError>(client.query_raw(&statement, query.param_refs()).await?)
+    };
+    let rows = if freshness.is_some() {
+        page.await?
+    } else {
+        let read = read_cached(client, shape.read_model);
+        let ((_, read), rows) = futures_util::future::try_join(read, page).await?;
+        *freshness = Some(read);
+        rows
+    };
     futures_util::pin_mut!(rows);
     let mut returned = 0;
     let mut last = None;
@@ -84,7 +101,7 @@ pub async fn stream_page<M>(
     let end = PageEnd {
         next_page_token,
         returned,
-        freshness: Some(freshness.clone()),
+        freshness: freshness.clone(),
     };
     if sender.send(Ok((shape.end)(end))).await.is_err() {
         return Ok(Streamed::ClientGone);

@@ -115,7 +115,8 @@ impl Shutdown {
 
 /// Builds and starts `service` against `database_url` with its role, on 127.0.0.1:0, auth
 /// cache off (revocation takes effect at once) and a short shutdown grace. `extra_args` are
-/// appended to the command line.
+/// appended to the command line; a flag given there replaces the harness's default for it
+/// (`--auth-cache-ttl-secs 10` turns the cache on, as in production).
 pub async fn start_service(
     service: Service,
     database_url: &str,
@@ -140,6 +141,18 @@ pub async fn start_service(
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
+    // The defaults are `--flag value` pairs after the binary name; drop those given again.
+    let overridden = |flag: &str| {
+        extra_args
+            .iter()
+            .any(|arg| *arg == flag || arg.starts_with(&format!("{flag}=")))
+    };
+    let defaults = args.split_off(1);
+    for pair in defaults.chunks(2) {
+        if !overridden(&pair[0]) {
+            args.extend_from_slice(pair);
+        }
+    }
     args.extend(extra_args.iter().map(|s| (*s).to_owned()));
     let signal = shutdown.signal();
     let started: anyhow::Result<(SocketAddr, JoinHandle<anyhow::Result<()>>)> = async {
