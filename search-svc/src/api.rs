@@ -18,6 +18,7 @@ use lma_proto::v1::{
 use svc_core::Pool;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -27,7 +28,7 @@ use crate::freshness::{self, MinToken, ReadModel};
 use crate::page_token::TextMode;
 use crate::paging::{self, PageShape, STREAM_BUFFER, Sender, Streamed};
 use crate::query::{self, PageRequest};
-use crate::{count, export, rows, session};
+use crate::{count, export, rows};
 
 pub struct SearchApi {
     pool: Pool,
@@ -230,20 +231,20 @@ impl SearchService for SearchApi {
         let deadline = self.deadline(&request);
         let request = request.into_inner();
         let min_token = MinToken::parse(&request.min_token, "min_token")?;
-        let (condition, key): (&str, Box<dyn tokio_postgres::types::ToSql + Sync + Send>) =
+        let (condition, key, key_type): (&str, Box<dyn ToSql + Sync + Send>, Type) =
             match request.company {
                 Some(get_company_request::Company::CompanyId(id)) => {
                     let id = id.trim().parse::<i64>().map_err(|_| {
                         SearchError::invalid("company_id", format!("{id:?} is not a company id"))
                     })?;
-                    ("company_id = $2", Box::new(id))
+                    ("company_id = $2", Box::new(id), Type::INT8)
                 }
                 Some(get_company_request::Company::Domain(domain)) => {
                     let domain = domain.trim().to_lowercase();
                     if domain.is_empty() {
                         return Err(SearchError::invalid("domain", "must not be empty").into());
                     }
-                    ("domain = $2", Box::new(domain))
+                    ("domain = $2", Box::new(domain), Type::TEXT)
                 }
                 None => {
                     return Err(SearchError::invalid("company", "give company_id or domain").into());
@@ -256,12 +257,12 @@ impl SearchService for SearchApi {
             query::COMPANY_COLUMNS
         );
         let company = async {
-            let statement = session::prepare(&client, &sql).await?;
-            Ok::<_, SearchError>(
-                client
-                    .query_opt(&statement, &[&caller.organization_id, key.as_ref()])
-                    .await?,
-            )
+            let params = [
+                (&caller.organization_id as &(dyn ToSql + Sync), Type::INT8),
+                (key.as_ref() as &(dyn ToSql + Sync), key_type),
+            ];
+            let rows = client.query_typed(&sql, &params).await?;
+            Ok::<_, SearchError>(rows.into_iter().next())
         };
         let (freshness, row) =
             with_freshness(&client, ReadModel::CompanySummary, awaited, company).await?;

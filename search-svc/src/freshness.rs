@@ -10,7 +10,6 @@ use tokio::time::Instant;
 use tokio_postgres::{GenericClient, Row};
 
 use crate::error::SearchError;
-use crate::session;
 
 /// First and longest pause between two looks at the watermark: short at first (an applied
 /// batch takes tens of milliseconds), backing off so a long wait costs few queries.
@@ -74,7 +73,7 @@ pub async fn read_cached(
     client: &ClientWrapper,
     model: ReadModel,
 ) -> Result<(u64, Freshness), SearchError> {
-    let statement = session::prepare(client, STATE_SQL).await?;
+    let statement = client.prepare_cached(STATE_SQL).await?;
     from_row(&client.query_one(&statement, &[&model.name()]).await?)
 }
 

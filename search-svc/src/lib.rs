@@ -12,7 +12,6 @@ mod page_token;
 mod paging;
 mod query;
 mod rows;
-mod session;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -13,7 +13,7 @@ use crate::error::SearchError;
 use crate::freshness::{ReadModel, read_cached};
 use crate::page_token::{self, TextMode};
 use crate::query::{Order, SqlQuery};
-use crate::{rows, session};
+use crate::rows;
 
 /// Messages buffered between the database and a client: enough to keep both busy, small
 /// enough that a slow client holds the query back instead of filling memory.
@@ -59,8 +59,11 @@ pub async fn stream_page<M>(
     sender: &Sender<M>,
 ) -> Result<Streamed, SearchError> {
     let page = async {
-        let statement = session::prepare(client, &query.sql).await?;
-        Ok::<_, SearchError>(client.query_raw(&statement, query.param_refs()).await?)
+        Ok::<_, SearchError>(
+            client
+                .query_typed_raw(&query.sql, query.typed_params())
+                .await?,
+        )
     };
     let rows = if freshness.is_some() {
         page.await?
