@@ -18,7 +18,7 @@ use lma_proto::v1::{
 use svc_core::Pool;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::ToSql;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
@@ -231,25 +231,24 @@ impl SearchService for SearchApi {
         let deadline = self.deadline(&request);
         let request = request.into_inner();
         let min_token = MinToken::parse(&request.min_token, "min_token")?;
-        let (condition, key, key_type): (&str, Box<dyn ToSql + Sync + Send>, Type) =
-            match request.company {
-                Some(get_company_request::Company::CompanyId(id)) => {
-                    let id = id.trim().parse::<i64>().map_err(|_| {
-                        SearchError::invalid("company_id", format!("{id:?} is not a company id"))
-                    })?;
-                    ("company_id = $2", Box::new(id), Type::INT8)
+        let (condition, key): (&str, Box<dyn ToSql + Sync + Send>) = match request.company {
+            Some(get_company_request::Company::CompanyId(id)) => {
+                let id = id.trim().parse::<i64>().map_err(|_| {
+                    SearchError::invalid("company_id", format!("{id:?} is not a company id"))
+                })?;
+                ("company_id = $2", Box::new(id))
+            }
+            Some(get_company_request::Company::Domain(domain)) => {
+                let domain = domain.trim().to_lowercase();
+                if domain.is_empty() {
+                    return Err(SearchError::invalid("domain", "must not be empty").into());
                 }
-                Some(get_company_request::Company::Domain(domain)) => {
-                    let domain = domain.trim().to_lowercase();
-                    if domain.is_empty() {
-                        return Err(SearchError::invalid("domain", "must not be empty").into());
-                    }
-                    ("domain = $2", Box::new(domain), Type::TEXT)
-                }
-                None => {
-                    return Err(SearchError::invalid("company", "give company_id or domain").into());
-                }
-            };
+                ("domain = $2", Box::new(domain))
+            }
+            None => {
+                return Err(SearchError::invalid("company", "give company_id or domain").into());
+            }
+        };
         let client = self.pool.get().await.map_err(SearchError::from)?;
         let awaited = awaited(&client, ReadModel::CompanySummary, min_token, deadline).await?;
         let sql = format!(
@@ -257,12 +256,11 @@ impl SearchService for SearchApi {
             query::COMPANY_COLUMNS
         );
         let company = async {
-            let params = [
-                (&caller.organization_id as &(dyn ToSql + Sync), Type::INT8),
-                (key.as_ref() as &(dyn ToSql + Sync), key_type),
-            ];
-            let rows = client.query_typed(&sql, &params).await?;
-            Ok::<_, SearchError>(rows.into_iter().next())
+            Ok::<_, SearchError>(
+                client
+                    .query_opt(&sql, &[&caller.organization_id, key.as_ref()])
+                    .await?,
+            )
         };
         let (freshness, row) =
             with_freshness(&client, ReadModel::CompanySummary, awaited, company).await?;

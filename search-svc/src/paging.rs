@@ -61,7 +61,7 @@ pub async fn stream_page<M>(
     let page = async {
         Ok::<_, SearchError>(
             client
-                .query_typed_raw(&query.sql, query.typed_params())
+                .query_raw(query.sql.as_str(), query.param_refs())
                 .await?,
         )
     };

@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lma_proto::v1::{CompanySort, ProspectSort, SearchCompaniesRequest, SearchProspectsRequest};
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::ToSql;
 
 use crate::error::SearchError;
 use crate::filter::{
@@ -127,41 +127,14 @@ impl<C> PageRequest<C> {
 pub struct SqlQuery {
     pub sql: String,
     pub params: Vec<Box<dyn ToSql + Send + Sync>>,
-    /// The PostgreSQL type of each parameter, so the query can be parsed, bound and run in one
-    /// round trip (see [`SqlQuery::typed_params`]).
-    pub types: Vec<Type>,
     /// The relevance expression, once a free-text condition was rendered.
     pub score: Option<String>,
 }
 
-/// A value search-svc binds, with the PostgreSQL type it is sent as.
-pub trait Param: ToSql + Send + Sync + 'static {
-    const TYPE: Type;
-}
-
-macro_rules! param {
-    ($($rust:ty => $sql:expr),* $(,)?) => {
-        $(impl Param for $rust {
-            const TYPE: Type = $sql;
-        })*
-    };
-}
-
-param! {
-    i32 => Type::INT4,
-    i64 => Type::INT8,
-    f32 => Type::FLOAT4,
-    String => Type::TEXT,
-    Vec<String> => Type::TEXT_ARRAY,
-    SystemTime => Type::TIMESTAMPTZ,
-    serde_json::Value => Type::JSONB,
-}
-
 impl SqlQuery {
     /// Binds a value and returns its placeholder.
-    pub fn bind<T: Param>(&mut self, value: T) -> String {
+    pub fn bind(&mut self, value: impl ToSql + Send + Sync + 'static) -> String {
         self.params.push(Box::new(value));
-        self.types.push(T::TYPE);
         format!("${}", self.params.len())
     }
 
@@ -169,13 +142,6 @@ impl SqlQuery {
         self.params
             .iter()
             .map(|param| param.as_ref() as &(dyn ToSql + Sync))
-    }
-
-    /// The parameters with their types, for `query_typed_raw`: an unnamed statement parsed,
-    /// bound and executed in one round trip, and planned for these values every time (a
-    /// cached statement could fall back to a generic plan chosen for other values).
-    pub fn typed_params(&self) -> impl ExactSizeIterator<Item = (&(dyn ToSql + Sync), Type)> {
-        self.param_refs().zip(self.types.iter().cloned())
     }
 
     /// The relevance score expression, or 0 when the search has no text.
