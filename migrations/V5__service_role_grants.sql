@@ -14,6 +14,8 @@ GRANT SELECT ON company, prospect TO lma_refresh;
 GRANT SELECT ON company_prospect_def, prospect_search_def, company_summary_def TO lma_refresh;
 -- FOR UPDATE SKIP LOCKED (claiming a batch) needs UPDATE as well.
 GRANT SELECT, UPDATE, DELETE ON change_log TO lma_refresh;
+-- refresh-svc clears the change signal when it starts draining.
+GRANT SELECT, UPDATE ON change_signal TO lma_refresh;
 GRANT CREATE ON SCHEMA public TO lma_refresh;
 ALTER TABLE company_prospect_view OWNER TO lma_refresh;
 ALTER TABLE prospect_search_view OWNER TO lma_refresh;

@@ -271,6 +271,16 @@ pub async fn rederive(
     model: ReadModel,
     keys: &[i64],
 ) -> Result<(u64, u64), DbError> {
+    rederive_from(transaction, model, model.definition, keys).await
+}
+
+/// Like [`rederive`], from `source`: the definition, or rows already computed from it.
+pub async fn rederive_from(
+    transaction: &Transaction<'_>,
+    model: ReadModel,
+    source: &str,
+    keys: &[i64],
+) -> Result<(u64, u64), DbError> {
     let deleted = transaction
         .execute(
             &format!("DELETE FROM {} WHERE company_id = ANY($1)", model.table),
@@ -280,8 +290,8 @@ pub async fn rederive(
     let inserted = transaction
         .execute(
             &format!(
-                "INSERT INTO {} SELECT * FROM {} WHERE company_id = ANY($1)",
-                model.table, model.definition
+                "INSERT INTO {} SELECT * FROM {source} WHERE company_id = ANY($1)",
+                model.table
             ),
             &[&keys],
         )

@@ -405,21 +405,8 @@ async fn repair_in_place(
     started: Instant,
 ) -> Result<Outcome, DbError> {
     let table = model.table;
-    let deleted = transaction
-        .execute(
-            &format!("DELETE FROM {table} WHERE company_id = ANY($1)"),
-            &[&drift.keys],
-        )
-        .await?;
-    let inserted = transaction
-        .execute(
-            &format!(
-                "INSERT INTO {table} SELECT * FROM {} WHERE company_id = ANY($1)",
-                reconcile::FRESH_ROWS
-            ),
-            &[&drift.keys],
-        )
-        .await?;
+    let (deleted, inserted) =
+        read_model::rederive_from(&transaction, model, reconcile::FRESH_ROWS, &drift.keys).await?;
     transaction
         .execute(
             "UPDATE read_model_state SET needs_rebuild = false WHERE read_model = $1",

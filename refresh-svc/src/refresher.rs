@@ -59,7 +59,7 @@ impl Refresher {
     /// another writer holds the apply lock. Returns one summed outcome per read model touched.
     pub async fn drain(&self, wait: LockWait) -> Result<Vec<Outcome>, RefreshError> {
         let mut client = self.client().await?;
-        // Writers notify only while the signal is clear (V9): clear it before claiming, so that
+        // Writers notify only while the signal is clear (change_signal, V3): clear it before claiming, so that
         // a change committed from here on is either claimed below or wakes us again.
         clear_change_signal(&client).await?;
         let started = Instant::now();
@@ -156,7 +156,7 @@ impl Refresher {
     }
 
     /// Whether the change log holds anything: the cheap probe between full drains that picks up
-    /// writes which skipped the NOTIFY (see V9).
+    /// writes which skipped the NOTIFY (see change_signal in V3).
     pub async fn has_pending_changes(&self) -> Result<bool, RefreshError> {
         let client = self.client().await?;
         // The primary key walk stays cheap however many claimed (dead) rows await vacuum.

@@ -1,4 +1,4 @@
-//! Throttled notifications (migration V9): only the first write after each drain sends NOTIFY,
+//! Throttled notifications (change_signal, migration V3): only the first write after each drain sends NOTIFY,
 //! and writes that skipped it are still applied, by the change-log probe.
 
 use std::time::Duration;
