@@ -175,6 +175,17 @@ pub async fn rebuild(
             ))
             .await?;
     }
+    // Extended statistics steer the planner on correlated filters; they go with the table, so
+    // the replacement needs its own copies before ANALYZE fills them.
+    let statistics = live_statistics(&transaction, table).await?;
+    for (position, (_, kinds, columns)) in statistics.iter().enumerate() {
+        transaction
+            .batch_execute(&format!(
+                "CREATE STATISTICS {replacement}_stats_{position} {kinds} ON {columns} \
+                 FROM {replacement}"
+            ))
+            .await?;
+    }
     transaction
         .batch_execute(&format!(
             "ANALYZE {replacement}; ALTER TABLE {replacement} OWNER TO {owner}"
@@ -197,6 +208,13 @@ pub async fn rebuild(
     for (temporary, original) in &renames {
         transaction
             .batch_execute(&format!("ALTER INDEX {temporary} RENAME TO {original}"))
+            .await?;
+    }
+    for (position, (original, _, _)) in statistics.iter().enumerate() {
+        transaction
+            .batch_execute(&format!(
+                "ALTER STATISTICS {replacement}_stats_{position} RENAME TO {original}"
+            ))
             .await?;
     }
 
@@ -436,4 +454,27 @@ async fn repair_in_place(
         "rebuilt read model in place"
     );
     Ok(outcome)
+}
+
+/// The live table's extended statistics: quoted name, the kinds clause (empty for expression-only
+/// statistics, whose kind is implied) and the column and expression list.
+async fn live_statistics(
+    transaction: &Transaction<'_>,
+    table: &str,
+) -> Result<Vec<(String, String, String)>, DbError> {
+    let rows = transaction
+        .query(
+            "SELECT quote_ident(stxname), \
+                 coalesce('(' || nullif(array_to_string(array_remove(ARRAY[ \
+                     CASE WHEN 'd' = ANY(stxkind) THEN 'ndistinct' END, \
+                     CASE WHEN 'f' = ANY(stxkind) THEN 'dependencies' END, \
+                     CASE WHEN 'm' = ANY(stxkind) THEN 'mcv' END], NULL), ', '), '') || ')', ''), \
+                 pg_get_statisticsobjdef_columns(oid) \
+             FROM pg_statistic_ext WHERE stxrelid = $1::text::regclass ORDER BY stxname",
+            &[&table],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+        .collect()
 }

@@ -145,6 +145,23 @@ async fn table_shape(app: &TestApp, table: &str) -> (Vec<String>, String, String
     (indexes, row.get(0), row.get(1), row.get(2))
 }
 
+/// Definitions of a table's extended statistics, by name.
+async fn statistics(app: &TestApp, table: &str) -> Vec<String> {
+    app.db
+        .connect()
+        .await
+        .query(
+            "SELECT pg_get_statisticsobjdef(oid) FROM pg_statistic_ext \
+             WHERE stxrelid = $1::text::regclass ORDER BY stxname",
+            &[&table],
+        )
+        .await
+        .expect("reading extended statistics")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_rebuild_swaps_in_an_equal_table_with_the_same_indexes_and_grants() {
     let app = spawn_app().await;
@@ -155,6 +172,11 @@ async fn a_full_rebuild_swaps_in_an_equal_table_with_the_same_indexes_and_grants
     for model in refresh_svc::read_model::READ_MODELS {
         before.push(table_shape(&app, model.table).await);
     }
+    let statistics_before = statistics(&app, "prospect_search_view").await;
+    assert!(
+        !statistics_before.is_empty(),
+        "the search model has extended statistics"
+    );
     // Far more drift than a repair in place is for: the rebuild must build beside and swap.
     let admin = app.db.connect().await;
     for model in refresh_svc::read_model::READ_MODELS {
@@ -194,6 +216,11 @@ async fn a_full_rebuild_swaps_in_an_equal_table_with_the_same_indexes_and_grants
         // The ACL names the granting owner; both name the same one.
         assert_eq!(acl, new_acl, "grants of {}", model.table);
     }
+    assert_eq!(
+        statistics(&app, "prospect_search_view").await,
+        statistics_before,
+        "extended statistics survive the swap"
+    );
     assert!(drift(&app.db).await.is_empty());
     row_counts_match(&app).await;
     // search-svc, with only its grants, still reads the swapped-in table.
