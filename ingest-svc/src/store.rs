@@ -558,20 +558,6 @@ fn timestamp(row: &Row, column: &str) -> Result<Option<prost_types::Timestamp>, 
     Ok(Some(row.try_get::<_, SystemTime>(column)?.into()))
 }
 
-/// `custom_fields` is a JSON object; values that are not strings come back as JSON text.
-fn custom_fields(value: serde_json::Value) -> std::collections::HashMap<String, String> {
-    match value {
-        serde_json::Value::Object(object) => object
-            .into_iter()
-            .map(|(key, value)| match value {
-                serde_json::Value::String(text) => (key, text),
-                other => (key, other.to_string()),
-            })
-            .collect(),
-        _ => Default::default(),
-    }
-}
-
 /// A company from a row with the column names of [`SELECT_PROSPECT`]'s company part.
 fn company_from_row(row: &Row) -> Result<Company, DbError> {
     Ok(Company {
@@ -623,7 +609,7 @@ fn prospect_from_row(row: &Row) -> Result<Prospect, DbError> {
         phone: text(row, "phone")?,
         mobile_phone: text(row, "mobile_phone")?,
         tags: row.try_get("tags")?,
-        custom_fields: custom_fields(row.try_get("custom_fields")?),
+        custom_fields: lma_proto::custom_fields_from_stored(row.try_get("custom_fields")?),
         created_at: timestamp(row, "created_at")?,
         updated_at: timestamp(row, "updated_at")?,
         company: Some(company),

@@ -46,6 +46,24 @@ impl v1::JobTitleLevel {
     }
 }
 
+/// The `custom_fields` map of a prospect from its stored form, a JSON object in
+/// `prospect.custom_fields` and the read models. Values that are not strings (possible only in
+/// rows written outside the API) come back as their JSON text.
+pub fn custom_fields_from_stored(
+    stored: serde_json::Value,
+) -> std::collections::HashMap<String, String> {
+    match stored {
+        serde_json::Value::Object(object) => object
+            .into_iter()
+            .map(|(key, value)| match value {
+                serde_json::Value::String(text) => (key, text),
+                other => (key, other.to_string()),
+            })
+            .collect(),
+        _ => Default::default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::v1::JobTitleLevel;
@@ -60,6 +78,16 @@ mod tests {
             JobTitleLevel::from_stored(Some("admiral")),
             JobTitleLevel::Unspecified
         );
+    }
+
+    #[test]
+    fn stored_custom_fields_read_back_as_strings() {
+        let stored = serde_json::json!({"tier": "gold", "seats": 12, "vip": true});
+        let fields = super::custom_fields_from_stored(stored);
+        assert_eq!(fields.get("tier").map(String::as_str), Some("gold"));
+        assert_eq!(fields.get("seats").map(String::as_str), Some("12"));
+        assert_eq!(fields.get("vip").map(String::as_str), Some("true"));
+        assert!(super::custom_fields_from_stored(serde_json::json!([1, 2])).is_empty());
     }
 
     #[test]

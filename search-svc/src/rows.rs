@@ -17,16 +17,7 @@ fn text(row: &Row, column: &str) -> Result<String, tokio_postgres::Error> {
 
 /// A row selected with `query::PROSPECT_COLUMNS`.
 pub fn prospect_from_row(row: &Row) -> Result<ProspectSummary, SearchError> {
-    let custom_fields = match row.try_get::<_, serde_json::Value>("custom_fields")? {
-        serde_json::Value::Object(object) => object
-            .into_iter()
-            .map(|(key, value)| match value {
-                serde_json::Value::String(text) => (key, text),
-                other => (key, other.to_string()),
-            })
-            .collect(),
-        _ => Default::default(),
-    };
+    let custom_fields = lma_proto::custom_fields_from_stored(row.try_get("custom_fields")?);
     Ok(ProspectSummary {
         prospect_id: row.try_get::<_, i64>("prospect_id")?.to_string(),
         company_id: row.try_get::<_, i64>("company_id")?.to_string(),

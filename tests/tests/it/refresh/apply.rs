@@ -10,7 +10,7 @@ use lma_tests::fixtures::{self, industries};
 use lma_tests::{TestDatabase, spawn_app, wait};
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use super::{start_refresh, wait_until_consistent};
+use super::{start_refresh, wait_until_consistent, wait_until_searchable};
 
 /// Long enough that the fallback drain cannot be what applied a change in these tests.
 const NO_FALLBACK_DRAIN: &str = "600000";
@@ -89,21 +89,12 @@ async fn a_change_made_while_refresh_is_stopped_is_applied_when_it_starts() {
         ],
     )
     .await;
-    wait::until(
+    wait_until_searchable(
         "the write to be searchable",
-        Duration::from_secs(15),
-        || async {
-            let mut search_client = clients::search_client(search.addr, auth.clone()).await;
-            let page = lma_tests::app::search_prospects(
-                &mut search_client,
-                lma_tests::app::search_request(ProspectFilter::default()),
-            )
-            .await
-            .map_err(|status| status.to_string())?;
-            page.by_external_id("crm-jane-doe")
-                .map(|_| ())
-                .ok_or_else(|| "not yet".to_owned())
-        },
+        search.addr,
+        &auth,
+        ProspectFilter::default(),
+        "crm-jane-doe",
     )
     .await;
     wait_until_consistent(&db).await;

@@ -1,11 +1,11 @@
 //! The read models equal their definitions: after random changes, after a full rebuild (which
 //! keeps indexes, grants and owner), and after a reconcile repairs drift.
 
-use lma_proto::v1::{ReadModel, RefreshMode, RefreshNowRequest};
+use lma_proto::v1::{ReadModel, RefreshMode};
 use lma_tests::fixtures::{self, query};
 use lma_tests::{TestApp, spawn_app};
 
-use super::{drift, wait_until_consistent};
+use super::{drift, refresh_now, wait_until_consistent};
 
 /// A small deterministic generator (64-bit LCG): the same operations on every run.
 struct Lcg(u64);
@@ -186,17 +186,7 @@ async fn a_full_rebuild_swaps_in_an_equal_table_with_the_same_indexes_and_grants
             .expect("emptying a read model");
     }
 
-    let response = app
-        .refresh_client()
-        .await
-        .refresh_now(RefreshNowRequest {
-            mode: RefreshMode::Full as i32,
-            read_model: ReadModel::Unspecified as i32,
-            wait: true,
-        })
-        .await
-        .expect("RefreshNow")
-        .into_inner();
+    let response = refresh_now(&app, RefreshMode::Full, ReadModel::Unspecified).await;
     assert!(response.completed);
     assert_eq!(response.results.len(), 3);
     for result in &response.results {
@@ -246,17 +236,7 @@ async fn reconcile_repairs_drift() {
         .expect("corrupting the read models");
     assert_eq!(drift(&app.db).await.len(), 2);
 
-    let response = app
-        .refresh_client()
-        .await
-        .refresh_now(RefreshNowRequest {
-            mode: RefreshMode::Reconcile as i32,
-            read_model: ReadModel::Unspecified as i32,
-            wait: true,
-        })
-        .await
-        .expect("RefreshNow")
-        .into_inner();
+    let response = refresh_now(&app, RefreshMode::Reconcile, ReadModel::Unspecified).await;
     assert!(response.completed);
     let repaired: Vec<(ReadModel, i64)> = response
         .results
@@ -295,17 +275,7 @@ async fn a_full_rebuild_with_little_drift_repairs_in_place() {
         .expect("corrupting one row");
     assert_eq!(drift(&app.db).await.len(), 1, "one model drifted");
 
-    let response = app
-        .refresh_client()
-        .await
-        .refresh_now(RefreshNowRequest {
-            mode: RefreshMode::Full as i32,
-            read_model: ReadModel::ProspectSearch as i32,
-            wait: true,
-        })
-        .await
-        .expect("RefreshNow")
-        .into_inner();
+    let response = refresh_now(&app, RefreshMode::Full, ReadModel::ProspectSearch).await;
     let result = &response.results[0];
     assert_eq!(result.error, "", "{result:?}");
     assert_eq!(result.mode(), RefreshMode::Full);

@@ -124,3 +124,45 @@ async fn wait_for_leader_matching(
     )
     .await;
 }
+
+/// Runs RefreshNow with `wait` and returns its answer; failures of the call itself panic.
+async fn refresh_now(
+    app: &lma_tests::TestApp,
+    mode: lma_proto::v1::RefreshMode,
+    read_model: lma_proto::v1::ReadModel,
+) -> lma_proto::v1::RefreshNowResponse {
+    app.refresh_client()
+        .await
+        .refresh_now(lma_proto::v1::RefreshNowRequest {
+            mode: mode as i32,
+            read_model: read_model as i32,
+            wait: true,
+        })
+        .await
+        .expect("RefreshNow")
+        .into_inner()
+}
+
+/// Waits (bounded) until a search for `filter` through search-svc at `search` returns the
+/// prospect `external_id`.
+async fn wait_until_searchable(
+    what: &str,
+    search: std::net::SocketAddr,
+    auth: &BearerAuth,
+    filter: lma_proto::v1::ProspectFilter,
+    external_id: &str,
+) {
+    wait::until(what, Duration::from_secs(15), || async {
+        let mut search_client = clients::search_client(search, auth.clone()).await;
+        let page = lma_tests::app::search_prospects(
+            &mut search_client,
+            lma_tests::app::search_request(filter.clone()),
+        )
+        .await
+        .map_err(|status| status.to_string())?;
+        page.by_external_id(external_id)
+            .map(|_| ())
+            .ok_or_else(|| "not yet".to_owned())
+    })
+    .await;
+}

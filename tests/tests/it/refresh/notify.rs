@@ -10,7 +10,7 @@ use lma_tests::fixtures::{self, industries};
 use lma_tests::{TestDatabase, wait};
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use super::{start_refresh, wait_until_consistent};
+use super::{start_refresh, wait_until_consistent, wait_until_searchable};
 
 async fn signal_pending(client: &tokio_postgres::Client) -> bool {
     client
@@ -117,21 +117,12 @@ async fn a_write_that_skipped_its_notification_is_applied_by_the_probe() {
         })
         .await
         .expect("UpsertProspect");
-    wait::until(
+    wait_until_searchable(
         "the probe to apply the write",
-        Duration::from_secs(15),
-        || async {
-            let mut search_client = clients::search_client(search.addr, auth.clone()).await;
-            let page = lma_tests::app::search_prospects(
-                &mut search_client,
-                lma_tests::app::search_request(industries(&["Robotics"])),
-            )
-            .await
-            .map_err(|status| status.to_string())?;
-            page.by_external_id("crm-jane-doe")
-                .map(|_| ())
-                .ok_or_else(|| "not yet".to_owned())
-        },
+        search.addr,
+        &auth,
+        industries(&["Robotics"]),
+        "crm-jane-doe",
     )
     .await;
     wait_until_consistent(&db).await;
