@@ -17,6 +17,7 @@ use svc_core::DbError;
 use tokio::sync::mpsc;
 use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{ToSql, Type};
 
 use crate::error::IngestError;
@@ -162,6 +163,14 @@ struct BatchOutcome {
     rejected_records: u64,
     /// Token of the batch's commit; `None` when nothing was committed.
     consistency_token: Option<String>,
+}
+
+/// How one attempt at writing a batch ended.
+enum Attempt {
+    Written(BatchOutcome),
+    /// A company the batch's prospects join to was deleted after the company merge skipped it
+    /// as unchanged; the transaction was not committed.
+    CompanyVanished,
 }
 
 /// Where a bulk write goes.
@@ -346,22 +355,31 @@ const PROSPECT_TYPES: [Type; 20] = [
     Type::JSONB,
 ];
 
-/// Companies in domain order; counts of created and updated ones.
+/// New and changed companies in domain order; counts of created and updated ones. Companies
+/// the batch would not change are left out, so they are neither written nor locked: a batch of
+/// a large file names a tenth of all companies, nearly all of them unchanged.
 static MERGE_COMPANIES: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH written AS (
              INSERT INTO company AS c (organization_id, {COMPANY_COLUMNS})
-             SELECT $1, {COMPANY_COLUMNS} FROM ingest_company_stage ORDER BY domain
+             SELECT $1, {COMPANY_COLUMNS} FROM ingest_company_stage s
+             WHERE NOT EXISTS (
+                 SELECT FROM company c
+                 WHERE c.organization_id = $1 AND c.domain = s.domain AND {})
+             ORDER BY domain
              ON CONFLICT (organization_id, domain) {}
              RETURNING (xmax = 0) AS inserted)
          SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
          FROM written",
+        store::merge_changes_nothing("c", COMPANY_MERGE, "s"),
         store::merge_clause("c", COMPANY_MERGE)
     )
 });
 
-/// Prospects in key order, joined to their companies (merged just before, and locked by that
-/// merge, so none can vanish in between); counts of staged, inserted and updated rows.
+/// New and changed prospects in key order, joined to their companies; counts of staged,
+/// inserted and updated rows. An unchanged company is not locked by the company merge, so a
+/// concurrent delete may take it away: the join then finds fewer rows than were staged (or
+/// the foreign key check fails), and the batch is retried.
 static MERGE_PROSPECTS: LazyLock<String> = LazyLock::new(|| {
     let staged_columns = PROSPECT_COLUMNS
         .split(", ")
@@ -376,12 +394,17 @@ static MERGE_PROSPECTS: LazyLock<String> = LazyLock::new(|| {
          written AS (
              INSERT INTO prospect AS p (organization_id, company_id, {PROSPECT_COLUMNS})
              SELECT $1, company_id, {PROSPECT_COLUMNS} FROM source
+             WHERE NOT EXISTS (
+                 SELECT FROM prospect p
+                 WHERE p.organization_id = $1 AND p.external_source = source.external_source
+                   AND p.external_id = source.external_id AND {})
              ORDER BY external_source, external_id
              ON CONFLICT (organization_id, external_source, external_id) {}
              RETURNING (xmax = 0) AS inserted)
          SELECT (SELECT count(*) FROM source),
                 count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted)
          FROM written",
+        store::merge_changes_nothing("p", PROSPECT_MERGE, "source"),
         store::merge_clause("p", PROSPECT_MERGE)
     )
 });
@@ -399,11 +422,14 @@ impl Store {
     ) -> Result<BatchOutcome, DbError> {
         let mut attempt = 1;
         loop {
-            match self.try_write_batch(organization_id, rows, mirror).await {
-                Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => {
-                    tracing::info!(attempt, %error, rows = rows.len(), "batch conflicted; retrying");
-                    attempt += 1;
-                    tokio::time::sleep(store::retry_backoff(attempt)).await;
+            let conflict = match self.try_write_batch(organization_id, rows, mirror).await {
+                Ok(Attempt::Written(outcome)) => return Ok(outcome),
+                Ok(Attempt::CompanyVanished) => None,
+                Err(error)
+                    if error.is_retryable()
+                        || error.sql_state() == Some(&SqlState::FOREIGN_KEY_VIOLATION) =>
+                {
+                    Some(error)
                 }
                 Err(error) if is_row_fault(&error) => {
                     tracing::info!(%error, rows = rows.len(), "batch rejected; writing its rows one by one");
@@ -411,8 +437,27 @@ impl Store {
                         .write_rows_one_by_one(organization_id, rows, mirror)
                         .await;
                 }
-                result => return result,
+                Err(error) => return Err(error),
+            };
+            if attempt >= MAX_ATTEMPTS {
+                return Err(conflict.unwrap_or_else(|| {
+                    DbError::Config(format!(
+                        "companies of the batch were deleted during {attempt} attempts"
+                    ))
+                }));
             }
+            match &conflict {
+                Some(error) => {
+                    tracing::info!(attempt, %error, rows = rows.len(), "batch conflicted; retrying")
+                }
+                None => tracing::info!(
+                    attempt,
+                    rows = rows.len(),
+                    "a company of the batch was deleted meanwhile; retrying"
+                ),
+            }
+            attempt += 1;
+            tokio::time::sleep(store::retry_backoff(attempt)).await;
         }
     }
 
@@ -421,7 +466,7 @@ impl Store {
         organization_id: i64,
         rows: &[StagedRow],
         mirror: bool,
-    ) -> Result<BatchOutcome, DbError> {
+    ) -> Result<Attempt, DbError> {
         let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
         transaction.batch_execute(CREATE_STAGING).await?;
@@ -435,12 +480,8 @@ impl Store {
             .await?;
         let staged: i64 = prospects.try_get(0)?;
         if staged != rows.len() as i64 {
-            // Cannot happen while the merge locks the companies; never lose rows silently.
-            return Err(DbError::Config(format!(
-                "{} of {} staged prospects found no company",
-                rows.len() as i64 - staged,
-                rows.len()
-            )));
+            // Never lose rows silently: roll back and write the batch again.
+            return Ok(Attempt::CompanyVanished);
         }
         let count = |row: &tokio_postgres::Row, index: usize| -> Result<u64, DbError> {
             Ok(row.try_get::<_, i64>(index)?.max(0) as u64)
@@ -469,7 +510,7 @@ impl Store {
         let token = store::consistency_token(&transaction, wrote).await?;
         transaction.commit().await?;
         outcome.consistency_token = Some(token);
-        Ok(outcome)
+        Ok(Attempt::Written(outcome))
     }
 
     async fn write_rows_one_by_one(

@@ -207,6 +207,23 @@ pub(crate) fn merge_clause(alias: &str, merge: &[(&str, &str)]) -> String {
     format!("DO UPDATE SET {set} WHERE ({stored}) IS DISTINCT FROM ({merged})")
 }
 
+/// True when the stored row (`alias`) already equals what merging the `incoming` row into it
+/// would give: the bulk merges leave such rows out before `ON CONFLICT`, which would otherwise
+/// lock (and so write) every stored row a batch names, changed or not.
+pub(crate) fn merge_changes_nothing(alias: &str, merge: &[(&str, &str)], incoming: &str) -> String {
+    let stored = merge
+        .iter()
+        .map(|(column, _)| format!("{alias}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let merged = merge
+        .iter()
+        .map(|(_, expression)| expression.replace("EXCLUDED.", &format!("{incoming}.")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("({stored}) IS NOT DISTINCT FROM ({merged})")
+}
+
 static UPSERT_COMPANY: LazyLock<String> = LazyLock::new(|| {
     format!(
         "INSERT INTO company AS c (organization_id, {}) \
@@ -627,6 +644,22 @@ mod tests {
             clause,
             "DO UPDATE SET name = coalesce(EXCLUDED.name, c.name) \
              WHERE (c.name) IS DISTINCT FROM (coalesce(EXCLUDED.name, c.name))"
+        );
+    }
+
+    #[test]
+    fn the_unchanged_check_reads_the_incoming_row_where_the_merge_reads_excluded() {
+        let check = merge_changes_nothing(
+            "c",
+            &[
+                ("name", "coalesce(EXCLUDED.name, c.name)"),
+                ("id", "EXCLUDED.id"),
+            ],
+            "s",
+        );
+        assert_eq!(
+            check,
+            "(c.name, c.id) IS NOT DISTINCT FROM (coalesce(s.name, c.name), s.id)"
         );
     }
 }
