@@ -36,13 +36,15 @@ const BATCHES_IN_FLIGHT: usize = 1;
 pub struct IngestApi {
     store: Arc<Store>,
     batch_rows: usize,
+    write_connections: usize,
 }
 
 impl IngestApi {
-    pub fn new(store: Store, batch_rows: usize) -> Self {
+    pub fn new(store: Store, batch_rows: usize, write_connections: usize) -> Self {
         Self {
             store: Arc::new(store),
             batch_rows,
+            write_connections,
         }
     }
 
@@ -52,6 +54,7 @@ impl IngestApi {
             organization_id,
             dry_run,
             mirror_to_customer: self.store.dual_ingest,
+            write_connections: self.write_connections,
         }
     }
 }

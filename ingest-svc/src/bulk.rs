@@ -14,6 +14,7 @@ use std::sync::{Arc, LazyLock};
 use futures_util::pin_mut;
 use lma_proto::v1::{IngestSummary, RowError};
 use svc_core::DbError;
+use svc_core::db::PooledClient;
 use tokio::sync::mpsc;
 use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -173,6 +174,61 @@ enum Attempt {
     CompanyVanished,
 }
 
+impl BatchOutcome {
+    /// Adds the outcome of another part of the same batch.
+    fn absorb(&mut self, part: BatchOutcome) {
+        self.inserted += part.inserted;
+        self.updated += part.updated;
+        self.unchanged += part.unchanged;
+        self.companies_created += part.companies_created;
+        self.companies_updated += part.companies_updated;
+        self.rejected.extend(part.rejected);
+        self.rejected_records += part.rejected_records;
+        self.consistency_token = match (self.consistency_token.take(), part.consistency_token) {
+            (Some(mine), Some(theirs)) => Some(store::later_token(mine, theirs)),
+            (mine, theirs) => mine.or(theirs),
+        };
+    }
+}
+
+/// Batches smaller than this are written in one transaction: splitting them would cost more
+/// round trips than it saves.
+const MIN_ROWS_TO_SPLIT: usize = 1_000;
+
+/// Splits a batch into at most `parts` parts by company domain, keeping the input order
+/// within each part. Every company's rows land in one part, so the parts' transactions never
+/// touch the same company or prospect (keys are unique within a batch) and can run at once
+/// without waiting on each other's locks or reordering any company's values.
+fn split_by_company(rows: Vec<StagedRow>, parts: usize) -> Vec<Vec<StagedRow>> {
+    if parts <= 1 || rows.len() < MIN_ROWS_TO_SPLIT {
+        return vec![rows];
+    }
+    let mut split: Vec<Vec<StagedRow>> = (0..parts)
+        .map(|_| Vec::with_capacity(rows.len() / parts + 1))
+        .collect();
+    for row in rows {
+        // A fixed-key hasher: the same domain always goes to the same part.
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&row.record.company.domain, &mut hasher);
+        let part = (std::hash::Hasher::finish(&hasher) % parts as u64) as usize;
+        split[part].push(row);
+    }
+    split.retain(|part| !part.is_empty());
+    split
+}
+
+/// How long a batch waits for a pooled connection. Longer than the pool's own wait (meant for
+/// short requests): concurrent imports of shared companies queue behind each other's
+/// transactions, and an import that waits its turn beats one that fails.
+const BATCH_CONNECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How writing one part ended.
+enum PartWrite {
+    Written(BatchOutcome),
+    /// The database refused a row of the part; its rows must be written one by one.
+    RowFault(DbError),
+}
+
 /// Where a bulk write goes.
 #[derive(Clone)]
 pub struct Target {
@@ -182,6 +238,8 @@ pub struct Target {
     pub dry_run: bool,
     /// Dual ingestion into `customer` (off when migrating from it).
     pub mirror_to_customer: bool,
+    /// Connections a batch is written over at once ([`split_by_company`]).
+    pub write_connections: usize,
 }
 
 /// Writes batches in order until the channel closes; calls `on_batch` after each one with the
@@ -224,13 +282,10 @@ where
         if target.dry_run {
             totals.validated += batch.rows.len() as u64;
         } else if !batch.rows.is_empty() {
+            let parts = split_by_company(batch.rows, target.write_connections);
             let outcome = target
                 .store
-                .write_batch(
-                    target.organization_id,
-                    &batch.rows,
-                    target.mirror_to_customer,
-                )
+                .write_batch(target.organization_id, parts, target.mirror_to_customer)
                 .await?;
             totals.inserted += outcome.inserted;
             totals.updated += outcome.updated;
@@ -410,20 +465,111 @@ static MERGE_PROSPECTS: LazyLock<String> = LazyLock::new(|| {
 });
 
 impl Store {
-    /// Writes one batch atomically, retrying deadlocks and serialization failures. When the
-    /// database rejects the batch for one bad row (a constraint the validation could not see,
-    /// such as a company external id already used by another domain), the rows are written
-    /// one by one so that only the bad ones are rejected, each with the database's reason.
+    /// Writes the parts of one batch ([`split_by_company`]) concurrently, each atomically in
+    /// its own transaction on its own connection. Extra connections are only taken when the
+    /// pool has them free at once and to spare: holding one connection while waiting for
+    /// another could starve concurrent imports, so parts without a connection of their own
+    /// wait for one that is already held.
     async fn write_batch(
         &self,
         organization_id: i64,
-        rows: &[StagedRow],
+        parts: Vec<Vec<StagedRow>>,
         mirror: bool,
     ) -> Result<BatchOutcome, DbError> {
+        let wait_in_line = deadpool_postgres::Timeouts {
+            wait: Some(BATCH_CONNECTION_WAIT),
+            ..self.pool.timeouts()
+        };
+        let mut clients = vec![self.pool.timeout_get(&wait_in_line).await?];
+        let no_wait = deadpool_postgres::Timeouts {
+            wait: Some(std::time::Duration::ZERO),
+            ..self.pool.timeouts()
+        };
+        while clients.len() < parts.len() && self.pool_has_room_for_others() {
+            match self.pool.timeout_get(&no_wait).await {
+                Ok(client) => clients.push(client),
+                Err(_) => break,
+            }
+        }
+        let mut lanes: Vec<Vec<Vec<StagedRow>>> = clients.iter().map(|_| Vec::new()).collect();
+        for (index, part) in parts.into_iter().enumerate() {
+            lanes[index % clients.len()].push(part);
+        }
+        let written = futures_util::future::join_all(
+            clients
+                .into_iter()
+                .zip(lanes)
+                .map(|(client, parts)| self.write_lane(client, organization_id, parts, mirror)),
+        )
+        .await;
+        let mut outcome = BatchOutcome::default();
+        for lane in written {
+            outcome.absorb(lane?);
+        }
+        Ok(outcome)
+    }
+
+    /// Whether taking one more connection would still leave one free for another caller:
+    /// extra connections speed an import up, but must not make other requests wait.
+    fn pool_has_room_for_others(&self) -> bool {
+        let status = self.pool.status();
+        let in_use = status.size.saturating_sub(status.available);
+        status.waiting == 0 && status.max_size.saturating_sub(in_use) >= 2
+    }
+
+    /// Writes parts one after the other on one connection.
+    async fn write_lane(
+        &self,
+        client: PooledClient,
+        organization_id: i64,
+        parts: Vec<Vec<StagedRow>>,
+        mirror: bool,
+    ) -> Result<BatchOutcome, DbError> {
+        let mut outcome = BatchOutcome::default();
+        let mut client = Some(client);
+        for rows in &parts {
+            let held = match client.as_mut() {
+                Some(held) => held,
+                None => client.insert(self.pool.get().await?),
+            };
+            match self.write_part(held, organization_id, rows, mirror).await? {
+                PartWrite::Written(part) => outcome.absorb(part),
+                PartWrite::RowFault(error) => {
+                    tracing::info!(%error, rows = rows.len(), "batch rejected; writing its rows one by one");
+                    // The row-by-row writes take connections of their own: free this one.
+                    client = None;
+                    outcome.absorb(
+                        self.write_rows_one_by_one(organization_id, rows, mirror)
+                            .await?,
+                    );
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Writes one part atomically, retrying deadlocks, serialization failures and companies
+    /// deleted meanwhile. When the database rejects the part for one bad row (a constraint
+    /// the validation could not see, such as a company external id already used by another
+    /// domain), says so, so that only the bad rows are rejected, each with the database's
+    /// reason.
+    async fn write_part(
+        &self,
+        client: &mut PooledClient,
+        organization_id: i64,
+        rows: &[StagedRow],
+        mirror: bool,
+    ) -> Result<PartWrite, DbError> {
         let mut attempt = 1;
         loop {
-            let conflict = match self.try_write_batch(organization_id, rows, mirror).await {
-                Ok(Attempt::Written(outcome)) => return Ok(outcome),
+            if client.is_closed() {
+                *client = self.pool.get().await?;
+            }
+            let conflict = match self
+                .try_write_part(client, organization_id, rows, mirror)
+                .await
+            {
+                Ok(Attempt::Written(outcome)) => return Ok(PartWrite::Written(outcome)),
                 Ok(Attempt::CompanyVanished) => None,
                 Err(error)
                     if error.is_retryable()
@@ -431,12 +577,7 @@ impl Store {
                 {
                     Some(error)
                 }
-                Err(error) if is_row_fault(&error) => {
-                    tracing::info!(%error, rows = rows.len(), "batch rejected; writing its rows one by one");
-                    return self
-                        .write_rows_one_by_one(organization_id, rows, mirror)
-                        .await;
-                }
+                Err(error) if is_row_fault(&error) => return Ok(PartWrite::RowFault(error)),
                 Err(error) => return Err(error),
             };
             if attempt >= MAX_ATTEMPTS {
@@ -461,13 +602,13 @@ impl Store {
         }
     }
 
-    async fn try_write_batch(
+    async fn try_write_part(
         &self,
+        client: &mut PooledClient,
         organization_id: i64,
         rows: &[StagedRow],
         mirror: bool,
     ) -> Result<Attempt, DbError> {
-        let mut client = self.pool.get().await?;
         let transaction = client.transaction().await?;
         transaction.batch_execute(CREATE_STAGING).await?;
         copy_companies(&transaction, &companies_of(rows)).await?;
@@ -678,6 +819,38 @@ mod tests {
     /// A row of acme.com with no company values.
     fn plain(row: u64, external_id: &str) -> StagedRow {
         staged(row, external_id, "acme.com", CompanyRow::default())
+    }
+
+    #[test]
+    fn a_split_keeps_each_company_in_one_part_and_the_input_order() {
+        let rows: Vec<StagedRow> = (0..3_000u64)
+            .map(|n| {
+                staged(
+                    n,
+                    &format!("p{n}"),
+                    &format!("firm{}.com", n % 97),
+                    CompanyRow::default(),
+                )
+            })
+            .collect();
+        let parts = split_by_company(rows, 2);
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 3_000);
+        let domains: Vec<HashSet<&str>> = parts
+            .iter()
+            .map(|part| {
+                part.iter()
+                    .map(|row| row.record.company.domain.as_str())
+                    .collect()
+            })
+            .collect();
+        assert!(domains[0].is_disjoint(&domains[1]));
+        for part in &parts {
+            assert!(part.windows(2).all(|pair| pair[0].row < pair[1].row));
+        }
+        // Small batches stay whole.
+        let small = split_by_company(vec![plain(1, "a"), plain(2, "b")], 2);
+        assert_eq!(small.len(), 1);
     }
 
     #[test]

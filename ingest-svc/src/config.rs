@@ -31,4 +31,15 @@ pub struct IngestArgs {
         value_parser = clap::value_parser!(u32).range(1..=100_000)
     )]
     pub batch_rows: u32,
+
+    /// Database connections one bulk write uses at once: each batch is split by company
+    /// domain into this many transactions written concurrently. Extra connections are only
+    /// taken when the pool has them free.
+    #[arg(
+        long = "ingest-write-connections",
+        env = "LMA_INGEST_WRITE_CONNECTIONS",
+        default_value_t = 2,
+        value_parser = clap::value_parser!(u32).range(1..=8)
+    )]
+    pub write_connections: u32,
 }

@@ -41,7 +41,11 @@ impl Application {
         let pool = svc_core::db::build_pool(&config.common.database, SPEC.name)?;
         let max_message_bytes = config.common.server.max_message_bytes;
         let store = store::Store::new(pool.clone(), config.ingest.dual_ingest);
-        let api = api::IngestApi::new(store, config.ingest.batch_rows as usize);
+        let api = api::IngestApi::new(
+            store,
+            config.ingest.batch_rows as usize,
+            config.ingest.write_connections as usize,
+        );
         let routes = Routes::new(
             IngestServiceServer::new(api)
                 .max_decoding_message_size(max_message_bytes)

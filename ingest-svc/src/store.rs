@@ -265,6 +265,15 @@ const SELECT_PROSPECT: &str = "SELECT p.id, p.company_id, p.external_source, p.e
 const CONSISTENCY_TOKEN: &str = "SELECT CASE WHEN $1 THEN pg_current_xact_id()::text \
      ELSE (pg_snapshot_xmax(pg_current_snapshot())::text::numeric - 1)::text END";
 
+/// The later of two consistency tokens (transaction ids as decimal text), for a write made of
+/// several transactions: waiting for the later one waits for both.
+pub(crate) fn later_token(a: String, b: String) -> String {
+    match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(x), Ok(y)) if x >= y => a,
+        _ => b,
+    }
+}
+
 /// The consistency token of `transaction` ([`CONSISTENCY_TOKEN`]), to return once it commits.
 pub(crate) async fn consistency_token(
     transaction: &tokio_postgres::Transaction<'_>,
@@ -645,6 +654,12 @@ mod tests {
             "DO UPDATE SET name = coalesce(EXCLUDED.name, c.name) \
              WHERE (c.name) IS DISTINCT FROM (coalesce(EXCLUDED.name, c.name))"
         );
+    }
+
+    #[test]
+    fn the_later_token_is_the_larger_transaction_id_not_the_longer_text() {
+        assert_eq!(later_token("998".into(), "1002".into()), "1002");
+        assert_eq!(later_token("1002".into(), "998".into()), "1002");
     }
 
     #[test]

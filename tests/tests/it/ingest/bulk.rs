@@ -76,6 +76,71 @@ async fn reingesting_the_same_records_changes_nothing() {
     assert_eq!(count(&app, "SELECT count(*) FROM company").await, 25);
 }
 
+/// A batch of 3,000 rows is written as two concurrent transactions split by company domain
+/// (LMA_INGEST_WRITE_CONNECTIONS defaults to 2): every row lands once, a prospect moving to a
+/// company of the other part moves, and the token covers both transactions.
+#[tokio::test]
+async fn a_batch_split_across_connections_stores_every_row_once() {
+    let app = spawn_app().await;
+    let mut client = app.ingest_client().await;
+    let records: Vec<ProspectRecord> = (0..3_000)
+        .map(|i| record(i, &format!("split{}.com", i % 300)))
+        .collect();
+    let first = ingest(&mut client, records.clone()).await;
+    assert_eq!(
+        (first.inserted, first.rejected, first.companies_created),
+        (3_000, 0, 300)
+    );
+    let token: u64 = first.consistency_token.parse().expect("a numeric token");
+    let newest_write = count(
+        &app,
+        "SELECT max(xmin::text::bigint) FROM (SELECT xmin FROM prospect UNION ALL SELECT xmin FROM company) w",
+    )
+    .await;
+    assert!(
+        token >= newest_write as u64,
+        "token {token} is older than a write of the import ({newest_write})"
+    );
+
+    let mut changed = records;
+    for record in changed.iter_mut().take(100) {
+        record.job_title = "CTO".into();
+    }
+    // 50 prospects move to a company of their own, which may hash to either part.
+    for (n, record) in changed.iter_mut().skip(100).take(50).enumerate() {
+        record.email = format!("moved{n}@newhome{n}.com");
+    }
+    let again = ingest(&mut client, changed).await;
+    assert_eq!(
+        (
+            again.inserted,
+            again.updated,
+            again.unchanged,
+            again.companies_created
+        ),
+        (0, 150, 2_850, 50)
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM prospect").await, 3_000);
+    assert_eq!(count(&app, "SELECT count(*) FROM company").await, 350);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM prospect p JOIN company c ON c.id = p.company_id \
+             WHERE c.domain LIKE 'newhome%' AND p.email LIKE 'moved%@' || c.domain"
+        )
+        .await,
+        50
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM prospect WHERE job_title = 'CTO'"
+        )
+        .await,
+        100
+    );
+}
+
 #[tokio::test]
 async fn bad_records_are_reported_and_good_ones_stored() {
     let app = spawn_app().await;
@@ -164,7 +229,9 @@ async fn eight_concurrent_imports_over_overlapping_domains() {
         let mut client = app.ingest_client().await;
         imports.push(tokio::spawn(async move {
             let mut csv = String::from("external_id,email,company_name,industry\n");
-            for i in 0..500u64 {
+            // 1,500 rows: one batch, large enough to be split across two connections, so
+            // the 8 imports want all 16 pooled connections at once.
+            for i in 0..1_500u64 {
                 // 40 domains shared by every client, written in a different order by each.
                 let domain = (i * 7 + client_n * 13) % 40;
                 csv.push_str(&format!(
@@ -179,10 +246,10 @@ async fn eight_concurrent_imports_over_overlapping_domains() {
         let summary = report.summary.expect("summary");
         assert_eq!(
             (summary.inserted, summary.rejected),
-            (500, 0),
+            (1_500, 0),
             "{summary:?}"
         );
     }
     assert_eq!(count(&app, "SELECT count(*) FROM company").await, 40);
-    assert_eq!(count(&app, "SELECT count(*) FROM prospect").await, 4_000);
+    assert_eq!(count(&app, "SELECT count(*) FROM prospect").await, 12_000);
 }
