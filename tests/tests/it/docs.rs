@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
+use lma_proto::v1::ProspectFilter;
+use lma_tests::{Service, grpcurl, spawn_app};
 use prost::Message as _;
 
 const SERVICES: [&str; 3] = ["ingest-svc", "search-svc", "refresh-svc"];
@@ -295,20 +297,22 @@ fn contract_rpcs() -> BTreeSet<String> {
     rpcs
 }
 
-/// The text of every ```sh block of a Markdown document.
-fn shell_blocks(document: &str) -> String {
-    let mut blocks = String::new();
-    let mut inside = false;
+/// The text of each ```sh block of a Markdown document, in order.
+fn shell_blocks(document: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
     for line in document.lines() {
-        if inside {
-            if line.trim_start().starts_with("```") {
-                inside = false;
-            } else {
-                blocks.push_str(line);
-                blocks.push('\n');
+        match current.as_mut() {
+            Some(block) if line.trim_start().starts_with("```") => {
+                blocks.push(std::mem::take(block));
+                current = None;
             }
-        } else if line.trim_start() == "```sh" {
-            inside = true;
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None if line.trim_start() == "```sh" => current = Some(String::new()),
+            None => {}
         }
     }
     blocks
@@ -336,7 +340,7 @@ fn every_rpc_has_a_grpcurl_example_in_the_api_guide() {
         "the contract's RPCs were not found: {rpcs:?}"
     );
     let api = read("docs/API.md");
-    let examples = shell_blocks(&api);
+    let examples = shell_blocks(&api).concat();
     for rpc in &rpcs {
         assert!(
             examples.contains(&format!("{rpc}\n")) || examples.contains(&format!("{rpc} ")),
@@ -353,4 +357,120 @@ fn every_rpc_has_a_grpcurl_example_in_the_api_guide() {
             );
         }
     }
+}
+
+/// grpcurl's exit status for a call that ended with DEADLINE_EXCEEDED (64 + the code).
+const GRPCURL_DEADLINE_EXCEEDED: i32 = 68;
+
+/// A shell like the user's in front of the local stack: `grpcurl` on PATH, the API key in `KEY`,
+/// a scratch working directory, and the stack's ports mapped to the test services.
+struct ExampleShell {
+    workdir: tempfile::TempDir,
+    path: std::ffi::OsString,
+    key: String,
+    ports: Vec<(&'static str, String)>,
+}
+
+impl ExampleShell {
+    fn new(app: &lma_tests::TestApp) -> Self {
+        let workdir = tempfile::tempdir().expect("a temporary directory");
+        let bin = workdir.path().join("bin");
+        std::fs::create_dir(&bin).expect("create bin/");
+        std::os::unix::fs::symlink(grpcurl::binary(), bin.join("grpcurl")).expect("link grpcurl");
+        let inherited = std::env::var_os("PATH").unwrap_or_default();
+        let path =
+            std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&inherited)))
+                .expect("a valid PATH");
+        let ports = [
+            ("localhost:50051", Service::Ingest),
+            ("localhost:50052", Service::Search),
+            ("localhost:50053", Service::Refresh),
+        ]
+        .map(|(documented, service)| (documented, app.addr(service).to_string()))
+        .to_vec();
+        Self {
+            workdir,
+            path,
+            key: app.tenant.api_key.clone(),
+            ports,
+        }
+    }
+
+    /// Runs `script` with bash (`pipefail` on), `vars` in its environment.
+    async fn run(&self, script: &str, vars: &[(&str, &str)]) -> std::process::Output {
+        let mut script = script.to_owned();
+        for (documented, actual) in &self.ports {
+            script = script.replace(documented, actual);
+        }
+        let output = tokio::process::Command::new("bash")
+            .args(["-o", "pipefail", "-c", &script])
+            .current_dir(self.workdir.path())
+            .env("KEY", &self.key)
+            .env("PATH", &self.path)
+            .envs(vars.iter().copied())
+            .kill_on_drop(true)
+            .output();
+        tokio::time::timeout(std::time::Duration::from_secs(120), output)
+            .await
+            .unwrap_or_else(|_| panic!("did not finish in 2 minutes:\n{script}"))
+            .expect("bash runs")
+    }
+}
+
+/// Runs every ```sh block of docs/API.md, in order, as a user would on a freshly started
+/// `deploy/local/stack`: after the same sample data, loaded the same way (so the ids the guide
+/// shows are the ones handed out here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_guide_examples_run_against_the_services() {
+    let app = spawn_app().await;
+    let shell = ExampleShell::new(&app);
+    let sample: Vec<serde_json::Value> =
+        serde_json::from_str(&read("deploy/local/sample-prospects.json"))
+            .expect("the sample data is a JSON array");
+    // What deploy/local/stack does for each sample record.
+    let load = r#"grpcurl -plaintext -max-time 20 -H "authorization: Bearer $KEY" -d "$RECORD" \
+        localhost:50051 lma.v1.IngestService/UpsertProspect"#;
+    for record in &sample {
+        let output = shell.run(load, &[("RECORD", &record.to_string())]).await;
+        assert!(
+            output.status.success(),
+            "loading {record}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let last = sample
+        .last()
+        .and_then(|record| record["prospect"]["externalId"].as_str())
+        .expect("sample records have an externalId");
+    app.wait_until_visible(ProspectFilter::default(), last)
+        .await;
+
+    let mut ran = 0;
+    for block in shell_blocks(&read("docs/API.md")) {
+        if block.contains("deploy/local/stack") {
+            continue; // starting the stack is what this test replaces
+        }
+        let output = shell.run(&block, &[]).await;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        // WatchStatus streams until the deadline the example sets.
+        let expected = if block.contains("RefreshService/WatchStatus") {
+            GRPCURL_DEADLINE_EXCEEDED
+        } else {
+            0
+        };
+        assert_eq!(
+            output.status.code(),
+            Some(expected),
+            "example failed:\n{block}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        let wrote_a_file = block.contains("> ");
+        assert!(
+            wrote_a_file || stdout.contains('{') || stdout.contains("lma.v1"),
+            "example printed no answer:\n{block}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        ran += 1;
+    }
+    assert!(ran >= 15, "only {ran} examples found in docs/API.md");
+    app.stop().await;
 }
