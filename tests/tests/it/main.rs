@@ -1,6 +1,7 @@
 //! The integration tests: one binary, so the PostgreSQL cluster starts once per run.
 
 mod auth;
+mod docs;
 mod end_to_end;
 mod grpcurl;
 mod health;
