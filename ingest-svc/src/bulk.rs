@@ -14,6 +14,7 @@ use std::sync::{Arc, LazyLock};
 use futures_util::pin_mut;
 use lma_proto::v1::{IngestSummary, RowError};
 use svc_core::DbError;
+use svc_core::db::DbOperation;
 use tokio::sync::mpsc;
 use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -129,7 +130,12 @@ impl Totals {
 
     /// Rows stored so far (inserted, updated or unchanged), or validated in a dry run.
     pub fn accepted(&self) -> u64 {
-        self.inserted + self.updated + self.unchanged + self.validated
+        self.stored() + self.validated
+    }
+
+    /// Rows stored so far: inserted, updated or unchanged.
+    fn stored(&self) -> u64 {
+        self.inserted + self.updated + self.unchanged
     }
 
     pub fn summary(mut self) -> IngestSummary {
@@ -209,6 +215,7 @@ where
 {
     let mut totals = Totals::default();
     while let Some(batch) = batches.recv().await {
+        let counted = (totals.stored(), totals.rejected);
         let mut errors = batch.rejected;
         totals.received += batch.rows.len() as u64 + batch.rejected_records;
         totals.rejected += batch.rejected_records;
@@ -236,6 +243,7 @@ where
             errors.sort_by_key(|error| error.row);
         }
         totals.add_errors(&errors);
+        store::count_rows(totals.stored() - counted.0, totals.rejected - counted.1);
         on_batch(&totals, errors).await;
     }
     Ok(totals)
@@ -399,7 +407,11 @@ impl Store {
     ) -> Result<BatchOutcome, DbError> {
         let mut attempt = 1;
         loop {
-            match self.try_write_batch(organization_id, rows, mirror).await {
+            let merge = svc_core::db::traced(
+                DbOperation::new("COPY MERGE", "prospect"),
+                self.try_write_batch(organization_id, rows, mirror),
+            );
+            match merge.await {
                 Err(error) if error.is_retryable() && attempt < MAX_ATTEMPTS => {
                     tracing::info!(attempt, %error, rows = rows.len(), "batch conflicted; retrying");
                     attempt += 1;
@@ -423,7 +435,7 @@ impl Store {
         mirror: bool,
     ) -> Result<BatchOutcome, DbError> {
         let mut client = self.pool.get().await?;
-        let transaction = client.transaction().await?;
+        let transaction = store::begin_write(&mut client).await?;
         transaction.batch_execute(CREATE_STAGING).await?;
         copy_companies(&transaction, &companies_of(rows)).await?;
         copy_prospects(&transaction, rows).await?;
