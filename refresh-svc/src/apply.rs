@@ -189,6 +189,7 @@ async fn apply_claimed(
             // The connection itself failed: nothing is committed, the batch stays in the log.
             Err(error) => return Err(error),
         }
+        crate::metrics::record_refresh(&outcome);
         models.push(outcome);
     }
     read_model::advance_watermark(&transaction, &current, &watermark).await?;

@@ -135,7 +135,9 @@ impl Refresher {
             }
         }
         .await;
-        self.settle(model, mode, started_at, result).await
+        let outcome = self.settle(model, mode, started_at, result).await;
+        crate::metrics::record_refresh(&outcome);
+        outcome
     }
 
     /// Runs `mode` over `models` (incremental always covers every model: the log is shared).

@@ -34,12 +34,29 @@ use svc_core::config::{LogFormat, TelemetryArgs};
 use svc_core::telemetry::OtlpExport;
 use tonic::{Request, Response, Status};
 
+/// A metric's data points by (metric name, sorted attributes).
+type Points<V> = HashMap<(String, Vec<(String, String)>), V>;
+
 /// What the receiver got: every span, and the latest value of every counter data point.
 #[derive(Default)]
 struct Received {
     spans: Vec<Span>,
     /// (metric name, data point attributes) to the latest cumulative value.
-    counters: HashMap<(String, Vec<(String, String)>), i64>,
+    counters: Points<i64>,
+    /// (metric name, data point attributes) to the latest cumulative count of a histogram.
+    histograms: Points<u64>,
+    /// Names of the gauges seen.
+    gauges: Vec<String>,
+}
+
+/// A data point's attributes as sorted (key, text) pairs.
+fn attributes_of(attributes: &[KeyValue]) -> Vec<(String, String)> {
+    let mut attributes: Vec<(String, String)> = attributes
+        .iter()
+        .map(|kv| (kv.key.clone(), text_of(kv.value.as_ref())))
+        .collect();
+    attributes.sort();
+    attributes
 }
 
 /// The OTLP receiver: a collector's trace and metrics services that keep what they are sent.
@@ -87,22 +104,23 @@ impl MetricsService for Receiver {
             .flat_map(|resource| resource.scope_metrics)
             .flat_map(|scope| scope.metrics);
         for metric in metrics {
-            let Some(Data::Sum(sum)) = metric.data else {
-                continue;
-            };
-            for point in sum.data_points {
-                let Some(NumberValue::AsInt(value)) = point.value else {
-                    continue;
-                };
-                let mut attributes: Vec<(String, String)> = point
-                    .attributes
-                    .iter()
-                    .map(|kv| (kv.key.clone(), text_of(kv.value.as_ref())))
-                    .collect();
-                attributes.sort();
-                received
-                    .counters
-                    .insert((metric.name.clone(), attributes), value);
+            match metric.data {
+                Some(Data::Sum(sum)) => {
+                    for point in sum.data_points {
+                        if let Some(NumberValue::AsInt(value)) = point.value {
+                            let key = (metric.name.clone(), attributes_of(&point.attributes));
+                            received.counters.insert(key, value);
+                        }
+                    }
+                }
+                Some(Data::Histogram(histogram)) => {
+                    for point in histogram.data_points {
+                        let key = (metric.name.clone(), attributes_of(&point.attributes));
+                        received.histograms.insert(key, point.count);
+                    }
+                }
+                Some(Data::Gauge(_)) => received.gauges.push(metric.name.clone()),
+                _ => {}
             }
         }
         Ok(Response::new(ExportMetricsServiceResponse::default()))
@@ -206,9 +224,13 @@ fn connected_trace(spans: &[Span]) -> Result<(), String> {
     Ok(())
 }
 
-fn counter(received: &Received, name: &str, with: &[(&str, &str)]) -> Option<i64> {
-    received
-        .counters
+/// The sum of the points of metric `name` (in `points`) having every attribute of `with`.
+fn sum_of<V: Copy + std::iter::Sum>(
+    points: &Points<V>,
+    name: &str,
+    with: &[(&str, &str)],
+) -> Option<V> {
+    points
         .iter()
         .filter(|((metric, attributes), _)| {
             metric == name
@@ -217,7 +239,7 @@ fn counter(received: &Received, name: &str, with: &[(&str, &str)]) -> Option<i64
                     .all(|(k, v)| attributes.iter().any(|(ak, av)| ak == k && av == v))
         })
         .map(|(_, value)| *value)
-        .reduce(|a, b| a + b)
+        .reduce(|a, b| [a, b].into_iter().sum())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,8 +334,8 @@ async fn one_import_is_one_trace_from_lmactl_through_ingest_with_the_refresh_lin
     .await;
 
     receiver.received(|received| {
-        let import_calls = counter(
-            received,
+        let import_calls = sum_of(
+            &received.counters,
             "rpc.server.requests",
             &[
                 ("rpc.service", "lma.v1.IngestService"),
@@ -323,17 +345,43 @@ async fn one_import_is_one_trace_from_lmactl_through_ingest_with_the_refresh_lin
         );
         assert_eq!(import_calls, Some(1), "{:?}", received.counters.keys());
         assert_eq!(
-            counter(received, "lma.ingest.rows.ingested", &[]),
+            sum_of(&received.counters, "lma.ingest.rows.ingested", &[]),
             Some(3),
             "{:?}",
             received.counters.keys()
         );
         assert_eq!(
-            counter(received, "lma.ingest.rows.rejected", &[]),
+            sum_of(&received.counters, "lma.ingest.rows.rejected", &[]),
             Some(1),
             "{:?}",
             received.counters.keys()
         );
+        let import_latency = sum_of(
+            &received.histograms,
+            "rpc.server.call.duration",
+            &[("rpc.method", "ImportCsv")],
+        );
+        assert_eq!(import_latency, Some(1), "{:?}", received.histograms.keys());
+        let applies = sum_of(
+            &received.histograms,
+            "lma.refresh.duration",
+            &[
+                ("lma.read_model", "prospect_search_view"),
+                ("lma.refresh.mode", "incremental"),
+            ],
+        );
+        assert!(
+            applies.is_some_and(|count| count >= 1),
+            "{:?}",
+            received.histograms.keys()
+        );
+        for gauge in ["db.client.connection.count", "db.client.connection.max"] {
+            assert!(
+                received.gauges.iter().any(|name| name == gauge),
+                "{gauge} missing from {:?}",
+                received.gauges
+            );
+        }
     });
     telemetry.shutdown().await;
 }
