@@ -124,8 +124,8 @@ static POOL_GAUGES: LazyLock<[ObservableGauge<u64>; 3]> = LazyLock::new(|| {
 /// Reports the use of `pool` under `name` from now on.
 pub(crate) fn observe_pool(pool: &deadpool_postgres::Pool, name: &str) {
     LazyLock::force(&POOL_GAUGES);
-    POOLS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .push((name.to_owned(), pool.weak()));
+    let mut pools = POOLS.lock().unwrap_or_else(PoisonError::into_inner);
+    // Without export the callbacks never run; drop dropped pools here too.
+    pools.retain(|(_, pool)| pool.upgrade().is_some());
+    pools.push((name.to_owned(), pool.weak()));
 }
