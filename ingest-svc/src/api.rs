@@ -16,6 +16,7 @@ use lma_proto::v1::{
     MigrateLegacyCustomersResponse, UpsertCompanyRequest, UpsertCompanyResponse,
     UpsertProspectRequest, UpsertProspectResponse,
 };
+use svc_core::telemetry::spawn_traced;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
@@ -183,7 +184,7 @@ async fn import_csv(
         let bytes = bytes.clone();
         let rows_read = rows_read.clone();
         let responses = responses.clone();
-        tokio::spawn(bulk::write_batches(
+        spawn_traced(bulk::write_batches(
             target,
             batch_receiver,
             move |totals, errors| {
@@ -254,7 +255,7 @@ impl IngestService for IngestApi {
         let caller = svc_core::auth::caller(&request)?;
         let mut requests = request.into_inner();
         let (batches, receiver) = mpsc::channel::<Batch>(BATCHES_IN_FLIGHT);
-        let writer = tokio::spawn(bulk::write_batches(
+        let writer = spawn_traced(bulk::write_batches(
             self.target(caller.organization_id, false),
             receiver,
             |_, _| async {},
@@ -320,7 +321,7 @@ impl IngestService for IngestApi {
         let (responses, receiver) = mpsc::channel(4);
         let target = self.target(caller.organization_id, false);
         let batch_rows = self.batch_rows;
-        tokio::spawn(async move {
+        spawn_traced(async move {
             let message = match import_csv(target, batch_rows, requests, responses.clone()).await {
                 Ok(report) => {
                     if let Some(summary) = &report.summary {

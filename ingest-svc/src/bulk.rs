@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock};
 use futures_util::pin_mut;
 use lma_proto::v1::{IngestSummary, RowError};
 use svc_core::DbError;
-use svc_core::db::PooledClient;
+use svc_core::db::{DbOperation, PooledClient};
 use tokio::sync::mpsc;
 use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
@@ -131,7 +131,12 @@ impl Totals {
 
     /// Rows stored so far (inserted, updated or unchanged), or validated in a dry run.
     pub fn accepted(&self) -> u64 {
-        self.inserted + self.updated + self.unchanged + self.validated
+        self.stored() + self.validated
+    }
+
+    /// Rows stored so far: inserted, updated or unchanged.
+    fn stored(&self) -> u64 {
+        self.inserted + self.updated + self.unchanged
     }
 
     pub fn summary(mut self) -> IngestSummary {
@@ -276,6 +281,7 @@ where
 {
     let mut totals = Totals::default();
     while let Some(batch) = batches.recv().await {
+        let counted = (totals.stored(), totals.rejected);
         let mut errors = batch.rejected;
         totals.received += batch.rows.len() as u64 + batch.rejected_records;
         totals.rejected += batch.rejected_records;
@@ -300,6 +306,7 @@ where
             errors.sort_by_key(|error| error.row);
         }
         totals.add_errors(&errors);
+        store::count_rows(totals.stored() - counted.0, totals.rejected - counted.1);
         on_batch(&totals, errors).await;
     }
     Ok(totals)
@@ -565,10 +572,11 @@ impl Store {
             if client.is_closed() {
                 *client = self.pool.get().await?;
             }
-            let conflict = match self
-                .try_write_part(client, organization_id, rows, mirror)
-                .await
-            {
+            let attempted = svc_core::db::traced(
+                DbOperation::new("COPY MERGE", "prospect"),
+                self.try_write_part(client, organization_id, rows, mirror),
+            );
+            let conflict = match attempted.await {
                 Ok(Attempt::Written(outcome)) => return Ok(PartWrite::Written(outcome)),
                 Ok(Attempt::CompanyVanished) => None,
                 Err(error)
@@ -609,7 +617,7 @@ impl Store {
         rows: &[StagedRow],
         mirror: bool,
     ) -> Result<Attempt, DbError> {
-        let transaction = client.transaction().await?;
+        let transaction = store::begin_write(client).await?;
         transaction.batch_execute(CREATE_STAGING).await?;
         copy_companies(&transaction, &companies_of(rows)).await?;
         copy_prospects(&transaction, rows).await?;

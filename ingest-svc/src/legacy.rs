@@ -5,6 +5,7 @@
 //! id, otherwise ("legacy_customer", its id). Re-running the migration changes nothing.
 
 use lma_proto::v1::{CompanyRecord, JobTitleLevel, MigrateLegacyCustomersResponse, ProspectRecord};
+use svc_core::telemetry::spawn_traced;
 use tokio::sync::mpsc;
 use tokio_postgres::Row;
 
@@ -36,7 +37,7 @@ pub async fn migrate(
     let organization_id = target.organization_id;
     let store = target.store.clone();
     let (batches, receiver) = mpsc::channel::<Batch>(1);
-    let writer = tokio::spawn(bulk::write_batches(target, receiver, |_, _| async {}));
+    let writer = spawn_traced(bulk::write_batches(target, receiver, |_, _| async {}));
     let mut batcher = Batcher::new(batch_size as usize);
     let mut customers_read = 0u64;
     let mut rows_without_usable_domain = 0u64;

@@ -8,6 +8,8 @@
 use std::sync::LazyLock;
 use std::time::SystemTime;
 
+use svc_core::metrics::Counter;
+
 use deadpool_postgres::GenericClient;
 use lma_proto::v1::{Company, JobTitleLevel, Prospect, WriteOutcome};
 use svc_core::{DbError, Pool};
@@ -260,6 +262,46 @@ const SELECT_PROSPECT: &str = "SELECT p.id, p.company_id, p.external_source, p.e
      FROM prospect p JOIN company c ON c.id = p.company_id \
      WHERE p.organization_id = $1 AND p.id = $2";
 
+/// Rows of bulk writes stored (inserted, updated or unchanged) and rejected.
+static ROWS: LazyLock<(Counter<u64>, Counter<u64>)> = LazyLock::new(|| {
+    let meter = svc_core::metrics::meter();
+    (
+        meter
+            .u64_counter("lma.ingest.rows.ingested")
+            .with_unit("{row}")
+            .with_description("Rows of bulk writes stored: inserted, updated or unchanged.")
+            .build(),
+        meter
+            .u64_counter("lma.ingest.rows.rejected")
+            .with_unit("{row}")
+            .with_description("Rows of bulk writes rejected by validation or the database.")
+            .build(),
+    )
+});
+
+/// Counts the rows one bulk batch stored and rejected.
+pub(crate) fn count_rows(stored: u64, rejected: u64) {
+    ROWS.0.add(stored, &[]);
+    ROWS.1.add(rejected, &[]);
+}
+
+/// Tags the transaction with its writer's trace context; the change-log rows it writes copy it
+/// (`change_log.traceparent`, V3), so that the refresh applying them can link to this trace.
+const SET_TRACEPARENT: &str = "SELECT set_config('lma.traceparent', $1, true)";
+
+/// Begins a write transaction: the one place ingest-svc does, so every write carries the
+/// caller's trace context (one extra round trip, only when the call is traced and sampled).
+pub(crate) async fn begin_write(
+    client: &mut deadpool_postgres::Client,
+) -> Result<deadpool_postgres::Transaction<'_>, DbError> {
+    let transaction = client.transaction().await?;
+    if let Some(traceparent) = svc_core::telemetry::current_traceparent() {
+        let statement = transaction.prepare_cached(SET_TRACEPARENT).await?;
+        transaction.execute(&statement, &[&traceparent]).await?;
+    }
+    Ok(transaction)
+}
+
 /// The consistency token of the current transaction: its own xid when it wrote, otherwise the
 /// newest xid that could have written what it read (DESIGN.md section 3).
 const CONSISTENCY_TOKEN: &str = "SELECT CASE WHEN $1 THEN pg_current_xact_id()::text \
@@ -327,7 +369,7 @@ impl Store {
         mirror: bool,
     ) -> Result<UpsertedProspect, DbError> {
         let mut client = self.pool.get().await?;
-        let transaction = client.transaction().await?;
+        let transaction = begin_write(&mut client).await?;
         let (company_id, company_outcome) =
             upsert_company(&transaction, organization_id, &row.company).await?;
         let mut prospect_params: Vec<&(dyn ToSql + Sync)> = vec![&organization_id, &company_id];
@@ -392,7 +434,7 @@ impl Store {
         prospect_id: i64,
     ) -> Result<Option<String>, DbError> {
         let mut client = self.pool.get().await?;
-        let transaction = client.transaction().await?;
+        let transaction = begin_write(&mut client).await?;
         let deleted = transaction
             .query_opt(
                 "DELETE FROM prospect WHERE organization_id = $1 AND id = $2 \
@@ -458,7 +500,7 @@ impl Store {
         loop {
             let result: Result<UpsertedCompany, DbError> = async {
                 let mut client = self.pool.get().await?;
-                let transaction = client.transaction().await?;
+                let transaction = begin_write(&mut client).await?;
                 let (company_id, outcome) =
                     upsert_company(&transaction, organization_id, row).await?;
                 let wrote = outcome != WriteOutcome::Unchanged;
@@ -494,7 +536,7 @@ impl Store {
         delete_prospects: bool,
     ) -> Result<DeleteCompanyOutcome, DbError> {
         let mut client = self.pool.get().await?;
-        let transaction = client.transaction().await?;
+        let transaction = begin_write(&mut client).await?;
         let locked = transaction
             .query_opt(
                 "SELECT 1 FROM company WHERE organization_id = $1 AND id = $2 FOR UPDATE",

@@ -10,15 +10,34 @@ mod db;
 
 use std::io::Write;
 
+use tracing::Instrument as _;
+use tracing::field::Empty;
+
 pub use cli::Cli;
 
-/// Runs one parsed command line, writing results to `stdout` and notes to `stderr`.
+/// Runs one parsed command line, writing results to `stdout` and notes to `stderr`, inside a
+/// root span named after the command (`lmactl import`), which the services' spans join.
 pub async fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<()> {
+    let name = match &cli.command {
+        cli::Command::Migrate(_) => "lmactl migrate",
+        cli::Command::Org(_) => "lmactl org",
+        cli::Command::Key(_) => "lmactl key",
+        cli::Command::Import(_) => "lmactl import",
+    };
+    let span = tracing::info_span!("lmactl", otel.name = name, otel.status_code = Empty);
     let mut out = commands::Output { stdout, stderr };
-    match cli.command {
-        cli::Command::Migrate(args) => commands::migrate::run(args, &mut out).await,
-        cli::Command::Org(args) => commands::org::run(args, &mut out).await,
-        cli::Command::Key(args) => commands::key::run(args, &mut out).await,
-        cli::Command::Import(args) => commands::import::run(args, &mut out).await,
+    let result = async {
+        match cli.command {
+            cli::Command::Migrate(args) => commands::migrate::run(args, &mut out).await,
+            cli::Command::Org(args) => commands::org::run(args, &mut out).await,
+            cli::Command::Key(args) => commands::key::run(args, &mut out).await,
+            cli::Command::Import(args) => commands::import::run(args, &mut out).await,
+        }
     }
+    .instrument(span.clone())
+    .await;
+    if result.is_err() {
+        span.record("otel.status_code", "ERROR");
+    }
+    result
 }

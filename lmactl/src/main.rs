@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use svc_core::config::{LogFormat, TelemetryArgs};
 
 fn main() -> ExitCode {
     let cli = lmactl::Cli::parse();
@@ -19,7 +20,20 @@ fn main() -> ExitCode {
     };
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr();
-    match runtime.block_on(lmactl::run(cli, &mut stdout, &mut stderr)) {
+    let result = runtime.block_on(async {
+        // Spans go to OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set; log lines are off, since
+        // stdout carries the command's result.
+        let logs = TelemetryArgs {
+            log_format: LogFormat::Pretty,
+            log_filter: "off".to_owned(),
+        };
+        let telemetry = svc_core::telemetry::init("lmactl", &logs)?;
+        let result = lmactl::run(cli, &mut stdout, &mut stderr).await;
+        // Exported before the process exits, while the runtime still drives the export.
+        telemetry.shutdown().await;
+        result
+    });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");

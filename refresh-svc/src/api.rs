@@ -103,7 +103,8 @@ impl RefreshService for RefreshApi {
         let models = read_model::selected(read_model);
         let refresher = self.refresher.clone();
         // A task of its own: the refresh completes even when the caller stops waiting.
-        let task = tokio::spawn(async move { refresher.run(mode, &models).await });
+        let task =
+            svc_core::telemetry::spawn_traced(async move { refresher.run(mode, &models).await });
         if !request.wait {
             return Ok(Response::new(RefreshNowResponse {
                 completed: false,

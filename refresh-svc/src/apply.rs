@@ -9,7 +9,9 @@
 use std::time::{Instant, SystemTime};
 
 use svc_core::DbError;
-use tokio_postgres::{Client, IsolationLevel};
+use svc_core::db::{DbOperation, traced};
+use tokio_postgres::{Client, IsolationLevel, Transaction};
+use tracing::Instrument as _;
 
 use crate::read_model::{self, LockWait, Mode, Outcome, READ_MODELS};
 
@@ -28,7 +30,12 @@ pub struct BatchOutcome {
     pub busy: bool,
 }
 
-/// Applies up to `batch_size` change-log rows.
+/// Most writer traces one apply links to: enough to find the writes behind a batch, bounded so a
+/// batch of many small writes does not make a huge span.
+const MAX_LINKS: i64 = 32;
+
+/// Applies up to `batch_size` change-log rows, in a `refresh.apply` span linked to the traces of
+/// the writes it applies (the `traceparent` stored with their change-log rows).
 pub async fn apply_batch(
     client: &mut Client,
     batch_size: i64,
@@ -49,18 +56,57 @@ pub async fn apply_batch(
             ..BatchOutcome::default()
         });
     }
+    // The claim also returns up to MAX_LINKS distinct writer traceparents, for the span links.
     let claim = transaction
         .query_one(
             "WITH claimed AS ( \
                  DELETE FROM change_log WHERE id IN ( \
                      SELECT id FROM change_log ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
-                 RETURNING company_id) \
-             SELECT count(*), coalesce(array_agg(DISTINCT company_id), '{}') FROM claimed",
-            &[&batch_size],
+                 RETURNING company_id, traceparent) \
+             SELECT count(*), coalesce(array_agg(DISTINCT company_id), '{}'), \
+                 array(SELECT DISTINCT traceparent FROM claimed \
+                       WHERE traceparent IS NOT NULL LIMIT $2) \
+             FROM claimed",
+            &[&batch_size, &MAX_LINKS],
         )
         .await?;
     let claimed: i64 = claim.try_get(0)?;
     let keys: Vec<i64> = claim.try_get(1)?;
+    let writers: Vec<String> = claim.try_get(2)?;
+    // A span only for a batch that applies something: the periodic drain of an empty log would
+    // otherwise export one every second.
+    let span = if claimed > 0 {
+        let span = tracing::info_span!(
+            "refresh.apply",
+            refresh.claimed = claimed,
+            refresh.companies = keys.len(),
+            otel.status_code = tracing::field::Empty,
+        );
+        for writer in &writers {
+            svc_core::telemetry::link_to_traceparent(&span, writer);
+        }
+        span
+    } else {
+        tracing::Span::none()
+    };
+    let applied = apply_claimed(transaction, claimed, keys, &horizon, replica, started)
+        .instrument(span.clone())
+        .await;
+    if applied.is_err() {
+        span.record("otel.status_code", "ERROR");
+    }
+    applied
+}
+
+/// Re-derives the claimed companies' rows of every read model and advances the watermark.
+async fn apply_claimed(
+    transaction: Transaction<'_>,
+    claimed: i64,
+    keys: Vec<i64>,
+    horizon: &read_model::WriterHorizon,
+    replica: &str,
+    started: Instant,
+) -> Result<BatchOutcome, DbError> {
     // Models a failed apply left behind wait for their rebuild; applying to them is pointless.
     let pending_rebuild: Vec<String> = transaction
         .query(
@@ -101,7 +147,11 @@ pub async fn apply_batch(
             watermark: watermark.clone(),
             error: None,
         };
-        match read_model::rederive(&transaction, model, &keys).await {
+        let rederived = traced(
+            DbOperation::new("REDERIVE", model.table),
+            read_model::rederive(&transaction, model, &keys),
+        );
+        match rederived.await {
             Ok((deleted, inserted)) => {
                 transaction
                     .batch_execute("RELEASE SAVEPOINT read_model")
@@ -139,6 +189,7 @@ pub async fn apply_batch(
             // The connection itself failed: nothing is committed, the batch stays in the log.
             Err(error) => return Err(error),
         }
+        crate::metrics::record_refresh(&outcome);
         models.push(outcome);
     }
     read_model::advance_watermark(&transaction, &current, &watermark).await?;

@@ -9,6 +9,7 @@ pub mod config;
 mod error;
 mod leader;
 mod listener;
+mod metrics;
 pub mod read_model;
 pub mod rebuild;
 pub mod reconcile;
@@ -91,6 +92,10 @@ impl Application {
             tokio::spawn(listener::run(
                 database,
                 self.refresher.wake.clone(),
+                stopped.clone(),
+            )),
+            tokio::spawn(metrics::sample_backlog(
+                self.refresher.pool.clone(),
                 stopped.clone(),
             )),
             tokio::spawn(

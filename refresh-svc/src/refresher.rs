@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use svc_core::db::{DbOperation, traced};
 use svc_core::{DbError, Pool};
 use tokio::sync::{Mutex, Notify};
 
@@ -122,14 +123,21 @@ impl Refresher {
         let result = async {
             let mut client = self.checked_out().await?;
             match mode {
-                Mode::Full => rebuild::rebuild(&mut client, model, &self.replica, timeout_ms).await,
+                Mode::Full => {
+                    let rebuilt = rebuild::rebuild(&mut client, model, &self.replica, timeout_ms);
+                    traced(DbOperation::new("REBUILD", model.table), rebuilt).await
+                }
                 Mode::Reconcile | Mode::Incremental => {
-                    reconcile::reconcile(&mut client, model, &self.replica, timeout_ms).await
+                    let reconciled =
+                        reconcile::reconcile(&mut client, model, &self.replica, timeout_ms);
+                    traced(DbOperation::new("RECONCILE", model.table), reconciled).await
                 }
             }
         }
         .await;
-        self.settle(model, mode, started_at, result).await
+        let outcome = self.settle(model, mode, started_at, result).await;
+        crate::metrics::record_refresh(&outcome);
+        outcome
     }
 
     /// Runs `mode` over `models` (incremental always covers every model: the log is shared).

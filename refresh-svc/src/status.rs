@@ -10,8 +10,9 @@ use tokio_postgres::Client;
 use crate::leader::LEADER_LOCK_KEY;
 use crate::read_model::{self, Mode};
 
-pub async fn read(client: &Client, replica: &str) -> Result<pb::GetStatusResponse, DbError> {
-    // The log is shared by all read models: its backlog and lag are every model's.
+/// The change log's backlog (rows pending) and lag (age of the oldest), also recorded as
+/// metrics. The log is shared by all read models: its backlog and lag are every model's.
+pub async fn backlog(client: &Client) -> Result<(i64, Duration), DbError> {
     let backlog = client
         .query_one(
             "SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(created_at))::float8, 0) \
@@ -21,7 +22,14 @@ pub async fn read(client: &Client, replica: &str) -> Result<pb::GetStatusRespons
         .await?;
     let pending: i64 = backlog.try_get(0)?;
     let lag_seconds: f64 = backlog.try_get::<_, f64>(1)?;
-    let lag = prost_types::Duration::try_from(Duration::from_secs_f64(lag_seconds.max(0.0))).ok();
+    let lag = Duration::try_from_secs_f64(lag_seconds.max(0.0)).unwrap_or(Duration::ZERO);
+    crate::metrics::record_backlog(pending, lag);
+    Ok((pending, lag))
+}
+
+pub async fn read(client: &Client, replica: &str) -> Result<pb::GetStatusResponse, DbError> {
+    let (pending, lag) = backlog(client).await?;
+    let lag = prost_types::Duration::try_from(lag).ok();
 
     let rows = client
         .query(

@@ -16,6 +16,7 @@ use lma_proto::v1::{
     SearchCompaniesResponse, SearchProspectsRequest, SearchProspectsResponse, get_company_request,
 };
 use svc_core::Pool;
+use svc_core::db::{DbOperation, traced};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_postgres::types::ToSql;
@@ -92,7 +93,8 @@ where
 {
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
     let task = work(sender.clone());
-    tokio::spawn(async move {
+    // In the call's span: the database spans of the streamed work belong to its trace.
+    svc_core::telemetry::spawn_traced(async move {
         if let Err(error) = task.await {
             // The client may be gone already; then there is nobody left to tell.
             let _ = sender.send(Err(error.into())).await;
@@ -255,13 +257,16 @@ impl SearchService for SearchApi {
             "SELECT {} FROM company_summary_view WHERE organization_id = $1 AND {condition}",
             query::COMPANY_COLUMNS
         );
-        let company = async {
-            Ok::<_, SearchError>(
-                client
-                    .query_opt(&sql, &[&caller.organization_id, key.as_ref()])
-                    .await?,
-            )
-        };
+        let company = traced(
+            DbOperation::new("SELECT", ReadModel::CompanySummary.name()),
+            async {
+                Ok::<_, SearchError>(
+                    client
+                        .query_opt(&sql, &[&caller.organization_id, key.as_ref()])
+                        .await?,
+                )
+            },
+        );
         let (freshness, row) =
             with_freshness(&client, ReadModel::CompanySummary, awaited, company).await?;
         let row = row.ok_or_else(|| SearchError::NotFound("company".to_owned()))?;
@@ -287,7 +292,7 @@ impl SearchService for SearchApi {
         let text_mode = query::text_mode(&**client, caller.organization_id, &conditions);
         let (freshness, text_mode) =
             with_freshness(&client, ReadModel::ProspectSearch, awaited, text_mode).await?;
-        let response = count::count(
+        let counted = count::count(
             &client,
             caller.organization_id,
             &conditions,
@@ -295,8 +300,9 @@ impl SearchService for SearchApi {
             &facets,
             facet_limit,
             freshness,
-        )
-        .await?;
+        );
+        let operation = DbOperation::new("COUNT", ReadModel::ProspectSearch.name());
+        let response = traced(operation, counted).await?;
         Ok(Response::new(response))
     }
 
@@ -317,7 +323,8 @@ impl SearchService for SearchApi {
         };
         let pool = self.pool.clone();
         Ok(Response::new(spawn_stream(move |sender| async move {
-            export::run(&pool, export, &sender).await
+            let operation = DbOperation::new("EXPORT", ReadModel::ProspectSearch.name());
+            traced(operation, export::run(&pool, export, &sender)).await
         })))
     }
 }

@@ -5,6 +5,7 @@
 use deadpool_postgres::ClientWrapper;
 use futures_util::StreamExt;
 use lma_proto::v1::{Freshness, PageEnd};
+use svc_core::db::{DbOperation, traced};
 use tokio::sync::mpsc;
 use tokio_postgres::Row;
 use tonic::Status;
@@ -58,56 +59,60 @@ pub async fn stream_page<M>(
     allow_empty: bool,
     sender: &Sender<M>,
 ) -> Result<Streamed, SearchError> {
-    let page = async {
-        Ok::<_, SearchError>(
-            client
-                .query_raw(query.sql.as_str(), query.param_refs())
-                .await?,
-        )
-    };
-    let rows = if freshness.is_some() {
-        page.await?
-    } else {
-        let read = read_cached(client, shape.read_model);
-        let ((_, read), rows) = futures_util::future::try_join(read, page).await?;
-        *freshness = Some(read);
-        rows
-    };
-    futures_util::pin_mut!(rows);
-    let mut returned = 0;
-    let mut last = None;
-    let mut more = false;
-    while let Some(row) = rows.next().await {
-        let row = row?;
-        if returned == shape.page_size {
-            more = true;
-            break;
+    let operation = DbOperation::new("SELECT", shape.read_model.name());
+    traced(operation, async move {
+        let page = async {
+            Ok::<_, SearchError>(
+                client
+                    .query_raw(query.sql.as_str(), query.param_refs())
+                    .await?,
+            )
+        };
+        let rows = if freshness.is_some() {
+            page.await?
+        } else {
+            let read = read_cached(client, shape.read_model);
+            let ((_, read), rows) = futures_util::future::try_join(read, page).await?;
+            *freshness = Some(read);
+            rows
+        };
+        futures_util::pin_mut!(rows);
+        let mut returned = 0;
+        let mut last = None;
+        let mut more = false;
+        while let Some(row) = rows.next().await {
+            let row = row?;
+            if returned == shape.page_size {
+                more = true;
+                break;
+            }
+            last = Some(rows::cursor_after(
+                &row,
+                shape.order,
+                shape.id_column,
+                text_mode,
+            )?);
+            returned += 1;
+            if sender.send(Ok((shape.message)(&row)?)).await.is_err() {
+                return Ok(Streamed::ClientGone);
+            }
         }
-        last = Some(rows::cursor_after(
-            &row,
-            shape.order,
-            shape.id_column,
-            text_mode,
-        )?);
-        returned += 1;
-        if sender.send(Ok((shape.message)(&row)?)).await.is_err() {
+        if returned == 0 && !allow_empty {
+            return Ok(Streamed::Rows(0));
+        }
+        let next_page_token = match (more, last) {
+            (true, Some(cursor)) => page_token::encode(&cursor, shape.fingerprint),
+            _ => String::new(),
+        };
+        let end = PageEnd {
+            next_page_token,
+            returned,
+            freshness: freshness.clone(),
+        };
+        if sender.send(Ok((shape.end)(end))).await.is_err() {
             return Ok(Streamed::ClientGone);
         }
-    }
-    if returned == 0 && !allow_empty {
-        return Ok(Streamed::Rows(0));
-    }
-    let next_page_token = match (more, last) {
-        (true, Some(cursor)) => page_token::encode(&cursor, shape.fingerprint),
-        _ => String::new(),
-    };
-    let end = PageEnd {
-        next_page_token,
-        returned,
-        freshness: freshness.clone(),
-    };
-    if sender.send(Ok((shape.end)(end))).await.is_err() {
-        return Ok(Streamed::ClientGone);
-    }
-    Ok(Streamed::Rows(returned))
+        Ok(Streamed::Rows(returned))
+    })
+    .await
 }

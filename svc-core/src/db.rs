@@ -1,6 +1,7 @@
-//! The PostgreSQL connection pool, dedicated connections, and the one mapping from database
-//! errors to gRPC statuses.
+//! The PostgreSQL connection pool, dedicated connections, database client spans, and the one
+//! mapping from database errors to gRPC statuses.
 
+use std::future::Future;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -9,6 +10,8 @@ use tokio_postgres::error::SqlState;
 use tokio_postgres::tls::NoTlsStream;
 use tokio_postgres::{NoTls, Socket};
 use tonic::Status;
+use tracing::Instrument as _;
+use tracing::field::Empty;
 
 use crate::config::DatabaseArgs;
 
@@ -236,6 +239,53 @@ impl From<DbError> for Status {
     }
 }
 
+/// One logical database operation (a query, a COPY and merge, a rebuild step), named by what it
+/// does and the table it does it to; see [`traced`].
+#[derive(Clone, Copy, Debug)]
+pub struct DbOperation {
+    /// `db.operation.name`: the SQL verb or the step, e.g. "SELECT", "MERGE".
+    pub operation: &'static str,
+    /// `db.collection.name`: the table (or read model) it works on.
+    pub collection: &'static str,
+}
+
+impl DbOperation {
+    pub const fn new(operation: &'static str, collection: &'static str) -> Self {
+        Self {
+            operation,
+            collection,
+        }
+    }
+
+    /// The client span, named "{operation} {collection}" with the OpenTelemetry database
+    /// attributes. Per logical operation, never per row.
+    pub fn span(self) -> tracing::Span {
+        tracing::info_span!(
+            "db.client",
+            otel.name = %format_args!("{} {}", self.operation, self.collection),
+            otel.kind = "client",
+            otel.status_code = Empty,
+            db.system.name = "postgresql",
+            db.operation.name = self.operation,
+            db.collection.name = self.collection,
+        )
+    }
+}
+
+/// Runs `work` inside `operation`'s client span; a failure marks the span as an error (the
+/// error itself is logged where it is handled; its text may quote row values).
+pub async fn traced<T, E>(
+    operation: DbOperation,
+    work: impl Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let span = operation.span();
+    let result = work.instrument(span.clone()).await;
+    if result.is_err() {
+        span.record("otel.status_code", "ERROR");
+    }
+    result
+}
+
 /// Checks that a role name is a plain lower-case identifier, so it can be written into the
 /// connection options without quoting.
 pub(crate) fn validate_role_name(role: &str) -> Result<(), DbError> {
@@ -310,6 +360,7 @@ pub fn build_pool(args: &DatabaseArgs, application_name: &str) -> Result<Pool, D
         .create_timeout(timeout)
         .recycle_timeout(timeout)
         .build()?;
+    crate::metrics::observe_pool(&pool, application_name);
     Ok(pool)
 }
 

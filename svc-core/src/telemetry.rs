@@ -1,6 +1,6 @@
 //! Logging and tracing (DESIGN.md section 6): `tracing` with readable or JSON logs, OTLP span
-//! export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and W3C trace context read from and
-//! written to gRPC metadata.
+//! and metric export when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and W3C trace context read from
+//! and written to gRPC metadata (and, as a `traceparent` string, to the change log).
 
 use std::future::Future;
 use std::io::IsTerminal;
@@ -10,9 +10,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use opentelemetry::propagation::TextMapPropagator as _;
 use opentelemetry::propagation::{Extractor, Injector};
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{SpanContext, TraceContextExt as _, TracerProvider as _};
+use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tonic::Code;
@@ -43,63 +46,136 @@ pub enum TelemetryError {
     /// The log filter is not valid EnvFilter syntax.
     #[error("invalid log filter: {0}")]
     Filter(#[from] tracing_subscriber::filter::ParseError),
-    /// The OTLP exporter could not be built (bad endpoint, headers, ...).
-    #[error("building the OTLP span exporter: {0}")]
+    /// An OTLP exporter could not be built (bad endpoint, headers, ...).
+    #[error("building the OTLP exporter: {0}")]
     Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
     /// OTLP export was requested outside a Tokio runtime; its gRPC client needs one.
     #[error("telemetry must be initialised inside a Tokio runtime when OTLP export is enabled")]
     NoRuntime,
 }
 
-/// Keeps span export running; dropping it flushes buffered spans and shuts the exporter down.
-/// The guard of a repeated [`init`] call owns nothing and does nothing.
+/// Keeps span and metric export running; dropping it flushes what is buffered and shuts the
+/// exporters down. The guard of a repeated [`init`] call owns nothing and does nothing.
 #[must_use = "dropping the guard shuts span export down"]
 #[derive(Debug, Default)]
 pub struct TelemetryGuard {
-    provider: Option<SdkTracerProvider>,
+    providers: Option<Providers>,
 }
 
-impl Drop for TelemetryGuard {
-    fn drop(&mut self) {
-        if let Some(provider) = self.provider.take() {
-            shutdown_provider(provider);
+/// The SDK providers [`init`] installed globally.
+#[derive(Clone, Debug)]
+struct Providers {
+    tracer: SdkTracerProvider,
+    meter: SdkMeterProvider,
+}
+
+impl TelemetryGuard {
+    /// Exports every finished span and the current metric values now. Runs off the caller's
+    /// task, so it works on a current-thread runtime too (see [`shutdown_providers`]).
+    pub async fn flush(&self) {
+        let Some(providers) = self.providers.clone() else {
+            return;
+        };
+        let flushed = tokio::task::spawn_blocking(move || {
+            (
+                providers.tracer.force_flush(),
+                providers.meter.force_flush(),
+            )
+        })
+        .await;
+        match flushed {
+            Ok((Ok(()), Ok(()))) => {}
+            Ok((spans, metrics)) => {
+                tracing::warn!(?spans, ?metrics, "telemetry export did not flush cleanly");
+            }
+            Err(error) => tracing::warn!(%error, "the telemetry flush task failed"),
+        }
+    }
+
+    /// Flushes and stops export while the runtime keeps running: what a short-lived program
+    /// (lmactl, on a current-thread runtime) calls before it exits.
+    pub async fn shutdown(mut self) {
+        if let Some(providers) = self.providers.take() {
+            // The blocking thread waits for exports that this runtime drives meanwhile.
+            let stopped = tokio::task::spawn_blocking(move || shutdown_providers(providers)).await;
+            if let Err(error) = stopped {
+                tracing::warn!(%error, "the telemetry shutdown task failed");
+            }
         }
     }
 }
 
-/// Flushes and stops the provider on a plain thread: the flush blocks until the export
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Some(providers) = self.providers.take() {
+            shutdown_providers(providers);
+        }
+    }
+}
+
+/// Flushes and stops the providers on a plain thread: the flush blocks until the export
 /// finishes, and the export needs the Tokio runtime, which a blocked worker of a
 /// current-thread runtime could never drive (DESIGN.md section 9).
-fn shutdown_provider(provider: SdkTracerProvider) {
+fn shutdown_providers(providers: Providers) {
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let spawned = std::thread::Builder::new()
         .name("otel-shutdown".to_owned())
         .spawn(move || {
+            let spans = providers
+                .tracer
+                .shutdown_with_timeout(EXPORT_SHUTDOWN_TIMEOUT);
+            let metrics = providers
+                .meter
+                .shutdown_with_timeout(EXPORT_SHUTDOWN_TIMEOUT);
             // The receiver may have given up waiting; nothing else to report to then.
-            let _ = done_tx.send(provider.shutdown_with_timeout(EXPORT_SHUTDOWN_TIMEOUT));
+            let _ = done_tx.send((spans, metrics));
         });
     if let Err(error) = spawned {
-        tracing::warn!(%error, "cannot start the span-export shutdown thread; spans may be lost");
+        tracing::warn!(%error, "cannot start the telemetry shutdown thread; spans may be lost");
         return;
     }
-    match done_rx.recv_timeout(EXPORT_SHUTDOWN_TIMEOUT + Duration::from_secs(1)) {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!(%error, "span export did not shut down cleanly"),
-        Err(_) => tracing::warn!("span export shutdown timed out; spans may be lost"),
+    match done_rx.recv_timeout(2 * EXPORT_SHUTDOWN_TIMEOUT + Duration::from_secs(1)) {
+        Ok((Ok(()), Ok(()))) => {}
+        Ok((spans, metrics)) => {
+            tracing::warn!(
+                ?spans,
+                ?metrics,
+                "telemetry export did not shut down cleanly"
+            );
+        }
+        Err(_) => tracing::warn!("telemetry export shutdown timed out; spans may be lost"),
     }
+}
+
+/// Where OTLP export goes.
+#[derive(Clone, Debug, Default)]
+pub struct OtlpExport {
+    /// The collector's OTLP/gRPC address; `None` leaves it to the standard `OTEL_EXPORTER_OTLP_*`
+    /// variables, which the exporters read themselves.
+    pub endpoint: Option<String>,
 }
 
 /// Installs the global `tracing` subscriber: an EnvFilter, a log formatter (compact lines for
 /// [`LogFormat::Pretty`], JSON objects for [`LogFormat::Json`]) on stdout, and, when
-/// `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, an
-/// OpenTelemetry layer exporting spans over OTLP/gRPC. Always installs the W3C trace-context
-/// propagator.
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` (or a signal-specific `OTEL_EXPORTER_OTLP_*_ENDPOINT`) is set,
+/// an OpenTelemetry layer exporting spans, and a meter provider exporting metrics, over
+/// OTLP/gRPC. Always installs the W3C trace-context propagator.
 ///
 /// Call it inside a Tokio runtime. Only the first call in a process installs anything; later
 /// calls return a guard that does nothing.
 pub fn init(
     service_name: &'static str,
     args: &TelemetryArgs,
+) -> Result<TelemetryGuard, TelemetryError> {
+    let export = otlp_export_configured().then(OtlpExport::default);
+    init_with_export(service_name, args, export)
+}
+
+/// [`init`] with the export given rather than read from the environment (`None`: no export).
+pub fn init_with_export(
+    service_name: &'static str,
+    args: &TelemetryArgs,
+    export: Option<OtlpExport>,
 ) -> Result<TelemetryGuard, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
 
@@ -108,9 +184,9 @@ pub fn init(
         return Ok(TelemetryGuard::default());
     }
 
-    let provider = if otlp_export_configured() {
-        match build_provider(service_name) {
-            Ok(provider) => Some(provider),
+    let providers = if let Some(export) = export {
+        match build_providers(service_name, &export) {
+            Ok(providers) => Some(providers),
             Err(error) => {
                 // Let a later call try again, e.g. after the caller fixed the environment.
                 INITIALIZED.store(false, Ordering::SeqCst);
@@ -127,9 +203,9 @@ pub fn init(
     let log_layer = log_layer(args.log_format, std::io::stdout, ansi).with_filter(filter);
     // Spans at INFO and above are exported, except those of the exporter's own gRPC client,
     // which would otherwise feed back into the exporter.
-    let otel_layer = provider.as_ref().map(|provider| {
+    let otel_layer = providers.as_ref().map(|providers| {
         tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer(service_name))
+            .with_tracer(providers.tracer.tracer(service_name))
             .with_filter(filter_fn(|metadata| {
                 *metadata.level() <= tracing::Level::INFO
                     && !is_exporter_internal(metadata.target())
@@ -142,15 +218,18 @@ pub fn init(
         .try_init();
     match installed {
         Ok(()) => {
-            if provider.is_some() {
-                tracing::info!(service = service_name, "exporting spans over OTLP");
+            if providers.is_some() {
+                tracing::info!(
+                    service = service_name,
+                    "exporting spans and metrics over OTLP"
+                );
             }
-            Ok(TelemetryGuard { provider })
+            Ok(TelemetryGuard { providers })
         }
         // Someone else (a test harness) installed a subscriber first: keep theirs.
         Err(_) => {
-            if let Some(provider) = provider {
-                shutdown_provider(provider);
+            if let Some(providers) = providers {
+                shutdown_providers(providers);
             }
             Ok(TelemetryGuard::default())
         }
@@ -234,6 +313,7 @@ fn otlp_export_configured() -> bool {
     [
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
     ]
     .iter()
     .any(|name| std::env::var_os(name).is_some_and(|value| !value.is_empty()))
@@ -249,20 +329,32 @@ fn is_exporter_internal(target: &str) -> bool {
         })
 }
 
-fn build_provider(service_name: &'static str) -> Result<SdkTracerProvider, TelemetryError> {
-    // The tonic client spawns its connection tasks on the current runtime.
+fn build_providers(
+    service_name: &'static str,
+    export: &OtlpExport,
+) -> Result<Providers, TelemetryError> {
+    // The tonic clients spawn their connection tasks on the current runtime.
     if tokio::runtime::Handle::try_current().is_err() {
         return Err(TelemetryError::NoRuntime);
     }
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_tonic()
-        .build()?;
-    let provider = SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(Resource::builder().with_service_name(service_name).build())
+    let resource = Resource::builder().with_service_name(service_name).build();
+    let mut spans = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+    let mut metrics = opentelemetry_otlp::MetricExporter::builder().with_tonic();
+    if let Some(endpoint) = &export.endpoint {
+        spans = spans.with_endpoint(endpoint);
+        metrics = metrics.with_endpoint(endpoint);
+    }
+    let tracer = SdkTracerProvider::builder()
+        .with_batch_exporter(spans.build()?)
+        .with_resource(resource.clone())
         .build();
-    opentelemetry::global::set_tracer_provider(provider.clone());
-    Ok(provider)
+    let meter = SdkMeterProvider::builder()
+        .with_periodic_exporter(metrics.build()?)
+        .with_resource(resource)
+        .build();
+    opentelemetry::global::set_tracer_provider(tracer.clone());
+    opentelemetry::global::set_meter_provider(meter.clone());
+    Ok(Providers { tracer, meter })
 }
 
 /// Reads propagation fields from HTTP headers (gRPC metadata on the server side).
@@ -307,6 +399,52 @@ pub fn inject_context(metadata: &mut MetadataMap) {
     opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.inject_context(&context, &mut MetadataInjector(metadata));
     });
+}
+
+/// The current span's W3C `traceparent` (`00-<trace id>-<span id>-<flags>`), when it belongs to a
+/// sampled trace: what a writer stores with its change-log rows so a later refresh can link to
+/// the write's trace.
+pub fn current_traceparent() -> Option<String> {
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let span_context = span.span_context();
+    (span_context.is_valid() && span_context.is_sampled()).then(|| {
+        format!(
+            "00-{}-{}-{:02x}",
+            span_context.trace_id(),
+            span_context.span_id(),
+            span_context.trace_flags().to_u8()
+        )
+    })
+}
+
+/// Links `span` to the span a stored `traceparent` names (say, the write a refresh applies);
+/// a malformed or invalid one is skipped. Returns whether a link was added.
+pub fn link_to_traceparent(span: &tracing::Span, traceparent: &str) -> bool {
+    let Some(linked) = parse_traceparent(traceparent) else {
+        return false;
+    };
+    span.add_link(linked);
+    true
+}
+
+/// The span context a `traceparent` names; `None` when malformed or invalid.
+fn parse_traceparent(traceparent: &str) -> Option<SpanContext> {
+    let carrier =
+        std::collections::HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let context = TraceContextPropagator::new().extract(&carrier);
+    let span_context = context.span().span_context().clone();
+    span_context.is_valid().then_some(span_context)
+}
+
+/// Spawns `task` inside the current span, so that the spans and writes it makes stay in the
+/// caller's trace (a plain `tokio::spawn` starts the task outside any span).
+pub fn spawn_traced<F>(task: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(task.in_current_span())
 }
 
 /// Tower layer creating one server span per gRPC call (see [`TraceContextService`]).
@@ -402,6 +540,8 @@ fn is_server_error(code: Code) -> bool {
 /// The span and timing of one call, finished when its status is known.
 struct CallRecord {
     span: tracing::Span,
+    /// `/package.Service/Method`, for the RPC metrics.
+    path: String,
     started: Instant,
     /// Health checks and reflection log at debug: probes would otherwise flood the logs.
     quiet: bool,
@@ -427,6 +567,7 @@ impl CallRecord {
         let _ = span.set_parent(extract_context(headers));
         Self {
             span,
+            path: path.to_owned(),
             started: Instant::now(),
             quiet: crate::server::is_infrastructure_path(path),
             finished: false,
@@ -443,7 +584,10 @@ impl CallRecord {
         if server_error {
             self.span.record("otel.status_code", "ERROR");
         }
-        let elapsed_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let elapsed = self.started.elapsed();
+        let (service, method) = split_grpc_path(&self.path);
+        crate::metrics::record_rpc(service, method, code, elapsed);
+        let elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
         let _entered = self.span.enter();
         if self.quiet {
             tracing::debug!(grpc.code = ?code, elapsed_ms, "rpc finished");
@@ -481,7 +625,6 @@ impl Drop for CallRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use opentelemetry::trace::TraceContextExt as _;
 
     const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -529,6 +672,31 @@ mod tests {
             metadata.get("traceparent").and_then(|v| v.to_str().ok()),
             Some(TRACEPARENT)
         );
+    }
+
+    #[test]
+    fn stored_traceparents_parse_and_malformed_ones_are_skipped() {
+        let parsed = parse_traceparent(TRACEPARENT).expect("a valid traceparent");
+        assert_eq!(
+            parsed.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        assert_eq!(parsed.span_id().to_string(), "00f067aa0ba902b7");
+        let span = tracing::Span::none();
+        assert!(link_to_traceparent(&span, TRACEPARENT));
+        for malformed in [
+            "",
+            "garbage",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+        ] {
+            assert!(!link_to_traceparent(&span, malformed), "{malformed:?}");
+        }
+    }
+
+    #[test]
+    fn no_traceparent_outside_a_traced_span() {
+        assert_eq!(current_traceparent(), None);
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub async fn run(args: ImportArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
             request
                 .metadata_mut()
                 .insert("authorization", bearer.clone());
+            // ingest-svc's spans join this command's trace.
+            svc_core::telemetry::inject_context(request.metadata_mut());
             Ok(request)
         })
         .max_decoding_message_size(64 * 1024 * 1024);
