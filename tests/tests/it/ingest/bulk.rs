@@ -141,6 +141,68 @@ async fn a_batch_split_across_connections_stores_every_row_once() {
     );
 }
 
+/// A prospect another writer inserts while a batch is being merged: the batch looked it up as
+/// new, its insert waits for that writer and then meets the row on the key; the batch is
+/// written again and merges into it. Nothing fails, nothing is stored twice.
+#[tokio::test]
+async fn a_prospect_inserted_by_another_writer_meanwhile_is_merged_not_duplicated() {
+    let app = spawn_app().await;
+    let mut client = app.ingest_client().await;
+    // The company exists and is unchanged by the batch, so the batch takes no lock on it.
+    ingest(&mut client, vec![record(10_000, "race.com")]).await;
+    let mut writer = app.db.connect().await;
+    let other = writer.transaction().await.expect("a transaction");
+    other
+        .execute(
+            "INSERT INTO prospect (organization_id, company_id, external_source, external_id, email) \
+             SELECT organization_id, id, 'crm', 'p0', 'other@race.com' FROM company WHERE domain = 'race.com'",
+            &[],
+        )
+        .await
+        .expect("the other writer's insert");
+    let records: Vec<ProspectRecord> = (0..100).map(|i| record(i, "race.com")).collect();
+    let send = tokio::spawn(async move { ingest(&mut client, records).await });
+    let monitor = app.db.connect().await;
+    lma_tests::wait::until(
+        "the batch's insert to wait for the other writer",
+        std::time::Duration::from_secs(10),
+        || async {
+            let waiting: i64 = monitor
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .await
+                .map_err(|error| error.to_string())?
+                .get(0);
+            if waiting > 0 {
+                Ok(())
+            } else {
+                Err("no backend waits on a lock".into())
+            }
+        },
+    )
+    .await;
+    other.commit().await.expect("the other writer commits");
+    let summary = send.await.expect("the send task");
+    assert_eq!(summary.rejected, 0, "{:?}", summary.errors);
+    assert_eq!(
+        (summary.inserted, summary.updated, summary.unchanged),
+        (99, 1, 0),
+        "{summary:?}"
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM prospect").await, 101);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM prospect WHERE external_id = 'p0' AND email = 'pat0@race.com'"
+        )
+        .await,
+        1
+    );
+}
+
 #[tokio::test]
 async fn bad_records_are_reported_and_good_ones_stored() {
     let app = spawn_app().await;
