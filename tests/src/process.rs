@@ -83,6 +83,11 @@ impl ServiceProcess {
         self.child.id()
     }
 
+    /// The exit status if the process has exited, without waiting.
+    pub fn exited(&mut self) -> anyhow::Result<Option<ExitStatus>> {
+        self.child.try_wait().context("checking the process")
+    }
+
     /// Sends `signal` to the process.
     pub async fn signal(&self, signal: Signal) -> anyhow::Result<()> {
         let pid = self.pid().context("the process has already exited")?;

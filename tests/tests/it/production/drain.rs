@@ -85,9 +85,10 @@ async fn sigterm_lets_an_export_in_flight_finish_and_refuses_new_calls() {
         }
     })
     .await;
+    let exited = search.exited().expect("checking search-svc");
     assert!(
-        search.pid().is_some(),
-        "search-svc exited before the export was read"
+        exited.is_none(),
+        "search-svc exited ({exited:?}) before the export in flight was read"
     );
 
     while let Some(message) = stream.message().await.expect("the export after SIGTERM") {
