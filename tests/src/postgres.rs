@@ -113,6 +113,32 @@ impl Server {
         connect(&self.config(ADMIN_DATABASE)).await
     }
 
+    /// Restarts a cluster this process started (`pg_ctl restart -m fast`: sessions are
+    /// terminated, the server comes back on the same port with the same settings) and waits
+    /// until it accepts connections again.
+    pub async fn restart(&self) -> anyhow::Result<()> {
+        let cluster = self
+            .cluster
+            .as_ref()
+            .context("only a cluster this process started can be restarted")?;
+        let mut restart = command(&cluster.runas, &cluster.bindir.join("pg_ctl"));
+        restart
+            .arg("restart")
+            .arg("-D")
+            .arg(&cluster.data)
+            .args(["-m", "fast", "-w", "-t", "60", "-l"])
+            // In the cluster's directory, which the cluster owner may write (server.log, made
+            // by this process, may belong to root). The log keeps pg_ctl's output pipes free
+            // of the new server, so waiting for pg_ctl does not wait for the server.
+            .arg(cluster.root.join("restart.log"));
+        tokio::task::spawn_blocking(move || run(&mut restart))
+            .await
+            .context("the restart task failed")??;
+        let client = connect(&self.config(ADMIN_DATABASE)).await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
     /// When using an external server, drops `dbname` at process exit if nothing else did.
     pub(crate) fn drop_at_exit(&self, dbname: &str) {
         if self.owned {
@@ -181,34 +207,6 @@ pub async fn dedicated_server() -> anyhow::Result<&'static Server> {
     // 'static like the shared server: TestDatabase keeps a reference, and the cluster lives
     // until the process exits anyway.
     Ok(Box::leak(Box::new(server)))
-}
-
-impl Server {
-    /// Restarts a cluster this process started (`pg_ctl restart -m fast`: sessions are
-    /// terminated, the server comes back on the same port with the same settings) and waits
-    /// until it accepts connections again.
-    pub async fn restart(&self) -> anyhow::Result<()> {
-        let cluster = self
-            .cluster
-            .as_ref()
-            .context("only a cluster this process started can be restarted")?;
-        let mut restart = command(&cluster.runas, &cluster.bindir.join("pg_ctl"));
-        restart
-            .arg("restart")
-            .arg("-D")
-            .arg(&cluster.data)
-            .args(["-m", "fast", "-w", "-t", "60", "-l"])
-            // In the cluster's directory, which the cluster owner may write (server.log, made
-            // by this process, may belong to root). The log keeps pg_ctl's output pipes free
-            // of the new server, so waiting for pg_ctl does not wait for the server.
-            .arg(cluster.root.join("restart.log"));
-        tokio::task::spawn_blocking(move || run(&mut restart))
-            .await
-            .context("the restart task failed")??;
-        let client = connect(&self.config(ADMIN_DATABASE)).await?;
-        client.simple_query("SELECT 1").await?;
-        Ok(())
-    }
 }
 
 async fn external_server(url: &str) -> anyhow::Result<Server> {
