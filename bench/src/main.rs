@@ -4,6 +4,7 @@
 mod dataset;
 mod generate;
 mod ingest;
+mod load;
 mod refresh;
 mod search;
 
@@ -56,6 +57,9 @@ enum Command {
     /// Search benchmark (issue 5): business queries over gRPC, as bare SQL on the read model
     /// and as the base-table JOIN, and throughput at 32 clients.
     Search(search::SearchArgs),
+    /// Load benchmark (issue 6): searches/s and p50/p95/p99 at 32 clients idle, during full
+    /// rebuilds and during an import, and each service's memory, all three as release processes.
+    Load(load::LoadArgs),
 }
 
 #[tokio::main]
@@ -96,6 +100,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Refresh(args) => refresh::run(args).await?,
         Command::Ingest(args) => ingest::run(args).await?,
         Command::Search(args) => search::run(args).await?,
+        Command::Load(args) => load::run(args).await?,
     }
     Ok(())
 }

@@ -319,8 +319,12 @@ pub struct TestApp {
 
 /// Starts everything and waits until all three services report SERVING.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_on(TestDatabase::create().await).await
+}
+
+/// [`spawn_app`] against a database the caller made (for example on a dedicated cluster).
+pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
     crate::init_test_logging();
-    let db = TestDatabase::create().await;
     let tenant = create_tenant_in(&db, "acme").await;
     let shutdown = Shutdown::default();
     let url = db.url();

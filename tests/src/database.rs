@@ -50,6 +50,17 @@ impl TestDatabase {
         })
     }
 
+    /// A new database with the current schema on `server` rather than the shared one (a
+    /// dedicated cluster, see [`postgres::dedicated_server`]): migrated in place, since the
+    /// shared template lives on the shared server.
+    pub async fn create_migrated_on(server: &'static Server) -> TestDatabase {
+        let name = unique_name("lma_test");
+        if let Err(error) = create_migrated(server, &name).await {
+            panic!("creating test database {name}: {error:#}");
+        }
+        TestDatabase { server, name }
+    }
+
     /// A new, empty database (no migrations applied).
     pub async fn create_empty() -> TestDatabase {
         let name = unique_name("lma_test");
@@ -156,29 +167,39 @@ async fn create_template(server: &'static Server) -> anyhow::Result<String> {
     } else {
         unique_name("lma_template")
     };
-    let admin = server.connect_admin().await?;
-    admin
+    server.drop_at_exit(&name);
+    let client = create_migrated(server, &name)
+        .await
+        .context("the template database")?;
+    // No session may stay connected to a template while it is copied.
+    drop(client);
+    wait_until_unused(&server.connect_admin().await?, &name).await?;
+    Ok(name)
+}
+
+/// Creates the database `name` on `server` and migrates it to the latest version; returns the
+/// superuser connection that migrated it.
+async fn create_migrated(server: &Server, name: &str) -> anyhow::Result<tokio_postgres::Client> {
+    server
+        .connect_admin()
+        .await?
         .batch_execute(&format!(
             "CREATE DATABASE {} TEMPLATE template0",
-            quote_ident(&name)
+            quote_ident(name)
         ))
         .await
         .with_context(|| format!("CREATE DATABASE {name}"))?;
-    server.drop_at_exit(&name);
-    let mut client = postgres::connect(&server.config(&name)).await?;
+    let mut client = postgres::connect(&server.config(name)).await?;
     let report = svc_core::migrations::run(&mut client)
         .await
-        .context("migrating the template database")?;
+        .context("migrating")?;
     anyhow::ensure!(
         report.current_version == Some(svc_core::migrations::latest_version()),
-        "the template is at version {:?} after migrating, expected {}",
+        "{name} is at version {:?} after migrating, expected {}",
         report.current_version,
         svc_core::migrations::latest_version()
     );
-    // No session may stay connected to a template while it is copied.
-    drop(client);
-    wait_until_unused(&admin, &name).await?;
-    Ok(name)
+    Ok(client)
 }
 
 /// Waits until no backend is connected to `dbname` (a dropped client's backend takes a moment

@@ -6,11 +6,14 @@
 //! Set `LMA_TEST_LOG=debug` (an EnvFilter) to see the services' logs.
 
 pub mod app;
+pub mod bulk;
 pub mod clients;
 pub mod database;
 pub mod fixtures;
 pub mod grpcurl;
+pub mod latency;
 pub mod postgres;
+pub mod process;
 pub mod wait;
 
 pub use app::{Service, TestApp, spawn_app};

@@ -75,6 +75,17 @@ pub struct Server {
     owned: bool,
     /// Keeps the guardian's stdin open for the life of the process; see the module docs.
     _guardian: Option<ChildStdin>,
+    /// Where the cluster this process started lives, for [`Server::restart`].
+    cluster: Option<Cluster>,
+}
+
+/// The files and commands of a cluster this process started.
+struct Cluster {
+    bindir: PathBuf,
+    data: PathBuf,
+    root: PathBuf,
+    /// Runs a program as the cluster owner ("runuser -u postgres --" as root, else nothing).
+    runas: Vec<&'static str>,
 }
 
 impl Server {
@@ -100,6 +111,32 @@ impl Server {
     /// A superuser connection to the server's admin database.
     pub async fn connect_admin(&self) -> anyhow::Result<tokio_postgres::Client> {
         connect(&self.config(ADMIN_DATABASE)).await
+    }
+
+    /// Restarts a cluster this process started (`pg_ctl restart -m fast`: sessions are
+    /// terminated, the server comes back on the same port with the same settings) and waits
+    /// until it accepts connections again.
+    pub async fn restart(&self) -> anyhow::Result<()> {
+        let cluster = self
+            .cluster
+            .as_ref()
+            .context("only a cluster this process started can be restarted")?;
+        let mut restart = command(&cluster.runas, &cluster.bindir.join("pg_ctl"));
+        restart
+            .arg("restart")
+            .arg("-D")
+            .arg(&cluster.data)
+            .args(["-m", "fast", "-w", "-t", "60", "-l"])
+            // In the cluster's directory, which the cluster owner may write (server.log, made
+            // by this process, may belong to root). The log keeps pg_ctl's output pipes free
+            // of the new server, so waiting for pg_ctl does not wait for the server.
+            .arg(cluster.root.join("restart.log"));
+        tokio::task::spawn_blocking(move || run(&mut restart))
+            .await
+            .context("the restart task failed")??;
+        let client = connect(&self.config(ADMIN_DATABASE)).await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
     }
 
     /// When using an external server, drops `dbname` at process exit if nothing else did.
@@ -160,6 +197,18 @@ pub async fn server() -> &'static Server {
         .unwrap_or_else(|error| panic!("no PostgreSQL server for the tests: {error:#}"))
 }
 
+/// A cluster of its own for a test that disrupts the server (restarts it), started even when
+/// `DATABASE_URL` names a shared server; removed when the test process exits, like the shared
+/// throwaway cluster.
+pub async fn dedicated_server() -> anyhow::Result<&'static Server> {
+    let server = tokio::task::spawn_blocking(start_cluster)
+        .await
+        .context("the cluster start-up task failed")??;
+    // 'static like the shared server: TestDatabase keeps a reference, and the cluster lives
+    // until the process exits anyway.
+    Ok(Box::leak(Box::new(server)))
+}
+
 async fn external_server(url: &str) -> anyhow::Result<Server> {
     let mut base = tokio_postgres::Config::from_str(url).context("DATABASE_URL is not valid")?;
     base.connect_timeout(Duration::from_secs(10));
@@ -180,6 +229,7 @@ async fn external_server(url: &str) -> anyhow::Result<Server> {
         base,
         owned: false,
         _guardian: None,
+        cluster: None,
     })
 }
 
@@ -209,7 +259,7 @@ fn start_cluster_once(bindir: &Path, as_root: bool) -> anyhow::Result<Server> {
     let data = root.join("data");
     let log_path = root.join("server.log");
     // As root, every cluster command runs as `postgres`, which must own the directory.
-    let runas: Vec<&str> = if as_root {
+    let runas: Vec<&'static str> = if as_root {
         vec!["runuser", "-u", "postgres", "--"]
     } else {
         Vec::new()
@@ -277,6 +327,12 @@ fn start_cluster_once(bindir: &Path, as_root: bool) -> anyhow::Result<Server> {
             base,
             owned: true,
             _guardian: Some(stdin),
+            cluster: Some(Cluster {
+                bindir: bindir.to_path_buf(),
+                data,
+                root,
+                runas,
+            }),
         }),
         Err(error) => {
             // Closing stdin makes the guardian stop whatever started and remove the directory.

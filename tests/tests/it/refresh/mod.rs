@@ -43,7 +43,7 @@ async fn drift(db: &TestDatabase) -> Vec<String> {
 }
 
 /// Waits until the change log is drained and every read model equals its definition.
-async fn wait_until_consistent(db: &TestDatabase) {
+pub(crate) async fn wait_until_consistent(db: &TestDatabase) {
     wait::until(
         "the read models to equal their definitions",
         CONSISTENT_TIMEOUT,

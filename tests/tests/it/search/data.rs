@@ -198,40 +198,8 @@ pub async fn load_people(app: &TestApp) {
 /// Inserts `prospects` prospects spread over `companies` companies of `organization_id` with
 /// set-based SQL (as a superuser), and waits until prospect_search_view holds them all.
 pub async fn load_bulk(app: &TestApp, organization_id: i64, companies: i64, prospects: i64) {
+    lma_tests::bulk::insert_prospects(&app.db, organization_id, companies, prospects).await;
     let client = app.db.connect().await;
-    client
-        .execute(
-            "INSERT INTO company (organization_id, domain, name, industry, min_employees, \
-                 max_employees, revenue, city, country, external_source, external_id) \
-             SELECT $1, 'bulk' || i || '.com', 'Bulk ' || i, \
-                 (ARRAY['Software','Retail','Energy','Media'])[1 + i % 4], \
-                 (ARRAY[1, 51, 1001])[1 + i % 3], (ARRAY[10, 200, 5000])[1 + i % 3], \
-                 CASE WHEN i % 5 = 0 THEN NULL ELSE i * 1000 END, \
-                 (ARRAY['Berlin','Paris','Austin'])[1 + i % 3], \
-                 (ARRAY['Germany','France','United States'])[1 + i % 3], 'bulk', 'c' || i \
-             FROM generate_series(1, $2::bigint) AS i",
-            &[&organization_id, &companies],
-        )
-        .await
-        .expect("loading companies");
-    client
-        .execute(
-            "INSERT INTO prospect (organization_id, company_id, external_source, external_id, \
-                 first_name, last_name, email, job_title, job_title_level, department, tags) \
-             SELECT $1, c.id, 'bulk', 'p' || j, \
-                 (ARRAY['Anna','Ben','Chloe','David','Emma'])[1 + j % 5], 'Person' || j, \
-                 'person' || j || '@' || c.domain, \
-                 (ARRAY['Engineer','Sales Manager','Analyst'])[1 + j % 3], \
-                 (ARRAY['senior','manager','entry'])[1 + j % 3], \
-                 (ARRAY['Engineering','Sales','Finance','Legal'])[1 + j % 4], \
-                 ARRAY['batch-' || (j % 10)] \
-             FROM generate_series(1, $2::bigint) AS j \
-             JOIN company c ON c.organization_id = $1 AND c.external_source = 'bulk' \
-                 AND c.external_id = 'c' || (1 + j % $3::bigint)",
-            &[&organization_id, &prospects, &companies],
-        )
-        .await
-        .expect("loading prospects");
     let what = format!("{prospects} bulk prospects in prospect_search_view");
     wait::until(&what, BULK_VISIBLE_TIMEOUT, || {
         let client = &client;
