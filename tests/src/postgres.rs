@@ -42,6 +42,23 @@ const FAST_SETTINGS: &[(&str, &str)] = &[
     ("log_min_messages", "warning"),
 ];
 
+/// Settings added to [`FAST_SETTINGS`] by [`add_server_settings`], e.g. the benchmarks'
+/// production-sized `shared_buffers`.
+static EXTRA_SETTINGS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Adds `name=value` settings to the throwaway clusters started from now on (not to a server
+/// given by `DATABASE_URL`). Call it before the first database is created.
+pub fn add_server_settings(settings: &[(&str, &str)]) {
+    let mut extra = EXTRA_SETTINGS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    extra.extend(
+        settings
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+    );
+}
+
 /// Waits for EOF on stdin (the test process has exited), then stops PostgreSQL and removes
 /// the cluster directory. Arguments: bindir, datadir, cluster root, port, the command prefix
 /// that runs a program as the cluster owner (one word list, empty when not root), then the
@@ -301,6 +318,13 @@ fn start_cluster_once(bindir: &Path, as_root: bool) -> anyhow::Result<Server> {
         .arg(port.to_string())
         .arg(runas.join(" "));
     for (name, value) in FAST_SETTINGS {
+        guardian.arg("-c").arg(format!("{name}={value}"));
+    }
+    for (name, value) in EXTRA_SETTINGS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+    {
         guardian.arg("-c").arg(format!("{name}={value}"));
     }
     let mut child = guardian
