@@ -42,9 +42,12 @@ def check(objects, search_secret):
             problems.append(f"{name}: no Deployment")
             continue
         pod = deployment["spec"]["template"]["spec"]
-        if pod.get("terminationGracePeriodSeconds", 30) <= grace:
-            problems.append(f"{name}: terminationGracePeriodSeconds must exceed LMA_SHUTDOWN_GRACE_SECS ({grace})")
         container = pod["containers"][0]
+        pause = container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds")
+        if not pause:
+            problems.append(f"{name}: needs a preStop sleep, so endpoints go before the process stops accepting")
+        if pod.get("terminationGracePeriodSeconds", 30) <= grace + (pause or 0):
+            problems.append(f"{name}: terminationGracePeriodSeconds must exceed the preStop sleep plus LMA_SHUTDOWN_GRACE_SECS ({grace})")
         env = {item["name"]: item for item in container.get("env", [])}
         listen = env.get("LMA_LISTEN_ADDR", {}).get("value")
         if listen is None or port_of(listen) != expected["port"]:
