@@ -44,6 +44,56 @@ async fn a_change_becomes_visible_without_any_manual_refresh() {
     assert!(!status.leader.is_empty(), "the only replica leads");
 }
 
+/// A write to one prospect of a company with ten re-derives the company but writes only the
+/// rows that changed: one prospect row out and its new version in, not all ten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_writes_only_the_rows_that_changed() {
+    let app = spawn_app().await;
+    let colleague = |n: usize| {
+        let mut record = fixtures::jane_doe();
+        record.external_id = format!("colleague-{n}");
+        record.email = format!("colleague{n}@acme-robotics.com");
+        record
+    };
+    for n in 0..10 {
+        app.upsert_prospect(colleague(n)).await;
+    }
+    wait_until_consistent(&app.db).await;
+    let client = app.db.connect().await;
+    let before: i64 = client
+        .query_one(
+            "SELECT coalesce(max(id), 0) FROM materialized_view_log",
+            &[],
+        )
+        .await
+        .expect("the refresh log")
+        .get(0);
+
+    let mut promoted = colleague(3);
+    promoted.job_title = "Chief Revenue Officer".into();
+    app.upsert_prospect(promoted).await;
+    wait_until_consistent(&app.db).await;
+
+    let rows = client
+        .query(
+            "SELECT view_name, sum(rows_affected)::bigint FROM materialized_view_log \
+             WHERE id > $1 AND mode = 'incremental' GROUP BY view_name ORDER BY view_name",
+            &[&before],
+        )
+        .await
+        .expect("the refresh log");
+    let touched: Vec<(String, i64)> = rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+    assert_eq!(
+        touched,
+        [
+            ("company_prospect_view".to_owned(), 2),
+            ("company_summary_view".to_owned(), 2),
+            ("prospect_search_view".to_owned(), 2),
+        ],
+        "one row out and one in per read model"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_made_while_refresh_is_stopped_is_applied_when_it_starts() {
     lma_tests::init_test_logging();
