@@ -7,7 +7,7 @@ use futures_util::StreamExt;
 use lma_proto::v1::{Freshness, PageEnd};
 use svc_core::db::{DbOperation, traced};
 use tokio::sync::mpsc;
-use tokio_postgres::Row;
+use tokio_postgres::{Row, Statement};
 use tonic::Status;
 
 use crate::error::SearchError;
@@ -42,6 +42,20 @@ pub enum Streamed {
     ClientGone,
 }
 
+/// Search statements kept prepared per connection. Searches repeat a bounded set of shapes (one
+/// per combination of filters and order), so a prepared statement saves a round trip and the
+/// parse of every repeat; the bound only guards against a client cycling through combinations.
+/// Every execution still gets a plan for its own values (svc-core sets
+/// `plan_cache_mode=force_custom_plan`): selectivity depends on them.
+const MAX_PREPARED_STATEMENTS: usize = 256;
+
+async fn prepared(client: &ClientWrapper, sql: &str) -> Result<Statement, SearchError> {
+    if client.statement_cache.size() >= MAX_PREPARED_STATEMENTS {
+        client.statement_cache.clear();
+    }
+    Ok(client.prepare_cached(sql).await?)
+}
+
 /// Streams the rows of `query` (one page plus one look-ahead row), then the `PageEnd`.
 /// Returns before the end when the client has gone away. With `allow_empty == false`, a query
 /// that matches nothing sends nothing at all, so the caller can try another (the trigram
@@ -62,11 +76,8 @@ pub async fn stream_page<M>(
     let operation = DbOperation::new("SELECT", shape.read_model.name());
     traced(operation, async move {
         let page = async {
-            Ok::<_, SearchError>(
-                client
-                    .query_raw(query.sql.as_str(), query.param_refs())
-                    .await?,
-            )
+            let statement = prepared(client, &query.sql).await?;
+            Ok::<_, SearchError>(client.query_raw(&statement, query.param_refs()).await?)
         };
         let rows = if freshness.is_some() {
             page.await?

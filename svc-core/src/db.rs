@@ -318,6 +318,10 @@ fn pg_config(
         .filter(|o| !o.trim().is_empty())
         .map(|o| vec![o.trim().to_owned()])
         .unwrap_or_default();
+    // Prepared statements are planned for their actual values every time: the services'
+    // statements are selective or not depending on them, and a generic plan chosen after five
+    // executions would serve every later value with the plan of the first ones.
+    options.push("-c plan_cache_mode=force_custom_plan".to_owned());
     options.push(format!(
         "-c statement_timeout={}",
         args.statement_timeout_ms
@@ -425,7 +429,9 @@ mod tests {
         .expect("valid config");
         assert_eq!(
             config.get_options(),
-            Some("-c statement_timeout=1500 -c role=lma_ingest")
+            Some(
+                "-c plan_cache_mode=force_custom_plan -c statement_timeout=1500 -c role=lma_ingest"
+            )
         );
         assert_eq!(config.get_application_name(), Some("ingest-svc"));
         assert_eq!(config.get_connect_timeout(), Some(&Duration::from_secs(2)));
@@ -444,7 +450,9 @@ mod tests {
         .expect("valid config");
         assert_eq!(
             config.get_options(),
-            Some("-c search_path=lma -c statement_timeout=1500")
+            Some(
+                "-c search_path=lma -c plan_cache_mode=force_custom_plan -c statement_timeout=1500"
+            )
         );
         assert_eq!(config.get_application_name(), Some("ops"));
     }
