@@ -17,8 +17,9 @@ pub(crate) trait BodyObserver: Send + Unpin + 'static {
         poll()
     }
 
-    /// The body produced its trailers (where gRPC puts the final status).
-    fn on_trailers(&mut self, _trailers: &http::HeaderMap) {}
+    /// The body produced its trailers (where gRPC puts the final status), which the observer
+    /// may amend.
+    fn on_trailers(&mut self, _trailers: &mut http::HeaderMap) {}
 
     /// The body failed before completing.
     fn on_error(&mut self, _error: &Status) {}
@@ -56,10 +57,10 @@ impl<O: BodyObserver> HttpBody for ObservedBody<O> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.get_mut();
         let inner = &mut this.inner;
-        let poll = this.observer.poll_with(|| Pin::new(inner).poll_frame(cx));
-        match &poll {
+        let mut poll = this.observer.poll_with(|| Pin::new(inner).poll_frame(cx));
+        match &mut poll {
             Poll::Ready(Some(Ok(frame))) => {
-                if let Some(trailers) = frame.trailers_ref() {
+                if let Some(trailers) = frame.trailers_mut() {
                     this.observer.on_trailers(trailers);
                 }
             }

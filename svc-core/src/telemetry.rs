@@ -604,7 +604,7 @@ impl BodyObserver for CallRecord {
         self.span.in_scope(poll)
     }
 
-    fn on_trailers(&mut self, trailers: &http::HeaderMap) {
+    fn on_trailers(&mut self, trailers: &mut http::HeaderMap) {
         if let Some(code) = grpc_status(trailers) {
             self.finish(code);
         }

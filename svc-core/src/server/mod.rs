@@ -4,6 +4,7 @@
 //! drain gracefully on shutdown.
 
 mod limit;
+mod message_size;
 mod tls;
 
 pub use tls::TlsError;
@@ -205,10 +206,12 @@ impl GrpcServer {
         ));
         let rate_limiter =
             RateLimiter::new(args.rate_limit_rps, args.rate_limit_burst).map(Arc::new);
-        // Outermost first: every call is traced, including those refused by the limit or by
+        // Outermost first: every call is traced (with its final status, so after an oversized
+        // message's status is rewritten), including those refused by the limit or by
         // authentication; authentication only runs for calls that got a slot.
         let layers = tower::ServiceBuilder::new()
             .layer(TraceContextLayer)
+            .layer(message_size::OversizeAsExhaustedLayer)
             .layer(limit::ConcurrencyLimitLayer::new(
                 args.concurrency_limit,
                 limit::MAX_PERMIT_WAIT,

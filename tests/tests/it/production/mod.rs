@@ -6,5 +6,6 @@
 mod disconnect;
 mod drain;
 mod load;
+mod message_size;
 mod rate_limit;
 mod refresh_kill;
