@@ -1,12 +1,12 @@
 //! A service binary run as a child process, for what needs a real process: SIGKILL and SIGTERM
 //! from outside, and the memory (`/proc/<pid>/status`) of each service on its own.
 //!
-//! Where the binary comes from: `cargo test --workspace` (and `cargo build`) put the services'
-//! binaries in the profile directory (`target/debug`, `target/release`), which is the test's
-//! own directory or the parent of its `deps/` directory. When a binary is missing there (for
-//! example under `cargo test -p lma-tests`, which builds no other package's binaries), it is
-//! built with `$CARGO build -p <package> --bin <name>` (plus `--release` for the release
-//! profile) into the same target directory, once per test process.
+//! Where the binary comes from: the profile directory (`target/debug`, `target/release`), which
+//! is the test's own directory or the parent of its `deps/` directory. `cargo test` does not
+//! build the plain binary of a package without integration tests, so one found there may be
+//! stale (built before the sources changed): each service is built with `$CARGO build -p
+//! <package> --bin <name>` (plus `--release` for the release profile) into the same target
+//! directory once per test process, which is a no-op when it is current.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
@@ -220,15 +220,16 @@ impl ServiceProcess {
     }
 }
 
-/// The service's binary in this process's profile directory, built there if missing (see the
-/// module docs).
+/// The service's binary in this process's profile directory, brought up to date there once per
+/// process (see the module docs).
 pub async fn service_binary(service: Service) -> anyhow::Result<PathBuf> {
-    // Serializes builds: two tests asking at once must not both run cargo.
-    static BUILDING: Mutex<()> = Mutex::const_new(());
+    // The services built so far; the lock also serializes builds, so that two tests asking at
+    // once do not both run cargo.
+    static BUILT: Mutex<Vec<Service>> = Mutex::const_new(Vec::new());
     let profile_dir = profile_dir()?;
     let binary = profile_dir.join(service.binary());
-    let _building = BUILDING.lock().await;
-    if binary.is_file() {
+    let mut built = BUILT.lock().await;
+    if built.contains(&service) {
         return Ok(binary);
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -264,6 +265,7 @@ pub async fn service_binary(service: Service) -> anyhow::Result<PathBuf> {
         "{} is still missing after the build",
         binary.display()
     );
+    built.push(service);
     Ok(binary)
 }
 
