@@ -196,16 +196,7 @@ pub(crate) fn merge_clause(alias: &str, merge: &[(&str, &str)]) -> String {
         .map(|(column, expression)| format!("{column} = {expression}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let stored = merge
-        .iter()
-        .map(|(column, _)| format!("{alias}.{column}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let merged = merge
-        .iter()
-        .map(|(_, expression)| *expression)
-        .collect::<Vec<_>>()
-        .join(", ");
+    let (stored, merged) = stored_and_merged(alias, merge, "EXCLUDED");
     format!("DO UPDATE SET {set} WHERE ({stored}) IS DISTINCT FROM ({merged})")
 }
 
@@ -213,6 +204,13 @@ pub(crate) fn merge_clause(alias: &str, merge: &[(&str, &str)]) -> String {
 /// would give: the bulk merges leave such rows out before `ON CONFLICT`, which would otherwise
 /// lock (and so write) every stored row a batch names, changed or not.
 pub(crate) fn merge_changes_nothing(alias: &str, merge: &[(&str, &str)], incoming: &str) -> String {
+    let (stored, merged) = stored_and_merged(alias, merge, incoming);
+    format!("({stored}) IS NOT DISTINCT FROM ({merged})")
+}
+
+/// The stored columns (`alias.column, ...`) and the merge's results with the incoming row named
+/// `incoming` (the merge expressions call it `EXCLUDED`).
+fn stored_and_merged(alias: &str, merge: &[(&str, &str)], incoming: &str) -> (String, String) {
     let stored = merge
         .iter()
         .map(|(column, _)| format!("{alias}.{column}"))
@@ -223,7 +221,7 @@ pub(crate) fn merge_changes_nothing(alias: &str, merge: &[(&str, &str)], incomin
         .map(|(_, expression)| expression.replace("EXCLUDED.", &format!("{incoming}.")))
         .collect::<Vec<_>>()
         .join(", ");
-    format!("({stored}) IS NOT DISTINCT FROM ({merged})")
+    (stored, merged)
 }
 
 static UPSERT_COMPANY: LazyLock<String> = LazyLock::new(|| {
