@@ -152,15 +152,14 @@ async fn apply_claimed(
             read_model::rederive(&transaction, model, &keys),
         );
         match rederived.await {
-            Ok((deleted, inserted)) => {
+            Ok(written) => {
                 transaction
                     .batch_execute("RELEASE SAVEPOINT read_model")
                     .await?;
-                outcome.rows = deleted + inserted;
+                outcome.rows = written.rows();
                 outcome.duration = model_started.elapsed();
-                let row_delta = i64::try_from(inserted).unwrap_or(i64::MAX)
-                    - i64::try_from(deleted).unwrap_or(i64::MAX);
-                read_model::record_success(&transaction, &outcome, replica, row_delta).await?;
+                read_model::record_success(&transaction, &outcome, replica, written.row_delta())
+                    .await?;
                 current.push(model.table);
             }
             Err(error) if error.db_error().is_some() => {

@@ -269,13 +269,32 @@ pub async fn advance_watermark(
     Ok(())
 }
 
-/// Brings the rows of `keys` (company ids) in `model` in line with its definition. Returns
-/// (deleted, inserted).
+/// What a re-derivation wrote.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Rederived {
+    pub deleted: u64,
+    pub inserted: u64,
+}
+
+impl Rederived {
+    /// Rows written, either way.
+    pub fn rows(self) -> u64 {
+        self.deleted + self.inserted
+    }
+
+    /// How the model's row count changed.
+    pub fn row_delta(self) -> i64 {
+        i64::try_from(self.inserted).unwrap_or(i64::MAX)
+            - i64::try_from(self.deleted).unwrap_or(i64::MAX)
+    }
+}
+
+/// Brings the rows of `keys` (company ids) in `model` in line with its definition.
 pub async fn rederive(
     transaction: &Transaction<'_>,
     model: ReadModel,
     keys: &[i64],
-) -> Result<(u64, u64), DbError> {
+) -> Result<Rederived, DbError> {
     rederive_from(transaction, model, model.definition, keys).await
 }
 
@@ -291,7 +310,7 @@ pub async fn rederive_from(
     model: ReadModel,
     source: &str,
     keys: &[i64],
-) -> Result<(u64, u64), DbError> {
+) -> Result<Rederived, DbError> {
     let table = model.table;
     let key = model.key;
     // The insert's filter reads `removed`, so every delete has run before the first insert
@@ -320,5 +339,8 @@ pub async fn rederive_from(
         .await?;
     let count =
         |index: usize| -> Result<u64, DbError> { Ok(row.try_get::<_, i64>(index)?.max(0) as u64) };
-    Ok((count(0)?, count(1)?))
+    Ok(Rederived {
+        deleted: count(0)?,
+        inserted: count(1)?,
+    })
 }

@@ -423,7 +423,7 @@ async fn repair_in_place(
     started: Instant,
 ) -> Result<Outcome, DbError> {
     let table = model.table;
-    let (deleted, inserted) =
+    let written =
         read_model::rederive_from(&transaction, model, reconcile::FRESH_ROWS, &drift.keys).await?;
     transaction
         .execute(
@@ -435,16 +435,14 @@ async fn repair_in_place(
     let outcome = Outcome {
         model,
         mode: Mode::Full,
-        rows: deleted + inserted,
+        rows: written.rows(),
         keys: drift.keys.len() as u64,
         started_at,
         duration: started.elapsed(),
         watermark,
         error: None,
     };
-    let row_delta =
-        i64::try_from(inserted).unwrap_or(i64::MAX) - i64::try_from(deleted).unwrap_or(i64::MAX);
-    read_model::record_success(&transaction, &outcome, replica, row_delta).await?;
+    read_model::record_success(&transaction, &outcome, replica, written.row_delta()).await?;
     transaction.commit().await?;
     tracing::info!(
         read_model = table,

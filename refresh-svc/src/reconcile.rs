@@ -111,8 +111,8 @@ pub async fn reconcile(
         .start()
         .await?;
     read_model::lock_apply(&transaction, LockWait::Wait).await?;
-    let (deleted, inserted) = if keys.is_empty() {
-        (0, 0)
+    let written = if keys.is_empty() {
+        read_model::Rederived::default()
     } else {
         read_model::rederive(&transaction, model, &keys).await?
     };
@@ -126,16 +126,14 @@ pub async fn reconcile(
     let outcome = Outcome {
         model,
         mode: Mode::Reconcile,
-        rows: deleted + inserted,
+        rows: written.rows(),
         keys: keys.len() as u64,
         started_at,
         duration: started.elapsed(),
         watermark,
         error: None,
     };
-    let row_delta =
-        i64::try_from(inserted).unwrap_or(i64::MAX) - i64::try_from(deleted).unwrap_or(i64::MAX);
-    read_model::record_success(&transaction, &outcome, replica, row_delta).await?;
+    read_model::record_success(&transaction, &outcome, replica, written.row_delta()).await?;
     transaction.commit().await?;
     Ok(outcome)
 }
