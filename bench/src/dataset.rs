@@ -8,6 +8,7 @@
 use std::time::Instant;
 
 use anyhow::Context;
+use lma_tests::TestDatabase;
 use tokio_postgres::Client;
 
 /// What to load.
@@ -32,6 +33,22 @@ pub struct Dataset {
 }
 
 const CAPTURED_TABLES: [&str; 2] = ["company", "prospect"];
+
+/// A fresh migrated database of the benchmark cluster with `size` loaded, a superuser
+/// connection to it, and the data set; prints how long the load took.
+pub async fn load_fresh(size: DatasetSize) -> anyhow::Result<(TestDatabase, Client, Dataset)> {
+    let db = TestDatabase::create().await;
+    let mut admin = db.connect().await;
+    let started = Instant::now();
+    let dataset = load(&mut admin, size).await?;
+    println!(
+        "loaded {} prospects / {} companies in {:.0} s",
+        size.prospects,
+        size.companies,
+        started.elapsed().as_secs_f64()
+    );
+    Ok((db, admin, dataset))
+}
 
 /// Loads `size` into the (migrated, empty) database behind `client`, a superuser connection.
 pub async fn load(client: &mut Client, size: DatasetSize) -> anyhow::Result<Dataset> {

@@ -26,7 +26,7 @@ use lma_tests::app::{create_tenant_in, health_status};
 use tokio::process::{Child, Command};
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use crate::generate;
+use crate::{generate, stats};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct IngestArgs {
@@ -128,8 +128,8 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
             baseline.push(a.seconds);
             imports.push(b);
         }
-        let a_seconds = median(baseline);
-        let b_seconds = median(imports.iter().map(|b| b.load.seconds).collect());
+        let a_seconds = stats::median(baseline);
+        let b_seconds = stats::median(imports.iter().map(|b| b.load.seconds).collect());
         let service_mib = max_mib(imports.iter().map(|b| b.service_kib));
         let client_mib = max_mib(imports.iter().map(|b| b.client_kib));
         summary.push((
@@ -385,11 +385,6 @@ async fn counts(db: &TestDatabase) -> anyhow::Result<(i64, i64)> {
         )
         .await?;
     Ok((row.get(0), row.get(1)))
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn max_mib(kib: impl Iterator<Item = u64>) -> u64 {

@@ -19,7 +19,6 @@ use lma_proto::v1::{
     CsvImportOptions, ImportCsvRequest, Int64Range, JobTitleLevel, ProspectFilter, ProspectSort,
     ReadModel, RefreshMode, RefreshNowRequest, SearchProspectsRequest,
 };
-use lma_tests::TestDatabase;
 use lma_tests::app::Service;
 use lma_tests::clients::{self, BearerAuth};
 use lma_tests::latency::Latencies;
@@ -129,16 +128,7 @@ fn probes() -> Vec<SearchProspectsRequest> {
 }
 
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
-    let db = TestDatabase::create().await;
-    let mut admin = db.connect().await;
-    let started = Instant::now();
-    let dataset = dataset::load(&mut admin, args.size).await?;
-    println!(
-        "loaded {} prospects / {} companies in {:.0} s",
-        args.size.prospects,
-        args.size.companies,
-        started.elapsed().as_secs_f64()
-    );
+    let (db, admin, dataset) = dataset::load_fresh(args.size).await?;
     let key = svc_core::auth::mint_api_key(
         &admin,
         dataset.organization_id,
@@ -197,7 +187,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     );
     println!("|---|---|---|---|---|---|---|");
     for phase in &phases {
-        let ms = |p| phase.latencies.percentile(p).as_secs_f64() * 1e3;
+        let ms = |p| phase.latencies.percentile_ms(p);
         println!(
             "| {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {} |",
             phase.background.label(),

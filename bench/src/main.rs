@@ -7,6 +7,7 @@ mod ingest;
 mod load;
 mod refresh;
 mod search;
+mod stats;
 
 use std::io::Write;
 use std::path::PathBuf;

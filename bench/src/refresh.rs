@@ -17,10 +17,12 @@ use lma_proto::v1::ProspectFilter;
 use lma_tests::TestDatabase;
 use lma_tests::app::{Service, Shutdown, search_prospects, search_request, start_service};
 use lma_tests::clients::{self, BearerAuth};
+use lma_tests::latency::Latencies;
 use tokio_postgres::Client;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::dataset::{self, DatasetSize};
+use crate::stats;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RefreshArgs {
@@ -53,16 +55,7 @@ const CAPTURE_TRIGGERS: [(&str, &str); 6] = [
 ];
 
 pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
-    let db = TestDatabase::create().await;
-    let mut admin = db.connect().await;
-    let started = Instant::now();
-    let dataset = dataset::load(&mut admin, args.size).await?;
-    println!(
-        "loaded {} prospects / {} companies in {:.0} s",
-        args.size.prospects,
-        args.size.companies,
-        started.elapsed().as_secs_f64()
-    );
+    let (db, mut admin, dataset) = dataset::load_fresh(args.size).await?;
 
     // (b) and (c)
     create_materialized_views(&admin).await?;
@@ -96,7 +89,7 @@ pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     dataset::build_read_models(&mut admin).await?;
     let swap = started.elapsed().as_secs_f64();
-    let (matview_median, rebuild_median) = (median(&mut matview), median(&mut rebuild));
+    let (matview_median, rebuild_median) = (stats::median(matview), stats::median(rebuild));
     println!(
         "(b) REFRESH MATERIALIZED VIEW CONCURRENTLY, 3 views: median {matview_median:.1} s\n\
          (c) full rebuild, 3 read models: median {rebuild_median:.1} s ({:.2}x of (b))\n\
@@ -126,19 +119,11 @@ pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
     for running in [&search, &refresh] {
         lma_tests::app::wait_for_health(running, ServingStatus::Serving).await;
     }
-    let mut latencies = freshness(&db, &args, dataset.organization_id, search.addr, &key).await?;
+    let latencies = freshness(&db, &args, dataset.organization_id, search.addr, &key).await?;
     shutdown.trigger();
-    let (p50, p95, p99) = (
-        percentile(&mut latencies, 0.50),
-        percentile(&mut latencies, 0.95),
-        percentile(&mut latencies, 0.99),
-    );
     println!(
-        "(a) freshness over {} probes: p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms",
-        latencies.len(),
-        p50 * 1e3,
-        p95 * 1e3,
-        p99 * 1e3
+        "(a) freshness over {} probes: {latencies}",
+        latencies.count()
     );
     drop(search);
     drop(refresh);
@@ -157,7 +142,7 @@ pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
             without[round], with[round]
         );
     }
-    let (with_median, without_median) = (median(&mut with), median(&mut without));
+    let (with_median, without_median) = (stats::median(with), stats::median(without));
     println!(
         "(d) 8 writers: median {without_median:.0} writes/s without capture, {with_median:.0} with \
          ({:.1}% slower)",
@@ -204,7 +189,7 @@ async fn freshness(
     organization_id: i64,
     search: std::net::SocketAddr,
     key: &str,
-) -> anyhow::Result<Vec<f64>> {
+) -> anyhow::Result<Latencies> {
     // Each writer waits for its commit before the next write: 16 of them keep 1,000 writes/s
     // going even when a commit takes 10 ms on a busy machine.
     const WRITERS: u64 = 16;
@@ -341,7 +326,7 @@ async fn freshness(
                     .filter_map(|hit| hit.prospect.as_ref())
                     .any(|p| p.last_name == token || p.company_name == token);
                 if visible {
-                    return Ok(committed.elapsed().as_secs_f64());
+                    return Ok(committed.elapsed());
                 }
                 anyhow::ensure!(Instant::now() < give_up, "{token} never became visible");
                 tokio::time::sleep(Duration::from_millis(5)).await;
@@ -353,9 +338,9 @@ async fn freshness(
     }
     let achieved = written.load(Ordering::Relaxed) as f64 / load_started.elapsed().as_secs_f64();
     println!("(a) background writes: {achieved:.0}/s plus {n} probes");
-    let mut latencies = Vec::with_capacity(probes.len());
+    let mut latencies = Latencies::default();
     for probe in probes {
-        latencies.push(probe.await.map_err(anyhow::Error::from)??);
+        latencies.record(probe.await.map_err(anyhow::Error::from)??);
     }
     Ok(latencies)
 }
@@ -407,18 +392,4 @@ async fn write_throughput(db: &TestDatabase, seconds: u64, prospects: i64) -> an
         total += task.await??;
     }
     Ok(total as f64 / started.elapsed().as_secs_f64())
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    percentile(values, 0.5)
-}
-
-/// Nearest-rank percentile.
-fn percentile(values: &mut [f64], p: f64) -> f64 {
-    if values.is_empty() {
-        return f64::NAN;
-    }
-    values.sort_by(f64::total_cmp);
-    let rank = ((p * values.len() as f64).ceil() as usize).clamp(1, values.len());
-    values[rank - 1]
 }

@@ -13,9 +13,9 @@ use lma_proto::v1::{
     CompanyFilter, CompanySort, CountProspectsRequest, Facet, Int64Range, JobTitleLevel,
     ProspectFilter, ProspectSort, SearchCompaniesRequest, SearchProspectsRequest,
 };
-use lma_tests::TestDatabase;
 use lma_tests::app::{Service, Shutdown, start_service, wait_for_health};
 use lma_tests::clients::{self, BearerAuth, SearchClient};
+use lma_tests::latency::Latencies;
 use tokio_postgres::Client;
 use tonic_health::pb::health_check_response::ServingStatus;
 
@@ -355,28 +355,8 @@ async fn run_sql(
     Ok(started.elapsed())
 }
 
-/// Nearest-rank percentile of durations, in milliseconds.
-fn percentile_ms(samples: &[Duration], p: f64) -> f64 {
-    let mut sorted: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e3).collect();
-    sorted.sort_by(f64::total_cmp);
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
-}
-
 pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
-    let db = TestDatabase::create().await;
-    let mut admin = db.connect().await;
-    let started = Instant::now();
-    let dataset = dataset::load(&mut admin, args.size).await?;
-    println!(
-        "loaded {} prospects / {} companies in {:.0} s",
-        args.size.prospects,
-        args.size.companies,
-        started.elapsed().as_secs_f64()
-    );
+    let (db, admin, dataset) = dataset::load_fresh(args.size).await?;
     let organization_id = dataset.organization_id;
     let key = svc_core::auth::mint_api_key(
         &admin,
@@ -449,10 +429,10 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             ),
             (None, _) => anyhow::bail!("{}: no SQL", query.name),
         };
-        let mut first = Vec::new();
-        let mut last = Vec::new();
-        let mut sql = Vec::new();
-        let mut base = Vec::new();
+        let mut first = Latencies::default();
+        let mut last = Latencies::default();
+        let mut sql = Latencies::default();
+        let mut base = Latencies::default();
         for run in 0..args.runs + 5 {
             let grpc = run_grpc(&mut client, &query.probe)
                 .await
@@ -460,33 +440,33 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             let bare =
                 run_sql(&sql_client, &read_model_sql, page.as_ref(), organization_id).await?;
             if run >= 5 {
-                first.push(grpc.first);
-                last.push(grpc.last);
-                sql.push(bare);
+                first.record(grpc.first);
+                last.record(grpc.last);
+                sql.record(bare);
             }
         }
         for run in 0..args.base_runs + 1 {
             let elapsed = run_sql(&admin, &base_sql, page.as_ref(), organization_id).await?;
             if run >= 1 {
-                base.push(elapsed);
+                base.record(elapsed);
             }
         }
         let (a, b, c) = (
-            percentile_ms(&last, 0.5),
-            percentile_ms(&sql, 0.5),
-            percentile_ms(&base, 0.5),
+            last.percentile_ms(0.5),
+            sql.percentile_ms(0.5),
+            base.percentile_ms(0.5),
         );
         println!(
             "| {} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {:.0} / {:.0} | {:.2} | {:.0} |",
             query.name,
-            percentile_ms(&first, 0.5),
-            percentile_ms(&first, 0.95),
+            first.percentile_ms(0.5),
+            first.percentile_ms(0.95),
             a,
-            percentile_ms(&last, 0.95),
+            last.percentile_ms(0.95),
             b,
-            percentile_ms(&sql, 0.95),
+            sql.percentile_ms(0.95),
             c,
-            percentile_ms(&base, 0.95),
+            base.percentile_ms(0.95),
             a / b,
             c / b,
         );
@@ -511,12 +491,12 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             let mut client = clients::search_client(addr, BearerAuth::key(&key)).await;
             let mut done = 0u64;
             let mut refused = 0u64;
-            let mut latencies = Vec::new();
+            let mut latencies = Latencies::default();
             let mut i = worker;
             while Instant::now() < deadline {
                 match run_grpc(&mut client, &probes[i % probes.len()]).await {
                     Ok(timing) => {
-                        latencies.push(timing.last);
+                        latencies.record(timing.last);
                         done += 1;
                         i += 1;
                     }
@@ -534,12 +514,12 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     }
     let mut total = 0;
     let mut refusals = 0;
-    let mut latencies = Vec::new();
+    let mut latencies = Latencies::default();
     for task in tasks {
-        let (done, refused, mut samples) = task.await??;
+        let (done, refused, samples) = task.await??;
         total += done;
         refusals += refused;
-        latencies.append(&mut samples);
+        latencies.merge(samples);
     }
     println!(
         "\nthroughput at 32 concurrent clients over {} s: {:.0} pages/s (p50 {:.1} ms, p95 {:.1} ms, \
@@ -547,9 +527,9 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
          retried)",
         args.throughput_secs,
         total as f64 / args.throughput_secs as f64,
-        percentile_ms(&latencies, 0.5),
-        percentile_ms(&latencies, 0.95),
-        percentile_ms(&latencies, 0.99),
+        latencies.percentile_ms(0.5),
+        latencies.percentile_ms(0.95),
+        latencies.percentile_ms(0.99),
     );
     shutdown.trigger();
     search.stopped().await?;

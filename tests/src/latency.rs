@@ -33,16 +33,29 @@ impl Latencies {
         sorted[rank - 1]
     }
 
+    /// [`Latencies::percentile`] in milliseconds.
+    pub fn percentile_ms(&self, p: f64) -> f64 {
+        self.percentile(p).as_secs_f64() * 1e3
+    }
+
     /// Calls per second over `elapsed`.
     pub fn rate(&self, elapsed: Duration) -> f64 {
         self.samples.len() as f64 / elapsed.as_secs_f64().max(f64::EPSILON)
     }
 }
 
+impl FromIterator<Duration> for Latencies {
+    fn from_iter<I: IntoIterator<Item = Duration>>(samples: I) -> Self {
+        Self {
+            samples: samples.into_iter().collect(),
+        }
+    }
+}
+
 /// "p50 a ms, p95 b ms, p99 c ms".
 impl fmt::Display for Latencies {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = |p| self.percentile(p).as_secs_f64() * 1e3;
+        let ms = |p| self.percentile_ms(p);
         write!(
             f,
             "p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
