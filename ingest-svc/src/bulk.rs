@@ -866,7 +866,10 @@ mod tests {
                 )
             })
             .collect();
-        let parts = split_by_company(rows, 2);
+        // One write connection: the batch stays whole.
+        let whole = split_by_company(rows, 1);
+        assert_eq!(whole.len(), 1);
+        let parts = split_by_company(whole.into_iter().flatten().collect(), 2);
         assert_eq!(parts.len(), 2);
         assert_eq!(parts.iter().map(Vec::len).sum::<usize>(), 3_000);
         let domains: Vec<HashSet<&str>> = parts
