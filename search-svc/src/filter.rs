@@ -37,6 +37,14 @@ pub struct TextQuery {
     pub text: String,
 }
 
+impl TextQuery {
+    /// The text as a substring to look for: lower case, without the double quotes that make a
+    /// phrase in `websearch_to_tsquery` syntax (`"data analyst"` looks for `data analyst`).
+    fn substring(&self) -> String {
+        self.text.replace('"', "").trim().to_lowercase()
+    }
+}
+
 /// A prospect filter, validated and normalized.
 #[derive(Debug, Clone, Default)]
 pub struct ProspectConditions {
@@ -177,13 +185,13 @@ impl ProspectConditions {
         }
         if !self.tags_any.is_empty() {
             conditions.push(format!(
-                "lower_tags(tags) && {}",
+                "search_tags && {}",
                 query.bind(self.tags_any.clone())
             ));
         }
         if !self.tags_all.is_empty() {
             conditions.push(format!(
-                "lower_tags(tags) @> {}",
+                "search_tags @> {}",
                 query.bind(self.tags_all.clone())
             ));
         }
@@ -202,7 +210,7 @@ impl ProspectConditions {
                 // Typo-tolerant word similarity, or a plain substring.
                 TextMode::Trigram => format!(
                     "({placeholder} <% {TRIGRAM_TEXT} OR {TRIGRAM_TEXT} LIKE {})",
-                    query.bind(like_substring(&text.text.to_lowercase()))
+                    query.bind(like_substring(&text.substring()))
                 ),
             });
             query.score = Some(match text_mode {
