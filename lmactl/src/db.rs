@@ -20,6 +20,7 @@ pub async fn connect(args: &AdminDatabaseArgs) -> anyhow::Result<tokio_postgres:
         database_role: None,
         pool_size: 1,
         statement_timeout_ms: STATEMENT_TIMEOUT_MS,
+        work_mem_kb: svc_core::config::DEFAULT_WORK_MEM_KB,
         connect_timeout_ms: args.connect_timeout_ms,
     };
     let (client, connection) = svc_core::db::connect_single(&database, APPLICATION_NAME)

@@ -6,6 +6,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
+/// work_mem of the services' connections unless configured (`LMA_DATABASE_WORK_MEM_KB`).
+pub const DEFAULT_WORK_MEM_KB: u64 = 32 * 1024;
+
 /// Where the database is and how connections to it behave.
 #[derive(clap::Args, Clone)]
 pub struct DatabaseArgs {
@@ -39,6 +42,18 @@ pub struct DatabaseArgs {
     )]
     pub statement_timeout_ms: u64,
 
+    /// PostgreSQL work_mem of every connection, in kB: the memory one sort, hash or bitmap of a
+    /// query may use before it spills to disk or, for a bitmap, turns lossy and rechecks whole
+    /// pages. PostgreSQL's 4 MB default makes a text search over a common word recheck ~300,000
+    /// rows. A query can use it several times over, per connection of the pool.
+    #[arg(
+        long = "database-work-mem-kb",
+        env = "LMA_DATABASE_WORK_MEM_KB",
+        default_value_t = DEFAULT_WORK_MEM_KB,
+        value_parser = clap::value_parser!(u64).range(64..=2_097_151)
+    )]
+    pub work_mem_kb: u64,
+
     /// Timeout for establishing a connection and for waiting on a pooled one, in milliseconds.
     #[arg(
         long = "database-connect-timeout-ms",
@@ -57,6 +72,7 @@ impl fmt::Debug for DatabaseArgs {
             .field("database_role", &self.database_role)
             .field("pool_size", &self.pool_size)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("work_mem_kb", &self.work_mem_kb)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .finish()
     }

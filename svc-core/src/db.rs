@@ -326,6 +326,7 @@ fn pg_config(
         "-c statement_timeout={}",
         args.statement_timeout_ms
     ));
+    options.push(format!("-c work_mem={}kB", args.work_mem_kb));
     if let Some(role) = &args.database_role {
         validate_role_name(role)?;
         options.push(format!("-c role={role}"));
@@ -397,6 +398,7 @@ mod tests {
             database_role: role.map(str::to_owned),
             pool_size: 4,
             statement_timeout_ms: 1_500,
+            work_mem_kb: crate::config::DEFAULT_WORK_MEM_KB,
             connect_timeout_ms: 2_000,
         }
     }
@@ -430,7 +432,7 @@ mod tests {
         assert_eq!(
             config.get_options(),
             Some(
-                "-c plan_cache_mode=force_custom_plan -c statement_timeout=1500 -c role=lma_ingest"
+                "-c plan_cache_mode=force_custom_plan -c statement_timeout=1500 -c work_mem=32768kB -c role=lma_ingest"
             )
         );
         assert_eq!(config.get_application_name(), Some("ingest-svc"));
@@ -451,7 +453,7 @@ mod tests {
         assert_eq!(
             config.get_options(),
             Some(
-                "-c search_path=lma -c plan_cache_mode=force_custom_plan -c statement_timeout=1500"
+                "-c search_path=lma -c plan_cache_mode=force_custom_plan -c statement_timeout=1500 -c work_mem=32768kB"
             )
         );
         assert_eq!(config.get_application_name(), Some("ops"));

@@ -159,6 +159,7 @@ mod tests {
             database_role: None,
             pool_size: 1,
             statement_timeout_ms: 1_000,
+            work_mem_kb: crate::config::DEFAULT_WORK_MEM_KB,
             connect_timeout_ms: 1_000,
         };
         let pool = crate::db::build_pool(&args, "auth-test").expect("lazy pool");

@@ -24,6 +24,7 @@ pub fn database_args() -> DatabaseArgs {
         database_role: None,
         pool_size: 2,
         statement_timeout_ms: 1_000,
+        work_mem_kb: svc_core::config::DEFAULT_WORK_MEM_KB,
         connect_timeout_ms: 500,
     }
 }
