@@ -146,7 +146,9 @@ impl SearchService for SearchApi {
                 .map(|c| c.text_mode)
                 .unwrap_or_default();
             // The first page of a text search that full text cannot match falls back to
-            // trigram matching; the page token carries the choice to the next pages.
+            // trigram matching (see `query::text_mode`); the page token carries the choice to
+            // the next pages. Full text is tried first because it usually matches: the probe
+            // runs only when the page comes back empty.
             let may_fall_back = page.cursor.is_none() && page.conditions.query.is_some();
             let sql = page.sql(organization_id, text_mode);
             let streamed = paging::stream_page(
@@ -162,17 +164,24 @@ impl SearchService for SearchApi {
             if let Streamed::Rows(0) = streamed
                 && may_fall_back
             {
-                let sql = page.sql(organization_id, TextMode::Trigram);
-                paging::stream_page(
-                    &client,
-                    sql,
-                    &shape,
-                    TextMode::Trigram,
-                    &mut freshness,
-                    true,
-                    &sender,
-                )
-                .await?;
+                match query::text_mode(&**client, organization_id, &page.conditions).await? {
+                    TextMode::Trigram => {
+                        let sql = page.sql(organization_id, TextMode::Trigram);
+                        paging::stream_page(
+                            &client,
+                            sql,
+                            &shape,
+                            TextMode::Trigram,
+                            &mut freshness,
+                            true,
+                            &sender,
+                        )
+                        .await?;
+                    }
+                    TextMode::FullText => {
+                        paging::send_end(&shape, String::new(), 0, &freshness, &sender).await;
+                    }
+                }
             }
             Ok(())
         })))

@@ -115,15 +115,26 @@ pub async fn stream_page<M>(
             (true, Some(cursor)) => page_token::encode(&cursor, shape.fingerprint),
             _ => String::new(),
         };
-        let end = PageEnd {
-            next_page_token,
-            returned,
-            freshness: freshness.clone(),
-        };
-        if sender.send(Ok((shape.end)(end))).await.is_err() {
-            return Ok(Streamed::ClientGone);
-        }
-        Ok(Streamed::Rows(returned))
+        Ok(send_end(shape, next_page_token, returned, freshness, sender).await)
     })
     .await
+}
+
+/// Ends a page of `returned` rows: sends its `PageEnd`.
+pub async fn send_end<M>(
+    shape: &PageShape<M>,
+    next_page_token: String,
+    returned: u32,
+    freshness: &Option<Freshness>,
+    sender: &Sender<M>,
+) -> Streamed {
+    let end = PageEnd {
+        next_page_token,
+        returned,
+        freshness: freshness.clone(),
+    };
+    if sender.send(Ok((shape.end)(end))).await.is_err() {
+        return Streamed::ClientGone;
+    }
+    Streamed::Rows(returned)
 }

@@ -9,7 +9,7 @@ use tokio_postgres::types::ToSql;
 use crate::error::SearchError;
 use crate::filter::{
     COMPANY_NAME_KEY, CompanyConditions, PROSPECT_COMPANY_NAME_KEY, PROSPECT_REVENUE_KEY,
-    ProspectConditions,
+    ProspectConditions, TextQuery,
 };
 use crate::page_token::{self, Cursor, SortKey, TextMode};
 
@@ -334,32 +334,37 @@ pub fn export_prospects(
     query
 }
 
-/// Whether any prospect matches with full text: decides whether the trigram fallback is used.
-pub fn full_text_probe(organization_id: i64, conditions: &ProspectConditions) -> SqlQuery {
+/// Whether full text matches `text` anywhere in the organization, whatever the other filters.
+/// The trigram fallback is for text full text cannot match (a typo, part of a word): when the
+/// words are found elsewhere, the filters are why a search is empty, and a fuzzy match would
+/// only return rows without the words that were asked for.
+pub fn full_text_known(organization_id: i64, text: &TextQuery) -> SqlQuery {
     let mut query = SqlQuery::default();
-    let rendered = conditions.render(&mut query, organization_id, TextMode::FullText);
     query.sql = format!(
-        "SELECT EXISTS (SELECT 1 FROM prospect_search_view WHERE {})",
-        rendered.join(" AND ")
+        "SELECT EXISTS (SELECT 1 FROM prospect_search_view WHERE organization_id = {} \
+         AND search_document @@ websearch_to_tsquery('simple', {}))",
+        query.bind(organization_id),
+        query.bind(text.text.clone())
     );
     query
 }
 
-/// Full text, unless a free-text query finds nothing that way: then the trigram fallback.
+/// How a search's free text is matched: full text, unless full text cannot match the text at
+/// all (see [`full_text_known`]).
 pub async fn text_mode(
     client: &impl tokio_postgres::GenericClient,
     organization_id: i64,
     conditions: &ProspectConditions,
 ) -> Result<TextMode, SearchError> {
-    if conditions.query.is_none() {
+    let Some(text) = &conditions.query else {
         return Ok(TextMode::FullText);
-    }
-    let probe = full_text_probe(organization_id, conditions);
-    let found: bool = client
+    };
+    let probe = full_text_known(organization_id, text);
+    let known: bool = client
         .query_one(probe.sql.as_str(), &probe.param_refs().collect::<Vec<_>>())
         .await?
         .try_get(0)?;
-    Ok(if found {
+    Ok(if known {
         TextMode::FullText
     } else {
         TextMode::Trigram

@@ -4,7 +4,8 @@
 use std::time::SystemTime;
 
 use lma_proto::v1::{
-    Int32Range, Int64Range, JobTitleLevel, ProspectFilter, ProspectSort, SearchProspectsRequest,
+    CountProspectsRequest, Int32Range, Int64Range, JobTitleLevel, ProspectFilter, ProspectSort,
+    SearchProspectsRequest,
 };
 use lma_tests::spawn_app;
 
@@ -68,6 +69,14 @@ async fn every_filter_selects_exactly_its_prospects() {
             "trigram substring fallback",
             ProspectFilter {
                 query: "kafo".into(),
+                ..f()
+            },
+            vec!["sam"],
+        ),
+        (
+            "trigram substring fallback of a quoted phrase",
+            ProspectFilter {
+                query: "\"kafo\"".into(),
                 ..f()
             },
             vec!["sam"],
@@ -238,6 +247,43 @@ async fn every_filter_selects_exactly_its_prospects() {
     };
     let page = app.wait_until_visible(since.clone(), "kim").await;
     assert_eq!(ids(&page), ["kim"], "updated since");
+}
+
+/// The trigram fallback is for text full text cannot match at all. Words full text finds in
+/// the tenant are not matched fuzzily when the other filters leave nothing: "jane" in France is
+/// no one, not "Jana".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn words_full_text_knows_are_not_matched_fuzzily() {
+    let app = spawn_app().await;
+    load_people(&app).await;
+    let mut jana = super::data::people().remove(2);
+    jana.external_id = "jana".into();
+    jana.first_name = "Jana".into();
+    jana.email = "jana.martin@bolt-retail.fr".into();
+    app.upsert_prospect(jana).await;
+    let in_france = |query: &str| ProspectFilter {
+        query: query.into(),
+        countries: strings(&["France"]),
+        ..Default::default()
+    };
+    app.wait_until_visible(in_france("jana"), "jana").await;
+
+    let page = app.search(in_france("jane")).await;
+    assert_eq!(ids(&page), Vec::<&str>::new(), "jane is known, in Germany");
+    let count = app
+        .search_client()
+        .await
+        .count_prospects(CountProspectsRequest {
+            filter: Some(in_france("jane")),
+            ..Default::default()
+        })
+        .await
+        .expect("CountProspects")
+        .into_inner();
+    assert_eq!(count.total, 0, "the count agrees with the search");
+    // A typo full text cannot match still finds her through trigrams.
+    let page = app.search(in_france("janaa")).await;
+    assert_eq!(ids(&page), ["jana"], "typo fallback");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
