@@ -273,13 +273,14 @@ pub async fn advance_watermark(
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Rederived {
     pub deleted: u64,
+    pub updated: u64,
     pub inserted: u64,
 }
 
 impl Rederived {
-    /// Rows written, either way.
+    /// Rows written, whichever way.
     pub fn rows(self) -> u64 {
-        self.deleted + self.inserted
+        self.deleted + self.updated + self.inserted
     }
 
     /// How the model's row count changed.
@@ -300,11 +301,12 @@ pub async fn rederive(
 
 /// Like [`rederive`], from `source`: the definition, or rows already computed from it.
 ///
-/// Only rows that differ are written: the stored rows of the companies that are not among the
-/// fresh ones are deleted (by key), and the fresh rows not already stored are inserted. A
-/// write usually changes one prospect of a company, so this touches one row of the company's
-/// ten instead of deleting and re-inserting all of them through every index (16 on
-/// prospect_search_view, GIN among them).
+/// Only rows that differ are written. Fresh and stored rows are paired by key: a stored row
+/// without a fresh one is deleted, a fresh one without a stored one inserted, and a pair that
+/// differs is updated in place. A write usually changes one prospect of a company, so this
+/// touches one row of the company's ten; and an update that leaves every indexed column as it
+/// was (a company's phone in `company_prospect_view`) is a HOT update, which writes no index
+/// entry at all. Delete, update and insert touch different keys, so their order does not matter.
 pub async fn rederive_from(
     transaction: &Transaction<'_>,
     model: ReadModel,
@@ -313,8 +315,25 @@ pub async fn rederive_from(
 ) -> Result<Rederived, DbError> {
     let table = model.table;
     let key = model.key;
-    // The insert's filter reads `removed`, so every delete has run before the first insert
-    // (a changed row keeps its key); `added` was taken from the rows as they were before.
+    // Read each time: a migration may add a column while the service runs.
+    let columns = column_list(
+        transaction,
+        "SELECT quote_ident(attname) FROM pg_attribute \
+         WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped \
+         ORDER BY attnum",
+        table,
+    )
+    .await?;
+    // `diff` holds the fresh row (its key is NULL for a row to delete) and the stored row's key
+    // (NULL for a row to insert); each write joins it with the table by key. The planner cannot
+    // estimate `diff`, and has joined it with the whole table by a hash: the delete and the
+    // update also name the companies, which bounds the table's side to their rows.
+    let fresh_columns = columns
+        .iter()
+        .map(|column| format!("diff.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let columns = columns.join(", ");
     let row = transaction
         .query_one(
             &format!(
@@ -322,17 +341,26 @@ pub async fn rederive_from(
                      SELECT * FROM {source} WHERE company_id = ANY($1)),
                  stored AS MATERIALIZED (
                      SELECT * FROM {table} WHERE company_id = ANY($1)),
-                 added AS MATERIALIZED (
-                     SELECT * FROM fresh EXCEPT ALL SELECT * FROM stored),
-                 removed AS (
-                     DELETE FROM {table} WHERE {key} IN (
-                         SELECT {key} FROM (SELECT * FROM stored EXCEPT ALL SELECT * FROM fresh) stale)
+                 diff AS MATERIALIZED (
+                     SELECT fresh.*, stored.{key} AS lma_stored_key
+                     FROM fresh FULL JOIN stored ON fresh.{key} = stored.{key}
+                     WHERE ROW(fresh.*) IS DISTINCT FROM ROW(stored.*)),
+                 deleted AS (
+                     DELETE FROM {table} USING diff
+                     WHERE diff.{key} IS NULL AND {table}.{key} = diff.lma_stored_key
+                         AND {table}.company_id = ANY($1)
+                     RETURNING 1),
+                 updated AS (
+                     UPDATE {table} SET ({columns}) = ({fresh_columns}) FROM diff
+                     WHERE {table}.{key} = diff.lma_stored_key AND diff.{key} IS NOT NULL
+                         AND {table}.company_id = ANY($1)
                      RETURNING 1),
                  inserted AS (
-                     INSERT INTO {table} SELECT * FROM added
-                     WHERE (SELECT count(*) FROM removed) >= 0
+                     INSERT INTO {table} SELECT {fresh_columns} FROM diff
+                     WHERE diff.lma_stored_key IS NULL
                      RETURNING 1)
-                 SELECT (SELECT count(*) FROM removed), (SELECT count(*) FROM inserted)"
+                 SELECT (SELECT count(*) FROM deleted), (SELECT count(*) FROM updated),
+                     (SELECT count(*) FROM inserted)"
             ),
             &[&keys],
         )
@@ -341,6 +369,21 @@ pub async fn rederive_from(
         |index: usize| -> Result<u64, DbError> { Ok(row.try_get::<_, i64>(index)?.max(0) as u64) };
     Ok(Rederived {
         deleted: count(0)?,
-        inserted: count(1)?,
+        updated: count(1)?,
+        inserted: count(2)?,
     })
+}
+
+/// The first column of `sql`'s rows, where `$1` is `table`: column names of a table.
+pub(crate) async fn column_list(
+    transaction: &Transaction<'_>,
+    sql: &str,
+    table: &str,
+) -> Result<Vec<String>, DbError> {
+    transaction
+        .query(sql, &[&table])
+        .await?
+        .iter()
+        .map(|row| row.try_get(0).map_err(DbError::from))
+        .collect()
 }

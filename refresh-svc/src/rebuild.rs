@@ -105,7 +105,7 @@ pub async fn rebuild(
 
     let indexes = live_indexes(&transaction, table).await?;
     let checks = live_check_constraints(&transaction, table).await?;
-    let not_null: Vec<String> = column_list(
+    let not_null: Vec<String> = read_model::column_list(
         &transaction,
         "SELECT quote_ident(attname) FROM pg_attribute \
          WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped AND attnotnull \
@@ -122,10 +122,20 @@ pub async fn rebuild(
         .await?
         .try_get(0)?;
     let grants = live_grants(&transaction, table).await?;
+    // Storage parameters go with the table: a fillfactor below 100 leaves the room on each page
+    // that lets the incremental apply update rows in place (HOT).
+    let storage: String = transaction
+        .query_one(
+            "SELECT coalesce(' WITH (' || array_to_string(reloptions, ', ') || ')', '') \
+             FROM pg_class WHERE oid = $1::text::regclass",
+            &[&table],
+        )
+        .await?
+        .try_get(0)?;
 
     let inserted = transaction
         .execute(
-            &format!("CREATE TABLE {replacement} AS SELECT * FROM {fresh_rows}"),
+            &format!("CREATE TABLE {replacement}{storage} AS SELECT * FROM {fresh_rows}"),
             &[],
         )
         .await?;
@@ -286,19 +296,6 @@ async fn take_for_swap(transaction: &Transaction<'_>, table: &str) -> Result<(),
             Err(error) => return Err(error.into()),
         }
     }
-}
-
-async fn column_list(
-    transaction: &Transaction<'_>,
-    sql: &str,
-    table: &str,
-) -> Result<Vec<String>, DbError> {
-    transaction
-        .query(sql, &[&table])
-        .await?
-        .iter()
-        .map(|row| row.try_get(0).map_err(DbError::from))
-        .collect()
 }
 
 async fn live_indexes(
