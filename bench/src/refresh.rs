@@ -34,9 +34,10 @@ pub struct RefreshArgs {
     /// Seconds of steady writes while freshness is measured.
     #[arg(long, default_value_t = 60)]
     pub duration_secs: u64,
-    /// Writes per second during the freshness measurement.
-    #[arg(long, default_value_t = 1000)]
-    pub rate: u64,
+    /// Writes per second during the freshness measurement; several (`400,1000`) measure each in
+    /// turn on the same data, the log drained in between.
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    pub rate: Vec<u64>,
     /// Probes (writes whose visibility is timed) per second, part of the rate.
     #[arg(long, default_value_t = 10)]
     pub probes_per_sec: u64,
@@ -119,12 +120,24 @@ pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
     for running in [&search, &refresh] {
         lma_tests::app::wait_for_health(running, ServingStatus::Serving).await;
     }
-    let latencies = freshness(&db, &args, dataset.organization_id, search.addr, &key).await?;
+    for &rate in &args.rate {
+        let measured_from: std::time::SystemTime =
+            admin.query_one("SELECT now()", &[]).await?.get(0);
+        let freshness =
+            freshness(&db, &args, rate, dataset.organization_id, search.addr, &key).await?;
+        println!(
+            "(a) freshness at {rate} writes/s over {} probes: {}; {} not visible within {} s \
+             (counted as {} s)",
+            freshness.latencies.count(),
+            freshness.latencies,
+            freshness.late,
+            PROBE_GIVE_UP.as_secs(),
+            PROBE_GIVE_UP.as_secs()
+        );
+        drain_change_log(&admin).await?;
+        print_applies(&admin, measured_from).await?;
+    }
     shutdown.trigger();
-    println!(
-        "(a) freshness over {} probes: {latencies}",
-        latencies.count()
-    );
     drop(search);
     drop(refresh);
 
@@ -181,21 +194,81 @@ async fn create_materialized_views(admin: &Client) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Steady mixed writes at `args.rate` per second, some of them probes whose visibility in
-/// SearchProspects is timed; returns the probes' latencies in seconds.
+/// How long a probe is looked for before it counts as late.
+const PROBE_GIVE_UP: Duration = Duration::from_secs(30);
+
+/// The probes of one freshness measurement.
+struct Freshness {
+    /// Every probe's time to visibility; a late probe counts as [`PROBE_GIVE_UP`].
+    latencies: Latencies,
+    /// Probes not visible within [`PROBE_GIVE_UP`].
+    late: usize,
+}
+
+/// How long refresh-svc's applies took per read model since `since`, from its refresh log.
+async fn print_applies(admin: &Client, since: std::time::SystemTime) -> anyhow::Result<()> {
+    let rows = admin
+        .query(
+            "SELECT view_name, count(*), sum(keys)::bigint, sum(rows_affected)::bigint, \
+                 percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ms), \
+                 percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms), \
+                 max(duration_ms) \
+             FROM materialized_view_log WHERE mode = 'incremental' AND started_at >= $1 \
+             GROUP BY view_name ORDER BY view_name",
+            &[&since],
+        )
+        .await?;
+    for row in rows {
+        let (view, applies, keys, written): (String, i64, i64, i64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3));
+        let (p50, p95, max): (f64, f64, f64) = (row.get(4), row.get(5), row.get(6));
+        println!(
+            "  {view}: {applies} applies, {keys} companies, {written} rows written; \
+             apply p50 {p50:.0} ms, p95 {p95:.0} ms, max {max:.0} ms"
+        );
+    }
+    Ok(())
+}
+
+/// Waits until refresh-svc has applied everything the last measurement wrote.
+async fn drain_change_log(admin: &Client) -> anyhow::Result<()> {
+    let started = Instant::now();
+    loop {
+        let pending: i64 = admin
+            .query_one("SELECT count(*) FROM change_log", &[])
+            .await?
+            .get(0);
+        if pending == 0 {
+            println!(
+                "change log drained in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            return Ok(());
+        }
+        anyhow::ensure!(
+            started.elapsed() < Duration::from_secs(600),
+            "{pending} change-log rows still pending after 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Steady mixed writes at `rate` per second, some of them probes whose visibility in
+/// SearchProspects is timed.
 async fn freshness(
     db: &TestDatabase,
     args: &RefreshArgs,
+    rate: u64,
     organization_id: i64,
     search: std::net::SocketAddr,
     key: &str,
-) -> anyhow::Result<Latencies> {
+) -> anyhow::Result<Freshness> {
     // Each writer waits for its commit before the next write: 16 of them keep 1,000 writes/s
     // going even when a commit takes 10 ms on a busy machine.
     const WRITERS: u64 = 16;
     let deadline = Instant::now() + Duration::from_secs(args.duration_secs);
     let written = Arc::new(AtomicU64::new(0));
-    let background_rate = args.rate.saturating_sub(args.probes_per_sec).max(WRITERS);
+    let background_rate = rate.saturating_sub(args.probes_per_sec).max(WRITERS);
     let mut writers = Vec::new();
     for writer in 0..WRITERS {
         let client = db.connect_as("lma_ingest").await;
@@ -238,7 +311,7 @@ async fn freshness(
                                    AND external_id = $3",
                                 &[
                                     &organization_id,
-                                    &format!("w{writer}-{n}"),
+                                    &format!("w{rate}-{writer}-{n}"),
                                     &format!("c{}", 1 + spread % companies as u64),
                                 ],
                             )
@@ -274,7 +347,7 @@ async fn freshness(
     while Instant::now() < deadline {
         ticks.tick().await;
         n += 1;
-        let token = format!("probe{n}x");
+        let token = format!("probe{rate}r{n}x");
         let target = 1 + n.wrapping_mul(2_654_435_761) % args.size.companies as u64;
         // The probe finds its write through the company's domain, an index lookup whether or
         // not the write is visible yet; a free-text probe would run the typo-tolerant fallback
@@ -310,7 +383,7 @@ async fn freshness(
         let key = key.to_owned();
         probes.push(tokio::spawn(async move {
             let mut client = clients::search_client(search, BearerAuth::key(&key)).await;
-            let give_up = committed + Duration::from_secs(30);
+            let give_up = committed + PROBE_GIVE_UP;
             loop {
                 let page = search_prospects(
                     &mut client,
@@ -326,9 +399,11 @@ async fn freshness(
                     .filter_map(|hit| hit.prospect.as_ref())
                     .any(|p| p.last_name == token || p.company_name == token);
                 if visible {
-                    return Ok(committed.elapsed());
+                    return anyhow::Ok(Some(committed.elapsed()));
                 }
-                anyhow::ensure!(Instant::now() < give_up, "{token} never became visible");
+                if Instant::now() >= give_up {
+                    return Ok(None);
+                }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }));
@@ -339,10 +414,17 @@ async fn freshness(
     let achieved = written.load(Ordering::Relaxed) as f64 / load_started.elapsed().as_secs_f64();
     println!("(a) background writes: {achieved:.0}/s plus {n} probes");
     let mut latencies = Latencies::default();
+    let mut late = 0;
     for probe in probes {
-        latencies.record(probe.await.map_err(anyhow::Error::from)??);
+        match probe.await.map_err(anyhow::Error::from)?? {
+            Some(latency) => latencies.record(latency),
+            None => {
+                late += 1;
+                latencies.record(PROBE_GIVE_UP);
+            }
+        }
     }
-    Ok(latencies)
+    Ok(Freshness { latencies, late })
 }
 
 async fn set_capture(admin: &Client, enabled: bool) -> anyhow::Result<()> {

@@ -384,8 +384,14 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     .await;
     wait_for_health(&search, ServingStatus::Serving).await;
     let mut client = clients::search_client(search.addr, BearerAuth::key(&key)).await;
-    // (b) runs as the service's role, with the service's statement settings.
+    // (b) runs as the service's role, with the service's session settings.
     let sql_client = db.connect_as("lma_search").await;
+    sql_client
+        .batch_execute(&format!(
+            "SET work_mem = '{}kB'",
+            svc_core::config::DEFAULT_WORK_MEM_KB
+        ))
+        .await?;
 
     let mut queries: Vec<Query> = suite()
         .into_iter()
