@@ -36,6 +36,12 @@ pub struct Config {
     #[arg(long, env = "LMA_RECONCILE_INTERVAL_SECS", default_value_t = 900)]
     pub reconcile_interval_secs: u64,
 
+    /// How often the leader merges the pending lists of the read models' GIN indexes into the
+    /// indexes, in milliseconds (0 turns it off). Left to the writes, the one that finds a list
+    /// full merges all of it inside its own apply, which then takes seconds.
+    #[arg(long, env = "LMA_GIN_MERGE_INTERVAL_MS", default_value_t = 1000)]
+    pub gin_merge_interval_ms: u64,
+
     /// How often a standby replica tries to become the leader, and the leader checks its
     /// session, in milliseconds: the takeover time after a leader dies.
     #[arg(long, env = "LMA_LEADER_RETRY_MS", default_value_t = 1000,
@@ -66,6 +72,11 @@ impl Config {
     pub fn reconcile_interval(&self) -> Option<Duration> {
         (self.reconcile_interval_secs > 0)
             .then(|| Duration::from_secs(self.reconcile_interval_secs))
+    }
+
+    /// `None` when merging GIN pending lists is left to the writes.
+    pub fn gin_merge_interval(&self) -> Option<Duration> {
+        (self.gin_merge_interval_ms > 0).then(|| Duration::from_millis(self.gin_merge_interval_ms))
     }
 
     pub fn leader_retry(&self) -> Duration {

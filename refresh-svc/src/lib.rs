@@ -108,6 +108,14 @@ impl Application {
                 .run(stopped.clone()),
             ),
         ];
+        if let Some(interval) = self.config.gin_merge_interval() {
+            tasks.push(tokio::spawn(worker::merge_gin_pending_lists(
+                self.refresher.pool.clone(),
+                interval,
+                leading.clone(),
+                stopped.clone(),
+            )));
+        }
         if let Some(interval) = self.config.reconcile_interval() {
             tasks.push(tokio::spawn(worker::reconcile_on_schedule(
                 self.refresher.clone(),

@@ -1,6 +1,6 @@
 //! The leader's background work: drain the change log whenever the listener wakes it and on a
-//! fallback timer, rebuild read models a failed apply left behind (with backoff), and reconcile
-//! every read model on a schedule. Replicas that do not lead stand by.
+//! fallback timer, rebuild read models a failed apply left behind (with backoff), reconcile
+//! every read model on a schedule and merge GIN pending lists. Replicas that do not lead stand by.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,6 +151,52 @@ pub async fn reconcile_on_schedule(
                     "scheduled reconcile repaired drift"
                 );
             }
+        }
+    }
+}
+
+/// The read models' GIN indexes, by name.
+const GIN_INDEXES_SQL: &str = "SELECT i.indexrelid::regclass::text FROM pg_index i \
+     JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam \
+     WHERE a.amname = 'gin' AND i.indrelid = ANY($1::text[]::regclass[])";
+
+/// Merges the pending lists of the read models' GIN indexes every `interval` while this replica
+/// leads. A GIN index takes inserts into a pending list, and the insert that finds the list full
+/// (`gin_pending_list_limit`) merges all of it inside its own transaction: for the apply that
+/// happens to make that write, seconds instead of milliseconds (measured at 1M prospects: a
+/// 1 MB trigram list took 0.56 s). Merged here, on a connection of its own, the work is the
+/// same but no apply waits for it; an insert that overflows while a merge runs skips its own.
+pub async fn merge_gin_pending_lists(
+    pool: svc_core::Pool,
+    interval: Duration,
+    leading: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let tables: Vec<&str> = READ_MODELS.iter().map(|model| model.table).collect();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return,
+        }
+        if !*leading.borrow() {
+            continue;
+        }
+        let merged = async {
+            let client = pool.get().await?;
+            let indexes = client.query(GIN_INDEXES_SQL, &[&tables]).await?;
+            for index in indexes {
+                let index: String = index.try_get(0)?;
+                client
+                    .execute(
+                        "SELECT gin_clean_pending_list($1::text::regclass)",
+                        &[&index],
+                    )
+                    .await?;
+            }
+            Ok::<_, svc_core::DbError>(())
+        };
+        if let Err(error) = merged.await {
+            tracing::warn!(%error, "could not merge the GIN pending lists of the read models");
         }
     }
 }

@@ -242,3 +242,78 @@ async fn killing_the_listener_backend_loses_nothing() {
         .get(0);
     assert_eq!(rows, 3);
 }
+
+/// Pending entries of the trigram index's GIN pending list, read without merging them.
+async fn trigram_pending_tuples(client: &tokio_postgres::Client) -> i64 {
+    client
+        .query_one(
+            "SELECT pending_tuples FROM pgstatginindex('prospect_search_view_trigram_idx')",
+            &[],
+        )
+        .await
+        .expect("reading the GIN metapage")
+        .get(0)
+}
+
+/// The leader merges the read models' GIN pending lists itself, so that no apply has to. With a
+/// pending list no write ever finds full, the entries of an apply stay pending while merging is
+/// off, and are merged once a leader merges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_merges_gin_pending_lists_outside_the_applies() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let admin = db.connect().await;
+    admin
+        .batch_execute(
+            "CREATE EXTENSION IF NOT EXISTS pgstattuple; \
+             ALTER INDEX prospect_search_view_trigram_idx SET (gin_pending_list_limit = 65536)",
+        )
+        .await
+        .expect("preparing the index");
+    let shutdown = Shutdown::default();
+    let ingest = start_service(Service::Ingest, &db.url(), &shutdown, &[]).await;
+    wait_for_health(&ingest, ServingStatus::Serving).await;
+
+    let not_merging = Shutdown::default();
+    let first = start_refresh(
+        &db,
+        &not_merging,
+        "not-merging",
+        &["--gin-merge-interval-ms", "0"],
+    )
+    .await;
+    clients::ingest_client(ingest.addr, BearerAuth::key(&tenant.api_key))
+        .await
+        .upsert_prospect(lma_proto::v1::UpsertProspectRequest {
+            prospect: Some(fixtures::jane_doe()),
+        })
+        .await
+        .expect("UpsertProspect");
+    wait_until_consistent(&db).await;
+    assert!(
+        trigram_pending_tuples(&admin).await > 0,
+        "the apply left its trigram entries pending"
+    );
+    not_merging.trigger();
+    first.stopped().await.expect("the first replica stops");
+
+    let _merging = start_refresh(
+        &db,
+        &shutdown,
+        "merging",
+        &["--gin-merge-interval-ms", "100"],
+    )
+    .await;
+    wait::until(
+        "the leader to merge the pending list",
+        Duration::from_secs(30),
+        || async {
+            match trigram_pending_tuples(&admin).await {
+                0 => Ok(()),
+                pending => Err(format!("{pending} entries still pending")),
+            }
+        },
+    )
+    .await;
+}
