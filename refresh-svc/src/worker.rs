@@ -121,6 +121,24 @@ async fn pending_or_due(refresher: &Refresher, drain_interval: Duration, change_
     }
 }
 
+/// Waits `interval`, and again until this replica leads: the pace of the leader's scheduled
+/// work. `false` once `shutdown` flips.
+async fn next_turn_while_leading(
+    interval: Duration,
+    leading: &watch::Receiver<bool>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = shutdown.changed() => return false,
+        }
+        if *leading.borrow() {
+            return true;
+        }
+    }
+}
+
 /// Reconciles every read model each `interval` while this replica leads (the seeds' hybrid
 /// strategy: notifications for freshness, a periodic full comparison as the safety net). It runs
 /// beside the applier: the comparison takes no lock, only the repair does, briefly.
@@ -130,14 +148,7 @@ pub async fn reconcile_on_schedule(
     leading: watch::Receiver<bool>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = shutdown.changed() => return,
-        }
-        if !*leading.borrow() {
-            continue;
-        }
+    while next_turn_while_leading(interval, &leading, &mut shutdown).await {
         for model in READ_MODELS {
             if *shutdown.borrow() {
                 return;
@@ -173,14 +184,7 @@ pub async fn merge_gin_pending_lists(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let tables: Vec<&str> = READ_MODELS.iter().map(|model| model.table).collect();
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = shutdown.changed() => return,
-        }
-        if !*leading.borrow() {
-            continue;
-        }
+    while next_turn_while_leading(interval, &leading, &mut shutdown).await {
         let merged = async {
             let client = pool.get().await?;
             let indexes = client.query(GIN_INDEXES_SQL, &[&tables]).await?;
