@@ -120,3 +120,31 @@ async fn explain(
         .collect();
     (query.sql.clone(), plan.join("\n"))
 }
+
+/// Whether the trigram fallback runs depends on a probe (V17) that first looks for the words in
+/// a sample of about 1,000 rows and only then asks the full-text index. A word of one row in
+/// 20,000 is usually not in the sample: it must still be found; words no row holds, or that
+/// only another organization holds, must not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_text_probe_finds_rare_words_its_sample_misses() {
+    let app = spawn_app().await;
+    let organization_id = app.tenant.organization_id;
+    load_bulk(&app, organization_id, 1_000, 20_000).await;
+    let db = app.db.connect().await;
+    let known = |organization: i64, text: &'static str| {
+        let db = &db;
+        async move {
+            db.query_one("SELECT prospect_text_known($1, $2)", &[&organization, &text])
+                .await
+                .unwrap_or_else(|error| panic!("probe {text:?}: {error}"))
+                .get::<_, bool>(0)
+        }
+    };
+    // Repeated: each call draws another sample.
+    for _ in 0..5 {
+        assert!(known(organization_id, "person12345").await, "one row's word");
+        assert!(known(organization_id, "chloe analyst").await, "common words");
+        assert!(!known(organization_id, "person99999").await, "no such row");
+        assert!(!known(organization_id + 1, "person12345").await, "another organization");
+    }
+}
