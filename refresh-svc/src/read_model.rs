@@ -89,7 +89,7 @@ pub struct Outcome {
     pub mode: Mode,
     /// Rows deleted plus rows inserted.
     pub rows: u64,
-    /// Companies re-derived; 0 for a full rebuild.
+    /// Companies and prospects re-derived; 0 for a full rebuild.
     pub keys: u64,
     pub started_at: SystemTime,
     pub duration: Duration,
@@ -290,28 +290,56 @@ impl Rederived {
     }
 }
 
-/// Brings the rows of `keys` (company ids) in `model` in line with its definition.
+/// The rows of a read model a re-derivation covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Affected {
+    /// Companies every row of which is re-derived.
+    pub companies: Vec<i64>,
+    /// Rows re-derived by the model's own key (prospect ids), whatever their company.
+    pub keys: Vec<i64>,
+}
+
+impl Affected {
+    /// Every row of `companies`.
+    pub fn companies(companies: Vec<i64>) -> Self {
+        Self {
+            companies,
+            keys: Vec::new(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.companies.is_empty() && self.keys.is_empty()
+    }
+
+    /// Companies plus keys named: how much a refresh had to look at.
+    pub fn count(&self) -> u64 {
+        (self.companies.len() + self.keys.len()) as u64
+    }
+}
+
+/// Brings the `affected` rows of `model` in line with its definition.
 pub async fn rederive(
     transaction: &Transaction<'_>,
     model: ReadModel,
-    keys: &[i64],
+    affected: &Affected,
 ) -> Result<Rederived, DbError> {
-    rederive_from(transaction, model, model.definition, keys).await
+    rederive_from(transaction, model, model.definition, affected).await
 }
 
 /// Like [`rederive`], from `source`: the definition, or rows already computed from it.
 ///
 /// Only rows that differ are written. Fresh and stored rows are paired by key: a stored row
 /// without a fresh one is deleted, a fresh one without a stored one inserted, and a pair that
-/// differs is updated in place. A write usually changes one prospect of a company, so this
-/// touches one row of the company's ten; and an update that leaves every indexed column as it
-/// was (a company's phone in `company_prospect_view`) is a HOT update, which writes no index
+/// differs is updated in place. A company's change re-derives the rows of all its prospects,
+/// and only those the change reaches are written; an update that leaves every indexed column as
+/// it was (a company's phone in `company_prospect_view`) is a HOT update, which writes no index
 /// entry at all. Delete, update and insert touch different keys, so their order does not matter.
 pub async fn rederive_from(
     transaction: &Transaction<'_>,
     model: ReadModel,
     source: &str,
-    keys: &[i64],
+    affected: &Affected,
 ) -> Result<Rederived, DbError> {
     let table = model.table;
     let key = model.key;
@@ -327,20 +355,24 @@ pub async fn rederive_from(
     // `diff` holds the fresh row (its key is NULL for a row to delete) and the stored row's key
     // (NULL for a row to insert); each write joins it with the table by key. The planner cannot
     // estimate `diff`, and has joined it with the whole table by a hash: the delete and the
-    // update also name the companies, which bounds the table's side to their rows.
+    // update also name the affected rows, which bounds the table's side to them. A prospect's
+    // row is found by its key ($2) even when it moved to another company.
     let fresh_columns = columns
         .iter()
         .map(|column| format!("diff.{column}"))
         .collect::<Vec<_>>()
         .join(", ");
     let columns = columns.join(", ");
+    let affected_rows =
+        |qualifier: &str| format!("{qualifier}company_id = ANY($1) OR {qualifier}{key} = ANY($2)");
+    let (in_scope, stored_in_scope) = (affected_rows(""), affected_rows(&format!("{table}.")));
     let row = transaction
         .query_one(
             &format!(
                 "WITH fresh AS MATERIALIZED (
-                     SELECT * FROM {source} WHERE company_id = ANY($1)),
+                     SELECT * FROM {source} WHERE {in_scope}),
                  stored AS MATERIALIZED (
-                     SELECT * FROM {table} WHERE company_id = ANY($1)),
+                     SELECT * FROM {table} WHERE {in_scope}),
                  diff AS MATERIALIZED (
                      SELECT fresh.*, stored.{key} AS lma_stored_key
                      FROM fresh FULL JOIN stored ON fresh.{key} = stored.{key}
@@ -348,12 +380,12 @@ pub async fn rederive_from(
                  deleted AS (
                      DELETE FROM {table} USING diff
                      WHERE diff.{key} IS NULL AND {table}.{key} = diff.lma_stored_key
-                         AND {table}.company_id = ANY($1)
+                         AND ({stored_in_scope})
                      RETURNING 1),
                  updated AS (
                      UPDATE {table} SET ({columns}) = ({fresh_columns}) FROM diff
                      WHERE {table}.{key} = diff.lma_stored_key AND diff.{key} IS NOT NULL
-                         AND {table}.company_id = ANY($1)
+                         AND ({stored_in_scope})
                      RETURNING 1),
                  inserted AS (
                      INSERT INTO {table} SELECT {fresh_columns} FROM diff
@@ -362,7 +394,7 @@ pub async fn rederive_from(
                  SELECT (SELECT count(*) FROM deleted), (SELECT count(*) FROM updated),
                      (SELECT count(*) FROM inserted)"
             ),
-            &[&keys],
+            &[&affected.companies, &affected.keys],
         )
         .await?;
     let count =

@@ -420,8 +420,9 @@ async fn repair_in_place(
     started: Instant,
 ) -> Result<Outcome, DbError> {
     let table = model.table;
+    let drifted = read_model::Affected::companies(drift.keys);
     let written =
-        read_model::rederive_from(&transaction, model, reconcile::FRESH_ROWS, &drift.keys).await?;
+        read_model::rederive_from(&transaction, model, reconcile::FRESH_ROWS, &drifted).await?;
     transaction
         .execute(
             "UPDATE read_model_state SET needs_rebuild = false WHERE read_model = $1",
@@ -433,7 +434,7 @@ async fn repair_in_place(
         model,
         mode: Mode::Full,
         rows: written.rows(),
-        keys: drift.keys.len() as u64,
+        keys: drifted.count(),
         started_at,
         duration: started.elapsed(),
         watermark,
@@ -444,7 +445,7 @@ async fn repair_in_place(
     tracing::info!(
         read_model = table,
         drifted_rows = drift.rows,
-        companies = drift.keys.len(),
+        companies = drifted.count(),
         elapsed_ms = outcome.duration.as_millis() as u64,
         "rebuilt read model in place"
     );

@@ -97,10 +97,11 @@ pub async fn reconcile(
         keys,
         rows: drifted_rows,
     } = drift(client, model, statement_timeout_ms).await?;
-    if !keys.is_empty() {
+    let drifted = read_model::Affected::companies(keys);
+    if !drifted.is_empty() {
         tracing::info!(
             read_model = model.table,
-            companies = keys.len(),
+            companies = drifted.count(),
             rows = drifted_rows,
             "read model differs from its definition; repairing"
         );
@@ -111,10 +112,10 @@ pub async fn reconcile(
         .start()
         .await?;
     read_model::lock_apply(&transaction, LockWait::Wait).await?;
-    let written = if keys.is_empty() {
+    let written = if drifted.is_empty() {
         read_model::Rederived::default()
     } else {
-        read_model::rederive(&transaction, model, &keys).await?
+        read_model::rederive(&transaction, model, &drifted).await?
     };
     let watermark: String = transaction
         .query_one(
@@ -127,7 +128,7 @@ pub async fn reconcile(
         model,
         mode: Mode::Reconcile,
         rows: written.rows(),
-        keys: keys.len() as u64,
+        keys: drifted.count(),
         started_at,
         duration: started.elapsed(),
         watermark,

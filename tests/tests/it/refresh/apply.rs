@@ -44,17 +44,19 @@ async fn a_change_becomes_visible_without_any_manual_refresh() {
     assert!(!status.leader.is_empty(), "the only replica leads");
 }
 
-/// A write to one prospect of a company with ten re-derives the company but writes only the
-/// rows that changed: one prospect row updated in place, not all ten rewritten.
+/// Jane Doe's colleague number `n`, at the same company.
+fn colleague(n: usize) -> lma_proto::v1::ProspectRecord {
+    let mut record = fixtures::jane_doe();
+    record.external_id = format!("colleague-{n}");
+    record.email = format!("colleague{n}@acme-robotics.com");
+    record
+}
+
+/// A write to one prospect of a company with ten writes only the rows that changed: one
+/// prospect row updated in place, not all ten rewritten.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_apply_writes_only_the_rows_that_changed() {
     let app = spawn_app().await;
-    let colleague = |n: usize| {
-        let mut record = fixtures::jane_doe();
-        record.external_id = format!("colleague-{n}");
-        record.email = format!("colleague{n}@acme-robotics.com");
-        record
-    };
     for n in 0..10 {
         app.upsert_prospect(colleague(n)).await;
     }
@@ -92,6 +94,116 @@ async fn an_apply_writes_only_the_rows_that_changed() {
         ],
         "one row updated per read model"
     );
+}
+
+/// The change log names the prospect a write changed (V18): the apply re-derives that
+/// prospect's rows, not its whole company's; a company's change still re-derives every row of
+/// the company; and a statement writing many prospects is recorded per company.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prospect_change_rederives_its_own_rows_and_a_company_change_the_whole_company() {
+    let app = spawn_app().await;
+    for n in 0..10 {
+        app.upsert_prospect(colleague(n)).await;
+    }
+    wait_until_consistent(&app.db).await;
+    let client = app.db.connect().await;
+    let title_of = |external_id: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_one(
+                    "SELECT job_title FROM prospect_search_view WHERE external_id = $1",
+                    &[&external_id],
+                )
+                .await
+                .map(|row| row.get::<_, Option<String>>(0).unwrap_or_default())
+                .map_err(|error| error.to_string())
+        }
+    };
+    // Drift that only a re-derivation of colleague-5's own row would repair.
+    client
+        .execute(
+            "UPDATE prospect_search_view SET job_title = 'planted' \
+             WHERE external_id = 'colleague-5'",
+            &[],
+        )
+        .await
+        .expect("plant drift");
+
+    let mut promoted = colleague(3);
+    promoted.job_title = "Chief Revenue Officer".into();
+    app.upsert_prospect(promoted).await;
+    wait::until(
+        "the promotion to be applied",
+        Duration::from_secs(20),
+        || async {
+            let title = title_of("colleague-3").await?;
+            let pending: i64 = client
+                .query_one("SELECT count(*) FROM change_log", &[])
+                .await
+                .map_err(|error| error.to_string())?
+                .get(0);
+            if title == "Chief Revenue Officer" && pending == 0 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "title {title:?}, {pending} change-log rows pending"
+                ))
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        title_of("colleague-5").await.as_deref(),
+        Ok("planted"),
+        "a colleague's change re-derived only the colleague"
+    );
+
+    // A company's change reaches all its prospects' rows: the planted drift is re-derived away.
+    client
+        .execute(
+            "UPDATE company SET name = 'Acme Robotics Group' WHERE domain = 'acme-robotics.com'",
+            &[],
+        )
+        .await
+        .expect("rename the company");
+    wait_until_consistent(&app.db).await;
+
+    // More than 64 prospects in one statement are recorded as their company, and a single
+    // prospect in the same transaction as itself.
+    let mut admin = app.db.connect().await;
+    let transaction = admin.transaction().await.expect("begin");
+    transaction
+        .execute(
+            "INSERT INTO prospect (organization_id, company_id, external_id, first_name, email) \
+             SELECT organization_id, id, 'bulk-' || n, 'Bulk', 'bulk' || n || '@acme-robotics.com' \
+             FROM company, generate_series(1, 100) AS n WHERE domain = 'acme-robotics.com'",
+            &[],
+        )
+        .await
+        .expect("insert 100 prospects");
+    transaction
+        .execute(
+            "UPDATE prospect SET job_title = 'VP Sales' WHERE external_id = 'colleague-1'",
+            &[],
+        )
+        .await
+        .expect("update one prospect");
+    let logged = transaction
+        .query_one(
+            "SELECT count(*), count(prospect_id) FROM change_log \
+             WHERE xid = pg_current_xact_id()",
+            &[],
+        )
+        .await
+        .expect("this transaction's change log");
+    assert_eq!(
+        (logged.get::<_, i64>(0), logged.get::<_, i64>(1)),
+        (2, 1),
+        "one row for the bulk insert's company, one for the single prospect"
+    );
+    transaction.commit().await.expect("commit");
+    wait_until_consistent(&app.db).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -134,17 +134,29 @@ async fn the_text_probe_finds_rare_words_its_sample_misses() {
     let known = |organization: i64, text: &'static str| {
         let db = &db;
         async move {
-            db.query_one("SELECT prospect_text_known($1, $2)", &[&organization, &text])
-                .await
-                .unwrap_or_else(|error| panic!("probe {text:?}: {error}"))
-                .get::<_, bool>(0)
+            db.query_one(
+                "SELECT prospect_text_known($1, $2)",
+                &[&organization, &text],
+            )
+            .await
+            .unwrap_or_else(|error| panic!("probe {text:?}: {error}"))
+            .get::<_, bool>(0)
         }
     };
     // Repeated: each call draws another sample.
     for _ in 0..5 {
-        assert!(known(organization_id, "person12345").await, "one row's word");
-        assert!(known(organization_id, "chloe analyst").await, "common words");
+        assert!(
+            known(organization_id, "person12345").await,
+            "one row's word"
+        );
+        assert!(
+            known(organization_id, "chloe analyst").await,
+            "common words"
+        );
         assert!(!known(organization_id, "person99999").await, "no such row");
-        assert!(!known(organization_id + 1, "person12345").await, "another organization");
+        assert!(
+            !known(organization_id + 1, "person12345").await,
+            "another organization"
+        );
     }
 }
