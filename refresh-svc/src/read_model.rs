@@ -87,7 +87,7 @@ impl Mode {
 pub struct Outcome {
     pub model: ReadModel,
     pub mode: Mode,
-    /// Rows deleted plus rows inserted.
+    /// Rows written: deleted, updated or inserted.
     pub rows: u64,
     /// Companies and prospects re-derived; 0 for a full rebuild.
     pub keys: u64,
