@@ -6,6 +6,8 @@
 //! (c) refresh-svc's full rebuild of the three read models, alternating, `--runs` times each;
 //! (a) freshness: time from a write's commit until `SearchProspects` (search-svc over gRPC on
 //!     loopback) returns it, under a steady `--rate` of mixed writes for `--duration-secs`;
+//!     search-svc and refresh-svc run as release processes of their own, as deployed (build
+//!     them first: `cargo build --release -p lma-bench -p search-svc -p refresh-svc`);
 //! (d) write throughput of 8 concurrent writers with and without the change-capture triggers.
 
 use std::sync::Arc;
@@ -15,11 +17,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use lma_proto::v1::ProspectFilter;
 use lma_tests::TestDatabase;
-use lma_tests::app::{Service, Shutdown, search_prospects, search_request, start_service};
-use lma_tests::clients::{self, BearerAuth};
+use lma_tests::app::{Service, search_prospects, search_request};
+use lma_tests::clients::{self, BearerAuth, SearchClient};
 use lma_tests::latency::Latencies;
+use lma_tests::process::ServiceProcess;
 use tokio_postgres::Client;
-use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::dataset::{self, DatasetSize};
 use crate::stats;
@@ -44,6 +46,9 @@ pub struct RefreshArgs {
     /// Seconds of each (d) throughput round; three rounds with and three without triggers.
     #[arg(long, default_value_t = 10)]
     pub capture_round_secs: u64,
+    /// Measures (a) only: no rebuild comparison, no capture cost.
+    #[arg(long)]
+    pub freshness_only: bool,
 }
 
 const CAPTURE_TRIGGERS: [(&str, &str); 6] = [
@@ -58,11 +63,84 @@ const CAPTURE_TRIGGERS: [(&str, &str); 6] = [
 pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
     let (db, mut admin, dataset) = dataset::load_fresh(args.size).await?;
 
-    // (b) and (c)
-    create_materialized_views(&admin).await?;
+    if !args.freshness_only {
+        rebuild_against_refresh_concurrently(&mut admin, args.runs).await?;
+    }
+
+    // (a)
+    let key = svc_core::auth::mint_api_key(
+        &admin,
+        dataset.organization_id,
+        "bench",
+        &[svc_core::Scope::SearchRead],
+    )
+    .await?
+    .key;
+    // Processes of their own, as deployed: in-process they would share the benchmark's two
+    // runtime threads with the writers and the probes. API keys are cached as in production.
+    let production = [("LMA_AUTH_CACHE_TTL_SECS", "10")];
+    let search = ServiceProcess::start(Service::Search, &db.url(), &production).await?;
+    let refresh = ServiceProcess::start(Service::Refresh, &db.url(), &production).await?;
+    // One channel for every probe, as a client service keeps one.
+    let search_client = clients::search_client(search.addr, BearerAuth::key(&key)).await;
+    for &rate in &args.rate {
+        let measured_from: std::time::SystemTime =
+            admin.query_one("SELECT now()", &[]).await?.get(0);
+        let freshness =
+            freshness(&db, &args, rate, dataset.organization_id, &search_client).await?;
+        println!(
+            "(a) freshness at {rate} writes/s over {} probes: {}; {} not visible within {} s \
+             (counted as {} s)",
+            freshness.latencies.count(),
+            freshness.latencies,
+            freshness.late,
+            PROBE_GIVE_UP.as_secs(),
+            PROBE_GIVE_UP.as_secs()
+        );
+        drain_change_log(&admin).await?;
+        print_applies(&admin, measured_from).await?;
+    }
+    drop(search_client);
+    refresh.kill().await?;
+    search.kill().await?;
+
+    if args.freshness_only {
+        return Ok(());
+    }
+    // (d)
+    let mut with = Vec::new();
+    let mut without = Vec::new();
+    for round in 0..3 {
+        set_capture(&admin, false).await?;
+        without.push(write_throughput(&db, args.capture_round_secs, args.size.prospects).await?);
+        set_capture(&admin, true).await?;
+        with.push(write_throughput(&db, args.capture_round_secs, args.size.prospects).await?);
+        admin.batch_execute("TRUNCATE change_log").await?;
+        println!(
+            "round {round}: {:.0} writes/s without capture, {:.0} with",
+            without[round], with[round]
+        );
+    }
+    let (with_median, without_median) = (stats::median(with), stats::median(without));
+    println!(
+        "(d) 8 writers: median {without_median:.0} writes/s without capture, {with_median:.0} with \
+         ({:.1}% slower)",
+        (1.0 - with_median / without_median) * 100.0
+    );
+    Ok(())
+}
+
+/// (b) and (c): `runs` rounds of REFRESH MATERIALIZED VIEW CONCURRENTLY of three materialized
+/// views equal to the read models against refresh-svc's full rebuild, then (c') a rebuild that
+/// has to build beside and swap; and settles the machine for (a).
+async fn rebuild_against_refresh_concurrently(
+    admin: &mut Client,
+    runs: usize,
+) -> anyhow::Result<()> {
+    create_materialized_views(admin).await?;
     let mut matview = Vec::new();
     let mut rebuild = Vec::new();
-    for run in 0..args.runs {
+    for run in 0..runs {
         let started = Instant::now();
         for model in refresh_svc::read_model::READ_MODELS {
             admin
@@ -74,7 +152,7 @@ pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
         }
         matview.push(started.elapsed().as_secs_f64());
         let started = Instant::now();
-        dataset::build_read_models(&mut admin).await?;
+        dataset::build_read_models(admin).await?;
         rebuild.push(started.elapsed().as_secs_f64());
         println!(
             "run {run}: REFRESH MATERIALIZED VIEW CONCURRENTLY x3 {:.1} s, full rebuild x3 {:.1} s",
@@ -88,7 +166,7 @@ pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
             .await?;
     }
     let started = Instant::now();
-    dataset::build_read_models(&mut admin).await?;
+    dataset::build_read_models(admin).await?;
     let swap = started.elapsed().as_secs_f64();
     // (a) measures steady state. The rebuilds above wrote the read models anew: set their hint
     // bits and visibility maps and write their pages out now, or the checkpoint, writeback and
@@ -122,63 +200,6 @@ pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
              mv_prospect_search_view",
         )
         .await?;
-
-    // (a)
-    let key = svc_core::auth::mint_api_key(
-        &admin,
-        dataset.organization_id,
-        "bench",
-        &[svc_core::Scope::SearchRead],
-    )
-    .await?
-    .key;
-    let shutdown = Shutdown::default();
-    let search = start_service(Service::Search, &db.url(), &shutdown, &[]).await;
-    let refresh = start_service(Service::Refresh, &db.url(), &shutdown, &[]).await;
-    for running in [&search, &refresh] {
-        lma_tests::app::wait_for_health(running, ServingStatus::Serving).await;
-    }
-    for &rate in &args.rate {
-        let measured_from: std::time::SystemTime =
-            admin.query_one("SELECT now()", &[]).await?.get(0);
-        let freshness =
-            freshness(&db, &args, rate, dataset.organization_id, search.addr, &key).await?;
-        println!(
-            "(a) freshness at {rate} writes/s over {} probes: {}; {} not visible within {} s \
-             (counted as {} s)",
-            freshness.latencies.count(),
-            freshness.latencies,
-            freshness.late,
-            PROBE_GIVE_UP.as_secs(),
-            PROBE_GIVE_UP.as_secs()
-        );
-        drain_change_log(&admin).await?;
-        print_applies(&admin, measured_from).await?;
-    }
-    shutdown.trigger();
-    drop(search);
-    drop(refresh);
-
-    // (d)
-    let mut with = Vec::new();
-    let mut without = Vec::new();
-    for round in 0..3 {
-        set_capture(&admin, false).await?;
-        without.push(write_throughput(&db, args.capture_round_secs, args.size.prospects).await?);
-        set_capture(&admin, true).await?;
-        with.push(write_throughput(&db, args.capture_round_secs, args.size.prospects).await?);
-        admin.batch_execute("TRUNCATE change_log").await?;
-        println!(
-            "round {round}: {:.0} writes/s without capture, {:.0} with",
-            without[round], with[round]
-        );
-    }
-    let (with_median, without_median) = (stats::median(with), stats::median(without));
-    println!(
-        "(d) 8 writers: median {without_median:.0} writes/s without capture, {with_median:.0} with \
-         ({:.1}% slower)",
-        (1.0 - with_median / without_median) * 100.0
-    );
     Ok(())
 }
 
@@ -278,8 +299,7 @@ async fn freshness(
     args: &RefreshArgs,
     rate: u64,
     organization_id: i64,
-    search: std::net::SocketAddr,
-    key: &str,
+    search: &SearchClient,
 ) -> anyhow::Result<Freshness> {
     // Each writer waits for its commit before the next write: 16 of them keep 1,000 writes/s
     // going even when a commit takes 10 ms on a busy machine.
@@ -398,9 +418,8 @@ async fn freshness(
                 .await?;
         }
         let committed = Instant::now();
-        let key = key.to_owned();
+        let mut client = search.clone();
         probes.push(tokio::spawn(async move {
-            let mut client = clients::search_client(search, BearerAuth::key(&key)).await;
             let give_up = committed + PROBE_GIVE_UP;
             loop {
                 let page = match search_prospects(
