@@ -66,6 +66,7 @@ pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
     if !args.freshness_only {
         rebuild_against_refresh_concurrently(&mut admin, args.runs).await?;
     }
+    settle(&admin).await?;
 
     // (a)
     let key = svc_core::auth::mint_api_key(
@@ -132,7 +133,7 @@ pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
 
 /// (b) and (c): `runs` rounds of REFRESH MATERIALIZED VIEW CONCURRENTLY of three materialized
 /// views equal to the read models against refresh-svc's full rebuild, then (c') a rebuild that
-/// has to build beside and swap; and settles the machine for (a).
+/// has to build beside and swap.
 async fn rebuild_against_refresh_concurrently(
     admin: &mut Client,
     runs: usize,
@@ -168,9 +169,27 @@ async fn rebuild_against_refresh_concurrently(
     let started = Instant::now();
     dataset::build_read_models(admin).await?;
     let swap = started.elapsed().as_secs_f64();
-    // (a) measures steady state. The rebuilds above wrote the read models anew: set their hint
-    // bits and visibility maps and write their pages out now, or the checkpoint, writeback and
-    // autovacuum that follow such a rewrite land in the middle of (a).
+    let (matview_median, rebuild_median) = (stats::median(matview), stats::median(rebuild));
+    println!(
+        "(b) REFRESH MATERIALIZED VIEW CONCURRENTLY, 3 views: median {matview_median:.1} s\n\
+         (c) full rebuild, 3 read models: median {rebuild_median:.1} s ({:.2}x of (b))\n\
+         (c') full rebuild after every row changed (build beside and swap): {swap:.1} s ({:.2}x of (b))",
+        rebuild_median / matview_median,
+        swap / matview_median
+    );
+    admin
+        .batch_execute(
+            "DROP MATERIALIZED VIEW mv_company_prospect_view, mv_company_summary_view, \
+             mv_prospect_search_view",
+        )
+        .await?;
+    Ok(())
+}
+
+/// (a) measures steady state. The load and the rebuilds wrote the read models anew: set their
+/// hint bits and visibility maps and write their pages out first, or the checkpoint, writeback
+/// and autovacuum that follow such a rewrite land in the middle of (a).
+async fn settle(admin: &Client) -> anyhow::Result<()> {
     let started = Instant::now();
     for model in refresh_svc::read_model::READ_MODELS {
         admin
@@ -186,20 +205,6 @@ async fn rebuild_against_refresh_concurrently(
         "read models vacuumed, checkpointed and synced in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let (matview_median, rebuild_median) = (stats::median(matview), stats::median(rebuild));
-    println!(
-        "(b) REFRESH MATERIALIZED VIEW CONCURRENTLY, 3 views: median {matview_median:.1} s\n\
-         (c) full rebuild, 3 read models: median {rebuild_median:.1} s ({:.2}x of (b))\n\
-         (c') full rebuild after every row changed (build beside and swap): {swap:.1} s ({:.2}x of (b))",
-        rebuild_median / matview_median,
-        swap / matview_median
-    );
-    admin
-        .batch_execute(
-            "DROP MATERIALIZED VIEW mv_company_prospect_view, mv_company_summary_view, \
-             mv_prospect_search_view",
-        )
-        .await?;
     Ok(())
 }
 
