@@ -97,22 +97,20 @@ pub async fn stream_page<M>(
                 more = true;
                 break;
             }
-            last = Some(rows::cursor_after(
-                &row,
-                shape.order,
-                shape.id_column,
-                text_mode,
-            )?);
             returned += 1;
             if sender.send(Ok((shape.message)(&row)?)).await.is_err() {
                 return Ok(Streamed::ClientGone);
             }
+            last = Some(row);
         }
         if returned == 0 && !allow_empty {
             return Ok(Streamed::Rows(0));
         }
         let next_page_token = match (more, last) {
-            (true, Some(cursor)) => page_token::encode(&cursor, shape.fingerprint),
+            (true, Some(row)) => {
+                let cursor = rows::cursor_after(&row, shape.order, shape.id_column, text_mode)?;
+                page_token::encode(&cursor, shape.fingerprint)
+            }
             _ => String::new(),
         };
         Ok(send_end(shape, next_page_token, returned, freshness, sender).await)
