@@ -10,7 +10,7 @@ use lma_tests::fixtures::{self, industries};
 use lma_tests::{TestDatabase, spawn_app, wait};
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use super::{start_refresh, wait_until_consistent, wait_until_searchable};
+use super::{pending_changes, start_refresh, wait_until_consistent, wait_until_searchable};
 
 /// Long enough that the fallback drain cannot be what applied a change in these tests.
 const NO_FALLBACK_DRAIN: &str = "600000";
@@ -138,11 +138,7 @@ async fn a_prospect_change_rederives_its_own_rows_and_a_company_change_the_whole
         Duration::from_secs(20),
         || async {
             let title = title_of("colleague-3").await?;
-            let pending: i64 = client
-                .query_one("SELECT count(*) FROM change_log", &[])
-                .await
-                .map_err(|error| error.to_string())?
-                .get(0);
+            let pending = pending_changes(&client).await?;
             if title == "Chief Revenue Officer" && pending == 0 {
                 Ok(())
             } else {
@@ -226,11 +222,7 @@ async fn a_change_made_while_refresh_is_stopped_is_applied_when_it_starts() {
         .await
         .expect("UpsertProspect");
     let client = db.connect().await;
-    let pending: i64 = client
-        .query_one("SELECT count(*) FROM change_log", &[])
-        .await
-        .expect("counting the log")
-        .get(0);
+    let pending = pending_changes(&client).await.expect("counting the log");
     assert!(pending > 0, "the write is waiting in the change log");
     let applied: i64 = client
         .query_one("SELECT count(*) FROM prospect_search_view", &[])

@@ -42,19 +42,22 @@ async fn drift(db: &TestDatabase) -> Vec<String> {
     differing
 }
 
+/// Change-log rows not applied yet.
+pub(crate) async fn pending_changes(client: &tokio_postgres::Client) -> Result<i64, String> {
+    Ok(client
+        .query_one("SELECT count(*) FROM change_log", &[])
+        .await
+        .map_err(|error| error.to_string())?
+        .get(0))
+}
+
 /// Waits until the change log is drained and every read model equals its definition.
 pub(crate) async fn wait_until_consistent(db: &TestDatabase) {
     wait::until(
         "the read models to equal their definitions",
         CONSISTENT_TIMEOUT,
         || async {
-            let pending: i64 = db
-                .connect()
-                .await
-                .query_one("SELECT count(*) FROM change_log", &[])
-                .await
-                .map_err(|error| error.to_string())?
-                .get(0);
+            let pending = pending_changes(&db.connect().await).await?;
             if pending > 0 {
                 return Err(format!("{pending} change-log rows pending"));
             }
