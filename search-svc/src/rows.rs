@@ -12,7 +12,8 @@ use crate::query::{self, Order};
 
 /// Reads a row's columns by name, cheaply when they are read in select order: each read first
 /// tries the column after the previous one, so a row costs one name comparison per column instead
-/// of a search through every column before it (`Row::try_get` by name). Any order still works.
+/// of a search through every column before it (`Row::try_get` by name). Any order still works,
+/// and reads continue cheaply after the column an out-of-order read found.
 struct Columns<'a> {
     row: &'a Row,
     next: usize,
@@ -24,17 +25,16 @@ impl<'a> Columns<'a> {
     }
 
     fn get<T: FromSql<'a>>(&mut self, name: &str) -> Result<T, tokio_postgres::Error> {
-        let in_order = self
-            .row
-            .columns()
-            .get(self.next)
-            .is_some_and(|column| column.name() == name);
-        if !in_order {
-            // Out of order, or no such column: the lookup by name finds it or says why not.
-            return self.row.try_get(name);
-        }
-        let index = self.next;
-        self.next += 1;
+        let columns = self.row.columns();
+        let index = match columns.get(self.next) {
+            Some(column) if column.name() == name => self.next,
+            _ => match columns.iter().position(|column| column.name() == name) {
+                Some(index) => index,
+                // No such column: the lookup by name says so.
+                None => return self.row.try_get(name),
+            },
+        };
+        self.next = index + 1;
         self.row.try_get(index)
     }
 
