@@ -52,15 +52,21 @@ fn colleague(n: usize) -> lma_proto::v1::ProspectRecord {
     record
 }
 
-/// A write to one prospect of a company with ten writes only the rows that changed: one
-/// prospect row updated in place, not all ten rewritten.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_apply_writes_only_the_rows_that_changed() {
+/// A running app whose read models hold Jane Doe's company with ten colleagues (0 to 9).
+async fn app_with_ten_colleagues() -> lma_tests::TestApp {
     let app = spawn_app().await;
     for n in 0..10 {
         app.upsert_prospect(colleague(n)).await;
     }
     wait_until_consistent(&app.db).await;
+    app
+}
+
+/// A write to one prospect of a company with ten writes only the rows that changed: one
+/// prospect row updated in place, not all ten rewritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_writes_only_the_rows_that_changed() {
+    let app = app_with_ten_colleagues().await;
     let client = app.db.connect().await;
     let before: i64 = client
         .query_one(
@@ -101,11 +107,7 @@ async fn an_apply_writes_only_the_rows_that_changed() {
 /// the company; and a statement writing many prospects is recorded per company.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prospect_change_rederives_its_own_rows_and_a_company_change_the_whole_company() {
-    let app = spawn_app().await;
-    for n in 0..10 {
-        app.upsert_prospect(colleague(n)).await;
-    }
-    wait_until_consistent(&app.db).await;
+    let app = app_with_ten_colleagues().await;
     let client = app.db.connect().await;
     let title_of = |external_id: &'static str| {
         let client = &client;
