@@ -267,7 +267,8 @@ async fn print_applies(admin: &Client, since: std::time::SystemTime) -> anyhow::
             (row.get(0), row.get(1), row.get(2), row.get(3));
         let (p50, p95, max): (f64, f64, f64) = (row.get(4), row.get(5), row.get(6));
         println!(
-            "  {view}: {applies} applies, {keys} companies, {written} rows written; \
+            "  {view}: {applies} applies, {keys} keys (companies and prospects), \
+             {written} rows written; \
              apply p50 {p50:.0} ms, p95 {p95:.0} ms, max {max:.0} ms"
         );
     }
@@ -438,12 +439,7 @@ async fn freshness(
                 {
                     Ok(page) => page,
                     // Shed load (many probes waiting at once): look again a little later.
-                    Err(status)
-                        if matches!(
-                            status.code(),
-                            tonic::Code::ResourceExhausted | tonic::Code::Unavailable
-                        ) =>
-                    {
+                    Err(status) if crate::search::is_shed_load(&status) => {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }

@@ -255,14 +255,19 @@ struct GrpcTiming {
     last: Duration,
 }
 
-/// Whether `error` is the service shedding load (a call to retry), not a failure.
+/// Whether `status` is the service shedding load (a call to retry), not a failure.
+pub fn is_shed_load(status: &tonic::Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unavailable | tonic::Code::ResourceExhausted
+    )
+}
+
+/// Whether `error` is the service shedding load, see [`is_shed_load`].
 fn is_retryable(error: &anyhow::Error) -> bool {
-    error.downcast_ref::<tonic::Status>().is_some_and(|status| {
-        matches!(
-            status.code(),
-            tonic::Code::Unavailable | tonic::Code::ResourceExhausted
-        )
-    })
+    error
+        .downcast_ref::<tonic::Status>()
+        .is_some_and(is_shed_load)
 }
 
 async fn run_grpc(client: &mut SearchClient, probe: &Probe) -> anyhow::Result<GrpcTiming> {

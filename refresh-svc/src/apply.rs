@@ -20,8 +20,6 @@ use crate::read_model::{self, Affected, LockWait, Mode, Outcome, READ_MODELS, Re
 pub struct BatchOutcome {
     /// Change-log rows claimed.
     pub claimed: i64,
-    /// Distinct companies changed (whole, or some of their prospects).
-    pub keys: usize,
     /// Per read model that was re-derived (successfully or not); empty when nothing was claimed.
     pub models: Vec<Outcome>,
     /// Published watermark; empty when the apply lock was busy.
@@ -248,7 +246,6 @@ async fn apply_claimed(
     }
     Ok(BatchOutcome {
         claimed,
-        keys: changes.companies.len(),
         models,
         watermark,
         busy: false,

@@ -291,7 +291,7 @@ impl Rederived {
 }
 
 /// The rows of a read model a re-derivation covers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Affected {
     /// Companies every row of which is re-derived.
     pub companies: Vec<i64>,
