@@ -51,13 +51,14 @@ pub struct RefreshArgs {
     pub freshness_only: bool,
 }
 
-const CAPTURE_TRIGGERS: [(&str, &str); 6] = [
+const CAPTURE_TRIGGERS: [(&str, &str); 7] = [
     ("company", "company_capture_insert"),
     ("company", "company_capture_update"),
     ("company", "company_capture_delete"),
     ("prospect", "prospect_capture_insert"),
     ("prospect", "prospect_capture_update"),
     ("prospect", "prospect_capture_delete"),
+    ("prospect", "prospect_capture_move"),
 ];
 
 pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {

@@ -204,6 +204,84 @@ async fn a_prospect_change_rederives_its_own_rows_and_a_company_change_the_whole
     wait_until_consistent(&app.db).await;
 }
 
+/// Capture runs as the writer (V21): the ingest role's update names every prospect it changed,
+/// however many, and a prospect that moves names its old company as well, whose summary loses
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_names_each_prospect_it_changed_and_a_move_the_old_company_too() {
+    let app = app_with_ten_colleagues().await;
+    app.db
+        .connect()
+        .await
+        .execute(
+            "INSERT INTO company (organization_id, domain, name) \
+             SELECT organization_id, 'beta-dynamics.com', 'Beta Dynamics' FROM company \
+             WHERE domain = 'acme-robotics.com'",
+            &[],
+        )
+        .await
+        .expect("a second company");
+    wait_until_consistent(&app.db).await;
+
+    let mut ingest = app.db.connect_as("lma_ingest").await;
+    let transaction = ingest.transaction().await.expect("begin");
+    let promoted = transaction
+        .execute(
+            "UPDATE prospect SET job_title = 'Account Executive' \
+             WHERE external_id LIKE 'colleague-%' AND external_id <> 'colleague-0'",
+            &[],
+        )
+        .await
+        .expect("the ingest role updates nine prospects");
+    assert_eq!(promoted, 9);
+    transaction
+        .execute(
+            "UPDATE prospect SET company_id = \
+                 (SELECT id FROM company WHERE domain = 'beta-dynamics.com') \
+             WHERE external_id = 'colleague-0'",
+            &[],
+        )
+        .await
+        .expect("the ingest role moves a prospect");
+    // The writer may append to the change log but not read it; the session's superuser may.
+    transaction
+        .batch_execute("SET LOCAL ROLE postgres")
+        .await
+        .expect("read this transaction's change log as the superuser");
+    let logged = transaction
+        .query_one(
+            "SELECT count(*), count(prospect_id), count(DISTINCT company_id), \
+                 count(*) FILTER (WHERE company_id = \
+                     (SELECT id FROM company WHERE domain = 'acme-robotics.com')) \
+             FROM change_log WHERE xid = pg_current_xact_id()",
+            &[],
+        )
+        .await
+        .expect("this transaction's change log");
+    assert_eq!(
+        (0..4).map(|n| logged.get::<_, i64>(n)).collect::<Vec<_>>(),
+        vec![11, 11, 2, 10],
+        "nine updated prospects, the moved one at its new company, and at its old one"
+    );
+    transaction.commit().await.expect("commit");
+    wait_until_consistent(&app.db).await;
+    let acme_prospects: i64 = app
+        .db
+        .connect()
+        .await
+        .query_one(
+            "SELECT prospect_count FROM company_summary_view WHERE domain = 'acme-robotics.com'",
+            &[],
+        )
+        .await
+        .expect("Acme's summary")
+        .get(0);
+    assert_eq!(
+        acme_prospects, 9,
+        "the old company's summary lost the moved prospect"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_made_while_refresh_is_stopped_is_applied_when_it_starts() {
     lma_tests::init_test_logging();
