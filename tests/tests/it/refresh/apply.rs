@@ -204,6 +204,73 @@ async fn a_prospect_change_rederives_its_own_rows_and_a_company_change_the_whole
     wait_until_consistent(&app.db).await;
 }
 
+/// A search hit changes with what it shows (V22): a company's phone, which no hit shows, reaches
+/// company_prospect_view but leaves the company's search rows unwritten; a rename moves their
+/// updated_at.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_change_no_search_hit_shows_leaves_the_search_rows_alone() {
+    let app = app_with_ten_colleagues().await;
+    let client = app.db.connect().await;
+    // Each row's version (xmin) and updated_at.
+    let search_rows = || async {
+        client
+            .query(
+                "SELECT prospect_id, xmin::text, updated_at FROM prospect_search_view \
+                 ORDER BY prospect_id",
+                &[],
+            )
+            .await
+            .expect("search rows")
+            .iter()
+            .map(|row| {
+                (
+                    row.get::<_, i64>(0),
+                    row.get::<_, String>(1),
+                    row.get::<_, std::time::SystemTime>(2),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let before = search_rows().await;
+    assert_eq!(before.len(), 10);
+
+    client
+        .execute(
+            "UPDATE company SET phone = '+49 30 1234567' WHERE domain = 'acme-robotics.com'",
+            &[],
+        )
+        .await
+        .expect("change the company's phone");
+    wait_until_consistent(&app.db).await;
+    let phones: i64 = client
+        .query_one(
+            "SELECT count(*) FROM company_prospect_view WHERE company_phone = '+49 30 1234567'",
+            &[],
+        )
+        .await
+        .expect("company_prospect_view")
+        .get(0);
+    assert_eq!(phones, 10, "the phone reached the view that shows it");
+    assert_eq!(search_rows().await, before, "no search row was written");
+
+    client
+        .execute(
+            "UPDATE company SET name = 'Acme Robotics Group' WHERE domain = 'acme-robotics.com'",
+            &[],
+        )
+        .await
+        .expect("rename the company");
+    wait_until_consistent(&app.db).await;
+    let renamed = search_rows().await;
+    assert_eq!(renamed.len(), 10);
+    for ((id, _, updated_before), (_, _, updated_after)) in before.iter().zip(&renamed) {
+        assert!(
+            updated_after > updated_before,
+            "prospect {id}: the rename moved its hit's updated_at"
+        );
+    }
+}
+
 /// Capture runs as the writer (V21): the ingest role's update names every prospect it changed,
 /// however many, and a prospect that moves names its old company as well, whose summary loses
 /// it.
