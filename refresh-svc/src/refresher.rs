@@ -232,7 +232,10 @@ impl Refresher {
     }
 }
 
-/// Clears the change signal unless a writer is setting it right now (that writer notifies).
+/// Clears the change signal unless a writer is setting it right now (that writer notifies),
+/// then moves the drain generation, so that every writing session looks at the signal again
+/// (V23). Two transactions, in this order: a session that reads the new generation must also
+/// read the cleared signal.
 async fn clear_change_signal(client: &tokio_postgres::Client) -> Result<(), DbError> {
     client
         .execute(
@@ -240,6 +243,9 @@ async fn clear_change_signal(client: &tokio_postgres::Client) -> Result<(), DbEr
                  SELECT ctid FROM change_signal WHERE pending FOR UPDATE SKIP LOCKED)",
             &[],
         )
+        .await?;
+    client
+        .execute("SELECT nextval('change_drain_generation')", &[])
         .await?;
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Throttled notifications (change_signal, migration V3): only the first write after each drain sends NOTIFY,
-//! and writes that skipped it are still applied, by the change-log probe.
+//! Throttled notifications (change_signal, migrations V3 and V23): only the first write after each
+//! drain sends NOTIFY, a session looks at the signal once per drain, and writes that skipped their
+//! NOTIFY are still applied, by the change-log probe.
 
 use std::time::Duration;
 
@@ -43,29 +44,64 @@ async fn only_the_first_write_after_a_drain_signals() {
     insert_company("first.example").await;
     assert!(signal_pending(&admin).await, "the first write signals");
 
-    // A drain clears the flag (as refresh-svc does when it starts draining) ...
+    // A session that has looked at the signal does not look again within the same drain (V23):
+    // with the signal cleared behind its back, its next write does not signal.
     admin
         .execute("UPDATE change_signal SET pending = false", &[])
         .await
         .expect("clearing the signal");
+    insert_company("second.example").await;
+    assert!(
+        !signal_pending(&admin).await,
+        "a session looks at the signal once per drain"
+    );
+
+    // A drain clears the signal and moves the generation ...
+    begin_drain(&admin).await;
     // ... so the next write signals again, and a write that changes nothing does not.
     writer
         .execute("UPDATE company SET name = name WHERE false", &[])
         .await
         .expect("an update of no rows");
     assert!(!signal_pending(&admin).await, "no change, no signal");
-    insert_company("second.example").await;
+    insert_company("third.example").await;
     assert!(
         signal_pending(&admin).await,
         "the first write after a drain signals"
     );
+
+    // A look in a transaction that rolled back is forgotten with it.
+    begin_drain(&admin).await;
+    writer.batch_execute("BEGIN").await.expect("begin");
+    insert_company("rolled-back.example").await;
+    writer.batch_execute("ROLLBACK").await.expect("roll back");
+    assert!(!signal_pending(&admin).await, "the signal rolled back");
+    insert_company("fourth.example").await;
+    assert!(
+        signal_pending(&admin).await,
+        "the session looked again after its rollback"
+    );
+
     let logged = super::pending_changes(&admin)
         .await
         .expect("counting the change log");
     assert_eq!(
-        logged, 2,
-        "every write is in the change log, signalled or not"
+        logged, 4,
+        "every committed write is in the change log, signalled or not"
     );
+}
+
+/// What refresh-svc does when a drain begins (`clear_change_signal`): clear the signal, then,
+/// in a transaction of its own, move the drain generation.
+async fn begin_drain(admin: &tokio_postgres::Client) {
+    admin
+        .execute("UPDATE change_signal SET pending = false", &[])
+        .await
+        .expect("clearing the signal");
+    admin
+        .execute("SELECT nextval('change_drain_generation')", &[])
+        .await
+        .expect("moving the drain generation");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
