@@ -43,12 +43,18 @@ pub struct RefreshArgs {
     /// Probes (writes whose visibility is timed) per second, part of the rate.
     #[arg(long, default_value_t = 10)]
     pub probes_per_sec: u64,
-    /// Seconds of each (d) throughput round; three rounds with and three without triggers.
+    /// Seconds of each (d) throughput round.
     #[arg(long, default_value_t = 10)]
     pub capture_round_secs: u64,
+    /// (d) rounds, each one without the capture triggers and one with them, back to back.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub capture_rounds: u64,
     /// Measures (a) only: no rebuild comparison, no capture cost.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "capture_only")]
     pub freshness_only: bool,
+    /// Measures (d) only: no rebuild comparison, no freshness.
+    #[arg(long)]
+    pub capture_only: bool,
 }
 
 const CAPTURE_TRIGGERS: [(&str, &str); 7] = [
@@ -63,16 +69,29 @@ const CAPTURE_TRIGGERS: [(&str, &str); 7] = [
 
 pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
     let (db, mut admin, dataset) = dataset::load_fresh(args.size).await?;
-
-    if !args.freshness_only {
+    if !args.freshness_only && !args.capture_only {
         rebuild_against_refresh_concurrently(&mut admin, args.runs).await?;
     }
-    settle(&admin).await?;
+    if !args.capture_only {
+        settle(&admin).await?;
+        freshness_at_each_rate(&db, &admin, &args, dataset.organization_id).await?;
+    }
+    if !args.freshness_only {
+        capture_cost(&db, &admin, &args).await?;
+    }
+    Ok(())
+}
 
-    // (a)
+/// (a) at each of `args.rate`, with search-svc and refresh-svc running as processes.
+async fn freshness_at_each_rate(
+    db: &TestDatabase,
+    admin: &Client,
+    args: &RefreshArgs,
+    organization_id: i64,
+) -> anyhow::Result<()> {
     let key = svc_core::auth::mint_api_key(
-        &admin,
-        dataset.organization_id,
+        admin,
+        organization_id,
         "bench",
         &[svc_core::Scope::SearchRead],
     )
@@ -88,8 +107,7 @@ pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
     for &rate in &args.rate {
         let measured_from: std::time::SystemTime =
             admin.query_one("SELECT now()", &[]).await?.get(0);
-        let freshness =
-            freshness(&db, &args, rate, dataset.organization_id, &search_client).await?;
+        let freshness = freshness(db, args, rate, organization_id, &search_client).await?;
         println!(
             "(a) freshness at {rate} writes/s over {} probes: {}; {} not visible within {} s \
              (counted as {} s)",
@@ -99,35 +117,44 @@ pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
             PROBE_GIVE_UP.as_secs(),
             PROBE_GIVE_UP.as_secs()
         );
-        drain_change_log(&admin).await?;
-        print_applies(&admin, measured_from).await?;
+        drain_change_log(admin).await?;
+        print_applies(admin, measured_from).await?;
     }
     drop(search_client);
     refresh.kill().await?;
     search.kill().await?;
+    Ok(())
+}
 
-    if args.freshness_only {
-        return Ok(());
-    }
-    // (d)
+/// (d): rounds of 8 writers without and with the capture triggers, back to back.
+async fn capture_cost(db: &TestDatabase, admin: &Client, args: &RefreshArgs) -> anyhow::Result<()> {
     let mut with = Vec::new();
     let mut without = Vec::new();
-    for round in 0..3 {
-        set_capture(&admin, false).await?;
-        without.push(write_throughput(&db, args.capture_round_secs, args.size.prospects).await?);
-        set_capture(&admin, true).await?;
-        with.push(write_throughput(&db, args.capture_round_secs, args.size.prospects).await?);
+    for round in 0..args.capture_rounds as usize {
+        set_capture(admin, false).await?;
+        without.push(write_throughput(db, args.capture_round_secs, args.size.prospects).await?);
+        set_capture(admin, true).await?;
+        with.push(write_throughput(db, args.capture_round_secs, args.size.prospects).await?);
         admin.batch_execute("TRUNCATE change_log").await?;
         println!(
-            "round {round}: {:.0} writes/s without capture, {:.0} with",
-            without[round], with[round]
+            "round {round}: {:.0} writes/s without capture, {:.0} with ({:.1}% slower)",
+            without[round],
+            with[round],
+            (1.0 - with[round] / without[round]) * 100.0
         );
     }
+    // Each round's pair ran back to back; its ratio is the other view of the same noise.
+    let paired: Vec<f64> = with
+        .iter()
+        .zip(&without)
+        .map(|(with, without)| (1.0 - with / without) * 100.0)
+        .collect();
     let (with_median, without_median) = (stats::median(with), stats::median(without));
     println!(
         "(d) 8 writers: median {without_median:.0} writes/s without capture, {with_median:.0} with \
-         ({:.1}% slower)",
-        (1.0 - with_median / without_median) * 100.0
+         ({:.1}% slower; median of the rounds' own ratios {:.1}%)",
+        (1.0 - with_median / without_median) * 100.0,
+        stats::median(paired)
     );
     Ok(())
 }
