@@ -62,6 +62,17 @@ async fn app_with_ten_colleagues() -> lma_tests::TestApp {
     app
 }
 
+/// Renames Jane Doe's company, a change every one of its prospects' rows shows.
+async fn rename_acme(client: &tokio_postgres::Client) {
+    client
+        .execute(
+            "UPDATE company SET name = 'Acme Robotics Group' WHERE domain = 'acme-robotics.com'",
+            &[],
+        )
+        .await
+        .expect("rename the company");
+}
+
 /// A write to one prospect of a company with ten writes only the rows that changed: one
 /// prospect row updated in place, not all ten rewritten.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -158,13 +169,7 @@ async fn a_prospect_change_rederives_its_own_rows_and_a_company_change_the_whole
     );
 
     // A company's change reaches all its prospects' rows: the planted drift is re-derived away.
-    client
-        .execute(
-            "UPDATE company SET name = 'Acme Robotics Group' WHERE domain = 'acme-robotics.com'",
-            &[],
-        )
-        .await
-        .expect("rename the company");
+    rename_acme(&client).await;
     wait_until_consistent(&app.db).await;
 
     // More than 64 prospects in one statement are recorded as their company, and a single
@@ -253,13 +258,7 @@ async fn a_company_change_no_search_hit_shows_leaves_the_search_rows_alone() {
     assert_eq!(phones, 10, "the phone reached the view that shows it");
     assert_eq!(search_rows().await, before, "no search row was written");
 
-    client
-        .execute(
-            "UPDATE company SET name = 'Acme Robotics Group' WHERE domain = 'acme-robotics.com'",
-            &[],
-        )
-        .await
-        .expect("rename the company");
+    rename_acme(&client).await;
     wait_until_consistent(&app.db).await;
     let renamed = search_rows().await;
     assert_eq!(renamed.len(), 10);
