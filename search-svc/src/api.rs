@@ -1,11 +1,9 @@
-//! The `lma.v1.SearchService` gRPC handlers: validate, then hand the work to a task that
-//! streams through a bounded channel (see `paging` and `export`).
+//! The `lma.v1.SearchService` gRPC handlers: validate, then stream what the work produces (see
+//! `stream`, `paging` and `export`).
 
-use std::pin::Pin;
 use std::time::Duration;
 
 use deadpool_postgres::ClientWrapper;
-use futures_util::Stream;
 use lma_proto::v1::Freshness;
 use lma_proto::v1::search_companies_response::Result as CompanyResult;
 use lma_proto::v1::search_prospects_response::Result as ProspectResult;
@@ -17,18 +15,17 @@ use lma_proto::v1::{
 };
 use svc_core::Pool;
 use svc_core::db::{DbOperation, traced};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_postgres::types::ToSql;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::error::SearchError;
 use crate::filter::ProspectConditions;
 use crate::freshness::{self, MinToken, ReadModel};
 use crate::page_token::TextMode;
-use crate::paging::{self, PageShape, STREAM_BUFFER, Sender, Streamed};
+use crate::paging::{self, PageShape};
 use crate::query::{self, PageRequest};
+use crate::stream::{ResponseStream, stream_of};
 use crate::{count, export, rows};
 
 pub struct SearchApi {
@@ -83,26 +80,6 @@ async fn with_freshness<T>(
     }
 }
 
-type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
-
-/// Runs `work` on a task feeding a bounded channel; its error, if any, ends the stream.
-fn spawn_stream<M, F>(work: impl FnOnce(Sender<M>) -> F) -> ResponseStream<M>
-where
-    M: Send + 'static,
-    F: Future<Output = Result<(), SearchError>> + Send + 'static,
-{
-    let (sender, receiver) = mpsc::channel(STREAM_BUFFER);
-    let task = work(sender.clone());
-    // In the call's span: the database spans of the streamed work belong to its trace.
-    svc_core::telemetry::spawn_traced(async move {
-        if let Err(error) = task.await {
-            // The client may be gone already; then there is nobody left to tell.
-            let _ = sender.send(Err(error.into())).await;
-        }
-    });
-    Box::pin(ReceiverStream::new(receiver))
-}
-
 #[tonic::async_trait]
 impl SearchService for SearchApi {
     type SearchProspectsStream = ResponseStream<SearchProspectsResponse>;
@@ -136,7 +113,7 @@ impl SearchService for SearchApi {
         };
         let pool = self.pool.clone();
         let organization_id = caller.organization_id;
-        Ok(Response::new(spawn_stream(move |sender| async move {
+        let messages = stream_of(move |mut outbox| async move {
             let client = pool.get().await?;
             let mut freshness =
                 awaited(&client, ReadModel::ProspectSearch, min_token, deadline).await?;
@@ -158,12 +135,10 @@ impl SearchService for SearchApi {
                 text_mode,
                 &mut freshness,
                 !may_fall_back,
-                &sender,
+                &mut outbox,
             )
             .await?;
-            if let Streamed::Rows(0) = streamed
-                && may_fall_back
-            {
+            if streamed == 0 && may_fall_back {
                 match query::text_mode(&**client, organization_id, &page.conditions).await? {
                     TextMode::Trigram => {
                         let sql = page.sql(organization_id, TextMode::Trigram);
@@ -174,17 +149,19 @@ impl SearchService for SearchApi {
                             TextMode::Trigram,
                             &mut freshness,
                             true,
-                            &sender,
+                            &mut outbox,
                         )
                         .await?;
                     }
                     TextMode::FullText => {
-                        paging::send_end(&shape, String::new(), 0, &freshness, &sender).await;
+                        paging::send_end(&shape, String::new(), 0, &freshness, &mut outbox).await;
                     }
                 }
             }
             Ok(())
-        })))
+        })
+        .await?;
+        Ok(Response::new(messages))
     }
 
     type SearchCompaniesStream = ResponseStream<SearchCompaniesResponse>;
@@ -215,7 +192,7 @@ impl SearchService for SearchApi {
         };
         let pool = self.pool.clone();
         let organization_id = caller.organization_id;
-        Ok(Response::new(spawn_stream(move |sender| async move {
+        let messages = stream_of(move |mut outbox| async move {
             let client = pool.get().await?;
             let mut freshness =
                 awaited(&client, ReadModel::CompanySummary, min_token, deadline).await?;
@@ -227,11 +204,13 @@ impl SearchService for SearchApi {
                 TextMode::FullText,
                 &mut freshness,
                 true,
-                &sender,
+                &mut outbox,
             )
             .await?;
             Ok(())
-        })))
+        })
+        .await?;
+        Ok(Response::new(messages))
     }
 
     async fn get_company(
@@ -331,9 +310,11 @@ impl SearchService for SearchApi {
             deadline,
         };
         let pool = self.pool.clone();
-        Ok(Response::new(spawn_stream(move |sender| async move {
+        let messages = stream_of(move |outbox| async move {
             let operation = DbOperation::new("EXPORT", ReadModel::ProspectSearch.name());
-            traced(operation, export::run(&pool, export, &sender)).await
-        })))
+            traced(operation, export::run(&pool, export, outbox)).await
+        })
+        .await?;
+        Ok(Response::new(messages))
     }
 }

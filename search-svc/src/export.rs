@@ -14,7 +14,7 @@ use tokio_postgres::IsolationLevel;
 use crate::error::SearchError;
 use crate::filter::ProspectConditions;
 use crate::freshness::{self, MinToken, ReadModel};
-use crate::paging::Sender;
+use crate::stream::Outbox;
 use crate::{query, rows};
 
 /// Rows fetched from the portal at a time.
@@ -27,11 +27,12 @@ pub struct Export {
     pub deadline: Instant,
 }
 
-/// Streams the export to `sender`. Returns early, without error, when the client has gone.
+/// Streams the export to `outbox`. When the client goes away this future is dropped, and with
+/// it the transaction: that rolls it back and closes the portal.
 pub async fn run(
     pool: &svc_core::Pool,
     export: Export,
-    sender: &Sender<ExportProspectsResponse>,
+    mut outbox: Outbox<ExportProspectsResponse>,
 ) -> Result<(), SearchError> {
     let mut client = pool.get().await?;
     // Wait before the snapshot is taken, so the snapshot includes the awaited write.
@@ -66,10 +67,7 @@ pub async fn run(
             let message = ExportProspectsResponse {
                 result: Some(ExportResult::Prospect(prospect)),
             };
-            if sender.send(Ok(message)).await.is_err() {
-                // Dropping the transaction rolls it back and closes the portal.
-                return Ok(());
-            }
+            outbox.push(message).await;
             sent += 1;
         }
         if in_batch < BATCH_ROWS {
@@ -83,6 +81,6 @@ pub async fn run(
             freshness: Some(freshness),
         })),
     };
-    let _ = sender.send(Ok(end)).await;
+    outbox.push(end).await;
     Ok(())
 }

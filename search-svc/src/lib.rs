@@ -12,6 +12,7 @@ mod page_token;
 mod paging;
 mod query;
 mod rows;
+mod stream;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,26 +1,19 @@
-//! Streams one page of a search: rows are read from PostgreSQL as they arrive and fed to a
-//! bounded channel, so a slow client slows the query and a client that goes away stops it. The
-//! page ends with a `PageEnd` carrying the next page token and the read model's freshness.
+//! Streams one page of a search: rows are read from PostgreSQL as they arrive and handed to
+//! the response (see `stream`). The page ends with a `PageEnd` carrying the next page token and
+//! the read model's freshness.
 
 use deadpool_postgres::ClientWrapper;
 use futures_util::StreamExt;
 use lma_proto::v1::{Freshness, PageEnd};
 use svc_core::db::{DbOperation, traced};
-use tokio::sync::mpsc;
 use tokio_postgres::{Row, Statement};
-use tonic::Status;
 
 use crate::error::SearchError;
 use crate::freshness::{ReadModel, read_cached};
 use crate::page_token::{self, TextMode};
 use crate::query::{Order, SqlQuery};
 use crate::rows;
-
-/// Messages buffered between the database and a client: enough to keep both busy, small
-/// enough that a slow client holds the query back instead of filling memory.
-pub const STREAM_BUFFER: usize = 64;
-
-pub type Sender<M> = mpsc::Sender<Result<M, Status>>;
+use crate::stream::Outbox;
 
 /// How to turn rows of one read model into the messages of one RPC.
 pub struct PageShape<M> {
@@ -32,14 +25,6 @@ pub struct PageShape<M> {
     pub fingerprint: [u8; 8],
     pub message: fn(&Row) -> Result<M, SearchError>,
     pub end: fn(PageEnd) -> M,
-}
-
-/// What streaming the rows of one query did.
-pub enum Streamed {
-    /// Every row was sent; `rows` of them (0 means the query matched nothing here).
-    Rows(u32),
-    /// The client went away.
-    ClientGone,
 }
 
 /// Search statements kept prepared per connection. Searches repeat a bounded set of shapes (one
@@ -56,10 +41,9 @@ async fn prepared(client: &ClientWrapper, sql: &str) -> Result<Statement, Search
     Ok(client.prepare_cached(sql).await?)
 }
 
-/// Streams the rows of `query` (one page plus one look-ahead row), then the `PageEnd`.
-/// Returns before the end when the client has gone away. With `allow_empty == false`, a query
-/// that matches nothing sends nothing at all, so the caller can try another (the trigram
-/// fallback).
+/// Streams the rows of `query` (one page plus one look-ahead row), then the `PageEnd`, and
+/// returns how many rows the page has. With `allow_empty == false`, a query that matches
+/// nothing sends nothing at all, so the caller can try another (the trigram fallback).
 ///
 /// `freshness` is what the page reports; when it is not known yet (no `min_token` was awaited)
 /// it is read in the same round trip as the page: both statements are pipelined on the
@@ -71,8 +55,8 @@ pub async fn stream_page<M>(
     text_mode: TextMode,
     freshness: &mut Option<Freshness>,
     allow_empty: bool,
-    sender: &Sender<M>,
-) -> Result<Streamed, SearchError> {
+    outbox: &mut Outbox<M>,
+) -> Result<u32, SearchError> {
     let operation = DbOperation::new("SELECT", shape.read_model.name());
     traced(operation, async move {
         let page = async {
@@ -98,13 +82,11 @@ pub async fn stream_page<M>(
                 break;
             }
             returned += 1;
-            if sender.send(Ok((shape.message)(&row)?)).await.is_err() {
-                return Ok(Streamed::ClientGone);
-            }
+            outbox.push((shape.message)(&row)?).await;
             last = Some(row);
         }
         if returned == 0 && !allow_empty {
-            return Ok(Streamed::Rows(0));
+            return Ok(0);
         }
         let next_page_token = match (more, last) {
             (true, Some(row)) => {
@@ -113,26 +95,24 @@ pub async fn stream_page<M>(
             }
             _ => String::new(),
         };
-        Ok(send_end(shape, next_page_token, returned, freshness, sender).await)
+        Ok(send_end(shape, next_page_token, returned, freshness, outbox).await)
     })
     .await
 }
 
-/// Ends a page of `returned` rows: sends its `PageEnd`.
+/// Ends a page of `returned` rows: sends its `PageEnd` with everything still queued.
 pub async fn send_end<M>(
     shape: &PageShape<M>,
     next_page_token: String,
     returned: u32,
     freshness: &Option<Freshness>,
-    sender: &Sender<M>,
-) -> Streamed {
+    outbox: &mut Outbox<M>,
+) -> u32 {
     let end = PageEnd {
         next_page_token,
         returned,
         freshness: freshness.clone(),
     };
-    if sender.send(Ok((shape.end)(end))).await.is_err() {
-        return Streamed::ClientGone;
-    }
-    Streamed::Rows(returned)
+    outbox.push((shape.end)(end)).await;
+    returned
 }
