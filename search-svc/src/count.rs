@@ -80,8 +80,9 @@ fn facet_value(facet: Facet, stored: Option<String>) -> String {
 /// Whether to count exactly is decided without reading matches where possible: when the
 /// planner expects more than [`EXACT_COUNT_LIMIT`] matches, the block sample is taken straight
 /// away. Only when the planner expects few, or the sample finds few (the planner can
-/// overestimate a combination of correlated filters), does a bounded probe read up to
-/// `EXACT_COUNT_LIMIT + 1` matches to decide. Every facet and the total come from one
+/// overestimate a combination of correlated filters), are the matches counted, up to
+/// `EXACT_COUNT_LIMIT + 1` of them: within the limit that count is the exact answer, in the
+/// same pass; beyond it the answer is the sample's. Every facet and the total come from one
 /// GROUPING SETS pass.
 pub async fn count(
     client: &tokio_postgres::Client,
@@ -116,53 +117,51 @@ pub async fn count(
     if planner_rows(client, organization_id, conditions, text_mode).await?
         > EXACT_COUNT_LIMIT as f64
     {
-        let sample = tally(client, organization_id, conditions, text_mode, facets, true).await?;
+        let sample = tally(
+            client,
+            organization_id,
+            conditions,
+            text_mode,
+            facets,
+            Pass::Sample,
+        )
+        .await?;
         if sample.total > EXACT_COUNT_LIMIT {
             return Ok(respond(sample, true));
         }
         sampled = Some(sample);
     }
 
-    let mut probe = SqlQuery::default();
-    let rendered = conditions.render(&mut probe, organization_id, text_mode);
-    let limit = probe.bind(EXACT_COUNT_LIMIT + 1);
-    probe.sql = format!(
-        "SELECT count(*) FROM (SELECT 1 FROM prospect_search_view WHERE {} LIMIT {limit}) AS m",
-        rendered.join(" AND ")
-    );
-    let matched: i64 = client
-        .query_one(probe.sql.as_str(), &probe.param_refs().collect::<Vec<_>>())
-        .await?
-        .try_get(0)?;
-    if matched > EXACT_COUNT_LIMIT {
-        let mut sample = match sampled {
-            Some(sample) => sample,
-            None => tally(client, organization_id, conditions, text_mode, facets, true).await?,
-        };
-        // A sample can miss a small, broad-filter tenant's rows; never estimate below what
-        // is known to match.
-        sample.total = sample.total.max(matched);
-        return Ok(respond(sample, true));
-    }
-    if facets.is_empty() {
-        return Ok(respond(
-            Tally {
-                total: matched,
-                values: HashMap::new(),
-            },
-            false,
-        ));
-    }
-    let exact = tally(
+    let bounded = tally(
         client,
         organization_id,
         conditions,
         text_mode,
         facets,
-        false,
+        Pass::Bounded,
     )
     .await?;
-    Ok(respond(exact, false))
+    if bounded.total <= EXACT_COUNT_LIMIT {
+        return Ok(respond(bounded, false));
+    }
+    let mut sample = match sampled {
+        Some(sample) => sample,
+        None => {
+            tally(
+                client,
+                organization_id,
+                conditions,
+                text_mode,
+                facets,
+                Pass::Sample,
+            )
+            .await?
+        }
+    };
+    // A sample can miss a small, broad-filter tenant's rows; never estimate below what is known
+    // to match.
+    sample.total = sample.total.max(bounded.total);
+    Ok(respond(sample, true))
 }
 
 /// The planner's estimate of the rows `conditions` match: costs a plan, reads no rows.
@@ -185,11 +184,20 @@ async fn planner_rows(
     Ok(plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(0.0))
 }
 
-/// The total and the facet values of one GROUPING SETS pass, over every match or (`sample`)
-/// over a block sample of the read model, scaled up.
+/// The total and the facet values of one GROUPING SETS pass (see [`Pass`]).
 struct Tally {
     total: i64,
     values: HashMap<usize, Vec<FacetValue>>,
+}
+
+/// What a tally counts.
+#[derive(Clone, Copy)]
+enum Pass {
+    /// A block sample of the read model, scaled up to the whole.
+    Sample,
+    /// The matches, but no more than `EXACT_COUNT_LIMIT + 1` of them: exact when the total
+    /// stays within the limit, and never reading much more than an exact count would.
+    Bounded,
 }
 
 async fn tally(
@@ -198,19 +206,25 @@ async fn tally(
     conditions: &ProspectConditions,
     text_mode: TextMode,
     facets: &[Facet],
-    sample: bool,
+    pass: Pass,
 ) -> Result<Tally, SearchError> {
     let mut query = SqlQuery::default();
     let rendered = conditions.render(&mut query, organization_id, text_mode);
-    let (source, scale) = if sample {
-        let percent = sample_percent(client).await?;
-        (
-            // Computed here, never from input, so it may be SQL text.
-            format!("prospect_search_view TABLESAMPLE SYSTEM ({percent:.4})"),
-            100.0 / percent,
-        )
-    } else {
-        ("prospect_search_view".to_owned(), 1.0)
+    let (source, scale, limit) = match pass {
+        Pass::Sample => {
+            let percent = sample_percent(client).await?;
+            (
+                // Computed here, never from input, so it may be SQL text.
+                format!("prospect_search_view TABLESAMPLE SYSTEM ({percent:.4})"),
+                100.0 / percent,
+                String::new(),
+            )
+        }
+        Pass::Bounded => (
+            "prospect_search_view".to_owned(),
+            1.0,
+            format!(" LIMIT {}", query.bind(EXACT_COUNT_LIMIT + 1)),
+        ),
     };
     // A grouping set per facet, plus () for the total.
     let keys: Vec<String> = facets
@@ -235,7 +249,7 @@ async fn tally(
     };
     query.sql = format!(
         "SELECT {grouping}::int AS grouping, count(*) AS n{keys} \
-         FROM (SELECT {select} FROM {source} WHERE {conditions}) AS matched \
+         FROM (SELECT {select} FROM {source} WHERE {conditions}{limit}) AS matched \
          GROUP BY GROUPING SETS ({sets})",
         keys = (0..facets.len())
             .map(|i| format!(", f{i}"))

@@ -153,3 +153,48 @@ async fn counts_above_the_threshold_are_estimates_and_say_so() {
     let sum: i64 = response.facets[0].values.iter().map(|v| v.count).sum();
     assert!((16_000..=36_000).contains(&sum), "facet sum {sum}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn matches_the_planner_thought_few_are_estimated_once_they_pass_the_threshold() {
+    let app = spawn_app().await;
+    let organization_id = app.tenant.organization_id;
+    // Statistics of the empty read model, and no newer ones: the planner expects few matches,
+    // so the exact count is tried first and finds more than the limit.
+    let admin = app.db.connect().await;
+    admin
+        .batch_execute(
+            "ALTER TABLE prospect_search_view SET (autovacuum_enabled = false); \
+             ANALYZE prospect_search_view",
+        )
+        .await
+        .expect("stale statistics");
+    load_bulk(&app, organization_id, 100, 24_000).await;
+    let plan: serde_json::Value = admin
+        .query_one(
+            "EXPLAIN (FORMAT JSON) SELECT 1 FROM prospect_search_view WHERE organization_id = $1",
+            &[&organization_id],
+        )
+        .await
+        .expect("EXPLAIN")
+        .get(0);
+    let expected = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(f64::MAX);
+    assert!(expected <= 20_000.0, "the planner expects {expected} rows");
+
+    let response = app
+        .search_client()
+        .await
+        .count_prospects(CountProspectsRequest {
+            facets: vec![Facet::Industry as i32],
+            ..Default::default()
+        })
+        .await
+        .expect("CountProspects")
+        .into_inner();
+    assert!(response.total_is_estimate);
+    assert!(response.facets[0].is_estimate);
+    assert!(
+        (20_001..=36_000).contains(&response.total),
+        "estimate {} for 24,000",
+        response.total
+    );
+}
