@@ -113,50 +113,25 @@ pub async fn count(
         freshness: Some(freshness.clone()),
     };
 
+    let counted = |pass| tally(client, organization_id, conditions, text_mode, facets, pass);
     let mut sampled = None;
     if planner_rows(client, organization_id, conditions, text_mode).await?
         > EXACT_COUNT_LIMIT as f64
     {
-        let sample = tally(
-            client,
-            organization_id,
-            conditions,
-            text_mode,
-            facets,
-            Pass::Sample,
-        )
-        .await?;
+        let sample = counted(Pass::Sample).await?;
         if sample.total > EXACT_COUNT_LIMIT {
             return Ok(respond(sample, true));
         }
         sampled = Some(sample);
     }
 
-    let bounded = tally(
-        client,
-        organization_id,
-        conditions,
-        text_mode,
-        facets,
-        Pass::Bounded,
-    )
-    .await?;
+    let bounded = counted(Pass::Bounded).await?;
     if bounded.total <= EXACT_COUNT_LIMIT {
         return Ok(respond(bounded, false));
     }
     let mut sample = match sampled {
         Some(sample) => sample,
-        None => {
-            tally(
-                client,
-                organization_id,
-                conditions,
-                text_mode,
-                facets,
-                Pass::Sample,
-            )
-            .await?
-        }
+        None => counted(Pass::Sample).await?,
     };
     // A sample can miss a small, broad-filter tenant's rows; never estimate below what is known
     // to match.

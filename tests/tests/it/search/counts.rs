@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use lma_proto::v1::{CountProspectsRequest, Facet, ProspectFilter};
+use lma_proto::v1::{CountProspectsRequest, CountProspectsResponse, Facet, ProspectFilter};
 use lma_tests::spawn_app;
 
 use super::data::load_bulk;
@@ -126,12 +126,8 @@ async fn counts_and_facets_match_a_direct_sql_count() {
     assert_eq!(limited.total, 3_000);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn counts_above_the_threshold_are_estimates_and_say_so() {
-    let app = spawn_app().await;
-    let organization_id = app.tenant.organization_id;
-    // Above the documented exact-count limit (20,000).
-    load_bulk(&app, organization_id, 100, 24_000).await;
+/// The tenant's counts by industry, which must say they are estimates.
+async fn estimated_industry_counts(app: &lma_tests::TestApp) -> CountProspectsResponse {
     let response = app
         .search_client()
         .await
@@ -144,6 +140,16 @@ async fn counts_above_the_threshold_are_estimates_and_say_so() {
         .into_inner();
     assert!(response.total_is_estimate);
     assert!(response.facets[0].is_estimate);
+    response
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_above_the_threshold_are_estimates_and_say_so() {
+    let app = spawn_app().await;
+    let organization_id = app.tenant.organization_id;
+    // Above the documented exact-count limit (20,000).
+    load_bulk(&app, organization_id, 100, 24_000).await;
+    let response = estimated_industry_counts(&app).await;
     // A block sample: close, not exact. Never below what is known to match.
     assert!(
         (20_001..=36_000).contains(&response.total),
@@ -180,18 +186,7 @@ async fn matches_the_planner_thought_few_are_estimated_once_they_pass_the_thresh
     let expected = plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(f64::MAX);
     assert!(expected <= 20_000.0, "the planner expects {expected} rows");
 
-    let response = app
-        .search_client()
-        .await
-        .count_prospects(CountProspectsRequest {
-            facets: vec![Facet::Industry as i32],
-            ..Default::default()
-        })
-        .await
-        .expect("CountProspects")
-        .into_inner();
-    assert!(response.total_is_estimate);
-    assert!(response.facets[0].is_estimate);
+    let response = estimated_industry_counts(&app).await;
     assert!(
         (20_001..=36_000).contains(&response.total),
         "estimate {} for 24,000",
