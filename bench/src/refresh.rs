@@ -46,8 +46,9 @@ pub struct RefreshArgs {
     /// Seconds of each (d) throughput round.
     #[arg(long, default_value_t = 10)]
     pub capture_round_secs: u64,
-    /// (d) rounds, each one without the capture triggers and one with them, back to back.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=100))]
+    /// (d) rounds, each one phase without the capture triggers and one with them, back to back;
+    /// every other round starts with the capture on.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub capture_rounds: u64,
     /// Measures (a) only: no rebuild comparison, no capture cost.
     #[arg(long, conflicts_with = "capture_only")]
@@ -131,10 +132,23 @@ async fn capture_cost(db: &TestDatabase, admin: &Client, args: &RefreshArgs) -> 
     let mut with = Vec::new();
     let mut without = Vec::new();
     for round in 0..args.capture_rounds as usize {
-        set_capture(admin, false).await?;
-        without.push(write_throughput(db, args.capture_round_secs, args.size.prospects).await?);
-        set_capture(admin, true).await?;
-        with.push(write_throughput(db, args.capture_round_secs, args.size.prospects).await?);
+        // The second phase of a round updates the rows the first just updated, and finds the
+        // old versions it left (to prune, to vacuum): which phase goes first alternates, so
+        // that weighs on both sides alike.
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for capture in order {
+            set_capture(admin, capture).await?;
+            let rate = write_throughput(db, args.capture_round_secs, args.size.prospects).await?;
+            if capture {
+                with.push(rate);
+            } else {
+                without.push(rate);
+            }
+        }
         admin.batch_execute("TRUNCATE change_log").await?;
         println!(
             "round {round}: {:.0} writes/s without capture, {:.0} with ({:.1}% slower)",
