@@ -28,6 +28,11 @@ struct Cli {
     /// (under which every benchmark measures buffer eviction more than its subject).
     #[arg(long, global = true, default_value = "1GB")]
     pg_shared_buffers: String,
+    /// Runs that cluster durably, as production does (fsync, synchronous commit and full-page
+    /// writes on), instead of with the fast settings of throwaway test clusters: for measuring
+    /// what a write costs in production rather than its CPU-bound worst case.
+    #[arg(long, global = true)]
+    pg_durable: bool,
 }
 
 #[derive(Subcommand)]
@@ -72,6 +77,13 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     lma_tests::postgres::add_server_settings(&[("shared_buffers", &cli.pg_shared_buffers)]);
+    if cli.pg_durable {
+        lma_tests::postgres::add_server_settings(&[
+            ("fsync", "on"),
+            ("synchronous_commit", "on"),
+            ("full_page_writes", "on"),
+        ]);
+    }
     match cli.command {
         Command::GenerateCsv {
             prospects,

@@ -129,6 +129,20 @@ async fn freshness_at_each_rate(
 
 /// (d): rounds of 8 writers without and with the capture triggers, back to back.
 async fn capture_cost(db: &TestDatabase, admin: &Client, args: &RefreshArgs) -> anyhow::Result<()> {
+    // What a write pays besides capture depends on these (lma-bench --pg-durable).
+    let durability = admin
+        .query_one(
+            "SELECT current_setting('fsync'), current_setting('synchronous_commit'), \
+                 current_setting('full_page_writes')",
+            &[],
+        )
+        .await?;
+    println!(
+        "(d) cluster: fsync={} synchronous_commit={} full_page_writes={}",
+        durability.try_get::<_, String>(0)?,
+        durability.try_get::<_, String>(1)?,
+        durability.try_get::<_, String>(2)?
+    );
     let mut with = Vec::new();
     let mut without = Vec::new();
     for round in 0..args.capture_rounds as usize {
