@@ -48,6 +48,13 @@ pub async fn apply_batch(
         .isolation_level(IsolationLevel::RepeatableRead)
         .start()
         .await?;
+    // An apply writes only what can be derived again, and deletes the change-log rows it
+    // applies in the same transaction. A commit a crash loses takes all of that with it, and
+    // the next drain redoes it; so the apply does not wait for its WAL to reach the disk,
+    // where a durable server's flushes would queue it behind the writers' (docs/REFRESH.md).
+    transaction
+        .batch_execute("SET LOCAL synchronous_commit = off")
+        .await?;
     if !read_model::lock_apply(&transaction, wait).await? {
         return Ok(BatchOutcome {
             busy: true,
