@@ -27,6 +27,7 @@ use tokio::sync::watch;
 use tonic::service::Routes;
 
 pub use config::Config;
+pub use refresher::clear_change_signal;
 
 const SPEC: ServiceSpec = ServiceSpec {
     name: "refresh-svc",

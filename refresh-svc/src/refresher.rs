@@ -236,7 +236,7 @@ impl Refresher {
 /// then moves the drain generation, so that every writing session looks at the signal again
 /// (V23). Two transactions, in this order: a session that reads the new generation must also
 /// read the cleared signal.
-async fn clear_change_signal(client: &tokio_postgres::Client) -> Result<(), DbError> {
+pub async fn clear_change_signal(client: &tokio_postgres::Client) -> Result<(), DbError> {
     client
         .execute(
             "UPDATE change_signal SET pending = false WHERE pending AND ctid IN ( \

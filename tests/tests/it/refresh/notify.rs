@@ -91,17 +91,11 @@ async fn only_the_first_write_after_a_drain_signals() {
     );
 }
 
-/// What refresh-svc does when a drain begins (`clear_change_signal`): clear the signal, then,
-/// in a transaction of its own, move the drain generation.
+/// What refresh-svc does when a drain begins: its own `clear_change_signal`.
 async fn begin_drain(admin: &tokio_postgres::Client) {
-    admin
-        .execute("UPDATE change_signal SET pending = false", &[])
+    refresh_svc::clear_change_signal(admin)
         .await
-        .expect("clearing the signal");
-    admin
-        .execute("SELECT nextval('change_drain_generation')", &[])
-        .await
-        .expect("moving the drain generation");
+        .expect("clearing the signal and moving the drain generation");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
