@@ -145,6 +145,8 @@ async fn capture_cost(db: &TestDatabase, admin: &Client, args: &RefreshArgs) -> 
     );
     let mut with = Vec::new();
     let mut without = Vec::new();
+    // Each round's pair ran back to back; its ratio is the other view of the same noise.
+    let mut paired = Vec::new();
     for round in 0..args.capture_rounds as usize {
         // The second phase of a round updates the rows the first just updated, and finds the
         // old versions it left (to prune, to vacuum): which phase goes first alternates, so
@@ -164,19 +166,12 @@ async fn capture_cost(db: &TestDatabase, admin: &Client, args: &RefreshArgs) -> 
             }
         }
         admin.batch_execute("TRUNCATE change_log").await?;
+        paired.push((1.0 - with[round] / without[round]) * 100.0);
         println!(
             "round {round}: {:.0} writes/s without capture, {:.0} with ({:.1}% slower)",
-            without[round],
-            with[round],
-            (1.0 - with[round] / without[round]) * 100.0
+            without[round], with[round], paired[round]
         );
     }
-    // Each round's pair ran back to back; its ratio is the other view of the same noise.
-    let paired: Vec<f64> = with
-        .iter()
-        .zip(&without)
-        .map(|(with, without)| (1.0 - with / without) * 100.0)
-        .collect();
     let (with_median, without_median) = (stats::median(with), stats::median(without));
     println!(
         "(d) 8 writers: median {without_median:.0} writes/s without capture, {with_median:.0} with \
