@@ -16,6 +16,12 @@ use crate::error::SearchError;
 const FIRST_POLL: Duration = Duration::from_millis(5);
 const LONGEST_POLL: Duration = Duration::from_millis(100);
 
+/// Kept back from a call's deadline for the last look at the watermark and the answer's way
+/// back: the caller's own timer fires at the deadline (a little before ours, which started when
+/// the call arrived), and a caller should learn why it waited in vain (`DEADLINE_EXCEEDED` with
+/// the watermark) rather than get its timer's bare `CANCELLED`.
+const ANSWER_ALLOWANCE: Duration = Duration::from_millis(50);
+
 /// The read models search-svc answers from.
 #[derive(Debug, Clone, Copy)]
 pub enum ReadModel {
@@ -88,13 +94,15 @@ fn from_row(row: &Row) -> Result<(u64, Freshness), SearchError> {
 }
 
 /// Waits until `model` includes every write up to `token` (the watermark is above it), then
-/// returns its freshness. Gives up with `DEADLINE_EXCEEDED` at `deadline`.
+/// returns its freshness. Gives up with `DEADLINE_EXCEEDED` just before `deadline` (see
+/// `ANSWER_ALLOWANCE`), after at least one look.
 pub async fn wait_for(
     client: &ClientWrapper,
     model: ReadModel,
     token: Option<MinToken>,
     deadline: Instant,
 ) -> Result<Freshness, SearchError> {
+    let give_up_at = deadline.checked_sub(ANSWER_ALLOWANCE).unwrap_or(deadline);
     let mut pause = FIRST_POLL;
     loop {
         let (watermark, freshness) = read_cached(client, model).await?;
@@ -103,7 +111,7 @@ pub async fn wait_for(
             _ => return Ok(freshness),
         }
         let now = Instant::now();
-        if now + pause > deadline {
+        if now + pause > give_up_at {
             return Err(SearchError::NotFreshInTime {
                 token: token.map(|MinToken(xid)| xid).unwrap_or_default(),
                 watermark,
