@@ -1,6 +1,7 @@
 //! search-svc: answers searches from the read models only (its database role can read nothing
 //! else) and streams the results, each answer saying how fresh it is.
 
+mod allocator;
 mod api;
 pub mod config;
 mod count;
