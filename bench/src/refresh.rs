@@ -166,7 +166,7 @@ async fn capture_cost(db: &TestDatabase, admin: &Client, args: &RefreshArgs) -> 
             }
         }
         admin.batch_execute("TRUNCATE change_log").await?;
-        paired.push((1.0 - with[round] / without[round]) * 100.0);
+        paired.push(percent_slower(with[round], without[round]));
         println!(
             "round {round}: {:.0} writes/s without capture, {:.0} with ({:.1}% slower)",
             without[round], with[round], paired[round]
@@ -176,10 +176,15 @@ async fn capture_cost(db: &TestDatabase, admin: &Client, args: &RefreshArgs) -> 
     println!(
         "(d) 8 writers: median {without_median:.0} writes/s without capture, {with_median:.0} with \
          ({:.1}% slower; median of the rounds' own ratios {:.1}%)",
-        (1.0 - with_median / without_median) * 100.0,
+        percent_slower(with_median, without_median),
         stats::median(paired)
     );
     Ok(())
+}
+
+/// How much slower writes ran with capture than without, in percent.
+fn percent_slower(with: f64, without: f64) -> f64 {
+    (1.0 - with / without) * 100.0
 }
 
 /// (b) and (c): `runs` rounds of REFRESH MATERIALIZED VIEW CONCURRENTLY of three materialized

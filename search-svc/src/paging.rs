@@ -95,7 +95,8 @@ pub async fn stream_page<M>(
             }
             _ => String::new(),
         };
-        Ok(send_end(shape, next_page_token, returned, freshness, outbox).await)
+        send_end(shape, next_page_token, returned, freshness, outbox).await;
+        Ok(returned)
     })
     .await
 }
@@ -107,12 +108,11 @@ pub async fn send_end<M>(
     returned: u32,
     freshness: &Option<Freshness>,
     outbox: &mut Outbox<M>,
-) -> u32 {
+) {
     let end = PageEnd {
         next_page_token,
         returned,
         freshness: freshness.clone(),
     };
     outbox.push((shape.end)(end)).await;
-    returned
 }
