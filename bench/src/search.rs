@@ -17,6 +17,7 @@ use lma_tests::app::{Service, Shutdown, start_service, wait_for_health};
 use lma_tests::clients::{self, BearerAuth, SearchClient};
 use lma_tests::latency::Latencies;
 use tokio_postgres::Client;
+use tokio_postgres::types::ToSql;
 use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::dataset;
@@ -41,6 +42,10 @@ pub struct SearchArgs {
     /// search-svc's connection pool: enough for the 32 throughput clients not to queue long.
     #[arg(long, default_value_t = 16)]
     pub pool_size: usize,
+    /// psql of (b'), the read-model SQL as the issue states it: through psql, timed by its
+    /// `\timing`.
+    #[arg(long, default_value = "psql")]
+    pub psql: std::path::PathBuf,
 }
 
 /// One request of the suite.
@@ -341,6 +346,111 @@ fn count_sql(request: &CountProspectsRequest, source: &str) -> String {
     )
 }
 
+/// `sql` with each `$n` replaced by its parameter written as a typed literal, for psql, which
+/// sends plain text (the simple query protocol). The server writes the literals: each value is
+/// bound to `quote_nullable($1)` with the parameter's own type, so what psql sends means exactly
+/// what the bound statement does. Every value of the service's SQL is bound, so a `$` followed by
+/// digits is always a parameter.
+async fn with_literals(
+    client: &Client,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> anyhow::Result<String> {
+    let statement = client.prepare(sql).await?;
+    let mut literals = Vec::new();
+    for (ty, value) in statement.params().iter().zip(params) {
+        let quote = client
+            .prepare_typed("SELECT quote_nullable($1)", std::slice::from_ref(ty))
+            .await?;
+        let literal: String = client.query_one(&quote, &[*value]).await?.try_get(0)?;
+        literals.push(format!("{literal}::\"{}\".\"{}\"", ty.schema(), ty.name()));
+    }
+    let mut out = String::with_capacity(sql.len());
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..]
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len() - at - 1);
+        let index: usize = rest[at + 1..at + 1 + digits]
+            .parse()
+            .with_context(|| format!("a `$` that is not a parameter in {sql}"))?;
+        let literal = literals
+            .get(index.wrapping_sub(1))
+            .with_context(|| format!("no parameter ${index} in {sql}"))?;
+        out.push_str(literal);
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// (b'): `sql` run `warm_up + runs` times by one psql process as the service's role, with the
+/// service's session settings; the durations psql's `\timing` reports for the measured runs.
+async fn psql_latencies(
+    psql: &std::path::Path,
+    url: &str,
+    sql: &str,
+    warm_up: usize,
+    runs: usize,
+) -> anyhow::Result<Latencies> {
+    use tokio::io::AsyncWriteExt;
+
+    let mut script = String::from("\\set ON_ERROR_STOP 1\n\\timing on\n\\o /dev/null\n");
+    for _ in 0..warm_up + runs {
+        script.push_str(sql);
+        script.push_str(";\n");
+    }
+    let mut child = tokio::process::Command::new(psql)
+        .args(["-X", "-q", "-f", "-", "-d", url])
+        .env(
+            "PGOPTIONS",
+            format!(
+                "-c role=lma_search -c work_mem={}kB",
+                svc_core::config::DEFAULT_WORK_MEM_KB
+            ),
+        )
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .with_context(|| format!("running {}", psql.display()))?;
+    let mut stdin = child.stdin.take().context("psql's standard input")?;
+    // Written while psql runs: the script is larger than a pipe's buffer.
+    let writer = tokio::spawn(async move {
+        stdin.write_all(script.as_bytes()).await?;
+        stdin.shutdown().await
+    });
+    let output = child.wait_with_output().await?;
+    writer.await??;
+    anyhow::ensure!(
+        output.status.success(),
+        "psql failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // "Time: 0.622 ms", or "Time: 1234.567 ms (00:01.235)" from a second on.
+    let times: Vec<Duration> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.strip_prefix("Time: "))
+        .map(|time| {
+            let ms: f64 = time
+                .split_whitespace()
+                .next()
+                .and_then(|ms| ms.parse().ok())
+                .with_context(|| format!("psql printed an unexpected time: {time}"))?;
+            anyhow::Ok(Duration::from_secs_f64(ms / 1e3))
+        })
+        .collect::<Result<_, _>>()?;
+    anyhow::ensure!(
+        times.len() == warm_up + runs,
+        "psql timed {} statements, not {}",
+        times.len(),
+        warm_up + runs
+    );
+    Ok(times.into_iter().skip(warm_up).collect())
+}
+
 async fn run_sql(
     client: &Client,
     sql: &str,
@@ -421,9 +531,9 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     }
 
     println!(
-        "| query | (a) gRPC first hit p50 / p95 ms | (a) gRPC page p50 / p95 ms | (b) SQL read model p50 / p95 ms | (c) base-table JOIN p50 / p95 ms | a/b (p50) | c/b (p50) |"
+        "| query | (a) gRPC first hit p50 / p95 ms | (a) gRPC page p50 / p95 ms | (b) SQL read model p50 / p95 ms | (b') psql p50 / p95 ms | (c) base-table JOIN p50 / p95 ms | a/b (p50) | a/b' (p50) | c/b (p50) |"
     );
-    println!("|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let mut page_probes = Vec::new();
     for query in &queries {
         let page = page_sql(organization_id, &query.probe)?;
@@ -456,19 +566,28 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
                 sql.record(bare);
             }
         }
+        let params: Vec<&(dyn ToSql + Sync)> = match &page {
+            Some(page) => page.param_refs().collect(),
+            None => vec![&organization_id],
+        };
+        let literal_sql = with_literals(&admin, &read_model_sql, &params).await?;
+        let psql = psql_latencies(&args.psql, &db.url(), &literal_sql, 5, args.runs)
+            .await
+            .with_context(|| query.name)?;
         for run in 0..args.base_runs + 1 {
             let elapsed = run_sql(&admin, &base_sql, page.as_ref(), organization_id).await?;
             if run >= 1 {
                 base.record(elapsed);
             }
         }
-        let (a, b, c) = (
+        let (a, b, b_psql, c) = (
             last.percentile_ms(0.5),
             sql.percentile_ms(0.5),
+            psql.percentile_ms(0.5),
             base.percentile_ms(0.5),
         );
         println!(
-            "| {} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {:.0} / {:.0} | {:.2} | {:.0} |",
+            "| {} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {:.0} / {:.0} | {:.2} | {:.2} | {:.0} |",
             query.name,
             first.percentile_ms(0.5),
             first.percentile_ms(0.95),
@@ -476,9 +595,12 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             last.percentile_ms(0.95),
             b,
             sql.percentile_ms(0.95),
+            b_psql,
+            psql.percentile_ms(0.95),
             c,
             base.percentile_ms(0.95),
             a / b,
+            a / b_psql,
             c / b,
         );
         if matches!(query.probe, Probe::Prospects(_)) {
