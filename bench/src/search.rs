@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use lma_proto::v1::search_companies_response::Result as CompanyResult;
 use lma_proto::v1::search_prospects_response::Result as ProspectResult;
 use lma_proto::v1::{
@@ -16,6 +16,7 @@ use lma_proto::v1::{
 use lma_tests::app::{Service, Shutdown, start_service, wait_for_health};
 use lma_tests::clients::{self, BearerAuth, SearchClient};
 use lma_tests::latency::Latencies;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -385,70 +386,69 @@ async fn with_literals(
     Ok(out)
 }
 
-/// (b'): `sql` run `warm_up + runs` times by one psql process as the service's role, with the
-/// service's session settings; the durations psql's `\timing` reports for the measured runs.
-async fn psql_latencies(
-    psql: &std::path::Path,
-    url: &str,
-    sql: &str,
-    warm_up: usize,
-    runs: usize,
-) -> anyhow::Result<Latencies> {
-    use tokio::io::AsyncWriteExt;
+/// (b'): one psql process as the service's role, with the service's `work_mem`, fed one
+/// statement at a time so its runs alternate with those of (a) and (b) and meet the same state
+/// of the machine.
+struct Psql {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
 
-    let mut script = String::from("\\set ON_ERROR_STOP 1\n\\timing on\n\\o /dev/null\n");
-    for _ in 0..warm_up + runs {
-        script.push_str(sql);
-        script.push_str(";\n");
+impl Psql {
+    async fn start(psql: &std::path::Path, url: &str) -> anyhow::Result<Psql> {
+        let mut child = tokio::process::Command::new(psql)
+            .args(["-X", "-q", "-f", "-", "-d", url])
+            .env(
+                "PGOPTIONS",
+                format!(
+                    "-c role=lma_search -c work_mem={}kB",
+                    svc_core::config::DEFAULT_WORK_MEM_KB
+                ),
+            )
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("running {}", psql.display()))?;
+        let stdin = child.stdin.take().context("psql's standard input")?;
+        let stdout = child.stdout.take().context("psql's standard output")?;
+        let mut session = Psql {
+            child,
+            stdin,
+            stdout: tokio::io::BufReader::new(stdout).lines(),
+        };
+        // Results go nowhere; what is left on standard output is one timing line per statement.
+        session
+            .send("\\set ON_ERROR_STOP 1\n\\timing on\n\\o /dev/null\n")
+            .await?;
+        Ok(session)
     }
-    let mut child = tokio::process::Command::new(psql)
-        .args(["-X", "-q", "-f", "-", "-d", url])
-        .env(
-            "PGOPTIONS",
-            format!(
-                "-c role=lma_search -c work_mem={}kB",
-                svc_core::config::DEFAULT_WORK_MEM_KB
-            ),
-        )
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .with_context(|| format!("running {}", psql.display()))?;
-    let mut stdin = child.stdin.take().context("psql's standard input")?;
-    // Written while psql runs: the script is larger than a pipe's buffer.
-    let writer = tokio::spawn(async move {
-        stdin.write_all(script.as_bytes()).await?;
-        stdin.shutdown().await
-    });
-    let output = child.wait_with_output().await?;
-    writer.await??;
-    anyhow::ensure!(
-        output.status.success(),
-        "psql failed ({}): {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    // "Time: 0.622 ms", or "Time: 1234.567 ms (00:01.235)" from a second on.
-    let times: Vec<Duration> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter_map(|line| line.strip_prefix("Time: "))
-        .map(|time| {
-            let ms: f64 = time
-                .split_whitespace()
-                .next()
-                .and_then(|ms| ms.parse().ok())
-                .with_context(|| format!("psql printed an unexpected time: {time}"))?;
-            anyhow::Ok(Duration::from_secs_f64(ms / 1e3))
-        })
-        .collect::<Result<_, _>>()?;
-    anyhow::ensure!(
-        times.len() == warm_up + runs,
-        "psql timed {} statements, not {}",
-        times.len(),
-        warm_up + runs
-    );
-    Ok(times.into_iter().skip(warm_up).collect())
+
+    async fn send(&mut self, text: &str) -> anyhow::Result<()> {
+        self.stdin.write_all(text.as_bytes()).await?;
+        Ok(self.stdin.flush().await?)
+    }
+
+    /// Runs `sql` and returns what `\timing` reports: "Time: 0.622 ms", or from a second on
+    /// "Time: 1234.567 ms (00:01.235)".
+    async fn time(&mut self, sql: &str) -> anyhow::Result<Duration> {
+        self.send(&format!("{sql};\n")).await?;
+        let Some(line) = self.stdout.next_line().await? else {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = self.child.stderr.take() {
+                pipe.read_to_string(&mut stderr).await?;
+            }
+            bail!("psql stopped: {stderr}");
+        };
+        let ms: f64 = line
+            .strip_prefix("Time: ")
+            .and_then(|time| time.split_whitespace().next())
+            .and_then(|ms| ms.parse().ok())
+            .with_context(|| format!("psql printed {line:?}, not a time"))?;
+        Ok(Duration::from_secs_f64(ms / 1e3))
+    }
 }
 
 async fn run_sql(
@@ -508,6 +508,8 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
         ))
         .await?;
 
+    let mut psql_session = Psql::start(&args.psql, &db.url()).await?;
+
     let mut queries: Vec<Query> = suite()
         .into_iter()
         .filter(|query| args.only.is_empty() || args.only.iter().any(|o| query.name.contains(o)))
@@ -550,30 +552,33 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             ),
             (None, _) => anyhow::bail!("{}: no SQL", query.name),
         };
+        let params: Vec<&(dyn ToSql + Sync)> = match &page {
+            Some(page) => page.param_refs().collect(),
+            None => vec![&organization_id],
+        };
+        let literal_sql = with_literals(&admin, &read_model_sql, &params).await?;
         let mut first = Latencies::default();
         let mut last = Latencies::default();
         let mut sql = Latencies::default();
         let mut base = Latencies::default();
+        let mut psql = Latencies::default();
         for run in 0..args.runs + 5 {
             let grpc = run_grpc(&mut client, &query.probe)
                 .await
                 .with_context(|| query.name)?;
             let bare =
                 run_sql(&sql_client, &read_model_sql, page.as_ref(), organization_id).await?;
+            let through_psql = psql_session
+                .time(&literal_sql)
+                .await
+                .with_context(|| query.name)?;
             if run >= 5 {
                 first.record(grpc.first);
                 last.record(grpc.last);
                 sql.record(bare);
+                psql.record(through_psql);
             }
         }
-        let params: Vec<&(dyn ToSql + Sync)> = match &page {
-            Some(page) => page.param_refs().collect(),
-            None => vec![&organization_id],
-        };
-        let literal_sql = with_literals(&admin, &read_model_sql, &params).await?;
-        let psql = psql_latencies(&args.psql, &db.url(), &literal_sql, 5, args.runs)
-            .await
-            .with_context(|| query.name)?;
         for run in 0..args.base_runs + 1 {
             let elapsed = run_sql(&admin, &base_sql, page.as_ref(), organization_id).await?;
             if run >= 1 {
