@@ -366,6 +366,11 @@ async fn with_literals(
         let literal: String = client.query_one(&quote, &[*value]).await?.try_get(0)?;
         literals.push(format!("{literal}::\"{}\".\"{}\"", ty.schema(), ty.name()));
     }
+    replace_placeholders(sql, &literals)
+}
+
+/// `sql` with each `$n` replaced by `values[n - 1]`.
+fn replace_placeholders(sql: &str, values: &[String]) -> anyhow::Result<String> {
     let mut out = String::with_capacity(sql.len());
     let mut rest = sql;
     while let Some(at) = rest.find('$') {
@@ -376,14 +381,26 @@ async fn with_literals(
         let index: usize = rest[at + 1..at + 1 + digits]
             .parse()
             .with_context(|| format!("a `$` that is not a parameter in {sql}"))?;
-        let literal = literals
-            .get(index.wrapping_sub(1))
+        let value = index
+            .checked_sub(1)
+            .and_then(|i| values.get(i))
             .with_context(|| format!("no parameter ${index} in {sql}"))?;
-        out.push_str(literal);
+        out.push_str(value);
         rest = &rest[at + 1 + digits..];
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// The role the baselines (b) and (b') run as: search-svc's.
+const SERVICE_ROLE: &str = "lma_search";
+
+/// The session settings of search-svc that bear on its statements' plans, for the baselines.
+fn service_settings() -> String {
+    format!(
+        "SET work_mem = '{}kB'",
+        svc_core::config::DEFAULT_WORK_MEM_KB
+    )
 }
 
 /// (b'): one psql process as the service's role, with the service's `work_mem`, fed one
@@ -399,13 +416,7 @@ impl Psql {
     async fn start(psql: &std::path::Path, url: &str) -> anyhow::Result<Psql> {
         let mut child = tokio::process::Command::new(psql)
             .args(["-X", "-q", "-f", "-", "-d", url])
-            .env(
-                "PGOPTIONS",
-                format!(
-                    "-c role=lma_search -c work_mem={}kB",
-                    svc_core::config::DEFAULT_WORK_MEM_KB
-                ),
-            )
+            .env("PGOPTIONS", format!("-c role={SERVICE_ROLE}"))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -421,7 +432,10 @@ impl Psql {
         };
         // Results go nowhere; what is left on standard output is one timing line per statement.
         session
-            .send("\\set ON_ERROR_STOP 1\n\\timing on\n\\o /dev/null\n")
+            .send(&format!(
+                "\\set ON_ERROR_STOP 1\n{};\n\\timing on\n\\o /dev/null\n",
+                service_settings()
+            ))
             .await?;
         Ok(session)
     }
@@ -454,19 +468,10 @@ impl Psql {
 async fn run_sql(
     client: &Client,
     sql: &str,
-    query: Option<&search_svc::SqlQuery>,
-    organization_id: i64,
+    params: &[&(dyn ToSql + Sync)],
 ) -> anyhow::Result<Duration> {
     let started = Instant::now();
-    match query {
-        Some(query) => {
-            let params: Vec<_> = query.param_refs().collect();
-            client.query(sql, &params).await?;
-        }
-        None => {
-            client.query(sql, &[&organization_id]).await?;
-        }
-    }
+    client.query(sql, params).await?;
     Ok(started.elapsed())
 }
 
@@ -500,13 +505,8 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     wait_for_health(&search, ServingStatus::Serving).await;
     let mut client = clients::search_client(search.addr, BearerAuth::key(&key)).await;
     // (b) runs as the service's role, with the service's session settings.
-    let sql_client = db.connect_as("lma_search").await;
-    sql_client
-        .batch_execute(&format!(
-            "SET work_mem = '{}kB'",
-            svc_core::config::DEFAULT_WORK_MEM_KB
-        ))
-        .await?;
+    let sql_client = db.connect_as(SERVICE_ROLE).await;
+    sql_client.batch_execute(&service_settings()).await?;
 
     let mut psql_session = Psql::start(&args.psql, &db.url()).await?;
 
@@ -566,8 +566,7 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             let grpc = run_grpc(&mut client, &query.probe)
                 .await
                 .with_context(|| query.name)?;
-            let bare =
-                run_sql(&sql_client, &read_model_sql, page.as_ref(), organization_id).await?;
+            let bare = run_sql(&sql_client, &read_model_sql, &params).await?;
             let through_psql = psql_session
                 .time(&literal_sql)
                 .await
@@ -580,7 +579,7 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             }
         }
         for run in 0..args.base_runs + 1 {
-            let elapsed = run_sql(&admin, &base_sql, page.as_ref(), organization_id).await?;
+            let elapsed = run_sql(&admin, &base_sql, &params).await?;
             if run >= 1 {
                 base.record(elapsed);
             }
@@ -672,4 +671,25 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     shutdown.trigger();
     search.stopped().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_placeholders;
+
+    #[test]
+    fn placeholders_are_replaced_by_their_own_values() {
+        let values: Vec<String> = (1..=10).map(|n| format!("'v{n}'")).collect();
+        let sql = replace_placeholders("SELECT $1, $10 WHERE a = $2 LIMIT $10", &values)
+            .expect("every placeholder has a value");
+        assert_eq!(sql, "SELECT 'v1', 'v10' WHERE a = 'v2' LIMIT 'v10'");
+    }
+
+    #[test]
+    fn a_placeholder_without_a_value_is_an_error() {
+        let values = vec!["1".to_owned()];
+        assert!(replace_placeholders("SELECT $2", &values).is_err());
+        assert!(replace_placeholders("SELECT $0", &values).is_err());
+        assert!(replace_placeholders("SELECT $", &values).is_err());
+    }
 }
