@@ -7,6 +7,49 @@ use tonic_types::{ErrorDetails, StatusExt};
 /// How many violations the human-readable message lists; the details carry all of them.
 const MESSAGE_VIOLATION_LIMIT: usize = 10;
 
+/// Longest piece of a caller's input quoted back in an error, in characters (docs/API.md,
+/// "Errors"): enough to recognise the value, never enough to turn an error into a megabyte echo.
+pub const MAX_QUOTED_CHARS: usize = 64;
+
+/// Longest field path or description one violation carries, in characters: a backstop for
+/// texts that embed caller input (a custom-field key in a path) without going through
+/// [`quoted`].
+const MAX_VIOLATION_CHARS: usize = 512;
+
+/// `value` as an error message quotes it: in double quotes with Rust's escapes, and cut to
+/// [`MAX_QUOTED_CHARS`] characters (then ending in `...` and the value's full length).
+pub fn quoted(value: &str) -> String {
+    let chars = value.chars().count();
+    if chars <= MAX_QUOTED_CHARS {
+        return format!("{value:?}");
+    }
+    let cut: String = value.chars().take(MAX_QUOTED_CHARS).collect();
+    let shown = format!("{cut:?}");
+    // Drop the closing quote so the cut is visible.
+    format!(
+        "{}...\" ({chars} characters)",
+        shown.strip_suffix('"').unwrap_or(&shown)
+    )
+}
+
+/// Why PostgreSQL cannot store `value` in a `text` or `jsonb` column, if it cannot. With a
+/// UTF-8 database every Unicode scalar value but U+0000 (NUL) can be stored; a NUL makes the
+/// server refuse the whole statement, so it is refused here, before any SQL, naming the field.
+pub fn unstorable_text(value: &str) -> Option<&'static str> {
+    value
+        .contains('\0')
+        .then_some("contains a NUL character (U+0000), which cannot be stored")
+}
+
+/// Cuts `text` to `max_chars` characters, marking the cut.
+fn capped(mut text: String, max_chars: usize) -> String {
+    if let Some((at, _)) = text.char_indices().nth(max_chars) {
+        text.truncate(at);
+        text.push_str("...");
+    }
+    text
+}
+
 /// One invalid field of a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FieldViolation {
@@ -31,10 +74,23 @@ impl From<FieldViolation> for tonic_types::FieldViolation {
     }
 }
 
+impl FieldViolation {
+    /// The violation with its field path and description cut to a bounded length.
+    fn bounded(self) -> Self {
+        Self {
+            field: capped(self.field, MAX_VIOLATION_CHARS),
+            description: capped(self.description, MAX_VIOLATION_CHARS),
+        }
+    }
+}
+
 /// `INVALID_ARGUMENT` listing the violations both in the message ("field: description; ...")
 /// and as `google.rpc.BadRequest` details.
 pub fn invalid_argument(violations: impl IntoIterator<Item = FieldViolation>) -> Status {
-    let violations: Vec<FieldViolation> = violations.into_iter().collect();
+    let violations: Vec<FieldViolation> = violations
+        .into_iter()
+        .map(FieldViolation::bounded)
+        .collect();
     let mut message = String::from("invalid request");
     for (i, violation) in violations.iter().take(MESSAGE_VIOLATION_LIMIT).enumerate() {
         message.push_str(if i == 0 { ": " } else { "; " });
@@ -103,6 +159,40 @@ mod tests {
         );
         let details = status.get_details_bad_request().expect("details");
         assert_eq!(details.field_violations.len(), 15);
+    }
+
+    #[test]
+    fn quoted_values_are_cut_to_the_documented_length() {
+        assert_eq!(quoted("acme"), "\"acme\"");
+        assert_eq!(quoted("a\"b"), "\"a\\\"b\"");
+        let long = "é".repeat(2_000_000);
+        let shown = quoted(&long);
+        assert!(shown.starts_with(&format!("\"{}", "é".repeat(MAX_QUOTED_CHARS))));
+        assert!(shown.ends_with("...\" (2000000 characters)"), "{shown}");
+        assert!(shown.chars().count() < MAX_QUOTED_CHARS + 40);
+        let exact = "x".repeat(MAX_QUOTED_CHARS);
+        assert_eq!(quoted(&exact), format!("{exact:?}"));
+    }
+
+    #[test]
+    fn nul_is_the_one_unstorable_character() {
+        assert!(unstorable_text("a\0b").is_some());
+        assert!(unstorable_text("\u{1}\u{7f}\u{fffe}\u{10ffff} emoji 😀").is_none());
+    }
+
+    #[test]
+    fn huge_fields_and_descriptions_are_capped() {
+        let key = "k".repeat(2 * 1024 * 1024);
+        let status = invalid_argument([FieldViolation::new(
+            format!("filter.custom_fields[{key}]"),
+            format!("{key} is bad"),
+        )]);
+        assert!(status.message().len() < 2 * (MAX_VIOLATION_CHARS + 8) + 32);
+        let details = status.get_details_bad_request().expect("details");
+        let violation = &details.field_violations[0];
+        assert!(violation.field.ends_with("..."));
+        assert!(violation.field.chars().count() <= MAX_VIOLATION_CHARS + 3);
+        assert!(violation.description.chars().count() <= MAX_VIOLATION_CHARS + 3);
     }
 
     #[test]
