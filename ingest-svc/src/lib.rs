@@ -39,6 +39,7 @@ impl Application {
     /// not be up: health reports NOT_SERVING until it answers.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = svc_core::db::build_pool(&config.common.database, SPEC.name)?;
+        let control_pool = svc_core::db::build_control_pool(&config.common.database, SPEC.name)?;
         let max_message_bytes = config.common.server.max_message_bytes;
         let store = store::Store::new(pool.clone(), config.ingest.dual_ingest);
         let api = api::IngestApi::new(
@@ -51,7 +52,7 @@ impl Application {
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
         );
-        let server = GrpcServer::bind(SPEC, &config.common.server, pool).await?;
+        let server = GrpcServer::bind(SPEC, &config.common.server, control_pool).await?;
         Ok(Self { server, routes })
     }
 

@@ -48,6 +48,7 @@ impl Application {
     /// listener reconnects with backoff and health reports NOT_SERVING until it answers.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = svc_core::db::build_pool(&config.common.database, SPEC.name)?;
+        let control_pool = svc_core::db::build_control_pool(&config.common.database, SPEC.name)?;
         let max_message_bytes = config.common.server.max_message_bytes;
         let refresher = Arc::new(refresher::Refresher::new(
             pool.clone(),
@@ -60,7 +61,7 @@ impl Application {
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
         );
-        let server = GrpcServer::bind(SPEC, &config.common.server, pool).await?;
+        let server = GrpcServer::bind(SPEC, &config.common.server, control_pool).await?;
         Ok(Self {
             server,
             routes,

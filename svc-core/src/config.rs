@@ -131,6 +131,16 @@ pub struct ServerArgs {
     )]
     pub concurrency_limit: usize,
 
+    /// Maximum number of RPCs one API key may have in flight in this process; more are refused
+    /// with RESOURCE_EXHAUSTED, so one tenant cannot take every slot. Default: a quarter of
+    /// --concurrency-limit.
+    #[arg(
+        long = "key-concurrency-limit",
+        env = "LMA_KEY_CONCURRENCY_LIMIT",
+        value_parser = parse_positive_usize
+    )]
+    pub key_concurrency_limit: Option<usize>,
+
     /// Seconds in-flight calls get to finish after a shutdown signal.
     #[arg(
         long = "shutdown-grace-secs",

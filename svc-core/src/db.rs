@@ -347,6 +347,15 @@ fn pg_config(
 /// Builds the connection pool. It connects lazily, on first use, so a service can start (and
 /// report NOT_SERVING) while the database is down.
 pub fn build_pool(args: &DatabaseArgs, application_name: &str) -> Result<Pool, DbError> {
+    build_observed_pool(args, application_name, application_name)
+}
+
+/// [`build_pool`], reporting its size in the metrics as `metrics_name`.
+fn build_observed_pool(
+    args: &DatabaseArgs,
+    application_name: &str,
+    metrics_name: &str,
+) -> Result<Pool, DbError> {
     let config = pg_config(args, application_name)?;
     let manager = Manager::from_config(
         config,
@@ -365,8 +374,27 @@ pub fn build_pool(args: &DatabaseArgs, application_name: &str) -> Result<Pool, D
         .create_timeout(timeout)
         .recycle_timeout(timeout)
         .build()?;
-    crate::metrics::observe_pool(&pool, application_name);
+    crate::metrics::observe_pool(&pool, metrics_name);
     Ok(pool)
+}
+
+/// Connections of the control pool: authentication look-ups and readiness checks.
+pub const CONTROL_POOL_SIZE: usize = 2;
+
+/// The small pool for the server's own work, authentication and readiness, apart from the pool
+/// the service's calls use: however busy that one is (one tenant's slow exports, say), other
+/// tenants' keys are still looked up, and readiness still reflects the database rather than
+/// a busy pool.
+pub fn build_control_pool(args: &DatabaseArgs, application_name: &str) -> Result<Pool, DbError> {
+    let args = DatabaseArgs {
+        pool_size: CONTROL_POOL_SIZE,
+        ..args.clone()
+    };
+    build_observed_pool(
+        &args,
+        application_name,
+        &format!("{application_name}/control"),
+    )
 }
 
 /// Opens one dedicated connection with the same settings as the pool, for a caller that must

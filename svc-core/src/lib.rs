@@ -9,6 +9,7 @@ mod body;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod fairness;
 pub mod metrics;
 pub mod migrations;
 pub mod server;

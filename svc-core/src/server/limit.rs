@@ -1,7 +1,9 @@
-//! A process-wide limit on in-flight RPCs (DESIGN.md section 6). tonic's own limit is per
-//! connection and queues without bound; this one spans all connections, counts a streaming
+//! Limits on in-flight RPCs (DESIGN.md section 6). tonic's own limit is per connection and
+//! queues without bound; the process-wide one here spans all connections, counts a streaming
 //! call until its last frame, and refuses with `RESOURCE_EXHAUSTED` after a short wait so an
-//! overloaded service sheds load instead of building an invisible queue.
+//! overloaded service sheds load instead of building an invisible queue. The per-key one keeps
+//! a single API key from taking every slot: past its share its calls are refused at once, and
+//! the other tenants' calls still find slots.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,12 +15,20 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tonic::Status;
 use tower::{Layer, Service};
 
-use crate::body::ObservedBody;
+use crate::auth::Caller;
+use crate::body::{BodyObserver, ObservedBody};
+use crate::fairness::{KeyPermit, PerKeyLimit};
 
 /// How long a call may wait for a free slot before it is refused.
 pub(crate) const MAX_PERMIT_WAIT: Duration = Duration::from_millis(100);
 
 const EXHAUSTED_MESSAGE: &str = "the service is at its concurrency limit, retry later";
+
+/// The calls one API key may have in flight when `--key-concurrency-limit` is not set: a
+/// quarter of the process's slots, so three quarters stay for everyone else.
+pub(crate) fn default_key_limit(concurrency_limit: usize) -> usize {
+    (concurrency_limit / 4).max(1)
+}
 
 #[derive(Clone, Debug)]
 pub(crate) struct ConcurrencyLimitLayer {
@@ -118,6 +128,84 @@ where
     response.map(|body| ObservedBody::wrap(body, permit))
 }
 
+/// Caps the calls one API key has in flight (after authentication, which names the key).
+#[derive(Clone, Debug)]
+pub(crate) struct KeyConcurrencyLimitLayer {
+    limit: Arc<PerKeyLimit>,
+}
+
+impl KeyConcurrencyLimitLayer {
+    pub(crate) fn new(limit: usize) -> Self {
+        Self {
+            limit: Arc::new(PerKeyLimit::new(limit)),
+        }
+    }
+}
+
+impl<S> Layer<S> for KeyConcurrencyLimitLayer {
+    type Service = KeyConcurrencyLimit<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        KeyConcurrencyLimit {
+            inner,
+            limit: Arc::clone(&self.limit),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct KeyConcurrencyLimit<S> {
+    inner: S,
+    limit: Arc<PerKeyLimit>,
+}
+
+impl BodyObserver for KeyPermit {}
+
+impl<S, B, ResBody> Service<http::Request<B>> for KeyConcurrencyLimit<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<ResBody>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ResBody: http_body::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    ResBody::Error: Into<tonic::codegen::StdError>,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        // Unauthenticated paths (health, reflection) carry no caller and no key share.
+        let Some(api_key_id) = request.extensions().get::<Caller>().map(|c| c.api_key_id) else {
+            let response = self.inner.call(request);
+            return Box::pin(async move { Ok(response.await?.map(tonic::body::Body::new)) });
+        };
+        match self.limit.try_acquire(api_key_id) {
+            Some(permit) => {
+                let response = self.inner.call(request);
+                Box::pin(
+                    async move { Ok(response.await?.map(|body| ObservedBody::wrap(body, permit))) },
+                )
+            }
+            None => {
+                tracing::debug!(
+                    api_key_id,
+                    "refusing a call: API key at its concurrency share"
+                );
+                let status = Status::resource_exhausted(format!(
+                    "this API key has {} calls in flight, the most one key may have \
+                     (LMA_KEY_CONCURRENCY_LIMIT); retry later",
+                    self.limit.limit()
+                ));
+                Box::pin(std::future::ready(Ok(status.into_http())))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,5 +291,50 @@ mod tests {
             .await
             .expect("infallible");
         assert_eq!(code(&again), None);
+    }
+
+    fn as_caller(api_key_id: i64) -> http::Request<()> {
+        let mut request = request("/lma.v1.X/Slow");
+        request.extensions_mut().insert(Caller {
+            organization_id: 1,
+            api_key_id,
+            scopes: Vec::new(),
+        });
+        request
+    }
+
+    #[tokio::test]
+    async fn one_key_cannot_take_every_slot() {
+        let (release, gate_rx) = oneshot::channel();
+        let gate = Arc::new(tokio::sync::Mutex::new(vec![gate_rx]));
+        let layer = KeyConcurrencyLimitLayer::new(1);
+        let service = layer.layer(gated(Arc::clone(&gate)));
+
+        let first = tokio::spawn(service.clone().oneshot(as_caller(1)));
+        while layer.limit.held(1) == 0 {
+            tokio::task::yield_now().await;
+        }
+        let refused = service
+            .clone()
+            .oneshot(as_caller(1))
+            .await
+            .expect("infallible");
+        assert_eq!(code(&refused), Some(tonic::Code::ResourceExhausted));
+        let other_key = service
+            .clone()
+            .oneshot(as_caller(2))
+            .await
+            .expect("infallible");
+        assert_eq!(code(&other_key), None, "another key still gets a slot");
+        let unauthenticated = service
+            .clone()
+            .oneshot(request("/grpc.health.v1.Health/Check"))
+            .await
+            .expect("infallible");
+        assert_eq!(code(&unauthenticated), None);
+
+        drop(release);
+        drop(first.await.expect("task").expect("infallible"));
+        assert_eq!(layer.limit.held(1), 0, "the permit went with the body");
     }
 }

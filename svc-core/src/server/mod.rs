@@ -3,10 +3,11 @@
 //! authentication and a per-key rate limit, over TLS when configured; track readiness, and
 //! drain gracefully on shutdown.
 
+mod client_faults;
 mod limit;
-mod message_size;
 mod tls;
 
+pub use client_faults::UNDECODABLE_REQUEST_MESSAGE;
 pub use tls::TlsError;
 
 use std::fmt;
@@ -103,7 +104,8 @@ pub enum ServerError {
 pub struct GrpcServer {
     spec: ServiceSpec,
     args: ServerArgs,
-    pool: Pool,
+    /// The control pool (`db::build_control_pool`): authentication and readiness.
+    control_pool: Pool,
     incoming: TcpIncoming,
     local_addr: SocketAddr,
     health: HealthReporter,
@@ -126,11 +128,12 @@ impl GrpcServer {
     /// Binds the listener now (port 0 picks a free one), and the plaintext health listener if
     /// one is configured; loads the TLS certificates if configured, and reports NOT_SERVING
     /// for the server ("") and every service until [`serve`](Self::serve) finds the database
-    /// ready.
+    /// ready. `control_pool` (see `db::build_control_pool`) serves authentication and the
+    /// readiness checks, never the service's calls.
     pub async fn bind(
         spec: ServiceSpec,
         args: &ServerArgs,
-        pool: Pool,
+        control_pool: Pool,
     ) -> Result<Self, ServerError> {
         // Fail at startup, not at the first reflection request or handshake, if the
         // descriptors or the certificates are broken.
@@ -153,7 +156,7 @@ impl GrpcServer {
         Ok(Self {
             spec,
             args: args.clone(),
-            pool,
+            control_pool,
             incoming,
             local_addr,
             health,
@@ -183,7 +186,7 @@ impl GrpcServer {
         let GrpcServer {
             spec,
             args,
-            pool,
+            control_pool,
             incoming,
             local_addr,
             health,
@@ -201,7 +204,7 @@ impl GrpcServer {
             .add_service(reflection_v1alpha);
 
         let authenticator = Arc::new(Authenticator::new(
-            pool.clone(),
+            control_pool.clone(),
             Duration::from_secs(args.auth_cache_ttl_secs),
         ));
         let rate_limiter =
@@ -211,12 +214,16 @@ impl GrpcServer {
         // authentication; authentication only runs for calls that got a slot.
         let layers = tower::ServiceBuilder::new()
             .layer(TraceContextLayer)
-            .layer(message_size::OversizeAsExhaustedLayer)
+            .layer(client_faults::ClientFaultStatusLayer)
             .layer(limit::ConcurrencyLimitLayer::new(
                 args.concurrency_limit,
                 limit::MAX_PERMIT_WAIT,
             ))
             .layer(AuthLayer::new(authenticator, spec.required_scope).with_rate_limit(rate_limiter))
+            .layer(limit::KeyConcurrencyLimitLayer::new(
+                args.key_concurrency_limit
+                    .unwrap_or_else(|| limit::default_key_limit(args.concurrency_limit)),
+            ))
             .into_inner();
         let mut builder = Server::builder();
         if let Some(tls) = tls {
@@ -237,7 +244,7 @@ impl GrpcServer {
             tracing::info!(service = spec.name, %addr, "serving plaintext health checks");
             HealthListener::spawn(health_only_router(&health), incoming)
         });
-        let readiness = tokio::spawn(track_readiness(pool, health.clone(), spec));
+        let readiness = tokio::spawn(track_readiness(control_pool, health.clone(), spec));
         let (stop_accepting, stop_accepting_rx) = tokio::sync::oneshot::channel::<()>();
         let server = router.serve_with_incoming_shutdown(incoming, async {
             // A dropped sender also means stop.

@@ -34,6 +34,7 @@ pub fn server_args() -> ServerArgs {
         listen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         max_message_bytes: 1024 * 1024,
         concurrency_limit: 8,
+        key_concurrency_limit: None,
         shutdown_grace_secs: 5,
         auth_cache_ttl_secs: 0,
         rate_limit_rps: 0,
