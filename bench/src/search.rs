@@ -4,6 +4,7 @@
 //! against the read model's definition, i.e. the equivalent JOIN over the base tables computed
 //! at query time. Then throughput of the page queries at 32 concurrent gRPC clients.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -307,16 +308,27 @@ async fn run_grpc(client: &mut SearchClient, probe: &Probe) -> anyhow::Result<Gr
     })
 }
 
+/// The page-token key the benchmark's search-svc runs with (a throwaway, not a secret).
+const PAGE_TOKEN_KEY: &str = "6c6d612d62656e63682d706167652d746f6b656e2d6b65792d30303030303030";
+
 /// The SQL statements one probe runs against the read model; `None` for counts, whose (b)
 /// and (c) are the exact GROUPING SETS query (see [`count_sql`]).
-fn page_sql(organization_id: i64, probe: &Probe) -> anyhow::Result<Option<search_svc::SqlQuery>> {
+fn page_sql(
+    organization_id: i64,
+    probe: &Probe,
+    keys: &Arc<search_svc::PageTokenKeys>,
+) -> anyhow::Result<Option<search_svc::SqlQuery>> {
     Ok(match probe {
-        Probe::Prospects(request) => {
-            Some(search_svc::prospect_search_sql(organization_id, request)?)
-        }
-        Probe::Companies(request) => {
-            Some(search_svc::company_search_sql(organization_id, request)?)
-        }
+        Probe::Prospects(request) => Some(search_svc::prospect_search_sql(
+            organization_id,
+            request,
+            keys,
+        )?),
+        Probe::Companies(request) => Some(search_svc::company_search_sql(
+            organization_id,
+            request,
+            keys,
+        )?),
         Probe::Count(_) => None,
     })
 }
@@ -490,6 +502,8 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     // The production configuration: API keys cached (the harness turns the cache off for
     // tests of revocation), and a pool sized for the concurrency measured.
     let pool_size = args.pool_size.to_string();
+    // The service's page-token key, so the deep page's token opens for (b) and (c) too.
+    let keys = Arc::new(search_svc::PageTokenKeys::from_hex(PAGE_TOKEN_KEY, &[])?);
     let search = start_service(
         Service::Search,
         &db.url(),
@@ -499,6 +513,8 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             "10",
             "--database-pool-size",
             &pool_size,
+            "--page-token-key",
+            PAGE_TOKEN_KEY,
         ],
     )
     .await;
@@ -538,7 +554,7 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut page_probes = Vec::new();
     for query in &queries {
-        let page = page_sql(organization_id, &query.probe)?;
+        let page = page_sql(organization_id, &query.probe, &keys)?;
         let (read_model_sql, base_sql) = match (&page, &query.probe) {
             (Some(page), _) => (
                 page.sql.clone(),

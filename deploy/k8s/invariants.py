@@ -59,6 +59,10 @@ def check(objects, search_secret):
             problems.append(f"{name}: LMA_DATABASE_URL must come from a Secret")
         if name == "search-svc" and search_secret and secret != search_secret:
             problems.append(f"search-svc: reads {secret}, expected {search_secret}")
+        if name == "search-svc":
+            token_key = env.get("LMA_PAGE_TOKEN_KEY", {}).get("valueFrom", {}).get("secretKeyRef", {})
+            if not token_key.get("name"):
+                problems.append("search-svc: LMA_PAGE_TOKEN_KEY must come from a Secret")
         ports = {port["name"]: port["containerPort"] for port in container.get("ports", [])}
         if ports.get("grpc") != expected["port"]:
             problems.append(f"{name}: container port 'grpc' must be {expected['port']}")

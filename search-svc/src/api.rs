@@ -1,6 +1,7 @@
 //! The `lma.v1.SearchService` gRPC handlers: validate, then stream what the work produces (see
 //! `stream`, `paging` and `export`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::ClientWrapper;
@@ -13,30 +14,41 @@ use lma_proto::v1::{
     GetCompanyRequest, GetCompanyResponse, ProspectHit, SearchCompaniesRequest,
     SearchCompaniesResponse, SearchProspectsRequest, SearchProspectsResponse, get_company_request,
 };
-use svc_core::Pool;
+use svc_core::Caller;
 use svc_core::db::{DbOperation, traced};
 use tokio::time::Instant;
 use tokio_postgres::types::ToSql;
 use tonic::{Request, Response, Status};
 
+use crate::connections::Connections;
 use crate::error::SearchError;
 use crate::filter::ProspectConditions;
 use crate::freshness::{self, MinToken, ReadModel};
-use crate::page_token::TextMode;
+use crate::page_token::{PageTokenKeys, TextMode};
 use crate::paging::{self, PageShape};
 use crate::query::{self, PageRequest};
 use crate::stream::{ResponseStream, stream_of};
+use crate::watermark::WatermarkWatch;
 use crate::{count, export, rows};
 
 pub struct SearchApi {
-    pool: Pool,
+    connections: Connections,
+    watermarks: Arc<WatermarkWatch>,
+    page_token_keys: Arc<PageTokenKeys>,
     min_token_max_wait: Duration,
 }
 
 impl SearchApi {
-    pub fn new(pool: Pool, min_token_max_wait: Duration) -> Self {
+    pub fn new(
+        connections: Connections,
+        watermarks: Arc<WatermarkWatch>,
+        page_token_keys: Arc<PageTokenKeys>,
+        min_token_max_wait: Duration,
+    ) -> Self {
         Self {
-            pool,
+            connections,
+            watermarks,
+            page_token_keys,
             min_token_max_wait,
         }
     }
@@ -46,35 +58,53 @@ impl SearchApi {
     }
 }
 
-/// The freshness `min_token` made a call wait for, or `None` when there was nothing to wait
-/// for: then the answer reads it in the same round trip as its query (see `with_freshness`).
-async fn awaited(
-    client: &ClientWrapper,
-    model: ReadModel,
-    min_token: Option<MinToken>,
-    deadline: Instant,
-) -> Result<Option<Freshness>, SearchError> {
-    match min_token {
-        Some(_) => Ok(Some(
-            freshness::wait_for(client, model, min_token, deadline).await?,
-        )),
-        None => Ok(None),
+/// What a call waits for before it reads: `min_token` in `model`, for the caller.
+#[derive(Clone)]
+pub struct Wait {
+    pub watermarks: Arc<WatermarkWatch>,
+    pub model: ReadModel,
+    pub caller: Caller,
+    pub min_token: Option<MinToken>,
+    pub deadline: Instant,
+}
+
+impl Wait {
+    /// The freshness `min_token` made the call wait for (holding no connection), or `None`
+    /// when there was nothing to wait for: then the answer reads it in the same round trip as
+    /// its query (see `with_freshness`).
+    pub async fn awaited(&self) -> Result<Option<Freshness>, SearchError> {
+        let Some(token) = self.min_token else {
+            return Ok(None);
+        };
+        let freshness = self
+            .watermarks
+            .wait_for(
+                self.model,
+                self.caller.organization_id,
+                self.caller.api_key_id,
+                token,
+                self.deadline,
+            )
+            .await?;
+        Ok(Some(freshness))
     }
 }
 
-/// Runs `work` and, unless it is already known, reads the freshness of `model` pipelined with
-/// it on the same connection (the freshness statement is sent first).
+/// Runs `work` and, unless it is already known, reads the freshness of `model` for
+/// `organization_id` pipelined with it on the same connection (the freshness statement is sent
+/// first).
 async fn with_freshness<T>(
     client: &ClientWrapper,
     model: ReadModel,
+    organization_id: i64,
     known: Option<Freshness>,
     work: impl Future<Output = Result<T, SearchError>>,
 ) -> Result<(Freshness, T), SearchError> {
     match known {
         Some(freshness) => Ok((freshness, work.await?)),
         None => {
-            let ((_, freshness), done) =
-                futures_util::future::try_join(freshness::read_cached(client, model), work).await?;
+            let read = freshness::read_cached(client, model, organization_id);
+            let ((_, freshness), done) = futures_util::future::try_join(read, work).await?;
             Ok((freshness, done))
         }
     }
@@ -91,14 +121,25 @@ impl SearchService for SearchApi {
         let caller = svc_core::auth::caller(&request)?;
         let deadline = self.deadline(&request);
         let request = request.into_inner();
-        let min_token = MinToken::parse(&request.min_token, "min_token")?;
-        let page = PageRequest::prospects(&request)?;
+        let tokens = self
+            .page_token_keys
+            .for_organization(caller.organization_id);
+        let page = PageRequest::prospects(&request, &tokens)?;
+        let wait = Wait {
+            watermarks: Arc::clone(&self.watermarks),
+            model: ReadModel::ProspectSearch,
+            min_token: MinToken::parse(&request.min_token, "min_token")?,
+            caller: caller.clone(),
+            deadline,
+        };
         let shape = PageShape {
             read_model: ReadModel::ProspectSearch,
+            organization_id: caller.organization_id,
             id_column: "prospect_id",
             order: page.order,
             page_size: page.page_size,
             fingerprint: page.fingerprint,
+            tokens,
             message: |row| {
                 Ok(SearchProspectsResponse {
                     result: Some(ProspectResult::Hit(ProspectHit {
@@ -111,12 +152,11 @@ impl SearchService for SearchApi {
                 result: Some(ProspectResult::End(end)),
             },
         };
-        let pool = self.pool.clone();
+        let connections = self.connections.clone();
         let organization_id = caller.organization_id;
         let messages = stream_of(move |mut outbox| async move {
-            let client = pool.get().await?;
-            let mut freshness =
-                awaited(&client, ReadModel::ProspectSearch, min_token, deadline).await?;
+            let mut freshness = wait.awaited().await?;
+            let client = connections.get(caller.api_key_id).await?;
             let text_mode = page
                 .cursor
                 .as_ref()
@@ -173,14 +213,25 @@ impl SearchService for SearchApi {
         let caller = svc_core::auth::caller(&request)?;
         let deadline = self.deadline(&request);
         let request = request.into_inner();
-        let min_token = MinToken::parse(&request.min_token, "min_token")?;
-        let page = PageRequest::companies(&request)?;
+        let tokens = self
+            .page_token_keys
+            .for_organization(caller.organization_id);
+        let page = PageRequest::companies(&request, &tokens)?;
+        let wait = Wait {
+            watermarks: Arc::clone(&self.watermarks),
+            model: ReadModel::CompanySummary,
+            min_token: MinToken::parse(&request.min_token, "min_token")?,
+            caller: caller.clone(),
+            deadline,
+        };
         let shape = PageShape {
             read_model: ReadModel::CompanySummary,
+            organization_id: caller.organization_id,
             id_column: "company_id",
             order: page.order,
             page_size: page.page_size,
             fingerprint: page.fingerprint,
+            tokens,
             message: |row| {
                 Ok(SearchCompaniesResponse {
                     result: Some(CompanyResult::Company(rows::company_from_row(row)?)),
@@ -190,12 +241,11 @@ impl SearchService for SearchApi {
                 result: Some(CompanyResult::End(end)),
             },
         };
-        let pool = self.pool.clone();
+        let connections = self.connections.clone();
         let organization_id = caller.organization_id;
         let messages = stream_of(move |mut outbox| async move {
-            let client = pool.get().await?;
-            let mut freshness =
-                awaited(&client, ReadModel::CompanySummary, min_token, deadline).await?;
+            let mut freshness = wait.awaited().await?;
+            let client = connections.get(caller.api_key_id).await?;
             let sql = page.sql(organization_id);
             paging::stream_page(
                 &client,
@@ -220,11 +270,20 @@ impl SearchService for SearchApi {
         let caller = svc_core::auth::caller(&request)?;
         let deadline = self.deadline(&request);
         let request = request.into_inner();
-        let min_token = MinToken::parse(&request.min_token, "min_token")?;
+        let wait = Wait {
+            watermarks: Arc::clone(&self.watermarks),
+            model: ReadModel::CompanySummary,
+            min_token: MinToken::parse(&request.min_token, "min_token")?,
+            caller: caller.clone(),
+            deadline,
+        };
         let (condition, key): (&str, Box<dyn ToSql + Sync + Send>) = match request.company {
             Some(get_company_request::Company::CompanyId(id)) => {
                 let id = id.trim().parse::<i64>().map_err(|_| {
-                    SearchError::invalid("company_id", format!("{id:?} is not a company id"))
+                    SearchError::invalid(
+                        "company_id",
+                        format!("{} is not a company id", svc_core::error::quoted(&id)),
+                    )
                 })?;
                 ("company_id = $2", Box::new(id))
             }
@@ -233,14 +292,17 @@ impl SearchService for SearchApi {
                 if domain.is_empty() {
                     return Err(SearchError::invalid("domain", "must not be empty").into());
                 }
+                if let Some(problem) = svc_core::error::unstorable_text(&domain) {
+                    return Err(SearchError::invalid("domain", problem).into());
+                }
                 ("domain = $2", Box::new(domain))
             }
             None => {
                 return Err(SearchError::invalid("company", "give company_id or domain").into());
             }
         };
-        let client = self.pool.get().await.map_err(SearchError::from)?;
-        let awaited = awaited(&client, ReadModel::CompanySummary, min_token, deadline).await?;
+        let awaited = wait.awaited().await?;
+        let client = self.connections.get(caller.api_key_id).await?;
         let sql = format!(
             "SELECT {} FROM company_summary_view WHERE organization_id = $1 AND {condition}",
             query::COMPANY_COLUMNS
@@ -255,8 +317,14 @@ impl SearchService for SearchApi {
                 )
             },
         );
-        let (freshness, row) =
-            with_freshness(&client, ReadModel::CompanySummary, awaited, company).await?;
+        let (freshness, row) = with_freshness(
+            &client,
+            ReadModel::CompanySummary,
+            caller.organization_id,
+            awaited,
+            company,
+        )
+        .await?;
         let row = row.ok_or_else(|| SearchError::NotFound("company".to_owned()))?;
         Ok(Response::new(GetCompanyResponse {
             company: Some(rows::company_from_row(&row)?),
@@ -274,12 +342,24 @@ impl SearchService for SearchApi {
         let conditions = ProspectConditions::parse(&request.filter.unwrap_or_default(), "filter")?;
         let facets = count::facets(&request.facets)?;
         let facet_limit = count::facet_limit(request.facet_limit)?;
-        let min_token = MinToken::parse(&request.min_token, "min_token")?;
-        let client = self.pool.get().await.map_err(SearchError::from)?;
-        let awaited = awaited(&client, ReadModel::ProspectSearch, min_token, deadline).await?;
+        let wait = Wait {
+            watermarks: Arc::clone(&self.watermarks),
+            model: ReadModel::ProspectSearch,
+            min_token: MinToken::parse(&request.min_token, "min_token")?,
+            caller: caller.clone(),
+            deadline,
+        };
+        let awaited = wait.awaited().await?;
+        let client = self.connections.get(caller.api_key_id).await?;
         let text_mode = query::text_mode(&**client, caller.organization_id, &conditions);
-        let (freshness, text_mode) =
-            with_freshness(&client, ReadModel::ProspectSearch, awaited, text_mode).await?;
+        let (freshness, text_mode) = with_freshness(
+            &client,
+            ReadModel::ProspectSearch,
+            caller.organization_id,
+            awaited,
+            text_mode,
+        )
+        .await?;
         let counted = count::count(
             &client,
             caller.organization_id,
@@ -305,14 +385,20 @@ impl SearchService for SearchApi {
         let request = request.into_inner();
         let export = export::Export {
             organization_id: caller.organization_id,
+            api_key_id: caller.api_key_id,
             conditions: ProspectConditions::parse(&request.filter.unwrap_or_default(), "filter")?,
-            min_token: MinToken::parse(&request.min_token, "min_token")?,
-            deadline,
+            wait: Wait {
+                watermarks: Arc::clone(&self.watermarks),
+                model: ReadModel::ProspectSearch,
+                min_token: MinToken::parse(&request.min_token, "min_token")?,
+                caller,
+                deadline,
+            },
         };
-        let pool = self.pool.clone();
+        let connections = self.connections.clone();
         let messages = stream_of(move |outbox| async move {
             let operation = DbOperation::new("EXPORT", ReadModel::ProspectSearch.name());
-            traced(operation, export::run(&pool, export, outbox)).await
+            traced(operation, export::run(&connections, export, outbox)).await
         })
         .await?;
         Ok(Response::new(messages))

@@ -15,6 +15,18 @@ pub enum SearchError {
     NotFreshInTime { token: u64, watermark: u64 },
     #[error("{0} not found")]
     NotFound(String),
+    /// Too many `min_token` waits at once, of the caller's key or of the whole service.
+    #[error(
+        "{whose} already has {limit} searches waiting for min_token, the most allowed; retry \
+         later"
+    )]
+    TooManyWaits { limit: usize, whose: &'static str },
+    /// The caller's key holds its whole share of the database connections.
+    #[error(
+        "this API key holds {share} of the service's database connections, its whole share \
+         (LMA_DATABASE_POOL_SHARE_PER_KEY); retry later"
+    )]
+    PoolShareInUse { share: usize },
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -45,6 +57,9 @@ impl From<SearchError> for Status {
                 Status::deadline_exceeded(error.to_string())
             }
             SearchError::NotFound(what) => Status::not_found(format!("{what} not found")),
+            error @ (SearchError::TooManyWaits { .. } | SearchError::PoolShareInUse { .. }) => {
+                Status::resource_exhausted(error.to_string())
+            }
             SearchError::Db(error) => error.into(),
         }
     }

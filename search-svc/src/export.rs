@@ -8,12 +8,13 @@
 use futures_util::StreamExt;
 use lma_proto::v1::export_prospects_response::Result as ExportResult;
 use lma_proto::v1::{ExportEnd, ExportProspectsResponse};
-use tokio::time::Instant;
 use tokio_postgres::IsolationLevel;
 
+use crate::api::Wait;
+use crate::connections::Connections;
 use crate::error::SearchError;
 use crate::filter::ProspectConditions;
-use crate::freshness::{self, MinToken, ReadModel};
+use crate::freshness::{self, ReadModel};
 use crate::stream::Outbox;
 use crate::{query, rows};
 
@@ -22,27 +23,21 @@ pub const BATCH_ROWS: i32 = 500;
 
 pub struct Export {
     pub organization_id: i64,
+    pub api_key_id: i64,
     pub conditions: ProspectConditions,
-    pub min_token: Option<MinToken>,
-    pub deadline: Instant,
+    pub wait: Wait,
 }
 
 /// Streams the export to `outbox`. When the client goes away this future is dropped, and with
 /// it the transaction: that rolls it back and closes the portal.
 pub async fn run(
-    pool: &svc_core::Pool,
+    connections: &Connections,
     export: Export,
     mut outbox: Outbox<ExportProspectsResponse>,
 ) -> Result<(), SearchError> {
-    let mut client = pool.get().await?;
     // Wait before the snapshot is taken, so the snapshot includes the awaited write.
-    freshness::wait_for(
-        &client,
-        ReadModel::ProspectSearch,
-        export.min_token,
-        export.deadline,
-    )
-    .await?;
+    export.wait.awaited().await?;
+    let mut client = connections.get(export.api_key_id).await?;
     let transaction = client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
@@ -50,7 +45,12 @@ pub async fn run(
         .start()
         .await?;
     // Read inside the snapshot: the watermark the exported rows correspond to.
-    let (_, freshness) = freshness::read(&*transaction, ReadModel::ProspectSearch).await?;
+    let (_, freshness) = freshness::read(
+        &*transaction,
+        ReadModel::ProspectSearch,
+        export.organization_id,
+    )
+    .await?;
     let text_mode =
         query::text_mode(&*transaction, export.organization_id, &export.conditions).await?;
     let query = query::export_prospects(export.organization_id, &export.conditions, text_mode);

@@ -136,9 +136,12 @@ impl ProspectConditions {
                 &filter.custom_fields,
             ),
             updated_since: filter.updated_since.and_then(|timestamp| {
-                SystemTime::try_from(timestamp)
+                timestamp_in_range(timestamp)
                     .map_err(|_| {
-                        violations.add(field("updated_since"), "is not a valid timestamp");
+                        violations.add(
+                            field("updated_since"),
+                            "is not a timestamp between 0001-01-01 and 9999-12-31 (UTC)",
+                        );
                     })
                     .ok()
             }),
@@ -297,6 +300,20 @@ impl CompanyConditions {
     }
 }
 
+/// Seconds from the Unix epoch to 0001-01-01T00:00:00Z and to 10000-01-01T00:00:00Z: the range
+/// `google.protobuf.Timestamp` defines, well inside what PostgreSQL's timestamptz holds.
+const TIMESTAMP_SECONDS: std::ops::Range<i64> = -62_135_596_800..253_402_300_800;
+
+/// `timestamp` as a time, if it is one `google.protobuf.Timestamp` allows.
+fn timestamp_in_range(timestamp: prost_types::Timestamp) -> Result<SystemTime, ()> {
+    if !TIMESTAMP_SECONDS.contains(&timestamp.seconds)
+        || !(0..1_000_000_000).contains(&timestamp.nanos)
+    {
+        return Err(());
+    }
+    SystemTime::try_from(timestamp).map_err(|_| ())
+}
+
 /// Companies whose employee range overlaps [min, max]; an open upper bound ("5000+") reaches
 /// any size, a company of unknown size matches no range.
 fn employees_overlap(query: &mut SqlQuery, min: i32, max: i32) -> String {
@@ -309,18 +326,33 @@ fn employees_overlap(query: &mut SqlQuery, min: i32, max: i32) -> String {
 }
 
 fn text_query(violations: &mut Violations, field: &str, text: &str) -> Option<TextQuery> {
-    let text = text.trim();
-    let chars = text.chars().count();
-    if chars > MAX_QUERY_CHARS {
+    checked_text(violations, || field.to_owned(), text, MAX_QUERY_CHARS).map(|text| TextQuery {
+        text: text.to_owned(),
+    })
+}
+
+/// `value` trimmed, or `None` when it is empty or breaks a rule of every filter text: at most
+/// `max_chars` characters, and only text PostgreSQL can store (`field` names it when not).
+fn checked_text<'a>(
+    violations: &mut Violations,
+    field: impl FnOnce() -> String,
+    value: &'a str,
+    max_chars: usize,
+) -> Option<&'a str> {
+    let value = value.trim();
+    let chars = value.chars().count();
+    if chars > max_chars {
         violations.add(
-            field,
-            format!("is {chars} characters long; at most {MAX_QUERY_CHARS} are allowed"),
+            field(),
+            format!("is {chars} characters long; at most {max_chars} are allowed"),
         );
         return None;
     }
-    (!text.is_empty()).then(|| TextQuery {
-        text: text.to_owned(),
-    })
+    if let Some(problem) = svc_core::error::unstorable_text(value) {
+        violations.add(field(), problem);
+        return None;
+    }
+    (!value.is_empty()).then_some(value)
 }
 
 /// A text list filter: trimmed, lower-cased, non-empty values, at most MAX_LIST_VALUES.
@@ -337,15 +369,13 @@ fn list(violations: &mut Violations, field: &str, values: &[String]) -> Vec<Stri
     }
     let mut kept = Vec::with_capacity(values.len());
     for (index, value) in values.iter().enumerate() {
-        let value = value.trim();
-        if value.chars().count() > MAX_VALUE_CHARS {
-            violations.add(
-                format!("{field}[{index}]"),
-                format!("is longer than {MAX_VALUE_CHARS} characters"),
-            );
-        } else if !value.is_empty() {
-            kept.push(value.to_lowercase());
-        }
+        let value = checked_text(
+            violations,
+            || format!("{field}[{index}]"),
+            value,
+            MAX_VALUE_CHARS,
+        );
+        kept.extend(value.map(str::to_lowercase));
     }
     kept
 }
@@ -409,15 +439,7 @@ fn checked_range(violations: &mut Violations, field: &str, min: i64, max: i64) -
 }
 
 fn prefix_value(violations: &mut Violations, field: &str, value: &str) -> Option<String> {
-    let value = value.trim();
-    if value.chars().count() > MAX_VALUE_CHARS {
-        violations.add(
-            field,
-            format!("is longer than {MAX_VALUE_CHARS} characters"),
-        );
-        return None;
-    }
-    (!value.is_empty()).then(|| value.to_lowercase())
+    checked_text(violations, || field.to_owned(), value, MAX_VALUE_CHARS).map(str::to_lowercase)
 }
 
 fn custom_fields(
@@ -440,14 +462,17 @@ fn custom_fields(
     }
     let mut object = serde_json::Map::with_capacity(fields.len());
     for (key, value) in fields {
+        // The path quotes the key cut short: a key is caller input of any length.
+        let entry = || format!("{field}[{}]", svc_core::error::quoted(key));
         if key.trim().is_empty() {
             violations.add(field, "has an empty key");
-        } else if key.chars().count() > MAX_VALUE_CHARS || value.chars().count() > MAX_VALUE_CHARS {
-            violations.add(
-                format!("{field}[{key:?}]"),
-                format!("keys and values are at most {MAX_VALUE_CHARS} characters"),
-            );
-        } else {
+            continue;
+        }
+        // Keys and values are compared as stored (untrimmed), so only the rules apply here.
+        let key_ok = checked_text(violations, entry, key, MAX_VALUE_CHARS).is_some();
+        let value_ok = value.trim().is_empty()
+            || checked_text(violations, entry, value, MAX_VALUE_CHARS).is_some();
+        if key_ok && value_ok {
             object.insert(key.clone(), serde_json::Value::String(value.clone()));
         }
     }
@@ -532,5 +557,76 @@ mod tests {
                 "filter.employees.min",
             ]
         );
+    }
+
+    #[test]
+    fn text_postgresql_cannot_store_is_refused_by_field() {
+        let nul = "a\0b".to_owned();
+        let filter = ProspectFilter {
+            query: nul.clone(),
+            industries: vec!["ok".into(), nul.clone()],
+            company_name_prefix: nul.clone(),
+            custom_fields: [
+                ("tier".to_owned(), nul.clone()),
+                (nul.clone(), "x".to_owned()),
+            ]
+            .into_iter()
+            .collect(),
+            ..Default::default()
+        };
+        let mut fields = violations_of(ProspectConditions::parse(&filter, "filter"));
+        fields.sort();
+        assert_eq!(
+            fields,
+            [
+                "filter.company_name_prefix",
+                "filter.custom_fields[\"a\\0b\"]",
+                "filter.custom_fields[\"tier\"]",
+                "filter.industries[1]",
+                "filter.query",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_huge_custom_field_key_is_named_cut_short() {
+        let key = "k".repeat(2 * 1024 * 1024);
+        let filter = ProspectFilter {
+            custom_fields: [(key, "v".to_owned())].into_iter().collect(),
+            ..Default::default()
+        };
+        let fields = violations_of(ProspectConditions::parse(&filter, "filter"));
+        assert_eq!(fields.len(), 1);
+        assert!(fields[0].len() < 200, "{}", fields[0].len());
+    }
+
+    #[test]
+    fn timestamps_outside_the_protobuf_range_are_refused() {
+        let at = |seconds, nanos| prost_types::Timestamp { seconds, nanos };
+        for bad in [
+            at(i64::MAX, 0),
+            at(i64::MIN, 0),
+            at(253_402_300_800, 0),
+            at(-62_135_596_801, 0),
+            at(0, 2_000_000_000),
+            at(0, -1),
+        ] {
+            let filter = ProspectFilter {
+                updated_since: Some(bad),
+                ..Default::default()
+            };
+            assert_eq!(
+                violations_of(ProspectConditions::parse(&filter, "filter")),
+                ["filter.updated_since"],
+                "{bad:?}"
+            );
+        }
+        for good in [
+            at(-62_135_596_800, 0),
+            at(253_402_300_799, 999_999_999),
+            at(0, 0),
+        ] {
+            assert!(timestamp_in_range(good).is_ok(), "{good:?}");
+        }
     }
 }

@@ -1,6 +1,6 @@
-//! Freshness and read-your-writes (DESIGN.md section 3). Every answer reports the watermark of
-//! the read model that answered; a request with `min_token` first waits, within its deadline,
-//! until that watermark has passed the token.
+//! Freshness (DESIGN.md section 3): every answer reports the watermark of the read model that
+//! answered, for the caller's organization, and a request may carry `min_token` (waited for in
+//! `watermark`).
 
 use std::time::{Duration, SystemTime};
 
@@ -10,17 +10,6 @@ use tokio::time::Instant;
 use tokio_postgres::{GenericClient, Row};
 
 use crate::error::SearchError;
-
-/// First and longest pause between two looks at the watermark: short at first (an applied
-/// batch takes tens of milliseconds), backing off so a long wait costs few queries.
-const FIRST_POLL: Duration = Duration::from_millis(5);
-const LONGEST_POLL: Duration = Duration::from_millis(100);
-
-/// Kept back from a call's deadline for the last look at the watermark and the answer's way
-/// back: the caller's own timer fires at the deadline (a little before ours, which started when
-/// the call arrived), and a caller should learn why it waited in vain (`DEADLINE_EXCEEDED` with
-/// the watermark) rather than get its timer's bare `CANCELLED`.
-const ANSWER_ALLOWANCE: Duration = Duration::from_millis(50);
 
 /// The read models search-svc answers from.
 #[derive(Debug, Clone, Copy)]
@@ -36,13 +25,38 @@ impl ReadModel {
             ReadModel::CompanySummary => "company_summary_view",
         }
     }
+
+    /// The statement that reads the model's freshness for an organization ($1 the model, $2
+    /// the organization). A prospect model's watermark is held back to the oldest write of the
+    /// organization's large companies still being re-derived in chunks (docs/REFRESH.md);
+    /// company summaries are applied whole.
+    fn state_sql(self) -> &'static str {
+        match self {
+            ReadModel::ProspectSearch => PROSPECT_STATE_SQL,
+            ReadModel::CompanySummary => COMPANY_STATE_SQL,
+        }
+    }
 }
+
+const PROSPECT_STATE_SQL: &str = "\
+    SELECT least(s.watermark, (SELECT min(r.pending_since) FROM company_rederivation r \
+                               WHERE r.organization_id = $2))::text, \
+           s.watermark_at \
+      FROM read_model_state s WHERE s.read_model = $1";
+const COMPANY_STATE_SQL: &str = "\
+    SELECT watermark::text, watermark_at FROM read_model_state \
+     WHERE read_model = $1 AND $2::bigint IS NOT NULL";
 
 /// A validated consistency token: the xid8 of a writing transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MinToken(u64);
 
 impl MinToken {
+    /// The transaction id the token names.
+    pub fn xid(self) -> u64 {
+        self.0
+    }
+
     /// `None` for an empty token; `field` names it in the error.
     pub fn parse(token: &str, field: &str) -> Result<Option<MinToken>, SearchError> {
         let token = token.trim();
@@ -61,26 +75,35 @@ impl MinToken {
     }
 }
 
-const STATE_SQL: &str =
-    "SELECT watermark::text, watermark_at FROM read_model_state WHERE read_model = $1";
-
-/// How far `model` is applied, read by `client` (a transaction's snapshot, say).
+/// How far `model` is applied for `organization_id`, read by `client` (a transaction's
+/// snapshot, say).
 pub async fn read(
     client: &impl GenericClient,
     model: ReadModel,
+    organization_id: i64,
 ) -> Result<(u64, Freshness), SearchError> {
-    from_row(&client.query_one(STATE_SQL, &[&model.name()]).await?)
+    from_row(
+        &client
+            .query_one(model.state_sql(), &[&model.name(), &organization_id])
+            .await?,
+    )
 }
 
-/// How far `model` is applied, with the statement prepared once per connection. Called before
-/// a search's own statement on the same connection (even when the two are pipelined), the
-/// watermark it reports never claims more than the search's snapshot holds.
+/// How far `model` is applied for `organization_id`, with the statement prepared once per
+/// connection. Called before a search's own statement on the same connection (even when the
+/// two are pipelined), the watermark it reports never claims more than the search's snapshot
+/// holds.
 pub async fn read_cached(
     client: &ClientWrapper,
     model: ReadModel,
+    organization_id: i64,
 ) -> Result<(u64, Freshness), SearchError> {
-    let statement = client.prepare_cached(STATE_SQL).await?;
-    from_row(&client.query_one(&statement, &[&model.name()]).await?)
+    let statement = client.prepare_cached(model.state_sql()).await?;
+    from_row(
+        &client
+            .query_one(&statement, &[&model.name(), &organization_id])
+            .await?,
+    )
 }
 
 fn from_row(row: &Row) -> Result<(u64, Freshness), SearchError> {
@@ -91,35 +114,6 @@ fn from_row(row: &Row) -> Result<(u64, Freshness), SearchError> {
         refreshed_at: Some(row.try_get::<_, SystemTime>(1)?.into()),
     };
     Ok((xid, freshness))
-}
-
-/// Waits until `model` includes every write up to `token` (the watermark is above it), then
-/// returns its freshness. Gives up with `DEADLINE_EXCEEDED` just before `deadline` (see
-/// `ANSWER_ALLOWANCE`), after at least one look.
-pub async fn wait_for(
-    client: &ClientWrapper,
-    model: ReadModel,
-    token: Option<MinToken>,
-    deadline: Instant,
-) -> Result<Freshness, SearchError> {
-    let give_up_at = deadline.checked_sub(ANSWER_ALLOWANCE).unwrap_or(deadline);
-    let mut pause = FIRST_POLL;
-    loop {
-        let (watermark, freshness) = read_cached(client, model).await?;
-        match token {
-            Some(MinToken(xid)) if watermark <= xid => {}
-            _ => return Ok(freshness),
-        }
-        let now = Instant::now();
-        if now + pause > give_up_at {
-            return Err(SearchError::NotFreshInTime {
-                token: token.map(|MinToken(xid)| xid).unwrap_or_default(),
-                watermark,
-            });
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(LONGEST_POLL);
-    }
 }
 
 /// The deadline of a call: the client's `grpc-timeout`, capped by `max_wait` (also the wait

@@ -4,6 +4,7 @@
 mod allocator;
 mod api;
 pub mod config;
+mod connections;
 mod count;
 mod error;
 mod export;
@@ -14,25 +15,31 @@ mod paging;
 mod query;
 mod rows;
 mod stream;
+mod watermark;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use lma_proto::v1::search_service_server::SearchServiceServer;
 use svc_core::{GrpcServer, Scope, ServiceSpec};
 use tonic::service::Routes;
 
 pub use config::Config;
+pub use page_token::PageTokenKeys;
 pub use query::SqlQuery;
 
-/// The SQL of the page `request` asks for (its page token included), exactly as
-/// `SearchProspects` runs it with full-text matching: for EXPLAIN checks and for benchmarks
-/// that compare the service with the bare query.
+/// The SQL of the page `request` asks for (its page token, sealed with `keys`, included),
+/// exactly as `SearchProspects` runs it with full-text matching: for EXPLAIN checks and for
+/// benchmarks that compare the service with the bare query.
 pub fn prospect_search_sql(
     organization_id: i64,
     request: &lma_proto::v1::SearchProspectsRequest,
+    keys: &Arc<PageTokenKeys>,
 ) -> Result<SqlQuery, tonic::Status> {
-    let page = query::PageRequest::prospects(request)?;
+    let tokens = keys.for_organization(organization_id);
+    let page = query::PageRequest::prospects(request, &tokens)?;
     let text_mode = page
         .cursor
         .as_ref()
@@ -45,8 +52,10 @@ pub fn prospect_search_sql(
 pub fn company_search_sql(
     organization_id: i64,
     request: &lma_proto::v1::SearchCompaniesRequest,
+    keys: &Arc<PageTokenKeys>,
 ) -> Result<SqlQuery, tonic::Status> {
-    Ok(query::PageRequest::companies(request)?.sql(organization_id))
+    let tokens = keys.for_organization(organization_id);
+    Ok(query::PageRequest::companies(request, &tokens)?.sql(organization_id))
 }
 
 const SPEC: ServiceSpec = ServiceSpec {
@@ -66,16 +75,39 @@ impl Application {
     /// reports NOT_SERVING until it answers.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = svc_core::db::build_pool(&config.common.database, SPEC.name)?;
+        let control_pool = svc_core::db::build_control_pool(&config.common.database, SPEC.name)?;
+        let keys = match config.page_token_keys()? {
+            Some(keys) => keys,
+            None => {
+                tracing::warn!(
+                    "no LMA_PAGE_TOKEN_KEY: page tokens are sealed with a random key of this \
+                     process and stop working on a restart or on another replica"
+                );
+                PageTokenKeys::ephemeral()
+            }
+        };
+        let connections = connections::Connections::new(
+            pool,
+            config.pool_share_per_key(),
+            Duration::from_millis(config.common.database.connect_timeout_ms),
+        );
+        let watermarks = watermark::WatermarkWatch::start(
+            config.common.database.clone(),
+            SPEC.name,
+            config.wait_settings(),
+        );
         let max_message_bytes = config.common.server.max_message_bytes;
         let routes = Routes::new(
             SearchServiceServer::new(api::SearchApi::new(
-                pool.clone(),
+                connections,
+                Arc::new(watermarks),
+                Arc::new(keys),
                 config.min_token_max_wait(),
             ))
             .max_decoding_message_size(max_message_bytes)
             .max_encoding_message_size(max_message_bytes),
         );
-        let server = GrpcServer::bind(SPEC, &config.common.server, pool).await?;
+        let server = GrpcServer::bind(SPEC, &config.common.server, control_pool).await?;
         Ok(Self { server, routes })
     }
 

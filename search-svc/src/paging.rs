@@ -10,7 +10,7 @@ use tokio_postgres::{Row, Statement};
 
 use crate::error::SearchError;
 use crate::freshness::{ReadModel, read_cached};
-use crate::page_token::{self, TextMode};
+use crate::page_token::{OrganizationTokens, TextMode};
 use crate::query::{Order, SqlQuery};
 use crate::rows;
 use crate::stream::Outbox;
@@ -19,10 +19,14 @@ use crate::stream::Outbox;
 pub struct PageShape<M> {
     /// The read model the page comes from, whose freshness the page reports.
     pub read_model: ReadModel,
+    /// The caller's organization, whose freshness the page reports.
+    pub organization_id: i64,
     pub id_column: &'static str,
     pub order: Order,
     pub page_size: u32,
     pub fingerprint: [u8; 8],
+    /// Seals the next page's token for the caller's organization.
+    pub tokens: OrganizationTokens,
     pub message: fn(&Row) -> Result<M, SearchError>,
     pub end: fn(PageEnd) -> M,
 }
@@ -66,7 +70,7 @@ pub async fn stream_page<M>(
         let rows = if freshness.is_some() {
             page.await?
         } else {
-            let read = read_cached(client, shape.read_model);
+            let read = read_cached(client, shape.read_model, shape.organization_id);
             let ((_, read), rows) = futures_util::future::try_join(read, page).await?;
             *freshness = Some(read);
             rows
@@ -91,7 +95,7 @@ pub async fn stream_page<M>(
         let next_page_token = match (more, last) {
             (true, Some(row)) => {
                 let cursor = rows::cursor_after(&row, shape.order, shape.id_column, text_mode)?;
-                page_token::encode(&cursor, shape.fingerprint)
+                shape.tokens.encode(&cursor, shape.fingerprint)
             }
             _ => String::new(),
         };

@@ -11,7 +11,7 @@ use crate::filter::{
     COMPANY_NAME_KEY, CompanyConditions, PROSPECT_COMPANY_NAME_KEY, PROSPECT_REVENUE_KEY,
     ProspectConditions, TextQuery,
 };
-use crate::page_token::{self, Cursor, SortKey, TextMode};
+use crate::page_token::{self, Cursor, OrganizationTokens, SortKey, TextMode};
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 1000;
@@ -40,7 +40,10 @@ pub struct PageRequest<C> {
 }
 
 impl PageRequest<ProspectConditions> {
-    pub fn prospects(request: &SearchProspectsRequest) -> Result<Self, SearchError> {
+    pub fn prospects(
+        request: &SearchProspectsRequest,
+        tokens: &OrganizationTokens,
+    ) -> Result<Self, SearchError> {
         let filter = request.filter.clone().unwrap_or_default();
         let conditions = ProspectConditions::parse(&filter, "filter")?;
         let order = Order::for_prospects(request.sort, conditions.query.is_some())?;
@@ -51,6 +54,7 @@ impl PageRequest<ProspectConditions> {
             request.sort,
             request.page_size,
             &request.page_token,
+            tokens,
         )
     }
 
@@ -68,7 +72,10 @@ impl PageRequest<ProspectConditions> {
 }
 
 impl PageRequest<CompanyConditions> {
-    pub fn companies(request: &SearchCompaniesRequest) -> Result<Self, SearchError> {
+    pub fn companies(
+        request: &SearchCompaniesRequest,
+        tokens: &OrganizationTokens,
+    ) -> Result<Self, SearchError> {
         let filter = request.filter.clone().unwrap_or_default();
         let conditions = CompanyConditions::parse(&filter, "filter")?;
         let order = Order::for_companies(request.sort, conditions.query.is_some())?;
@@ -79,6 +86,7 @@ impl PageRequest<CompanyConditions> {
             request.sort,
             request.page_size,
             &request.page_token,
+            tokens,
         )
     }
 
@@ -101,6 +109,7 @@ impl<C> PageRequest<C> {
         sort: i32,
         page_size: u32,
         page_token: &str,
+        tokens: &OrganizationTokens,
     ) -> Result<Self, SearchError> {
         let page_size = self::page_size(page_size)?;
         let fingerprint = page_token::fingerprint(filter, sort);
@@ -108,7 +117,8 @@ impl<C> PageRequest<C> {
             None
         } else {
             Some(
-                page_token::decode(page_token, fingerprint, &order.sample_key())
+                tokens
+                    .decode(page_token, fingerprint, &order.sample_key())
                     .map_err(|error| SearchError::invalid("page_token", error.to_string()))?,
             )
         };

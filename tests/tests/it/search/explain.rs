@@ -109,7 +109,8 @@ async fn explain(
     request: &SearchProspectsRequest,
     case: &str,
 ) -> (String, String) {
-    let query = search_svc::prospect_search_sql(organization_id, request).expect("valid");
+    let keys = std::sync::Arc::new(search_svc::PageTokenKeys::ephemeral());
+    let query = search_svc::prospect_search_sql(organization_id, request, &keys).expect("valid");
     let params: Vec<_> = query.param_refs().collect();
     let plan: Vec<String> = db
         .query(&format!("EXPLAIN {}", query.sql), &params)
