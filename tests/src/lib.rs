@@ -14,6 +14,7 @@ pub mod grpcurl;
 pub mod latency;
 pub mod postgres;
 pub mod process;
+pub mod raw;
 pub mod wait;
 
 pub use app::{Service, TestApp, spawn_app};

@@ -5,6 +5,7 @@ mod docs;
 mod end_to_end;
 mod grpcurl;
 mod health;
+mod hostile;
 mod ingest;
 mod lmactl;
 mod production;

@@ -3,7 +3,7 @@
 mod bad_input;
 mod companies;
 mod counts;
-mod data;
+pub(crate) mod data;
 mod explain;
 mod export;
 mod filters;
