@@ -10,6 +10,8 @@ mod error;
 mod export;
 mod filter;
 mod freshness;
+#[cfg(test)]
+mod fuzz;
 mod page_token;
 mod paging;
 mod query;
