@@ -3,6 +3,7 @@
 
 mod malformed;
 mod nul_fields;
+mod oversized;
 mod page_tokens;
 mod waits;
 
