@@ -1,6 +1,5 @@
 //! The `lma.v1.IngestService` gRPC handlers: authenticate, validate, call the store, answer.
 
-use std::io::Read;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,7 +20,8 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::bulk::{self, Batch, Batcher, StagedRow, Target};
+use crate::bulk::{self, Abort, Batch, Batcher, StagedRow, Target};
+use crate::csv_import::upload::{ChunkReader, Upload};
 use crate::csv_import::{self, CsvOptions, RowsRead};
 use crate::error::IngestError;
 use crate::store::{DeleteCompanyOutcome, Store};
@@ -56,6 +56,7 @@ impl IngestApi {
             dry_run,
             mirror_to_customer: self.store.dual_ingest,
             write_connections: self.write_connections,
+            abort: Abort::default(),
         }
     }
 }
@@ -71,31 +72,6 @@ fn parse_id(field: &str, value: &str) -> Result<i64, IngestError> {
 
 type ImportCsvStream = Pin<Box<dyn Stream<Item = Result<ImportCsvResponse, Status>> + Send>>;
 
-/// The bytes of an upload as a blocking reader, for the CSV parser's thread.
-struct ChunkReader {
-    chunks: mpsc::Receiver<Vec<u8>>,
-    current: Vec<u8>,
-    position: usize,
-}
-
-impl Read for ChunkReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.position >= self.current.len() {
-            match self.chunks.blocking_recv() {
-                Some(chunk) => {
-                    self.current = chunk;
-                    self.position = 0;
-                }
-                None => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.current.len() - self.position);
-        out[..n].copy_from_slice(&self.current[self.position..self.position + n]);
-        self.position += n;
-        Ok(n)
-    }
-}
-
 fn progress(totals: &bulk::Totals, bytes: &AtomicU64, rows_read: &RowsRead) -> ImportProgress {
     ImportProgress {
         bytes_received: bytes.load(Ordering::Relaxed),
@@ -107,7 +83,10 @@ fn progress(totals: &bulk::Totals, bytes: &AtomicU64, rows_read: &RowsRead) -> I
     }
 }
 
-/// Runs one ImportCsv call: options first, then chunks; progress after every batch.
+/// Runs one ImportCsv call: options first, then chunks; progress after every committed batch.
+/// Only a clean end of the request stream ends the file. Any other end (the call cancelled,
+/// reset or past its deadline, or a protocol error) aborts: the parser drops the cut record
+/// and its unfinished batch, and the writer rolls back the batch it is writing.
 async fn import_csv(
     mut target: Target,
     batch_rows: usize,
@@ -165,18 +144,15 @@ async fn import_csv(
         },
         batch_rows,
     };
+    let abort = target.abort.clone();
     let bytes = Arc::new(AtomicU64::new(0));
     let rows_read = RowsRead::default();
-    let (chunk_sender, chunk_receiver) = mpsc::channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+    let (chunk_sender, chunk_receiver) = mpsc::channel::<Upload>(CHUNKS_IN_FLIGHT);
     let (batch_sender, batch_receiver) = mpsc::channel::<Batch>(BATCHES_IN_FLIGHT);
     let parser = {
         let rows_read = rows_read.clone();
         tokio::task::spawn_blocking(move || {
-            let reader = ChunkReader {
-                chunks: chunk_receiver,
-                current: Vec::new(),
-                position: 0,
-            };
+            let reader = ChunkReader::new(chunk_receiver);
             csv_import::parse(reader, &csv_options, &batch_sender, &rows_read)
         })
     };
@@ -192,7 +168,8 @@ async fn import_csv(
                 message.row_errors = errors;
                 let responses = responses.clone();
                 async move {
-                    // A client that went away is noticed by the request stream.
+                    // A client that went away is noticed by the request stream and the
+                    // closed response channel, which abort the import.
                     let _ = responses
                         .send(Ok(ImportCsvResponse {
                             message: Some(ImportMessage::Progress(message)),
@@ -209,7 +186,7 @@ async fn import_csv(
                 part: Some(Part::Chunk(chunk)),
             })) => {
                 bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                if chunk_sender.send(chunk).await.is_err() {
+                if chunk_sender.send(Upload::Chunk(chunk)).await.is_err() {
                     // The parser stopped (a bad header or encoding); its error is reported.
                     break;
                 }
@@ -221,12 +198,20 @@ async fn import_csv(
                 ));
                 break;
             }
-            Ok(None) => break,
+            Ok(None) => {
+                // The parser may have stopped already; then its error is reported.
+                let _ = chunk_sender.send(Upload::End).await;
+                break;
+            }
             Err(status) => {
                 upload_error = Some(IngestError::ClientStream(status));
                 break;
             }
         }
+    }
+    if upload_error.is_some() {
+        // Before the parser learns of it: a batch it already handed over is not written either.
+        abort.abort();
     }
     drop(chunk_sender);
     let parsed = parser
@@ -255,11 +240,12 @@ impl IngestService for IngestApi {
         let caller = svc_core::auth::caller(&request)?;
         let mut requests = request.into_inner();
         let (batches, receiver) = mpsc::channel::<Batch>(BATCHES_IN_FLIGHT);
-        let writer = spawn_traced(bulk::write_batches(
-            self.target(caller.organization_id, false),
-            receiver,
-            |_, _| async {},
-        ));
+        let target = self.target(caller.organization_id, false);
+        // The server drops this future when the client cancels or resets the call, or its
+        // deadline passes: then the writer must stop too.
+        let _abort_on_drop = target.abort.on_drop();
+        let abort = target.abort.clone();
+        let writer = spawn_traced(bulk::write_batches(target, receiver, |_, _| async {}));
         let mut batcher = Batcher::new(self.batch_rows);
         let mut position = 0u64;
         let mut stream_error = None;
@@ -268,6 +254,8 @@ impl IngestService for IngestApi {
                 Ok(Some(message)) => message,
                 Ok(None) => break,
                 Err(status) => {
+                    // Only a clean end of the stream commits the last batch.
+                    abort.abort();
                     stream_error = Some(status);
                     break;
                 }
@@ -300,7 +288,7 @@ impl IngestService for IngestApi {
         drop(batches);
         let totals = bulk::join_writer(writer).await?;
         if let Some(status) = stream_error {
-            // Batches before the failure are committed; the caller may resend the rest.
+            // Batches committed before the failure stay; resending the records is idempotent.
             return Err(status);
         }
         let summary = totals.summary();
@@ -320,9 +308,21 @@ impl IngestService for IngestApi {
         let requests = request.into_inner();
         let (responses, receiver) = mpsc::channel(4);
         let target = self.target(caller.organization_id, false);
+        let abort = target.abort.clone();
         let batch_rows = self.batch_rows;
         spawn_traced(async move {
-            let message = match import_csv(target, batch_rows, requests, responses.clone()).await {
+            let import = import_csv(target, batch_rows, requests, responses.clone());
+            let result = tokio::select! {
+                result = import => result,
+                // The client went away (the call was cancelled or reset, so tonic dropped the
+                // response stream): write nothing more. The parser and writer tasks see the
+                // abort and the end of the dropped upload.
+                () = responses.closed() => {
+                    abort.abort();
+                    Err(IngestError::Cancelled)
+                }
+            };
+            let message = match result {
                 Ok(report) => {
                     if let Some(summary) = &report.summary {
                         bulk::log_summary(summary, "CSV imported");
@@ -461,6 +461,8 @@ impl IngestService for IngestApi {
         let mut target = self.target(caller.organization_id, request.dry_run);
         // The rows come from customer: mirroring them back would write what was just read.
         target.mirror_to_customer = false;
+        // A cancelled call writes nothing more, as for the streamed writes.
+        let _abort_on_drop = target.abort.on_drop();
         let response = legacy::migrate(target, request.batch_size).await?;
         Ok(Response::new(response))
     }

@@ -4,6 +4,7 @@
 
 mod columns;
 pub mod decode;
+pub mod upload;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -29,6 +30,7 @@ pub enum CsvError {
     Header(String),
     #[error("reading the file: {0}")]
     Read(String),
+    /// The upload broke off (see [`upload`]) or the writer stopped taking batches.
     #[error("the upload ended early")]
     Aborted,
 }
@@ -58,7 +60,9 @@ pub struct HeaderReport {
 pub type RowsRead = std::sync::Arc<std::sync::atomic::AtomicU64>;
 
 /// Reads the whole file from `input` (blocking), validating each row and sending batches.
-/// A header without the required columns fails before any batch is sent.
+/// A header without the required columns fails before any batch is sent. An input that breaks
+/// off ([`upload::UploadAborted`]) fails with [`CsvError::Aborted`] and sends nothing more: the
+/// record it cut and the rows of the unfinished batch are dropped.
 pub fn parse(
     input: impl Read,
     options: &CsvOptions,
@@ -164,16 +168,22 @@ pub fn row_errors(row: u64, external_id: &str, violations: Vec<FieldViolation>) 
 
 fn read_error(error: csv::Error) -> CsvError {
     match error.into_kind() {
-        csv::ErrorKind::Io(error) => CsvError::Read(error.to_string()),
+        csv::ErrorKind::Io(error) => io_error(error),
         other => CsvError::Read(format!("{other:?}")),
+    }
+}
+
+fn io_error(error: std::io::Error) -> CsvError {
+    if upload::is_aborted(&error) {
+        CsvError::Aborted
+    } else {
+        CsvError::Read(error.to_string())
     }
 }
 
 /// The header line, left in the reader's buffer, for delimiter detection.
 fn peek_header_line(reader: &mut BufReader<impl Read>) -> Result<String, CsvError> {
-    let buffered = reader
-        .fill_buf()
-        .map_err(|error| CsvError::Read(error.to_string()))?;
+    let buffered = reader.fill_buf().map_err(io_error)?;
     if buffered.is_empty() {
         return Err(CsvError::NoHeader);
     }

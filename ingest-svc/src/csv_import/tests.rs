@@ -98,3 +98,73 @@ fn delimiters_are_detected_outside_quotes() {
     assert_eq!(detect_delimiter("a\tb"), b'\t');
     assert_eq!(detect_delimiter("single"), b',');
 }
+
+/// Parses an upload of `chunks`, ended cleanly or not.
+fn parse_upload(chunks: &[&str], clean_end: bool) -> (Result<HeaderReport, CsvError>, Vec<Batch>) {
+    let (sender, receiver) = mpsc::channel(chunks.len() + 1);
+    for chunk in chunks {
+        sender
+            .try_send(upload::Upload::Chunk(chunk.as_bytes().to_vec()))
+            .expect("room for every chunk");
+    }
+    if clean_end {
+        sender
+            .try_send(upload::Upload::End)
+            .expect("room for the end");
+    }
+    drop(sender);
+    let (batches, mut received) = mpsc::channel(1_000);
+    let options = CsvOptions {
+        batch_rows: 2,
+        // Declared, so that parsing starts without waiting for 64 KiB to sniff.
+        encoding: CsvEncoding::Utf8,
+        ..options()
+    };
+    let result = parse(
+        upload::ChunkReader::new(receiver),
+        &options,
+        &batches,
+        &RowsRead::default(),
+    );
+    drop(batches);
+    let mut sent = Vec::new();
+    while let Ok(batch) = received.try_recv() {
+        sent.push(batch);
+    }
+    (result, sent)
+}
+
+fn external_ids(batches: &[Batch]) -> Vec<&str> {
+    batches
+        .iter()
+        .flat_map(|b| &b.rows)
+        .map(|row| row.record.external_id.as_str())
+        .collect()
+}
+
+#[test]
+fn an_upload_that_breaks_off_sends_no_cut_record_and_no_unfinished_batch() {
+    let chunks = [
+        "external_id,email\na1,a1@acme.com\na2,a2@acme.com\n",
+        "a3,a3@acme.com\na4,a4@acme.co",
+    ];
+    let (result, batches) = parse_upload(&chunks, false);
+    assert!(matches!(result, Err(CsvError::Aborted)), "{result:?}");
+    // The full batch went out; a3 (unfinished batch) and a4 (cut) did not.
+    assert_eq!(external_ids(&batches), ["a1", "a2"]);
+
+    // The same bytes ended cleanly are a whole file whose last line has no line break (so
+    // a4@acme.com cut after "acme.co" would be stored as a valid, wrong address).
+    let (result, batches) = parse_upload(&chunks, true);
+    result.expect("a complete file");
+    assert_eq!(external_ids(&batches), ["a1", "a2", "a3", "a4"]);
+    let last = &batches.last().expect("batches").rows[1].record;
+    assert_eq!(last.email, "a4@acme.co");
+}
+
+#[test]
+fn an_upload_that_breaks_off_inside_the_header_imports_nothing() {
+    let (result, batches) = parse_upload(&["external_id,em"], false);
+    assert!(matches!(result, Err(CsvError::Aborted)), "{result:?}");
+    assert!(batches.is_empty());
+}
