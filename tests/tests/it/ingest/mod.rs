@@ -1,6 +1,7 @@
 //! ingest-svc complete (issue 3): bulk paths, CSV, normalization, validation, concurrency.
 
 mod bulk;
+mod cancel;
 mod csv_files;
 mod lmactl_import;
 mod rpcs;
