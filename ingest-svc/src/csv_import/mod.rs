@@ -15,7 +15,6 @@ use tokio::sync::mpsc;
 
 use crate::bulk::{Batch, Batcher, StagedRow};
 use crate::validate;
-pub use columns::Column;
 use decode::DecodingReader;
 
 /// Longest header line looked at to detect the delimiter.
@@ -129,7 +128,7 @@ pub fn parse(
         }
         rows_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let line = record.position().map_or(0, csv::Position::line);
-        let ready = match row_to_record(&record, &columns.columns, options) {
+        let ready = match row_to_record(&record, &columns, options) {
             Ok(prospect) => match validate::prospect(&prospect) {
                 Ok(valid) => batcher.push(StagedRow {
                     row: line,
@@ -153,8 +152,10 @@ pub fn parse(
     Ok(report)
 }
 
-/// One RowError per violation of a record.
+/// One RowError per violation of a record. The external id is named only when it is a valid
+/// one ([`validate::reportable_external_id`]).
 pub fn row_errors(row: u64, external_id: &str, violations: Vec<FieldViolation>) -> Vec<RowError> {
+    let external_id = validate::reportable_external_id(external_id);
     violations
         .into_iter()
         .map(|violation| RowError {
@@ -217,12 +218,14 @@ fn detect_delimiter(header: &str) -> u8 {
         .map_or(b',', |(delimiter, _)| *delimiter)
 }
 
-/// The record of one data row, or the violations of values that do not parse.
+/// The record of one data row, or the violations of values that do not parse or cannot be
+/// stored (these name the column as the header does).
 fn row_to_record(
     row: &csv::StringRecord,
-    columns: &[Option<Column>],
+    header: &columns::HeaderColumns,
     options: &CsvOptions,
 ) -> Result<ProspectRecord, (String, Vec<FieldViolation>)> {
+    let columns = &header.columns;
     let mut record = ProspectRecord {
         external_source: options.external_source.clone(),
         ..Default::default()
@@ -238,6 +241,14 @@ fn row_to_record(
             }
             continue;
         };
+        if let Some(why) = svc_core::error::unstorable_text(value) {
+            let name = header.names.get(index).map_or("", String::as_str);
+            violations.push(FieldViolation::new(
+                column.field(),
+                format!("column {}: {why}", svc_core::error::quoted(name)),
+            ));
+            continue;
+        }
         if let Err(violation) = column.set(&mut record, value) {
             violations.push(violation);
         }
