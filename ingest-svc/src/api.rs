@@ -9,12 +9,14 @@ use lma_proto::v1::import_csv_request::Part;
 use lma_proto::v1::import_csv_response::Message as ImportMessage;
 use lma_proto::v1::ingest_service_server::IngestService;
 use lma_proto::v1::{
-    DeleteCompanyRequest, DeleteCompanyResponse, DeleteProspectRequest, DeleteProspectResponse,
-    GetProspectRequest, GetProspectResponse, ImportCsvRequest, ImportCsvResponse, ImportProgress,
-    ImportReport, IngestProspectsRequest, IngestProspectsResponse, MigrateLegacyCustomersRequest,
-    MigrateLegacyCustomersResponse, UpsertCompanyRequest, UpsertCompanyResponse,
-    UpsertProspectRequest, UpsertProspectResponse,
+    CsvImportOptions, DeleteCompanyRequest, DeleteCompanyResponse, DeleteProspectRequest,
+    DeleteProspectResponse, GetProspectRequest, GetProspectResponse, ImportCsvRequest,
+    ImportCsvResponse, ImportProgress, ImportReport, IngestProspectsRequest,
+    IngestProspectsResponse, MigrateLegacyCustomersRequest, MigrateLegacyCustomersResponse,
+    UpsertCompanyRequest, UpsertCompanyResponse, UpsertProspectRequest, UpsertProspectResponse,
 };
+use svc_core::FieldViolation;
+use svc_core::error::{quoted, unstorable_text};
 use svc_core::telemetry::spawn_traced;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -62,12 +64,88 @@ impl IngestApi {
 }
 
 fn parse_id(field: &str, value: &str) -> Result<i64, IngestError> {
+    if let Some(why) = unstorable_text(value) {
+        return Err(IngestError::invalid(field, why));
+    }
     value
         .trim()
         .parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| IngestError::invalid(field, format!("{value:?} is not a valid id")))
+        .ok_or_else(|| IngestError::invalid(field, format!("{} is not a valid id", quoted(value))))
+}
+
+/// How to read an upload, from the call's options; every bad option is named at once.
+fn csv_options(options: &CsvImportOptions, batch_rows: usize) -> Result<CsvOptions, IngestError> {
+    let mut violations = Vec::new();
+    for (field, value) in [
+        ("options.file_name", &options.file_name),
+        ("options.delimiter", &options.delimiter),
+        ("options.external_source", &options.external_source),
+    ] {
+        if let Some(why) = unstorable_text(value) {
+            violations.push(FieldViolation::new(field, why));
+        }
+    }
+    let delimiter = match options.delimiter.as_bytes() {
+        // A NUL is refused above.
+        [] | [b'\0'] => None,
+        [byte] if byte.is_ascii() && !matches!(byte, b'"' | b'\r' | b'\n') => Some(*byte),
+        _ => {
+            violations.push(FieldViolation::new(
+                "options.delimiter",
+                format!("{} is not one ASCII character", quoted(&options.delimiter)),
+            ));
+            None
+        }
+    };
+    let encoding = lma_proto::v1::CsvEncoding::try_from(options.encoding).unwrap_or_else(|_| {
+        violations.push(FieldViolation::new(
+            "options.encoding",
+            format!("{} is unknown", options.encoding),
+        ));
+        lma_proto::v1::CsvEncoding::Unspecified
+    });
+    // Each row's external_source: the option, or "csv:<file name>". Checked here, once, rather
+    // than as a violation of every row.
+    let file_name = options.file_name.trim();
+    let overriding = options.external_source.trim();
+    let (external_source, field) = if overriding.is_empty() {
+        let name = if file_name.is_empty() {
+            "upload"
+        } else {
+            file_name
+        };
+        (format!("csv:{name}"), "options.file_name")
+    } else {
+        (overriding.to_owned(), "options.external_source")
+    };
+    let chars = external_source.chars().count();
+    if chars > validate::limit::EXTERNAL_SOURCE {
+        violations.push(FieldViolation::new(
+            field,
+            format!(
+                "makes an external_source of {chars} characters ({}); at most {} are allowed{}",
+                quoted(&external_source),
+                validate::limit::EXTERNAL_SOURCE,
+                if overriding.is_empty() {
+                    "; shorten the file name or set options.external_source"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    if !violations.is_empty() {
+        return Err(IngestError::Invalid(violations));
+    }
+    Ok(CsvOptions {
+        delimiter,
+        encoding,
+        source_overrides: !overriding.is_empty(),
+        external_source,
+        batch_rows,
+    })
 }
 
 type ImportCsvStream = Pin<Box<dyn Stream<Item = Result<ImportCsvResponse, Status>> + Send>>;
@@ -108,42 +186,8 @@ async fn import_csv(
             ));
         }
     };
-    let delimiter = match options.delimiter.as_bytes() {
-        [] => None,
-        [byte] if byte.is_ascii() && !matches!(byte, b'"' | b'\r' | b'\n') => Some(*byte),
-        _ => {
-            return Err(IngestError::invalid(
-                "options.delimiter",
-                format!("{:?} is not one ASCII character", options.delimiter),
-            ));
-        }
-    };
-    let encoding = lma_proto::v1::CsvEncoding::try_from(options.encoding).map_err(|_| {
-        IngestError::invalid(
-            "options.encoding",
-            format!("{} is unknown", options.encoding),
-        )
-    })?;
+    let csv_options = csv_options(&options, batch_rows)?;
     target.dry_run = options.dry_run;
-    let file_name = options.file_name.trim();
-    let csv_options = CsvOptions {
-        delimiter,
-        encoding,
-        source_overrides: !options.external_source.trim().is_empty(),
-        external_source: if options.external_source.trim().is_empty() {
-            format!(
-                "csv:{}",
-                if file_name.is_empty() {
-                    "upload"
-                } else {
-                    file_name
-                }
-            )
-        } else {
-            options.external_source.trim().to_owned()
-        },
-        batch_rows,
-    };
     let abort = target.abort.clone();
     let bytes = Arc::new(AtomicU64::new(0));
     let rows_read = RowsRead::default();
