@@ -1,5 +1,6 @@
 //! ingest-svc complete (issue 3): bulk paths, CSV, normalization, validation, concurrency.
 
+mod bad_input;
 mod bulk;
 mod cancel;
 mod csv_files;
