@@ -1,6 +1,5 @@
 //! The `lma.v1.IngestService` gRPC handlers: authenticate, validate, call the store, answer.
 
-use std::io::Read;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,18 +9,21 @@ use lma_proto::v1::import_csv_request::Part;
 use lma_proto::v1::import_csv_response::Message as ImportMessage;
 use lma_proto::v1::ingest_service_server::IngestService;
 use lma_proto::v1::{
-    DeleteCompanyRequest, DeleteCompanyResponse, DeleteProspectRequest, DeleteProspectResponse,
-    GetProspectRequest, GetProspectResponse, ImportCsvRequest, ImportCsvResponse, ImportProgress,
-    ImportReport, IngestProspectsRequest, IngestProspectsResponse, MigrateLegacyCustomersRequest,
-    MigrateLegacyCustomersResponse, UpsertCompanyRequest, UpsertCompanyResponse,
-    UpsertProspectRequest, UpsertProspectResponse,
+    CsvImportOptions, DeleteCompanyRequest, DeleteCompanyResponse, DeleteProspectRequest,
+    DeleteProspectResponse, GetProspectRequest, GetProspectResponse, ImportCsvRequest,
+    ImportCsvResponse, ImportProgress, ImportReport, IngestProspectsRequest,
+    IngestProspectsResponse, MigrateLegacyCustomersRequest, MigrateLegacyCustomersResponse,
+    UpsertCompanyRequest, UpsertCompanyResponse, UpsertProspectRequest, UpsertProspectResponse,
 };
+use svc_core::FieldViolation;
+use svc_core::error::{quoted, unstorable_text};
 use svc_core::telemetry::spawn_traced;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::bulk::{self, Batch, Batcher, StagedRow, Target};
+use crate::bulk::{self, Abort, Batch, Batcher, StagedRow, Target};
+use crate::csv_import::upload::{ChunkReader, Upload};
 use crate::csv_import::{self, CsvOptions, RowsRead};
 use crate::error::IngestError;
 use crate::store::{DeleteCompanyOutcome, Store};
@@ -56,45 +58,97 @@ impl IngestApi {
             dry_run,
             mirror_to_customer: self.store.dual_ingest,
             write_connections: self.write_connections,
+            abort: Abort::default(),
         }
     }
 }
 
 fn parse_id(field: &str, value: &str) -> Result<i64, IngestError> {
+    if let Some(why) = unstorable_text(value) {
+        return Err(IngestError::invalid(field, why));
+    }
     value
         .trim()
         .parse::<i64>()
         .ok()
         .filter(|id| *id > 0)
-        .ok_or_else(|| IngestError::invalid(field, format!("{value:?} is not a valid id")))
+        .ok_or_else(|| IngestError::invalid(field, format!("{} is not a valid id", quoted(value))))
+}
+
+/// How to read an upload, from the call's options; every bad option is named at once.
+fn csv_options(options: &CsvImportOptions, batch_rows: usize) -> Result<CsvOptions, IngestError> {
+    let mut violations = Vec::new();
+    for (field, value) in [
+        ("options.file_name", &options.file_name),
+        ("options.delimiter", &options.delimiter),
+        ("options.external_source", &options.external_source),
+    ] {
+        if let Some(why) = unstorable_text(value) {
+            violations.push(FieldViolation::new(field, why));
+        }
+    }
+    let delimiter = match options.delimiter.as_bytes() {
+        // A NUL is refused above.
+        [] | [b'\0'] => None,
+        [byte] if byte.is_ascii() && !matches!(byte, b'"' | b'\r' | b'\n') => Some(*byte),
+        _ => {
+            violations.push(FieldViolation::new(
+                "options.delimiter",
+                format!("{} is not one ASCII character", quoted(&options.delimiter)),
+            ));
+            None
+        }
+    };
+    let encoding = lma_proto::v1::CsvEncoding::try_from(options.encoding).unwrap_or_else(|_| {
+        violations.push(FieldViolation::new(
+            "options.encoding",
+            format!("{} is unknown", options.encoding),
+        ));
+        lma_proto::v1::CsvEncoding::Unspecified
+    });
+    // Each row's external_source: the option, or "csv:<file name>". Checked here, once, rather
+    // than as a violation of every row.
+    let file_name = options.file_name.trim();
+    let overriding = options.external_source.trim();
+    let (external_source, field) = if overriding.is_empty() {
+        let name = if file_name.is_empty() {
+            "upload"
+        } else {
+            file_name
+        };
+        (format!("csv:{name}"), "options.file_name")
+    } else {
+        (overriding.to_owned(), "options.external_source")
+    };
+    let chars = external_source.chars().count();
+    if chars > validate::limit::EXTERNAL_SOURCE {
+        violations.push(FieldViolation::new(
+            field,
+            format!(
+                "makes an external_source of {chars} characters ({}); at most {} are allowed{}",
+                quoted(&external_source),
+                validate::limit::EXTERNAL_SOURCE,
+                if overriding.is_empty() {
+                    "; shorten the file name or set options.external_source"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    if !violations.is_empty() {
+        return Err(IngestError::Invalid(violations));
+    }
+    Ok(CsvOptions {
+        delimiter,
+        encoding,
+        source_overrides: !overriding.is_empty(),
+        external_source,
+        batch_rows,
+    })
 }
 
 type ImportCsvStream = Pin<Box<dyn Stream<Item = Result<ImportCsvResponse, Status>> + Send>>;
-
-/// The bytes of an upload as a blocking reader, for the CSV parser's thread.
-struct ChunkReader {
-    chunks: mpsc::Receiver<Vec<u8>>,
-    current: Vec<u8>,
-    position: usize,
-}
-
-impl Read for ChunkReader {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        while self.position >= self.current.len() {
-            match self.chunks.blocking_recv() {
-                Some(chunk) => {
-                    self.current = chunk;
-                    self.position = 0;
-                }
-                None => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.current.len() - self.position);
-        out[..n].copy_from_slice(&self.current[self.position..self.position + n]);
-        self.position += n;
-        Ok(n)
-    }
-}
 
 fn progress(totals: &bulk::Totals, bytes: &AtomicU64, rows_read: &RowsRead) -> ImportProgress {
     ImportProgress {
@@ -107,7 +161,10 @@ fn progress(totals: &bulk::Totals, bytes: &AtomicU64, rows_read: &RowsRead) -> I
     }
 }
 
-/// Runs one ImportCsv call: options first, then chunks; progress after every batch.
+/// Runs one ImportCsv call: options first, then chunks; progress after every committed batch.
+/// Only a clean end of the request stream ends the file. Any other end (the call cancelled,
+/// reset or past its deadline, or a protocol error) aborts: the parser drops the cut record
+/// and its unfinished batch, and the writer rolls back the batch it is writing.
 async fn import_csv(
     mut target: Target,
     batch_rows: usize,
@@ -129,54 +186,17 @@ async fn import_csv(
             ));
         }
     };
-    let delimiter = match options.delimiter.as_bytes() {
-        [] => None,
-        [byte] if byte.is_ascii() && !matches!(byte, b'"' | b'\r' | b'\n') => Some(*byte),
-        _ => {
-            return Err(IngestError::invalid(
-                "options.delimiter",
-                format!("{:?} is not one ASCII character", options.delimiter),
-            ));
-        }
-    };
-    let encoding = lma_proto::v1::CsvEncoding::try_from(options.encoding).map_err(|_| {
-        IngestError::invalid(
-            "options.encoding",
-            format!("{} is unknown", options.encoding),
-        )
-    })?;
+    let csv_options = csv_options(&options, batch_rows)?;
     target.dry_run = options.dry_run;
-    let file_name = options.file_name.trim();
-    let csv_options = CsvOptions {
-        delimiter,
-        encoding,
-        source_overrides: !options.external_source.trim().is_empty(),
-        external_source: if options.external_source.trim().is_empty() {
-            format!(
-                "csv:{}",
-                if file_name.is_empty() {
-                    "upload"
-                } else {
-                    file_name
-                }
-            )
-        } else {
-            options.external_source.trim().to_owned()
-        },
-        batch_rows,
-    };
+    let abort = target.abort.clone();
     let bytes = Arc::new(AtomicU64::new(0));
     let rows_read = RowsRead::default();
-    let (chunk_sender, chunk_receiver) = mpsc::channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+    let (chunk_sender, chunk_receiver) = mpsc::channel::<Upload>(CHUNKS_IN_FLIGHT);
     let (batch_sender, batch_receiver) = mpsc::channel::<Batch>(BATCHES_IN_FLIGHT);
     let parser = {
         let rows_read = rows_read.clone();
         tokio::task::spawn_blocking(move || {
-            let reader = ChunkReader {
-                chunks: chunk_receiver,
-                current: Vec::new(),
-                position: 0,
-            };
+            let reader = ChunkReader::new(chunk_receiver);
             csv_import::parse(reader, &csv_options, &batch_sender, &rows_read)
         })
     };
@@ -192,7 +212,8 @@ async fn import_csv(
                 message.row_errors = errors;
                 let responses = responses.clone();
                 async move {
-                    // A client that went away is noticed by the request stream.
+                    // A client that went away is noticed by the request stream and the
+                    // closed response channel, which abort the import.
                     let _ = responses
                         .send(Ok(ImportCsvResponse {
                             message: Some(ImportMessage::Progress(message)),
@@ -209,7 +230,7 @@ async fn import_csv(
                 part: Some(Part::Chunk(chunk)),
             })) => {
                 bytes.fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                if chunk_sender.send(chunk).await.is_err() {
+                if chunk_sender.send(Upload::Chunk(chunk)).await.is_err() {
                     // The parser stopped (a bad header or encoding); its error is reported.
                     break;
                 }
@@ -221,12 +242,20 @@ async fn import_csv(
                 ));
                 break;
             }
-            Ok(None) => break,
+            Ok(None) => {
+                // The parser may have stopped already; then its error is reported.
+                let _ = chunk_sender.send(Upload::End).await;
+                break;
+            }
             Err(status) => {
                 upload_error = Some(IngestError::ClientStream(status));
                 break;
             }
         }
+    }
+    if upload_error.is_some() {
+        // Before the parser learns of it: a batch it already handed over is not written either.
+        abort.abort();
     }
     drop(chunk_sender);
     let parsed = parser
@@ -255,11 +284,12 @@ impl IngestService for IngestApi {
         let caller = svc_core::auth::caller(&request)?;
         let mut requests = request.into_inner();
         let (batches, receiver) = mpsc::channel::<Batch>(BATCHES_IN_FLIGHT);
-        let writer = spawn_traced(bulk::write_batches(
-            self.target(caller.organization_id, false),
-            receiver,
-            |_, _| async {},
-        ));
+        let target = self.target(caller.organization_id, false);
+        // The server drops this future when the client cancels or resets the call, or its
+        // deadline passes: then the writer must stop too.
+        let _abort_on_drop = target.abort.on_drop();
+        let abort = target.abort.clone();
+        let writer = spawn_traced(bulk::write_batches(target, receiver, |_, _| async {}));
         let mut batcher = Batcher::new(self.batch_rows);
         let mut position = 0u64;
         let mut stream_error = None;
@@ -268,6 +298,8 @@ impl IngestService for IngestApi {
                 Ok(Some(message)) => message,
                 Ok(None) => break,
                 Err(status) => {
+                    // Only a clean end of the stream commits the last batch.
+                    abort.abort();
                     stream_error = Some(status);
                     break;
                 }
@@ -300,7 +332,7 @@ impl IngestService for IngestApi {
         drop(batches);
         let totals = bulk::join_writer(writer).await?;
         if let Some(status) = stream_error {
-            // Batches before the failure are committed; the caller may resend the rest.
+            // Batches committed before the failure stay; resending the records is idempotent.
             return Err(status);
         }
         let summary = totals.summary();
@@ -320,9 +352,21 @@ impl IngestService for IngestApi {
         let requests = request.into_inner();
         let (responses, receiver) = mpsc::channel(4);
         let target = self.target(caller.organization_id, false);
+        let abort = target.abort.clone();
         let batch_rows = self.batch_rows;
         spawn_traced(async move {
-            let message = match import_csv(target, batch_rows, requests, responses.clone()).await {
+            let import = import_csv(target, batch_rows, requests, responses.clone());
+            let result = tokio::select! {
+                result = import => result,
+                // The client went away (the call was cancelled or reset, so tonic dropped the
+                // response stream): write nothing more. The parser and writer tasks see the
+                // abort and the end of the dropped upload.
+                () = responses.closed() => {
+                    abort.abort();
+                    Err(IngestError::Cancelled)
+                }
+            };
+            let message = match result {
                 Ok(report) => {
                     if let Some(summary) = &report.summary {
                         bulk::log_summary(summary, "CSV imported");
@@ -461,6 +505,8 @@ impl IngestService for IngestApi {
         let mut target = self.target(caller.organization_id, request.dry_run);
         // The rows come from customer: mirroring them back would write what was just read.
         target.mirror_to_customer = false;
+        // A cancelled call writes nothing more, as for the streamed writes.
+        let _abort_on_drop = target.abort.on_drop();
         let response = legacy::migrate(target, request.batch_size).await?;
         Ok(Response::new(response))
     }

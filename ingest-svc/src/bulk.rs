@@ -15,7 +15,7 @@ use futures_util::pin_mut;
 use lma_proto::v1::{IngestSummary, RowError};
 use svc_core::DbError;
 use svc_core::db::{DbOperation, PooledClient};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
@@ -169,6 +169,8 @@ struct BatchOutcome {
     rejected_records: u64,
     /// Token of the batch's commit; `None` when nothing was committed.
     consistency_token: Option<String>,
+    /// The write stopped on an abort: parts not committed by then were rolled back.
+    aborted: bool,
 }
 
 /// How one attempt at writing a batch ended.
@@ -177,6 +179,8 @@ enum Attempt {
     /// A company the batch's prospects join to was deleted after the company merge skipped it
     /// as unchanged; the transaction was not committed.
     CompanyVanished,
+    /// The write was aborted before its commit; the transaction was not committed.
+    Aborted,
 }
 
 impl BatchOutcome {
@@ -189,6 +193,7 @@ impl BatchOutcome {
         self.companies_updated += part.companies_updated;
         self.rejected.extend(part.rejected);
         self.rejected_records += part.rejected_records;
+        self.aborted |= part.aborted;
         self.consistency_token = match (self.consistency_token.take(), part.consistency_token) {
             (Some(mine), Some(theirs)) => Some(store::later_token(mine, theirs)),
             (mine, theirs) => mine.or(theirs),
@@ -232,6 +237,52 @@ enum PartWrite {
     Written(BatchOutcome),
     /// The database refused a row of the part; its rows must be written one by one.
     RowFault(DbError),
+    /// The write was aborted; the part was rolled back and its connection closed.
+    Aborted,
+}
+
+/// Set when the call behind a bulk write ended without a clean end of its stream (cancelled,
+/// reset, past its deadline, or a protocol error): the batch being written is rolled back and
+/// nothing more is written. Batches committed before stay.
+#[derive(Clone, Debug)]
+pub struct Abort(Arc<watch::Sender<bool>>);
+
+impl Default for Abort {
+    fn default() -> Self {
+        Self(Arc::new(watch::Sender::new(false)))
+    }
+}
+
+impl Abort {
+    pub fn abort(&self) {
+        self.0.send_replace(true);
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    /// Resolves once [`Abort::abort`] was called.
+    pub async fn aborted(&self) {
+        // The sender lives in `self`, so the wait can only end by the abort.
+        let _ = self.0.subscribe().wait_for(|aborted| *aborted).await;
+    }
+
+    /// A guard that aborts when dropped: a handler future that the server drops (its client
+    /// cancelled or reset the call) must not leave its writer going. Aborting after the writer
+    /// finished changes nothing.
+    pub fn on_drop(&self) -> AbortOnDrop {
+        AbortOnDrop(self.clone())
+    }
+}
+
+/// See [`Abort::on_drop`].
+pub struct AbortOnDrop(Abort);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Where a bulk write goes.
@@ -245,10 +296,10 @@ pub struct Target {
     pub mirror_to_customer: bool,
     /// Connections a batch is written over at once ([`split_by_company`]).
     pub write_connections: usize,
+    /// Stops the write when the call is abandoned.
+    pub abort: Abort,
 }
 
-/// Writes batches in order until the channel closes; calls `on_batch` after each one with the
-/// totals and that batch's errors (validation and write). Returns the totals.
 /// Waits for a [`write_batches`] task once its sender is dropped.
 pub async fn join_writer(
     writer: tokio::task::JoinHandle<Result<Totals, DbError>>,
@@ -270,6 +321,10 @@ pub fn log_summary(summary: &IngestSummary, what: &'static str) {
     );
 }
 
+/// Writes batches in order until the channel closes; calls `on_batch` after each committed one
+/// with the totals and that batch's errors (validation and write). Returns the totals. Once
+/// `target.abort` is set, the batch being written is rolled back, the rest are dropped, and
+/// the totals count only what was committed.
 pub async fn write_batches<F, Fut>(
     target: Target,
     mut batches: mpsc::Receiver<Batch>,
@@ -281,23 +336,36 @@ where
 {
     let mut totals = Totals::default();
     while let Some(batch) = batches.recv().await {
+        if target.abort.is_aborted() {
+            break;
+        }
         let counted = (totals.stored(), totals.rejected);
         let mut errors = batch.rejected;
-        totals.received += batch.rows.len() as u64 + batch.rejected_records;
-        totals.rejected += batch.rejected_records;
+        let received = batch.rows.len() as u64 + batch.rejected_records;
         if target.dry_run {
             totals.validated += batch.rows.len() as u64;
         } else if !batch.rows.is_empty() {
             let parts = split_by_company(batch.rows, target.write_connections);
             let outcome = target
                 .store
-                .write_batch(target.organization_id, parts, target.mirror_to_customer)
+                .write_batch(
+                    target.organization_id,
+                    parts,
+                    target.mirror_to_customer,
+                    &target.abort,
+                )
                 .await?;
             totals.inserted += outcome.inserted;
             totals.updated += outcome.updated;
             totals.unchanged += outcome.unchanged;
             totals.companies_created += outcome.companies_created;
             totals.companies_updated += outcome.companies_updated;
+            if outcome.aborted {
+                // Parts that committed before the abort stay and are counted; the caller is
+                // gone, so the batch is not reported.
+                store::count_rows(totals.stored() - counted.0, 0);
+                break;
+            }
             totals.rejected += outcome.rejected_records;
             if let Some(token) = outcome.consistency_token {
                 totals.consistency_token = token;
@@ -305,6 +373,8 @@ where
             errors.extend(outcome.rejected);
             errors.sort_by_key(|error| error.row);
         }
+        totals.received += received;
+        totals.rejected += batch.rejected_records;
         totals.add_errors(&errors);
         store::count_rows(totals.stored() - counted.0, totals.rejected - counted.1);
         on_batch(&totals, errors).await;
@@ -497,12 +567,24 @@ impl Store {
         organization_id: i64,
         parts: Vec<Vec<StagedRow>>,
         mirror: bool,
+        abort: &Abort,
     ) -> Result<BatchOutcome, DbError> {
         let wait_in_line = deadpool_postgres::Timeouts {
             wait: Some(BATCH_CONNECTION_WAIT),
             ..self.pool.timeouts()
         };
-        let mut clients = vec![self.pool.timeout_get(&wait_in_line).await?];
+        let first = tokio::select! {
+            biased;
+            () = abort.aborted() => None,
+            client = self.pool.timeout_get(&wait_in_line) => Some(client?),
+        };
+        let Some(first) = first else {
+            return Ok(BatchOutcome {
+                aborted: true,
+                ..Default::default()
+            });
+        };
+        let mut clients = vec![first];
         let no_wait = deadpool_postgres::Timeouts {
             wait: Some(std::time::Duration::ZERO),
             ..self.pool.timeouts()
@@ -517,13 +599,11 @@ impl Store {
         for (index, part) in parts.into_iter().enumerate() {
             lanes[index % clients.len()].push(part);
         }
-        let written = futures_util::future::join_all(
-            clients
-                .into_iter()
-                .zip(lanes)
-                .map(|(client, parts)| self.write_lane(client, organization_id, parts, mirror)),
-        )
-        .await;
+        let written =
+            futures_util::future::join_all(clients.into_iter().zip(lanes).map(
+                |(client, parts)| self.write_lane(client, organization_id, parts, mirror, abort),
+            ))
+            .await;
         let mut outcome = BatchOutcome::default();
         for lane in written {
             outcome.absorb(lane?);
@@ -546,25 +626,42 @@ impl Store {
         organization_id: i64,
         parts: Vec<Vec<StagedRow>>,
         mirror: bool,
+        abort: &Abort,
     ) -> Result<BatchOutcome, DbError> {
         let mut outcome = BatchOutcome::default();
         let mut client = Some(client);
         for rows in &parts {
+            if abort.is_aborted() {
+                outcome.aborted = true;
+                break;
+            }
             let held = match client.as_mut() {
                 Some(held) => held,
                 None => client.insert(self.pool.get().await?),
             };
-            match self.write_part(held, organization_id, rows, mirror).await? {
+            match self
+                .write_part(held, organization_id, rows, mirror, abort)
+                .await?
+            {
                 PartWrite::Written(part) => outcome.absorb(part),
                 PartWrite::RowFault(error) => {
                     tracing::info!(%error, rows = rows.len(), "batch rejected; writing its rows one by one");
                     // The row-by-row writes take connections of their own: free this one.
                     client = None;
                     outcome.absorb(
-                        self.write_rows_one_by_one(organization_id, rows, mirror)
+                        self.write_rows_one_by_one(organization_id, rows, mirror, abort)
                             .await?,
                     );
                 }
+                PartWrite::Aborted => {
+                    if let Some(held) = client.take() {
+                        svc_core::db::cancel_and_discard(held).await;
+                    }
+                    outcome.aborted = true;
+                }
+            }
+            if outcome.aborted {
+                break;
             }
         }
         Ok(outcome)
@@ -581,6 +678,7 @@ impl Store {
         organization_id: i64,
         rows: &[StagedRow],
         mirror: bool,
+        abort: &Abort,
     ) -> Result<PartWrite, DbError> {
         let mut attempt = 1;
         loop {
@@ -589,10 +687,11 @@ impl Store {
             }
             let attempted = svc_core::db::traced(
                 DbOperation::new("COPY MERGE", "prospect"),
-                self.try_write_part(client, organization_id, rows, mirror),
+                self.try_write_part(client, organization_id, rows, mirror, abort),
             );
             let conflict = match attempted.await {
                 Ok(Attempt::Written(outcome)) => return Ok(PartWrite::Written(outcome)),
+                Ok(Attempt::Aborted) => return Ok(PartWrite::Aborted),
                 Ok(Attempt::CompanyVanished) => None,
                 Err(error)
                     if error.is_retryable()
@@ -621,58 +720,39 @@ impl Store {
                     "a company of the batch was deleted meanwhile; retrying"
                 ),
             }
+            if abort.is_aborted() {
+                return Ok(PartWrite::Aborted);
+            }
             attempt += 1;
             tokio::time::sleep(store::retry_backoff(attempt)).await;
         }
     }
 
+    /// One attempt at a part: stage and merge, then commit unless aborted meanwhile. Until the
+    /// commit is sent, an abort rolls back at once (the caller then cancels the statement
+    /// still running); a commit already sent is left to finish, and what it wrote is counted.
     async fn try_write_part(
         &self,
         client: &mut PooledClient,
         organization_id: i64,
         rows: &[StagedRow],
         mirror: bool,
+        abort: &Abort,
     ) -> Result<Attempt, DbError> {
         let transaction = store::begin_write(client).await?;
-        transaction.batch_execute(CREATE_STAGING).await?;
-        copy_companies(&transaction, &companies_of(rows)).await?;
-        copy_prospects(&transaction, rows).await?;
-        let companies = transaction
-            .query_one(MERGE_COMPANIES.as_str(), &[&organization_id])
-            .await?;
-        let prospects = transaction
-            .query_one(MERGE_PROSPECTS.as_str(), &[&organization_id])
-            .await?;
-        let staged: i64 = prospects.try_get(0)?;
-        if staged != rows.len() as i64 {
+        let prepared = tokio::select! {
+            biased;
+            () = abort.aborted() => return Ok(Attempt::Aborted),
+            prepared = prepare_part(&transaction, organization_id, rows, mirror) => prepared?,
+        };
+        let Some((mut outcome, wrote)) = prepared else {
             // Never lose rows silently: roll back and write the batch again.
             return Ok(Attempt::CompanyVanished);
-        }
-        let count = |row: &tokio_postgres::Row, index: usize| -> Result<u64, DbError> {
-            Ok(row.try_get::<_, i64>(index)?.max(0) as u64)
         };
-        let mut outcome = BatchOutcome {
-            companies_created: count(&companies, 0)?,
-            companies_updated: count(&companies, 1)?,
-            inserted: count(&prospects, 1)?,
-            updated: count(&prospects, 2)?,
-            ..Default::default()
-        };
-        outcome.unchanged = rows.len() as u64 - outcome.inserted - outcome.updated;
-        let wrote = outcome.inserted
-            + outcome.updated
-            + outcome.companies_created
-            + outcome.companies_updated
-            > 0;
-        if wrote && mirror {
-            transaction
-                .execute(
-                    store::MIRROR_STAGED_TO_CUSTOMER.as_str(),
-                    &[&organization_id],
-                )
-                .await?;
-        }
         let token = store::consistency_token(&transaction, wrote).await?;
+        if abort.is_aborted() {
+            return Ok(Attempt::Aborted);
+        }
         transaction.commit().await?;
         outcome.consistency_token = Some(token);
         Ok(Attempt::Written(outcome))
@@ -683,9 +763,14 @@ impl Store {
         organization_id: i64,
         rows: &[StagedRow],
         mirror: bool,
+        abort: &Abort,
     ) -> Result<BatchOutcome, DbError> {
         let mut outcome = BatchOutcome::default();
         for staged in rows {
+            if abort.is_aborted() {
+                outcome.aborted = true;
+                break;
+            }
             match self
                 .upsert_prospect_mirrored(organization_id, &staged.record, mirror)
                 .await
@@ -717,6 +802,54 @@ impl Store {
         }
         Ok(outcome)
     }
+}
+
+/// Everything of a part's transaction but its commit: stages the part's companies and
+/// prospects, merges them, and mirrors them into `customer` when asked. Returns the outcome
+/// and whether anything was written, or `None` when a company the prospects join to
+/// vanished meanwhile (fewer rows merged than staged).
+async fn prepare_part(
+    transaction: &Transaction<'_>,
+    organization_id: i64,
+    rows: &[StagedRow],
+    mirror: bool,
+) -> Result<Option<(BatchOutcome, bool)>, DbError> {
+    transaction.batch_execute(CREATE_STAGING).await?;
+    copy_companies(transaction, &companies_of(rows)).await?;
+    copy_prospects(transaction, rows).await?;
+    let companies = transaction
+        .query_one(MERGE_COMPANIES.as_str(), &[&organization_id])
+        .await?;
+    let prospects = transaction
+        .query_one(MERGE_PROSPECTS.as_str(), &[&organization_id])
+        .await?;
+    let staged: i64 = prospects.try_get(0)?;
+    if staged != rows.len() as i64 {
+        return Ok(None);
+    }
+    let count = |row: &tokio_postgres::Row, index: usize| -> Result<u64, DbError> {
+        Ok(row.try_get::<_, i64>(index)?.max(0) as u64)
+    };
+    let mut outcome = BatchOutcome {
+        companies_created: count(&companies, 0)?,
+        companies_updated: count(&companies, 1)?,
+        inserted: count(&prospects, 1)?,
+        updated: count(&prospects, 2)?,
+        ..Default::default()
+    };
+    outcome.unchanged = rows.len() as u64 - outcome.inserted - outcome.updated;
+    let wrote =
+        outcome.inserted + outcome.updated + outcome.companies_created + outcome.companies_updated
+            > 0;
+    if wrote && mirror {
+        transaction
+            .execute(
+                store::MIRROR_STAGED_TO_CUSTOMER.as_str(),
+                &[&organization_id],
+            )
+            .await?;
+    }
+    Ok(Some((outcome, wrote)))
 }
 
 /// Whether a plain insert of a prospect the batch had found missing met one that another writer

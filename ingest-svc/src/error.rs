@@ -15,6 +15,8 @@ pub enum IngestError {
     Csv(#[from] crate::csv_import::CsvError),
     #[error("the client ended the stream: {0}")]
     ClientStream(Status),
+    #[error("the client cancelled the call")]
+    Cancelled,
     #[error("{0} failed: {1}")]
     TaskFailed(&'static str, tokio::task::JoinError),
     #[error(transparent)]
@@ -53,6 +55,7 @@ impl From<IngestError> for Status {
                 format!("the file cannot be imported: {error}"),
             ),
             IngestError::ClientStream(status) => status,
+            IngestError::Cancelled => Status::cancelled("the client cancelled the call"),
             IngestError::TaskFailed(task, error) => {
                 Status::internal(format!("{task} failed: {error}"))
             }

@@ -64,15 +64,15 @@ static DISPOSABLE: LazyLock<HashSet<&'static str>> =
 
 /// The company domain named by a work email address ("Jane@Mail.Acme.co.uk" -> "acme.co.uk").
 pub fn domain_of_email(email: &str) -> Result<String, DomainError> {
-    let (local, host) = email
-        .trim()
-        .rsplit_once('@')
-        .ok_or(DomainError::NotAnEmail)?;
-    // As the schema's check: one `@`, no white space, something on both sides.
-    if local.is_empty()
-        || host.is_empty()
-        || local.contains('@')
-        || local.contains(char::is_whitespace)
+    let email = email.trim();
+    let (local, host) = email.rsplit_once('@').ok_or(DomainError::NotAnEmail)?;
+    // As the schema's check (prospect_email_format), so that the database never refuses an
+    // address validation let through: one `@`, no white space, something on both sides, and
+    // a dot inside the host (an IP literal like `[::1]` has none).
+    let dot_inside = host
+        .char_indices()
+        .any(|(at, c)| c == '.' && at > 0 && at + 1 < host.len());
+    if local.is_empty() || local.contains('@') || email.contains(char::is_whitespace) || !dot_inside
     {
         return Err(DomainError::NotAnEmail);
     }

@@ -1,14 +1,18 @@
 //! Turns API records into rows the store can write, or into field violations that name every
-//! problem of the record at once. Limits mirror the column sizes in `migrations/`.
+//! problem of the record at once. Limits mirror the column sizes in `migrations/`. Every text
+//! is checked before any SQL: a value PostgreSQL cannot store (a NUL) is a violation of its
+//! field, never a database error. Errors quote a caller's value only cut short
+//! ([`svc_core::error::quoted`]).
 
 use lma_proto::v1::{CompanyRecord, JobTitleLevel, ProspectRecord};
 use svc_core::FieldViolation;
+use svc_core::error::{quoted, unstorable_text};
 use tokio_postgres::types::ToSql;
 
 use crate::normalize;
 
 /// Column limits, in characters (varchar(n) in migrations/V2__base_tables.sql).
-mod limit {
+pub(crate) mod limit {
     pub const EXTERNAL_SOURCE: usize = 100;
     pub const EXTERNAL_ID: usize = 200;
     pub const SALUTATION: usize = 20;
@@ -162,18 +166,34 @@ impl Checker {
     /// Trimmed text; empty is "not given".
     fn text(&mut self, field: &str, value: &str, max_chars: usize) -> Option<String> {
         let value = value.trim();
-        if value.is_empty() {
+        if value.is_empty() || !self.storable(field, value) {
             return None;
         }
+        self.within(field, value, max_chars)
+            .then(|| value.to_owned())
+    }
+
+    /// Whether PostgreSQL can store `value`; a violation of `field` when it cannot.
+    fn storable(&mut self, field: &str, value: &str) -> bool {
+        match unstorable_text(value) {
+            Some(why) => {
+                self.violation(field, why);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// Whether `value` has at most `max_chars` characters; a violation of `field` when not.
+    fn within(&mut self, field: &str, value: &str, max_chars: usize) -> bool {
         let chars = value.chars().count();
         if chars > max_chars {
             self.violation(
                 field,
                 format!("is {chars} characters long; at most {max_chars} are allowed"),
             );
-            return None;
         }
-        Some(value.to_owned())
+        chars <= max_chars
     }
 
     fn required(&mut self, field: &str, value: &str, max_chars: usize) -> Option<String> {
@@ -211,14 +231,16 @@ pub fn company(
                 None
             }
         }
-    } else {
+    } else if check.storable("domain", &record.domain) {
         match normalize::company_domain(&record.domain) {
             Ok(domain) => Some(domain),
             Err(error) => {
-                check.violation("domain", format!("{:?} {error}", record.domain));
+                check.violation("domain", format!("{} {error}", quoted(&record.domain)));
                 None
             }
         }
+    } else {
+        None
     };
     if let Some(revenue) = record.revenue
         && revenue < 0
@@ -284,10 +306,17 @@ pub fn company(
 pub fn prospect(record: &ProspectRecord) -> Result<ProspectRow, Vec<FieldViolation>> {
     let mut check = Checker::new("");
     let external_id = check.required("external_id", &record.external_id, limit::EXTERNAL_ID);
+    // Checked again once in lower case, which is what is stored and may be longer ("İ").
     let email = check
         .required("email", &record.email, limit::EMAIL)
-        .map(|email| email.to_lowercase());
-    let email_domain = email.as_deref().map(normalize::domain_of_email);
+        .map(|email| email.to_lowercase())
+        .filter(|email| check.within("email", email, limit::EMAIL));
+    let email_domain = match &email {
+        Some(email) => Some(normalize::domain_of_email(email)),
+        // Reported on the email field: no company domain is required for it as well.
+        None if !record.email.trim().is_empty() => Some(Err(normalize::DomainError::NotAnEmail)),
+        None => None,
+    };
     let default_company = CompanyRecord::default();
     let company_record = record.company.as_ref().unwrap_or(&default_company);
     let explicit_domain = !company_record.domain.trim().is_empty();
@@ -295,13 +324,14 @@ pub fn prospect(record: &ProspectRecord) -> Result<ProspectRow, Vec<FieldViolati
         // A free-mail (or otherwise company-less) address is a valid email: it only needs the
         // company named explicitly. Prospects always belong to a company (DESIGN.md section 4).
         if !error.is_no_company() {
-            check.violation("email", format!("{email:?} {error}"));
+            check.violation("email", format!("{} {error}", quoted(email)));
         } else if !explicit_domain {
             check.violation(
                 "email",
                 format!(
-                    "{email:?} {error}; give the company's domain or website to attach the \
-                     prospect to a company"
+                    "{} {error}; give the company's domain or website to attach the prospect \
+                     to a company",
+                    quoted(email)
                 ),
             );
         }
@@ -394,12 +424,14 @@ fn custom_fields(
     }
     let mut object = serde_json::Map::with_capacity(fields.len());
     for (key, value) in fields {
-        let field = format!("custom_fields[{key:?}]");
+        let field = custom_field_path(key);
         if key.trim().is_empty() || key.chars().count() > limit::CUSTOM_FIELD_KEY {
             check.violation(
                 &field,
                 format!("keys must be 1 to {} characters", limit::CUSTOM_FIELD_KEY),
             );
+        } else if let Some(why) = unstorable_text(key) {
+            check.violation(&field, format!("the key {why}"));
         } else if value.chars().count() > limit::CUSTOM_FIELD_VALUE {
             check.violation(
                 &field,
@@ -408,6 +440,8 @@ fn custom_fields(
                     limit::CUSTOM_FIELD_VALUE
                 ),
             );
+        } else if let Some(why) = unstorable_text(value) {
+            check.violation(&field, format!("the value {why}"));
         } else {
             object.insert(
                 key.trim().to_owned(),
@@ -416,6 +450,24 @@ fn custom_fields(
         }
     }
     serde_json::Value::Object(object)
+}
+
+/// The field path of a custom field in violations: `custom_fields["key"]`, the key quoted (and
+/// cut short when long).
+pub fn custom_field_path(key: &str) -> String {
+    format!("custom_fields[{}]", quoted(key))
+}
+
+/// The external id a row error names: the record's own when it is one that can be stored, and
+/// none otherwise (the record's violation quotes it, cut short). An error never echoes an
+/// oversized or unstorable id whole.
+pub fn reportable_external_id(external_id: &str) -> &str {
+    let external_id = external_id.trim();
+    if unstorable_text(external_id).is_none() && external_id.chars().count() <= limit::EXTERNAL_ID {
+        external_id
+    } else {
+        ""
+    }
 }
 
 #[cfg(test)]
@@ -481,6 +533,110 @@ mod tests {
                 "company.min_employees"
             ]
         );
+    }
+
+    /// Every text of a record is a field PostgreSQL would refuse whole with a NUL in it.
+    #[test]
+    fn a_nul_in_any_text_is_a_violation_of_that_field() {
+        type Setter = fn(&mut ProspectRecord);
+        type CompanySetter = fn(&mut CompanyRecord);
+        let cases: Vec<(&str, Setter)> = vec![
+            ("external_source", |r| r.external_source = "a\0".into()),
+            ("external_id", |r| r.external_id = "a\0".into()),
+            ("salutation", |r| r.salutation = "a\0".into()),
+            ("first_name", |r| r.first_name = "a\0".into()),
+            ("last_name", |r| r.last_name = "a\0".into()),
+            ("email", |r| r.email = "a\0@acme.com".into()),
+            ("job_title", |r| r.job_title = "a\0".into()),
+            ("department", |r| r.department = "a\0".into()),
+            ("job_title_link", |r| r.job_title_link = "a\0".into()),
+            ("address", |r| r.address = "a\0".into()),
+            ("city", |r| r.city = "a\0".into()),
+            ("state", |r| r.state = "a\0".into()),
+            ("country", |r| r.country = "a\0".into()),
+            ("zip_code", |r| r.zip_code = "a\0".into()),
+            ("phone", |r| r.phone = "a\0".into()),
+            ("mobile_phone", |r| r.mobile_phone = "a\0".into()),
+            ("tags[1]", |r| r.tags = vec!["ok".into(), "a\0".into()]),
+            ("custom_fields[\"a\\0\"]", |r| {
+                r.custom_fields.insert("a\0".into(), "ok".into());
+            }),
+            ("custom_fields[\"k\"]", |r| {
+                r.custom_fields.insert("k".into(), "a\0".into());
+            }),
+        ];
+        let company_cases: Vec<(&str, CompanySetter)> = vec![
+            ("company.domain", |c| c.domain = "acme\0.com".into()),
+            ("company.name", |c| c.name = "a\0".into()),
+            ("company.industry", |c| c.industry = "a\0".into()),
+            ("company.employee_size_link", |c| {
+                c.employee_size_link = "a\0".into()
+            }),
+            ("company.address", |c| c.address = "a\0".into()),
+            ("company.city", |c| c.city = "a\0".into()),
+            ("company.state", |c| c.state = "a\0".into()),
+            ("company.country", |c| c.country = "a\0".into()),
+            ("company.zip_code", |c| c.zip_code = "a\0".into()),
+            ("company.phone", |c| c.phone = "a\0".into()),
+            ("company.mobile_phone", |c| c.mobile_phone = "a\0".into()),
+            ("company.external_source", |c| {
+                c.external_source = "a\0".into()
+            }),
+            ("company.external_id", |c| c.external_id = "a\0".into()),
+        ];
+        let mut checked = Vec::new();
+        for (field, set) in cases {
+            let mut input = record();
+            set(&mut input);
+            checked.push((field, prospect(&input)));
+        }
+        for (field, set) in company_cases {
+            let mut input = record();
+            set(input.company.get_or_insert_with(Default::default));
+            checked.push((field, prospect(&input)));
+        }
+        for (field, result) in checked {
+            let violations = result.expect_err(field);
+            assert_eq!(fields(&violations), [field], "{violations:?}");
+            assert!(violations[0].description.contains("NUL"), "{violations:?}");
+        }
+    }
+
+    #[test]
+    fn an_email_is_checked_for_length_as_stored_in_lower_case() {
+        let mut input = record();
+        // 250 characters as sent, 450 in lower case ("İ" is "i̇").
+        input.email = format!("{}@acme.com", "İ".repeat(241));
+        let violations = prospect(&input).expect_err("too long once lower-cased");
+        assert_eq!(fields(&violations), ["email"]);
+        assert!(
+            violations[0].description.contains("at most 254"),
+            "{violations:?}"
+        );
+    }
+
+    #[test]
+    fn errors_quote_long_values_cut_short() {
+        let huge = "k".repeat(2 * 1024 * 1024);
+        let mut input = record();
+        input.custom_fields.insert(huge.clone(), "v".into());
+        input.email = format!("{huge}@acme");
+        input.company = Some(CompanyRecord {
+            domain: huge.clone(),
+            ..Default::default()
+        });
+        let violations = prospect(&input).expect_err("invalid");
+        for violation in &violations {
+            assert!(
+                violation.field.len() + violation.description.len() < 300,
+                "{} {}",
+                violation.field.len(),
+                violation.description.len()
+            );
+        }
+        assert_eq!(reportable_external_id(&huge), "");
+        assert_eq!(reportable_external_id("a\0"), "");
+        assert_eq!(reportable_external_id(" p-1 "), "p-1");
     }
 
     #[test]

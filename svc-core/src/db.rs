@@ -397,6 +397,19 @@ pub fn build_control_pool(args: &DatabaseArgs, application_name: &str) -> Result
     )
 }
 
+/// Stops the statement `client` is running, if any, and closes the connection instead of
+/// returning it to the pool, so the server rolls back whatever transaction it had open.
+/// For work whose caller went away: a statement waiting on a lock would otherwise hold its
+/// backend until the lock or `statement_timeout` let go. Closing (rather than reusing) the
+/// connection makes sure the cancel can never hit the next borrower's statement.
+pub async fn cancel_and_discard(client: PooledClient) {
+    // The cancel request goes over a connection of its own, with the pool's (lack of) TLS.
+    if let Err(error) = client.cancel_token().cancel_query(NoTls).await {
+        tracing::info!(%error, "could not cancel a statement; closing its connection anyway");
+    }
+    drop(deadpool_postgres::Object::take(client));
+}
+
 /// Opens one dedicated connection with the same settings as the pool, for a caller that must
 /// drive the connection itself (the refresh listener polls it for notifications). The
 /// connection is returned un-spawned.

@@ -2,8 +2,13 @@
 
 use std::collections::HashMap;
 
+use std::num::{IntErrorKind, ParseIntError};
+
 use lma_proto::v1::{CompanyRecord, JobTitleLevel, ProspectRecord};
 use svc_core::FieldViolation;
+use svc_core::error::{quoted, unstorable_text};
+
+use crate::validate;
 
 /// A field a CSV column fills.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,7 +173,7 @@ impl Column {
             Column::CompanyZipCode => "company.zip_code",
             Column::CompanyPhone => "company.phone",
             Column::CompanyExternalId => "company.external_id",
-            Column::Custom(key) => return format!("custom_fields[{key:?}]"),
+            Column::Custom(key) => return validate::custom_field_path(key),
         };
         name.to_owned()
     }
@@ -186,9 +191,9 @@ impl Column {
             Column::Email => record.email = text.to_owned(),
             Column::JobTitle => record.job_title = text.to_owned(),
             Column::JobTitleLevel => {
-                record.job_title_level = job_title_level(text)
-                    .ok_or_else(|| self.violation(format!("{text:?} is not a known level")))?
-                    as i32;
+                record.job_title_level = job_title_level(text).ok_or_else(|| {
+                    self.violation(format!("{} is not a known level", quoted(text)))
+                })? as i32;
             }
             Column::Department => record.department = text.to_owned(),
             Column::JobTitleLink => record.job_title_link = text.to_owned(),
@@ -242,7 +247,10 @@ impl Column {
 
     /// A whole number; empty is "not given". Thousands separators (`1,000` `1 000` `1_000`)
     /// are accepted, decimals and units are not.
-    fn number<T: std::str::FromStr>(&self, text: &str) -> Result<Option<T>, FieldViolation> {
+    fn number<T>(&self, text: &str) -> Result<Option<T>, FieldViolation>
+    where
+        T: std::str::FromStr<Err = ParseIntError> + std::fmt::Display + Bounded,
+    {
         if text.is_empty() {
             return Ok(None);
         }
@@ -250,11 +258,34 @@ impl Column {
             .chars()
             .filter(|c| !matches!(c, ',' | '_' | ' ' | '\u{a0}'))
             .collect();
-        digits
-            .parse::<T>()
-            .map(Some)
-            .map_err(|_| self.violation(format!("{text:?} is not a whole number")))
+        digits.parse::<T>().map(Some).map_err(|error| {
+            self.violation(match error.kind() {
+                IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => format!(
+                    "{} is out of range ({} to {})",
+                    quoted(text),
+                    T::MIN,
+                    T::MAX
+                ),
+                _ => format!("{} is not a whole number", quoted(text)),
+            })
+        })
     }
+}
+
+/// The range of a number column's type, for its error message.
+trait Bounded {
+    const MIN: Self;
+    const MAX: Self;
+}
+
+impl Bounded for i32 {
+    const MIN: Self = i32::MIN;
+    const MAX: Self = i32::MAX;
+}
+
+impl Bounded for i64 {
+    const MIN: Self = i64::MIN;
+    const MAX: Self = i64::MAX;
 }
 
 /// Seniority from free text: the stored names and common spellings.
@@ -282,6 +313,8 @@ fn job_title_level(text: &str) -> Option<JobTitleLevel> {
 pub struct HeaderColumns {
     /// Per column position: its field, or `None` for an unknown column.
     pub columns: Vec<Option<Column>>,
+    /// Per column position: its name in the header, trimmed, for row errors.
+    pub names: Vec<String>,
     pub unknown: Vec<String>,
     /// Header name -> field name, for the report.
     pub mapping: HashMap<String, String>,
@@ -295,20 +328,31 @@ fn normalized(name: &str) -> String {
         .collect()
 }
 
-/// Maps a header; fails when a required column is missing or two columns name one field.
+/// Header names listed in the error about missing columns.
+const LISTED_COLUMNS: usize = 10;
+
+/// Maps a header; fails when a required column is missing, two columns name one field, or a
+/// name cannot be stored (a NUL: in a UTF-16 file without byte-order mark, for one).
 pub fn map_header(header: &[String]) -> Result<HeaderColumns, String> {
     let mut columns = Vec::with_capacity(header.len());
+    let mut names = Vec::with_capacity(header.len());
     let mut unknown = Vec::new();
     let mut mapping = HashMap::new();
     let mut seen: HashMap<String, &str> = HashMap::new();
-    for name in header {
+    for (index, name) in header.iter().enumerate() {
+        if let Some(why) = unstorable_text(name) {
+            return Err(format!(
+                "column {} of the header {why} (a UTF-16 file needs a byte-order mark)",
+                index + 1
+            ));
+        }
         let trimmed = name.trim().trim_start_matches('\u{feff}');
-        let lower = trimmed.to_lowercase();
         let custom = ["custom.", "custom_fields.", "custom:"]
             .iter()
             .find_map(|prefix| {
-                lower
-                    .starts_with(prefix)
+                trimmed
+                    .get(..prefix.len())
+                    .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
                     .then(|| trimmed[prefix.len()..].trim())
             });
         let column = match custom {
@@ -326,7 +370,9 @@ pub fn map_header(header: &[String]) -> Result<HeaderColumns, String> {
                 let field = column.field();
                 if let Some(other) = seen.insert(field.clone(), trimmed) {
                     return Err(format!(
-                        "columns {other:?} and {trimmed:?} both map to {field}; keep one"
+                        "columns {} and {} both map to {field}; keep one",
+                        quoted(other),
+                        quoted(trimmed)
                     ));
                 }
                 mapping.insert(trimmed.to_owned(), field);
@@ -335,20 +381,30 @@ pub fn map_header(header: &[String]) -> Result<HeaderColumns, String> {
             None => {}
         }
         columns.push(column);
+        names.push(trimmed.to_owned());
     }
     let missing: Vec<&str> = ["external_id", "email"]
         .into_iter()
         .filter(|field| !seen.contains_key(*field))
         .collect();
     if !missing.is_empty() {
+        let mut found: Vec<String> = names
+            .iter()
+            .take(LISTED_COLUMNS)
+            .map(|name| quoted(name))
+            .collect();
+        if names.len() > LISTED_COLUMNS {
+            found.push(format!("and {} more", names.len() - LISTED_COLUMNS));
+        }
         return Err(format!(
             "the header has no {} column (found: {}); nothing was imported",
             missing.join(" and no "),
-            header.join(", ")
+            found.join(", ")
         ));
     }
     Ok(HeaderColumns {
         columns,
+        names,
         unknown,
         mapping,
     })

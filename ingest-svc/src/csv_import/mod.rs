@@ -4,6 +4,7 @@
 
 mod columns;
 pub mod decode;
+pub mod upload;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
@@ -14,7 +15,6 @@ use tokio::sync::mpsc;
 
 use crate::bulk::{Batch, Batcher, StagedRow};
 use crate::validate;
-pub use columns::Column;
 use decode::DecodingReader;
 
 /// Longest header line looked at to detect the delimiter.
@@ -29,6 +29,7 @@ pub enum CsvError {
     Header(String),
     #[error("reading the file: {0}")]
     Read(String),
+    /// The upload broke off (see [`upload`]) or the writer stopped taking batches.
     #[error("the upload ended early")]
     Aborted,
 }
@@ -58,7 +59,9 @@ pub struct HeaderReport {
 pub type RowsRead = std::sync::Arc<std::sync::atomic::AtomicU64>;
 
 /// Reads the whole file from `input` (blocking), validating each row and sending batches.
-/// A header without the required columns fails before any batch is sent.
+/// A header without the required columns fails before any batch is sent. An input that breaks
+/// off ([`upload::UploadAborted`]) fails with [`CsvError::Aborted`] and sends nothing more: the
+/// record it cut and the rows of the unfinished batch are dropped.
 pub fn parse(
     input: impl Read,
     options: &CsvOptions,
@@ -125,7 +128,7 @@ pub fn parse(
         }
         rows_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let line = record.position().map_or(0, csv::Position::line);
-        let ready = match row_to_record(&record, &columns.columns, options) {
+        let ready = match row_to_record(&record, &columns, options) {
             Ok(prospect) => match validate::prospect(&prospect) {
                 Ok(valid) => batcher.push(StagedRow {
                     row: line,
@@ -149,8 +152,10 @@ pub fn parse(
     Ok(report)
 }
 
-/// One RowError per violation of a record.
+/// One RowError per violation of a record. The external id is named only when it is a valid
+/// one ([`validate::reportable_external_id`]).
 pub fn row_errors(row: u64, external_id: &str, violations: Vec<FieldViolation>) -> Vec<RowError> {
+    let external_id = validate::reportable_external_id(external_id);
     violations
         .into_iter()
         .map(|violation| RowError {
@@ -164,16 +169,22 @@ pub fn row_errors(row: u64, external_id: &str, violations: Vec<FieldViolation>) 
 
 fn read_error(error: csv::Error) -> CsvError {
     match error.into_kind() {
-        csv::ErrorKind::Io(error) => CsvError::Read(error.to_string()),
+        csv::ErrorKind::Io(error) => io_error(error),
         other => CsvError::Read(format!("{other:?}")),
+    }
+}
+
+fn io_error(error: std::io::Error) -> CsvError {
+    if upload::is_aborted(&error) {
+        CsvError::Aborted
+    } else {
+        CsvError::Read(error.to_string())
     }
 }
 
 /// The header line, left in the reader's buffer, for delimiter detection.
 fn peek_header_line(reader: &mut BufReader<impl Read>) -> Result<String, CsvError> {
-    let buffered = reader
-        .fill_buf()
-        .map_err(|error| CsvError::Read(error.to_string()))?;
+    let buffered = reader.fill_buf().map_err(io_error)?;
     if buffered.is_empty() {
         return Err(CsvError::NoHeader);
     }
@@ -207,12 +218,14 @@ fn detect_delimiter(header: &str) -> u8 {
         .map_or(b',', |(delimiter, _)| *delimiter)
 }
 
-/// The record of one data row, or the violations of values that do not parse.
+/// The record of one data row, or the violations of values that do not parse or cannot be
+/// stored (these name the column as the header does).
 fn row_to_record(
     row: &csv::StringRecord,
-    columns: &[Option<Column>],
+    header: &columns::HeaderColumns,
     options: &CsvOptions,
 ) -> Result<ProspectRecord, (String, Vec<FieldViolation>)> {
+    let columns = &header.columns;
     let mut record = ProspectRecord {
         external_source: options.external_source.clone(),
         ..Default::default()
@@ -228,6 +241,14 @@ fn row_to_record(
             }
             continue;
         };
+        if let Some(why) = svc_core::error::unstorable_text(value) {
+            let name = header.names.get(index).map_or("", String::as_str);
+            violations.push(FieldViolation::new(
+                column.field(),
+                format!("column {}: {why}", svc_core::error::quoted(name)),
+            ));
+            continue;
+        }
         if let Err(violation) = column.set(&mut record, value) {
             violations.push(violation);
         }

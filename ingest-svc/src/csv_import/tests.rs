@@ -98,3 +98,168 @@ fn delimiters_are_detected_outside_quotes() {
     assert_eq!(detect_delimiter("a\tb"), b'\t');
     assert_eq!(detect_delimiter("single"), b',');
 }
+
+/// Parses an upload of `chunks`, ended cleanly or not.
+fn parse_upload(chunks: &[&str], clean_end: bool) -> (Result<HeaderReport, CsvError>, Vec<Batch>) {
+    let (sender, receiver) = mpsc::channel(chunks.len() + 1);
+    for chunk in chunks {
+        sender
+            .try_send(upload::Upload::Chunk(chunk.as_bytes().to_vec()))
+            .expect("room for every chunk");
+    }
+    if clean_end {
+        sender
+            .try_send(upload::Upload::End)
+            .expect("room for the end");
+    }
+    drop(sender);
+    let (batches, mut received) = mpsc::channel(1_000);
+    let options = CsvOptions {
+        batch_rows: 2,
+        // Declared, so that parsing starts without waiting for 64 KiB to sniff.
+        encoding: CsvEncoding::Utf8,
+        ..options()
+    };
+    let result = parse(
+        upload::ChunkReader::new(receiver),
+        &options,
+        &batches,
+        &RowsRead::default(),
+    );
+    drop(batches);
+    let mut sent = Vec::new();
+    while let Ok(batch) = received.try_recv() {
+        sent.push(batch);
+    }
+    (result, sent)
+}
+
+fn external_ids(batches: &[Batch]) -> Vec<&str> {
+    batches
+        .iter()
+        .flat_map(|b| &b.rows)
+        .map(|row| row.record.external_id.as_str())
+        .collect()
+}
+
+#[test]
+fn an_upload_that_breaks_off_sends_no_cut_record_and_no_unfinished_batch() {
+    let chunks = [
+        "external_id,email\na1,a1@acme.com\na2,a2@acme.com\n",
+        "a3,a3@acme.com\na4,a4@acme.co",
+    ];
+    let (result, batches) = parse_upload(&chunks, false);
+    assert!(matches!(result, Err(CsvError::Aborted)), "{result:?}");
+    // The full batch went out; a3 (unfinished batch) and a4 (cut) did not.
+    assert_eq!(external_ids(&batches), ["a1", "a2"]);
+
+    // The same bytes ended cleanly are a whole file whose last line has no line break (so
+    // a4@acme.com cut after "acme.co" would be stored as a valid, wrong address).
+    let (result, batches) = parse_upload(&chunks, true);
+    result.expect("a complete file");
+    assert_eq!(external_ids(&batches), ["a1", "a2", "a3", "a4"]);
+    let last = &batches.last().expect("batches").rows[1].record;
+    assert_eq!(last.email, "a4@acme.co");
+}
+
+#[test]
+fn an_upload_that_breaks_off_inside_the_header_imports_nothing() {
+    let (result, batches) = parse_upload(&["external_id,em"], false);
+    assert!(matches!(result, Err(CsvError::Aborted)), "{result:?}");
+    assert!(batches.is_empty());
+}
+
+#[test]
+fn a_nul_in_a_value_is_a_row_error_naming_line_and_column() {
+    let file = "external_id,E-Mail,Given Name,custom.tier\n\
+                a,a@acme.com,Ann,gold\n\
+                b,b@acme.com,B\0b,\n\
+                c\0,c@acme.com,Cy,\n\
+                d,d@acme.com,Dee,pl\0tinum\n";
+    let (report, batches) = parse_all(file.as_bytes());
+    report.expect("importable");
+    assert_eq!(external_ids(&batches), ["a"]);
+    let errors: Vec<(u64, &str, &str, &str)> = batches
+        .iter()
+        .flat_map(|b| &b.rejected)
+        .map(|e| {
+            (
+                e.row,
+                e.external_id.as_str(),
+                e.field.as_str(),
+                e.reason.as_str(),
+            )
+        })
+        .collect();
+    let nul = "contains a NUL character (U+0000), which cannot be stored";
+    assert_eq!(
+        errors,
+        [
+            (
+                3,
+                "b",
+                "first_name",
+                format!("column \"Given Name\": {nul}").as_str()
+            ),
+            (
+                4,
+                "",
+                "external_id",
+                format!("column \"external_id\": {nul}").as_str()
+            ),
+            (
+                5,
+                "d",
+                "custom_fields[\"tier\"]",
+                format!("column \"custom.tier\": {nul}").as_str()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_nul_in_the_header_fails_the_file() {
+    let (report, batches) = parse_all(b"external_id,em\0ail\na,a@acme.com\n");
+    let error = report.expect_err("an unstorable header").to_string();
+    assert!(
+        error.contains("column 2 of the header contains a NUL"),
+        "{error}"
+    );
+    assert!(batches.is_empty());
+}
+
+#[test]
+fn numbers_out_of_range_say_so() {
+    let file = "external_id,email,min_employees,revenue\n\
+                a,a@acme.com,99999999999,\n\
+                b,b@acme.com,,99999999999999999999\n";
+    let (_, batches) = parse_all(file.as_bytes());
+    let reasons: Vec<&str> = batches
+        .iter()
+        .flat_map(|b| &b.rejected)
+        .map(|e| e.reason.as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "\"99999999999\" is out of range (-2147483648 to 2147483647)",
+            "\"99999999999999999999\" is out of range (-9223372036854775808 to 9223372036854775807)",
+        ]
+    );
+}
+
+#[test]
+fn header_errors_quote_names_cut_short() {
+    let long = "x".repeat(100_000);
+    let header: Vec<String> = (0..50).map(|i| format!("{long}{i}")).collect();
+    let error = columns::map_header(&header)
+        .err()
+        .expect("no required column");
+    assert!(error.len() < 2_000, "{}", error.len());
+    assert!(error.contains("and 40 more"), "{error}");
+    let dashes = "-".repeat(100_000);
+    let error = columns::map_header(&["id".into(), "email".into(), format!("e-mail{dashes}")])
+        .err()
+        .expect("two email columns");
+    assert!(error.len() < 300, "{}", error.len());
+}

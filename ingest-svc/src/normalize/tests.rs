@@ -186,6 +186,28 @@ fn reasons_say_why_there_is_no_company() {
     assert!(!DomainError::InvalidHost.is_no_company());
 }
 
+/// Addresses the database's `prospect_email_format` check would refuse are not emails, even
+/// when their host alone would name a company (or name none, as an IP literal).
+#[test]
+fn what_the_schema_refuses_is_not_an_email() {
+    for email in [
+        "a@acme.com/x y",
+        "a@ acme.com",
+        "a b@acme.com",
+        "a@acme.com?x\u{3000}y",
+        "a@[::1]",
+        "a@::1",
+        "a@.com",
+    ] {
+        assert_eq!(
+            domain_of_email(email),
+            Err(DomainError::NotAnEmail),
+            "{email:?}"
+        );
+    }
+    assert_eq!(domain_of_email("a@[10.0.0.1]"), Err(DomainError::IpLiteral));
+}
+
 fn label() -> impl Strategy<Value = String> {
     "[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?"
 }

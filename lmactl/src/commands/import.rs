@@ -1,5 +1,7 @@
 //! `lmactl import FILE`: streams a CSV file through ImportCsv with a progress bar, prints the
 //! final report, and optionally writes every rejected row to a file for fixing and re-import.
+//! When the import fails part way, it says what ingest-svc had committed (re-importing the
+//! file finishes it: rows already stored are left unchanged).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -10,7 +12,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lma_proto::v1::import_csv_request::Part;
 use lma_proto::v1::import_csv_response::Message;
 use lma_proto::v1::ingest_service_client::IngestServiceClient;
-use lma_proto::v1::{CsvEncoding, CsvImportOptions, ImportCsvRequest, ImportReport, RowError};
+use lma_proto::v1::{
+    CsvEncoding, CsvImportOptions, ImportCsvRequest, ImportProgress, ImportReport, RowError,
+};
 use tokio::io::AsyncReadExt as _;
 use tokio::sync::mpsc;
 use tonic::metadata::MetadataValue;
@@ -62,25 +66,26 @@ pub async fn run(args: ImportArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
         .max_decoding_message_size(64 * 1024 * 1024);
 
     // The file is read while it is sent: never more than a few chunks in memory.
-    let (sender, receiver) = mpsc::channel::<ImportCsvRequest>(4);
+    let (sender, receiver) = mpsc::channel::<UploadPart>(4);
     sender
-        .send(ImportCsvRequest {
+        .send(UploadPart::Request(ImportCsvRequest {
             part: Some(Part::Options(options)),
-        })
+        }))
         .await
         .context("starting the upload")?;
-    let reader = tokio::spawn(async move {
+    let mut reader = tokio::spawn(async move {
         let mut buffer = vec![0u8; CHUNK_BYTES];
         loop {
             let read = file.read(&mut buffer).await?;
-            if read == 0 {
-                return Ok::<(), std::io::Error>(());
-            }
-            let chunk = ImportCsvRequest {
-                part: Some(Part::Chunk(buffer[..read].to_vec())),
+            let part = if read == 0 {
+                UploadPart::End
+            } else {
+                UploadPart::Request(ImportCsvRequest {
+                    part: Some(Part::Chunk(buffer[..read].to_vec())),
+                })
             };
-            if sender.send(chunk).await.is_err() {
-                return Ok(());
+            if sender.send(part).await.is_err() || read == 0 {
+                return Ok::<(), std::io::Error>(());
             }
         }
     });
@@ -96,34 +101,70 @@ pub async fn run(args: ImportArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
         bar
     };
     let mut stream = client
-        .import_csv(tokio_stream::wrappers::ReceiverStream::new(receiver))
+        .import_csv(Upload {
+            parts: receiver,
+            ended: false,
+        })
         .await
         .context("ImportCsv")?
         .into_inner();
     let mut rejected: Vec<RowError> = Vec::new();
     let mut report = None;
-    while let Some(message) = stream.message().await.context("ImportCsv")? {
-        match message.message {
-            Some(Message::Progress(progress)) => {
-                bar.set_position(progress.bytes_received);
-                bar.set_message(format!(
-                    "{} rows read, {} accepted, {} rejected",
-                    progress.rows_read, progress.rows_accepted, progress.rows_rejected
-                ));
-                if args.rejects.is_some() {
-                    rejected.extend(progress.row_errors);
+    let mut last_progress: Option<ImportProgress> = None;
+    let mut file_read = false;
+    let failure = loop {
+        let message = tokio::select! {
+            message = stream.message() => message,
+            read = &mut reader, if !file_read => {
+                file_read = true;
+                match read {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(error)) => {
+                        break Some(anyhow::Error::new(error)
+                            .context(format!("reading {}", args.file.display())));
+                    }
+                    Err(error) => break Some(anyhow::Error::new(error).context("reading the file")),
                 }
             }
-            Some(Message::Report(final_report)) => report = Some(final_report),
-            None => {}
+        };
+        match message {
+            Ok(Some(message)) => match message.message {
+                Some(Message::Progress(mut progress)) => {
+                    bar.set_position(progress.bytes_received);
+                    bar.set_message(format!(
+                        "{} rows read, {} accepted, {} rejected",
+                        progress.rows_read, progress.rows_accepted, progress.rows_rejected
+                    ));
+                    if args.rejects.is_some() {
+                        rejected.append(&mut progress.row_errors);
+                    }
+                    last_progress = Some(progress);
+                }
+                Some(Message::Report(final_report)) => report = Some(final_report),
+                None => {}
+            },
+            Ok(None) => break None,
+            Err(status) => break Some(anyhow::Error::new(status).context("ImportCsv")),
         }
-    }
+    };
     bar.finish_and_clear();
-    reader
-        .await
-        .context("reading the file")?
-        .with_context(|| format!("reading {}", args.file.display()))?;
-    let report = report.context("ingest-svc ended the import without a report")?;
+    let report = match (failure, report) {
+        (None, Some(report)) => report,
+        (failure, _) => {
+            if !args.dry_run {
+                print_committed(last_progress.as_ref(), out)?;
+            }
+            return Err(failure.unwrap_or_else(|| {
+                anyhow::anyhow!("ingest-svc ended the import without a report")
+            }));
+        }
+    };
+    if !file_read {
+        reader
+            .await
+            .context("reading the file")?
+            .with_context(|| format!("reading {}", args.file.display()))?;
+    }
     print_report(&report, out)?;
     if let Some(path) = &args.rejects {
         let written = write_rejects(&args.file, &report, path, &rejected)?;
@@ -132,6 +173,69 @@ pub async fn run(args: ImportArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
             "wrote {written} rejected rows to {}",
             path.display()
         )?;
+    }
+    Ok(())
+}
+
+/// What the reader hands the upload.
+enum UploadPart {
+    Request(ImportCsvRequest),
+    /// The file was read to its end.
+    End,
+}
+
+/// The request stream of the call. It ends, which half-closes the call and tells ingest-svc
+/// that the file is complete, only after [`UploadPart::End`]. When reading fails it never
+/// ends: a half-close would make the server take the bytes sent so far for the whole file,
+/// the last record maybe cut in two. The call is abandoned instead when lmactl exits, and
+/// ingest-svc then rolls back the batch it is writing and writes nothing more.
+struct Upload {
+    parts: mpsc::Receiver<UploadPart>,
+    ended: bool,
+}
+
+impl tokio_stream::Stream for Upload {
+    type Item = ImportCsvRequest;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<ImportCsvRequest>> {
+        use std::task::Poll;
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match self.parts.poll_recv(cx) {
+            Poll::Ready(Some(UploadPart::Request(request))) => Poll::Ready(Some(request)),
+            Poll::Ready(Some(UploadPart::End)) => {
+                self.ended = true;
+                Poll::Ready(None)
+            }
+            // The reader failed (or lmactl is stopping): never half-close; nothing wakes this.
+            Poll::Ready(None) | Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// After a failed import: what ingest-svc reported committed before the failure, and how to
+/// finish. Batches committed before a failure stay stored.
+fn print_committed(progress: Option<&ImportProgress>, out: &mut Output<'_>) -> anyhow::Result<()> {
+    match progress {
+        Some(progress) => writeln!(
+            out.stderr,
+            "the import failed after ingest-svc committed the batches of {} rows read: {} \
+             stored, {} rejected, token {}. They stay stored; import the same file again to \
+             finish (rows already stored are left unchanged).",
+            progress.rows_accepted + progress.rows_rejected,
+            progress.rows_accepted,
+            progress.rows_rejected,
+            progress.consistency_token,
+        )?,
+        None => writeln!(
+            out.stderr,
+            "the import failed before ingest-svc reported a batch committed; import the file \
+             again."
+        )?,
     }
     Ok(())
 }

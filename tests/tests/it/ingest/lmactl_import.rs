@@ -2,8 +2,9 @@
 //! real ingest-svc, prints the report and writes the rejected rows for fixing and re-import.
 
 use clap::Parser as _;
-use lma_tests::app::Service;
-use lma_tests::spawn_app;
+use lma_tests::app::{Service, Shutdown, create_tenant_in, start_service, wait_for_health};
+use lma_tests::{TestDatabase, spawn_app};
+use tonic_health::pb::health_check_response::ServingStatus;
 
 use super::count_in;
 
@@ -26,7 +27,16 @@ async fn try_lmactl_import(
     file: &std::path::Path,
     extra: &[&str],
 ) -> (anyhow::Result<()>, String, String) {
-    let url = format!("http://{}", app.addr(Service::Ingest));
+    try_lmactl_import_to(app.addr(Service::Ingest), &app.tenant.api_key, file, extra).await
+}
+
+async fn try_lmactl_import_to(
+    ingest: std::net::SocketAddr,
+    api_key: &str,
+    file: &std::path::Path,
+    extra: &[&str],
+) -> (anyhow::Result<()>, String, String) {
+    let url = format!("http://{ingest}");
     let file = file.to_str().expect("temporary paths are UTF-8");
     let args = [
         "lmactl",
@@ -35,7 +45,7 @@ async fn try_lmactl_import(
         "--ingest-url",
         &url,
         "--api-key",
-        &app.tenant.api_key,
+        api_key,
         "--quiet",
     ];
     let cli = lmactl::Cli::try_parse_from(args.iter().chain(extra))
@@ -136,4 +146,69 @@ async fn lmactl_import_dry_run_and_a_missing_file() {
     let (result, _, _) = try_lmactl_import(&app, &missing, &[]).await;
     let error = result.expect_err("no such file");
     assert!(format!("{error:#}").contains("missing.csv"), "{error:#}");
+
+    // A file that opens but cannot be read: lmactl reports the read error (ingest-svc is
+    // left an upload that never ended cleanly, so it writes nothing).
+    let (result, _, stderr) = try_lmactl_import(&app, dir.path(), &[]).await;
+    let error = format!("{:#}", result.expect_err("a directory cannot be read"));
+    assert!(error.starts_with("reading "), "{error}");
+    assert!(
+        stderr.contains("before ingest-svc reported a batch committed"),
+        "{stderr}"
+    );
+}
+
+/// An import that fails in mid-file (here bytes that are not the declared UTF-8, after several
+/// committed batches): lmactl says how much ingest-svc committed before the failure, which is
+/// exactly what the database holds, and how to finish.
+#[tokio::test]
+async fn lmactl_import_failing_mid_way_reports_what_was_committed() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let shutdown = Shutdown::default();
+    let ingest = start_service(
+        Service::Ingest,
+        &db.url(),
+        &shutdown,
+        &["--ingest-batch-rows", "500"],
+    )
+    .await;
+    wait_for_health(&ingest, ServingStatus::Serving).await;
+
+    // About 100 KB of good rows, then one that is not UTF-8: the decoder reads 16 KiB at a
+    // time, so the rows before the bad piece are parsed and written first.
+    let mut file = b"external_id,email\n".to_vec();
+    for i in 0..4_000 {
+        file.extend_from_slice(format!("m{i},pat{i}@firm{}.io\n", i % 50).as_bytes());
+    }
+    file.extend_from_slice(b"bad,caf\xe9@firm1.io\n");
+    file.extend_from_slice(b"m-last,last@firm1.io\n");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let input = dir.path().join("broken.csv");
+    std::fs::write(&input, &file).expect("writing the input");
+
+    let (result, _, stderr) = try_lmactl_import_to(
+        ingest.addr,
+        &tenant.api_key,
+        &input,
+        &["--encoding", "utf8"],
+    )
+    .await;
+    let error = result.expect_err("the file is not UTF-8");
+    assert!(
+        format!("{error:#}").contains("not valid UTF-8"),
+        "{error:#}"
+    );
+    let stored = count_in(&db, "SELECT count(*) FROM prospect").await;
+    assert!(stored >= 500, "some batches were committed first: {stored}");
+    assert!(
+        stderr.contains(&format!(
+            "committed the batches of {stored} rows read: {stored} stored"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("import the same file again"), "{stderr}");
+    shutdown.trigger();
+    ingest.stopped().await.expect("ingest-svc stops cleanly");
 }

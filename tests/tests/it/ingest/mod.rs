@@ -1,6 +1,8 @@
 //! ingest-svc complete (issue 3): bulk paths, CSV, normalization, validation, concurrency.
 
+mod bad_input;
 mod bulk;
+mod cancel;
 mod csv_files;
 mod lmactl_import;
 mod rpcs;
