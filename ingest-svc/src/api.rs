@@ -349,6 +349,9 @@ impl IngestService for IngestApi {
         request: Request<Streaming<ImportCsvRequest>>,
     ) -> Result<Response<Self::ImportCsvStream>, Status> {
         let caller = svc_core::auth::caller(&request)?;
+        // tonic stops enforcing the deadline once the progress stream has begun.
+        let deadline = svc_core::deadline::timeout(request.metadata())
+            .map(|timeout| tokio::time::Instant::now() + timeout);
         let requests = request.into_inner();
         let (responses, receiver) = mpsc::channel(4);
         let target = self.target(caller.organization_id, false);
@@ -356,6 +359,12 @@ impl IngestService for IngestApi {
         let batch_rows = self.batch_rows;
         spawn_traced(async move {
             let import = import_csv(target, batch_rows, requests, responses.clone());
+            let past_deadline = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
             let result = tokio::select! {
                 result = import => result,
                 // The client went away (the call was cancelled or reset, so tonic dropped the
@@ -364,6 +373,12 @@ impl IngestService for IngestApi {
                 () = responses.closed() => {
                     abort.abort();
                     Err(IngestError::Cancelled)
+                }
+                // Past its deadline the call is over for the client, whose own timer may not
+                // reset it: stop the same way.
+                () = past_deadline => {
+                    abort.abort();
+                    Err(IngestError::PastDeadline)
                 }
             };
             let message = match result {

@@ -17,6 +17,8 @@ pub enum IngestError {
     ClientStream(Status),
     #[error("the client cancelled the call")]
     Cancelled,
+    #[error("the call's deadline passed before the import ended")]
+    PastDeadline,
     #[error("{0} failed: {1}")]
     TaskFailed(&'static str, tokio::task::JoinError),
     #[error(transparent)]
@@ -56,8 +58,14 @@ impl From<IngestError> for Status {
             ),
             IngestError::ClientStream(status) => status,
             IngestError::Cancelled => Status::cancelled("the client cancelled the call"),
+            IngestError::PastDeadline => Status::deadline_exceeded(
+                "the call's deadline passed before the import ended; the batches its progress \
+                 messages reported committed are stored, and importing the file again completes it",
+            ),
             IngestError::TaskFailed(task, error) => {
-                Status::internal(format!("{task} failed: {error}"))
+                // A panic's text is ours, not the caller's business.
+                tracing::error!(task, %error, "an ingest task failed");
+                Status::internal(format!("{task} failed"))
             }
             IngestError::Db(error) => error.into(),
         }

@@ -8,6 +8,7 @@ pub mod auth;
 mod body;
 pub mod config;
 pub mod db;
+pub mod deadline;
 pub mod error;
 pub mod fairness;
 pub mod metrics;

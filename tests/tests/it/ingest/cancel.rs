@@ -393,3 +393,72 @@ async fn an_ingest_stream_dropped_before_its_end_keeps_only_committed_batches() 
     );
     setup.stop().await;
 }
+
+/// A client that sets a deadline and then neither ends nor resets its upload (tonic's own
+/// client does not reset a call whose answer has begun): at the deadline the service stops the
+/// import itself, rolls back the batch in flight and answers DEADLINE_EXCEEDED.
+#[tokio::test]
+async fn an_import_past_its_deadline_keeps_only_the_batches_reported_committed() {
+    let setup = setup().await;
+    let holder = setup.hold_key("p3").await;
+    let mut client = lma_tests::clients::ingest_client(
+        setup.ingest.addr,
+        BearerAuth::key(&setup.tenant.api_key),
+    )
+    .await;
+    let (upload, requests) = mpsc::channel(8);
+    let options = CsvImportOptions {
+        file_name: "late.csv".into(),
+        external_source: "crm".into(),
+        encoding: CsvEncoding::Utf8 as i32,
+        ..Default::default()
+    };
+    let file = "external_id,email\n\
+                p1,pat1@one.io\np2,pat2@two.io\n\
+                p3,pat3@three.io\np4,pat4@four.io\n\
+                p5,pat5@five.io\n";
+    for part in [
+        Part::Options(options),
+        Part::Chunk(file.as_bytes().to_vec()),
+    ] {
+        upload
+            .send(ImportCsvRequest { part: Some(part) })
+            .await
+            .expect("queueing the upload");
+    }
+    let mut request = tonic::Request::new(ReceiverStream::new(requests));
+    request.set_timeout(Duration::from_secs(3));
+    let mut responses = client
+        .import_csv(request)
+        .await
+        .expect("ImportCsv starts")
+        .into_inner();
+    let first = responses
+        .message()
+        .await
+        .expect("a progress message")
+        .and_then(|message| message.message);
+    let Some(Message::Progress(committed)) = first else {
+        panic!("expected progress after the first batch, got {first:?}");
+    };
+    assert_eq!(committed.rows_accepted, 2, "{committed:?}");
+
+    // The upload stays open and the second batch waits on the held key until the deadline.
+    let status = loop {
+        match responses.message().await {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the import ended without an error"),
+            Err(status) => break status,
+        }
+    };
+    assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");
+    setup.until_lock_waits(false).await;
+    holder
+        .batch_execute("ROLLBACK")
+        .await
+        .expect("releasing the key");
+    drop(upload);
+    let (prospects, _) = setup.stored().await;
+    assert_eq!(prospects, owned(&["p1", "p2"]));
+    setup.stop().await;
+}
