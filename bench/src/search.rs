@@ -44,6 +44,10 @@ pub struct SearchArgs {
     /// search-svc's connection pool: enough for the 32 throughput clients not to queue long.
     #[arg(long, default_value_t = 16)]
     pub pool_size: usize,
+    /// search-svc's `--database-pool-share-per-key`: the connections the benchmark's one key
+    /// may hold (default: the service's, three quarters of the pool).
+    #[arg(long)]
+    pub pool_share_per_key: Option<usize>,
     /// psql of (b'), the read-model SQL as the issue states it: through psql, timed by its
     /// `\timing`.
     #[arg(long, default_value = "psql")]
@@ -502,6 +506,7 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     // The production configuration: API keys cached (the harness turns the cache off for
     // tests of revocation), and a pool sized for the concurrency measured.
     let pool_size = args.pool_size.to_string();
+    let share = args.pool_share_per_key.map(|share| share.to_string());
     // The service's page-token key, so the deep page's token opens for (b) and (c) too.
     let keys = Arc::new(search_svc::PageTokenKeys::from_hex(PAGE_TOKEN_KEY, &[])?);
     let search = start_service(
@@ -515,7 +520,16 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
             &pool_size,
             "--page-token-key",
             PAGE_TOKEN_KEY,
-        ],
+        ]
+        .into_iter()
+        .chain(
+            share
+                .as_deref()
+                .map(|share| ["--database-pool-share-per-key", share])
+                .into_iter()
+                .flatten(),
+        )
+        .collect::<Vec<_>>(),
     )
     .await;
     wait_for_health(&search, ServingStatus::Serving).await;
