@@ -266,3 +266,6 @@ fn row_to_record(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fuzz;
