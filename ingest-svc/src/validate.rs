@@ -6,7 +6,7 @@
 
 use lma_proto::v1::{CompanyRecord, JobTitleLevel, ProspectRecord};
 use svc_core::FieldViolation;
-use svc_core::error::{quoted, unstorable_text};
+use svc_core::error::{Violations, quoted, unstorable_text};
 use tokio_postgres::types::ToSql;
 
 use crate::normalize;
@@ -142,25 +142,24 @@ impl ProspectRow {
     }
 }
 
-/// Collects violations while fields are read, so a caller learns every problem at once.
+/// Reads a record's fields by the column rules, collecting every violation (svc-core's one
+/// collector) with its field path under `prefix`.
 struct Checker {
     prefix: &'static str,
-    violations: Vec<FieldViolation>,
+    violations: Violations,
 }
 
 impl Checker {
     fn new(prefix: &'static str) -> Self {
         Self {
             prefix,
-            violations: Vec::new(),
+            violations: Violations::default(),
         }
     }
 
     fn violation(&mut self, field: &str, description: impl Into<String>) {
-        self.violations.push(FieldViolation::new(
-            format!("{}{field}", self.prefix),
-            description,
-        ));
+        self.violations
+            .add(format!("{}{field}", self.prefix), description);
     }
 
     /// Trimmed text; empty is "not given".
@@ -175,13 +174,9 @@ impl Checker {
 
     /// Whether PostgreSQL can store `value`; a violation of `field` when it cannot.
     fn storable(&mut self, field: &str, value: &str) -> bool {
-        match unstorable_text(value) {
-            Some(why) => {
-                self.violation(field, why);
-                false
-            }
-            None => true,
-        }
+        let prefix = self.prefix;
+        self.violations
+            .storable(|| format!("{prefix}{field}"), value)
     }
 
     /// Whether `value` has at most `max_chars` characters; a violation of `field` when not.
@@ -205,11 +200,7 @@ impl Checker {
     }
 
     fn finish<T>(self, value: T) -> Result<T, Vec<FieldViolation>> {
-        if self.violations.is_empty() {
-            Ok(value)
-        } else {
-            Err(self.violations)
-        }
+        self.violations.finish(value)
     }
 }
 

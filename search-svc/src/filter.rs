@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use lma_proto::v1::{CompanyFilter, Int32Range, Int64Range, JobTitleLevel, ProspectFilter};
-use svc_core::FieldViolation;
+use svc_core::error::Violations;
 
 use crate::error::SearchError;
 use crate::page_token::TextMode;
@@ -78,24 +78,6 @@ pub struct CompanyConditions {
     min_prospects: Option<i64>,
 }
 
-/// Collects every violation of a request before failing.
-#[derive(Default)]
-pub struct Violations(Vec<FieldViolation>);
-
-impl Violations {
-    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(FieldViolation::new(field, description));
-    }
-
-    pub fn finish<T>(self, value: T) -> Result<T, SearchError> {
-        if self.0.is_empty() {
-            Ok(value)
-        } else {
-            Err(SearchError::Invalid(self.0))
-        }
-    }
-}
-
 impl ProspectConditions {
     pub fn parse(filter: &ProspectFilter, prefix: &str) -> Result<Self, SearchError> {
         let mut violations = Violations::default();
@@ -146,7 +128,7 @@ impl ProspectConditions {
                     .ok()
             }),
         };
-        violations.finish(conditions)
+        violations.finish(conditions).map_err(SearchError::Invalid)
     }
 
     /// Appends the conditions (organization first) to `conditions`, binding their values.
@@ -255,7 +237,7 @@ impl CompanyConditions {
             ),
             min_prospects,
         };
-        violations.finish(conditions)
+        violations.finish(conditions).map_err(SearchError::Invalid)
     }
 
     pub fn render(&self, query: &mut SqlQuery, organization_id: i64) -> Vec<String> {
@@ -348,8 +330,7 @@ fn checked_text<'a>(
         );
         return None;
     }
-    if let Some(problem) = svc_core::error::unstorable_text(value) {
-        violations.add(field(), problem);
+    if !violations.storable(field, value) {
         return None;
     }
     (!value.is_empty()).then_some(value)

@@ -84,6 +84,46 @@ impl FieldViolation {
     }
 }
 
+/// Collects every invalid field of a request before failing, so that a caller learns every
+/// problem at once; the one collector of field violations (ingest's records, search's filters).
+#[derive(Debug, Default)]
+pub struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation::new(field, description));
+    }
+
+    pub fn extend(&mut self, violations: impl IntoIterator<Item = FieldViolation>) {
+        self.0.extend(violations);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Whether PostgreSQL can store `value` ([`unstorable_text`]); a violation of `field`
+    /// (named only when needed) when it cannot.
+    pub fn storable(&mut self, field: impl FnOnce() -> String, value: &str) -> bool {
+        match unstorable_text(value) {
+            Some(problem) => {
+                self.add(field(), problem);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// `value` when nothing was invalid, else every violation.
+    pub fn finish<T>(self, value: T) -> Result<T, Vec<FieldViolation>> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.0)
+        }
+    }
+}
+
 /// `INVALID_ARGUMENT` listing the violations both in the message ("field: description; ...")
 /// and as `google.rpc.BadRequest` details.
 pub fn invalid_argument(violations: impl IntoIterator<Item = FieldViolation>) -> Status {
@@ -193,6 +233,23 @@ mod tests {
         assert!(violation.field.ends_with("..."));
         assert!(violation.field.chars().count() <= MAX_VIOLATION_CHARS + 3);
         assert!(violation.description.chars().count() <= MAX_VIOLATION_CHARS + 3);
+    }
+
+    #[test]
+    fn the_collector_keeps_every_violation_in_order() {
+        let mut violations = Violations::default();
+        assert!(violations.storable(|| unreachable!("named only when needed"), "fine"));
+        violations.add("a", "bad");
+        assert!(!violations.storable(|| "b".to_owned(), "x\0"));
+        violations.extend([FieldViolation::new("c", "worse")]);
+        let fields: Vec<String> = violations
+            .finish(())
+            .expect_err("three violations")
+            .into_iter()
+            .map(|v| v.field)
+            .collect();
+        assert_eq!(fields, ["a", "b", "c"]);
+        assert_eq!(Violations::default().finish(7), Ok(7));
     }
 
     #[test]
