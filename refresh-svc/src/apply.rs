@@ -219,17 +219,12 @@ async fn apply_claimed(
                         &[&model.table],
                     )
                     .await?;
+                let message = crate::error::describe(&error);
                 outcome.duration = model_started.elapsed();
-                outcome.error = Some(error.to_string());
-                read_model::record_error(
-                    &transaction,
-                    model,
-                    Mode::Incremental,
-                    &error.to_string(),
-                    replica,
-                )
-                .await?;
-                tracing::error!(read_model = model.table, %error, "incremental apply of a read model failed; a full rebuild will follow");
+                read_model::record_error(&transaction, model, Mode::Incremental, &message, replica)
+                    .await?;
+                tracing::error!(read_model = model.table, error = %message, "incremental apply of a read model failed; a full rebuild will follow");
+                outcome.error = Some(message);
             }
             // The connection itself failed: nothing is committed, the batch stays in the log.
             Err(error) => return Err(error),

@@ -72,7 +72,7 @@ impl Refresher {
                 Err(error) => {
                     // The whole transaction failed (connection, lock timeout): every model is
                     // affected, nothing was claimed.
-                    let message = error.to_string();
+                    let message = crate::error::describe(&error);
                     for model in read_model::READ_MODELS {
                         self.record_error(model, Mode::Incremental, &message).await;
                     }
@@ -203,8 +203,8 @@ impl Refresher {
         match result {
             Ok(outcome) => outcome,
             Err(error) => {
-                let message = error.to_string();
-                tracing::error!(read_model = model.table, mode = mode.as_str(), %error, "refresh failed");
+                let message = crate::error::describe(&error);
+                tracing::error!(read_model = model.table, mode = mode.as_str(), error = %message, "refresh failed");
                 self.record_error(model, mode, &message).await;
                 Outcome {
                     model,
