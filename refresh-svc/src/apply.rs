@@ -130,6 +130,7 @@ impl Changes {
             Affected {
                 companies: self.whole_companies.clone(),
                 keys: self.prospects.clone(),
+                key_range: None,
             }
         }
     }
@@ -204,8 +205,7 @@ async fn apply_claimed(
                     .await?;
                 outcome.rows = written.rows();
                 outcome.duration = model_started.elapsed();
-                read_model::record_success(&transaction, &outcome, replica, written.row_delta())
-                    .await?;
+                read_model::record_success(&transaction, &outcome, replica, Some(&written)).await?;
                 current.push(model.table);
             }
             Err(error) if error.db_error().is_some() => {

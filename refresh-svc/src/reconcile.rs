@@ -134,7 +134,7 @@ pub async fn reconcile(
         watermark,
         error: None,
     };
-    read_model::record_success(&transaction, &outcome, replica, written.row_delta()).await?;
+    read_model::record_success(&transaction, &outcome, replica, Some(&written)).await?;
     transaction.commit().await?;
     Ok(outcome)
 }
