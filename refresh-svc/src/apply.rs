@@ -14,6 +14,18 @@ use tokio_postgres::{Client, IsolationLevel, Transaction};
 use tracing::Instrument as _;
 
 use crate::read_model::{self, Affected, LockWait, Mode, Outcome, READ_MODELS, ReadModel};
+use crate::rederivation;
+
+/// How applies are made.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplySettings<'a> {
+    /// Change-log rows claimed per transaction.
+    pub batch_size: i64,
+    /// Companies with more prospects than this are re-derived in chunks (crate::rederivation).
+    pub large_company_prospects: i64,
+    /// This replica, for the refresh log.
+    pub replica: &'a str,
+}
 
 /// What one apply transaction did.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +38,8 @@ pub struct BatchOutcome {
     pub watermark: String,
     /// Another writer held the apply lock and `LockWait::NoWait` was asked for.
     pub busy: bool,
+    /// Large companies handed to chunked re-derivation.
+    pub queued: usize,
 }
 
 /// Most writer traces one apply links to: enough to find the writes behind a batch, bounded so a
@@ -36,8 +50,7 @@ const MAX_LINKS: i64 = 32;
 /// the writes it applies (the `traceparent` stored with their change-log rows).
 pub async fn apply_batch(
     client: &mut Client,
-    batch_size: i64,
-    replica: &str,
+    settings: &ApplySettings<'_>,
     wait: LockWait,
 ) -> Result<BatchOutcome, DbError> {
     let started = Instant::now();
@@ -74,7 +87,7 @@ pub async fn apply_batch(
                  array(SELECT DISTINCT traceparent FROM claimed \
                        WHERE traceparent IS NOT NULL LIMIT $2) \
              FROM claimed",
-            &[&batch_size, &MAX_LINKS],
+            &[&settings.batch_size, &MAX_LINKS],
         )
         .await?;
     let claimed: i64 = claim.try_get(0)?;
@@ -101,7 +114,7 @@ pub async fn apply_batch(
     } else {
         tracing::Span::none()
     };
-    let applied = apply_claimed(transaction, claimed, changes, &horizon, replica, started)
+    let applied = apply_claimed(transaction, claimed, changes, &horizon, settings, started)
         .instrument(span.clone())
         .await;
     if applied.is_err() {
@@ -121,6 +134,20 @@ struct Changes {
 }
 
 impl Changes {
+    /// Takes `large` companies out of what this batch re-derives, and returns those named whole
+    /// (every prospect row and the summary are left to chunks) and those named only through
+    /// single prospects (whose rows stay in the batch; only the summary, an aggregate over every
+    /// prospect of the company, is left).
+    fn defer(&mut self, large: &[i64]) -> (Vec<i64>, Vec<i64>) {
+        let (whole, summary_only) = large
+            .iter()
+            .partition(|company| self.whole_companies.contains(company));
+        self.companies.retain(|company| !large.contains(company));
+        self.whole_companies
+            .retain(|company| !large.contains(company));
+        (whole, summary_only)
+    }
+
     /// The rows of `model` to re-derive: a summary per company named; the prospect models'
     /// rows of whole companies and of single prospects.
     fn affected(&self, model: ReadModel) -> Affected {
@@ -136,25 +163,18 @@ impl Changes {
     }
 }
 
-/// Re-derives the claimed changes' rows of every read model and advances the watermark.
+/// Re-derives the claimed changes' rows of every read model and advances the watermark. The
+/// rows of large companies are left to chunked re-derivation (crate::rederivation): queued here,
+/// in the transaction that claimed their changes.
 async fn apply_claimed(
     transaction: Transaction<'_>,
     claimed: i64,
-    changes: Changes,
+    mut changes: Changes,
     horizon: &read_model::WriterHorizon,
-    replica: &str,
+    settings: &ApplySettings<'_>,
     started: Instant,
 ) -> Result<BatchOutcome, DbError> {
-    // Models a failed apply left behind wait for their rebuild; applying to them is pointless.
-    let pending_rebuild: Vec<String> = transaction
-        .query(
-            "SELECT read_model FROM read_model_state WHERE needs_rebuild",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()?;
+    let pending_rebuild = read_model::pending_rebuild(&transaction).await?;
     // Everything below the watermark has finished and, beyond this batch, nothing of it is left
     // in the log (see WATERMARK_SQL).
     let watermark: String = transaction
@@ -162,6 +182,21 @@ async fn apply_claimed(
         .await?
         .try_get(0)?;
 
+    // Before advance_watermark: a queued company's pending_since is the watermark published
+    // before this claim. And before enable_seqscan: the queue reads read_model_state, a table of
+    // three rows, whose scan would then be costed so high that the statement is JIT-compiled
+    // (220 ms).
+    let large = rederivation::large_companies(
+        &transaction,
+        &changes.companies,
+        settings.large_company_prospects,
+    )
+    .await?;
+    let queued = large.len();
+    if !large.is_empty() {
+        let (whole, summary_only) = changes.defer(&large);
+        rederivation::queue(&transaction, &whole, &summary_only).await?;
+    }
     let mut models = Vec::with_capacity(READ_MODELS.len());
     let mut current: Vec<&str> = Vec::with_capacity(READ_MODELS.len());
     // A batch names at most `batch_size` companies and prospects, whose rows are reached through
@@ -177,60 +212,17 @@ async fn apply_claimed(
             continue;
         }
         let affected = changes.affected(model);
-        if affected.is_empty() {
-            current.push(model.table);
-            continue;
-        }
-        let model_started_at = SystemTime::now();
-        let model_started = Instant::now();
-        transaction.batch_execute("SAVEPOINT read_model").await?;
-        let mut outcome = Outcome {
-            model,
-            mode: Mode::Incremental,
-            rows: 0,
-            keys: affected.count(),
-            started_at: model_started_at,
-            duration: Default::default(),
-            watermark: watermark.clone(),
-            error: None,
-        };
-        let rederived = traced(
-            DbOperation::new("REDERIVE", model.table),
-            read_model::rederive(&transaction, model, &affected),
-        );
-        match rederived.await {
-            Ok(written) => {
-                transaction
-                    .batch_execute("RELEASE SAVEPOINT read_model")
+        if !affected.is_empty() {
+            let outcome =
+                apply_to_model(&transaction, model, &affected, &watermark, settings.replica)
                     .await?;
-                outcome.rows = written.rows();
-                outcome.duration = model_started.elapsed();
-                read_model::record_success(&transaction, &outcome, replica, Some(&written)).await?;
-                current.push(model.table);
+            let failed = outcome.error.is_some();
+            models.push(outcome);
+            if failed {
+                continue;
             }
-            Err(error) if error.db_error().is_some() => {
-                // The model's definition (or its table) is broken; the others go on.
-                transaction
-                    .batch_execute("ROLLBACK TO SAVEPOINT read_model")
-                    .await?;
-                transaction
-                    .execute(
-                        "UPDATE read_model_state SET needs_rebuild = true WHERE read_model = $1",
-                        &[&model.table],
-                    )
-                    .await?;
-                let message = crate::error::describe(&error);
-                outcome.duration = model_started.elapsed();
-                read_model::record_error(&transaction, model, Mode::Incremental, &message, replica)
-                    .await?;
-                tracing::error!(read_model = model.table, error = %message, "incremental apply of a read model failed; a full rebuild will follow");
-                outcome.error = Some(message);
-            }
-            // The connection itself failed: nothing is committed, the batch stays in the log.
-            Err(error) => return Err(error),
         }
-        crate::metrics::record_refresh(&outcome);
-        models.push(outcome);
+        current.push(model.table);
     }
     transaction.batch_execute("RESET enable_seqscan").await?;
     read_model::advance_watermark(&transaction, &current, &watermark).await?;
@@ -240,6 +232,7 @@ async fn apply_claimed(
             claimed,
             companies = changes.companies.len(),
             prospects = changes.prospects.len(),
+            queued_large_companies = queued,
             rows = models.iter().map(|m| m.rows).sum::<u64>(),
             %watermark,
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -251,5 +244,67 @@ async fn apply_claimed(
         models,
         watermark,
         busy: false,
+        queued,
     })
+}
+
+/// Re-derives the `affected` rows of `model` under a savepoint of its own and records the
+/// outcome. A failure of the model's definition (or table) is recorded, marks the model for a
+/// full rebuild and is returned in the outcome, so the caller goes on with the other models; only
+/// a failure of the connection itself is an error. `watermark` goes to the refresh log.
+pub(crate) async fn apply_to_model(
+    transaction: &Transaction<'_>,
+    model: ReadModel,
+    affected: &Affected,
+    watermark: &str,
+    replica: &str,
+) -> Result<Outcome, DbError> {
+    let model_started = Instant::now();
+    transaction.batch_execute("SAVEPOINT read_model").await?;
+    let mut outcome = Outcome {
+        model,
+        mode: Mode::Incremental,
+        rows: 0,
+        keys: affected.count(),
+        started_at: SystemTime::now(),
+        duration: Default::default(),
+        watermark: watermark.to_owned(),
+        error: None,
+    };
+    let rederived = traced(
+        DbOperation::new("REDERIVE", model.table),
+        read_model::rederive(transaction, model, affected),
+    );
+    match rederived.await {
+        Ok(written) => {
+            transaction
+                .batch_execute("RELEASE SAVEPOINT read_model")
+                .await?;
+            outcome.rows = written.rows();
+            outcome.duration = model_started.elapsed();
+            read_model::record_success(transaction, &outcome, replica, Some(&written)).await?;
+        }
+        Err(error) if error.db_error().is_some() => {
+            // The model's definition (or its table) is broken; the others go on.
+            transaction
+                .batch_execute("ROLLBACK TO SAVEPOINT read_model")
+                .await?;
+            transaction
+                .execute(
+                    "UPDATE read_model_state SET needs_rebuild = true WHERE read_model = $1",
+                    &[&model.table],
+                )
+                .await?;
+            let message = crate::error::describe(&error);
+            outcome.duration = model_started.elapsed();
+            read_model::record_error(transaction, model, Mode::Incremental, &message, replica)
+                .await?;
+            tracing::error!(read_model = model.table, error = %message, "incremental apply of a read model failed; a full rebuild will follow");
+            outcome.error = Some(message);
+        }
+        // The connection itself failed: nothing is committed, the batch stays in the log.
+        Err(error) => return Err(error),
+    }
+    crate::metrics::record_refresh(&outcome);
+    Ok(outcome)
 }

@@ -187,6 +187,19 @@ impl WriterHorizon {
     }
 }
 
+/// Models a failed apply marked for a full rebuild: applying to them is pointless until it.
+pub async fn pending_rebuild(client: &impl GenericClient) -> Result<Vec<String>, DbError> {
+    client
+        .query(
+            "SELECT read_model FROM read_model_state WHERE needs_rebuild ORDER BY read_model",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| row.try_get(0).map_err(DbError::from))
+        .collect()
+}
+
 /// Records a failed refresh of `model`: in the error history and as its current error.
 pub async fn record_error(
     client: &impl GenericClient,

@@ -87,7 +87,12 @@ async fn random_changes(app: &TestApp, operations: usize) {
 }
 
 async fn row_counts_match(app: &TestApp) {
-    let client = app.db.connect().await;
+    row_counts_match_in(&app.db).await;
+}
+
+/// Every read model's kept row counts, in all and per organization, equal its rows.
+pub(crate) async fn row_counts_match_in(db: &lma_tests::TestDatabase) {
+    let client = db.connect().await;
     for model in refresh_svc::read_model::READ_MODELS {
         let row = client
             .query_one(
