@@ -213,9 +213,15 @@ async fn apply_claimed(
         }
         let affected = changes.affected(model);
         if !affected.is_empty() {
-            let outcome =
-                apply_to_model(&transaction, model, &affected, &watermark, settings.replica)
-                    .await?;
+            let outcome = apply_to_model(
+                &transaction,
+                model,
+                &affected,
+                &watermark,
+                settings.replica,
+                OnCancel::Rebuild,
+            )
+            .await?;
             let failed = outcome.error.is_some();
             models.push(outcome);
             if failed {
@@ -248,16 +254,28 @@ async fn apply_claimed(
     })
 }
 
+/// What a statement timeout (or cancel) of a re-derivation means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnCancel {
+    /// The model is left behind, like any failure of it: a full rebuild follows (an apply,
+    /// whose batch would time out again).
+    Rebuild,
+    /// The whole transaction fails and is tried again smaller (a chunk: crate::rederivation).
+    Fail,
+}
+
 /// Re-derives the `affected` rows of `model` under a savepoint of its own and records the
 /// outcome. A failure of the model's definition (or table) is recorded, marks the model for a
 /// full rebuild and is returned in the outcome, so the caller goes on with the other models; only
-/// a failure of the connection itself is an error. `watermark` goes to the refresh log.
+/// a failure of the connection itself, or a cancel with `OnCancel::Fail`, is an error.
+/// `watermark` goes to the refresh log.
 pub(crate) async fn apply_to_model(
     transaction: &Transaction<'_>,
     model: ReadModel,
     affected: &Affected,
     watermark: &str,
     replica: &str,
+    on_cancel: OnCancel,
 ) -> Result<Outcome, DbError> {
     let model_started = Instant::now();
     transaction.batch_execute("SAVEPOINT read_model").await?;
@@ -283,6 +301,12 @@ pub(crate) async fn apply_to_model(
             outcome.rows = written.rows();
             outcome.duration = model_started.elapsed();
             read_model::record_success(transaction, &outcome, replica, Some(&written)).await?;
+        }
+        Err(error)
+            if on_cancel == OnCancel::Fail
+                && error.sql_state() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) =>
+        {
+            return Err(error);
         }
         Err(error) if error.db_error().is_some() => {
             // The model's definition (or its table) is broken; the others go on.

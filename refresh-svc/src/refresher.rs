@@ -93,8 +93,31 @@ impl Refresher {
             }
             watermark = batch.watermark;
             let chunk_rows = self.chunk_rows.load(Ordering::Relaxed);
-            let step = rederivation::step(&mut client, chunk_rows, &self.replica, wait).await;
-            let step = self.failed_everywhere(step).await?;
+            let step = match rederivation::step(&mut client, chunk_rows, &self.replica, wait).await
+            {
+                // A step the server refused outside a model's re-derivation (which records its
+                // own failure) must not hold back everyone's applies: they go on, the step is
+                // tried again next drain, and the company's pending_since holds its
+                // organization's searches back meanwhile.
+                Err(error) if error.db_error().is_some() => {
+                    tracing::error!(
+                        error = %crate::error::describe(&error),
+                        chunk_rows,
+                        "a step of chunked re-derivation failed"
+                    );
+                    if error.sql_state() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
+                        // Timed out: the next chunk is cut by half.
+                        let next = rederivation::next_chunk_rows(
+                            chunk_rows,
+                            Duration::MAX,
+                            self.sizes.max_chunk_rows,
+                        );
+                        self.chunk_rows.store(next, Ordering::Relaxed);
+                    }
+                    return Ok(published(totals, &watermark));
+                }
+                step => self.failed_everywhere(step).await?,
+            };
             add_up(&mut totals, step.models);
             if let Some((rows, elapsed)) = step.chunk {
                 let next = rederivation::next_chunk_rows(rows, elapsed, self.sizes.max_chunk_rows);
