@@ -8,7 +8,12 @@
 //!     loopback) returns it, under a steady `--rate` of mixed writes for `--duration-secs`;
 //!     search-svc and refresh-svc run as release processes of their own, as deployed (build
 //!     them first: `cargo build --release -p lma-bench -p search-svc -p refresh-svc`);
-//! (d) write throughput of 8 concurrent writers with and without the change-capture triggers.
+//! (d) write throughput of 8 concurrent writers with and without the change-capture triggers;
+//! (e) with `--hot-company` only: one large company updated once a second while `--rate` writes/s
+//!     go to the others, the hot company's freshness and the others' in the same run
+//!     (hot_company.rs).
+
+mod hot_company;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,8 +59,21 @@ pub struct RefreshArgs {
     #[arg(long, conflicts_with = "capture_only")]
     pub freshness_only: bool,
     /// Measures (d) only: no rebuild comparison, no freshness.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "hot_company")]
     pub capture_only: bool,
+    /// Measures (e) only: a company of `--hot-company-prospects` updated every
+    /// `--hot-update-interval-ms` while the first `--rate` goes to the other companies.
+    #[arg(long, conflicts_with = "freshness_only")]
+    pub hot_company: bool,
+    /// Prospects of the hot company, on top of the data set.
+    #[arg(long, default_value_t = 500_000)]
+    pub hot_company_prospects: i64,
+    /// What each update of the hot company changes.
+    #[arg(long, value_enum, default_value_t = hot_company::HotUpdate::Phone)]
+    pub hot_update: hot_company::HotUpdate,
+    /// Milliseconds between two updates of the hot company.
+    #[arg(long, default_value_t = 1000)]
+    pub hot_update_interval_ms: u64,
 }
 
 const CAPTURE_TRIGGERS: [(&str, &str); 7] = [
@@ -70,6 +88,9 @@ const CAPTURE_TRIGGERS: [(&str, &str); 7] = [
 
 pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
     let (db, mut admin, dataset) = dataset::load_fresh(args.size).await?;
+    if args.hot_company {
+        return hot_company::run(&db, &admin, &args, dataset.organization_id).await;
+    }
     if !args.freshness_only && !args.capture_only {
         rebuild_against_refresh_concurrently(&mut admin, args.runs).await?;
     }
