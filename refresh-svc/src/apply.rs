@@ -61,12 +61,8 @@ pub async fn apply_batch(
         .isolation_level(IsolationLevel::RepeatableRead)
         .start()
         .await?;
-    // An apply writes only what can be derived again, and deletes the change-log rows it
-    // applies in the same transaction. A commit a crash loses takes all of that with it, and
-    // the next drain redoes it; so the apply does not wait for its WAL to reach the disk,
-    // where a durable server's flushes would queue it behind the writers' (docs/REFRESH.md).
     transaction
-        .batch_execute("SET LOCAL synchronous_commit = off")
+        .batch_execute(read_model::APPLY_SETTINGS)
         .await?;
     if !read_model::lock_apply(&transaction, wait).await? {
         return Ok(BatchOutcome {
@@ -183,9 +179,8 @@ async fn apply_claimed(
         .try_get(0)?;
 
     // Before advance_watermark: a queued company's pending_since is the watermark published
-    // before this claim. And before enable_seqscan: the queue reads read_model_state, a table of
-    // three rows, whose scan would then be costed so high that the statement is JIT-compiled
-    // (220 ms).
+    // before this claim. And before read_model::INDEXED: the queue reads read_model_state, a
+    // table of three rows, which has no index worth using.
     let large = rederivation::large_companies(
         &transaction,
         &changes.companies,
@@ -199,14 +194,7 @@ async fn apply_claimed(
     }
     let mut models = Vec::with_capacity(READ_MODELS.len());
     let mut current: Vec<&str> = Vec::with_capacity(READ_MODELS.len());
-    // A batch names at most `batch_size` companies and prospects, whose rows are reached through
-    // indexes. Left to itself the planner hashed the whole company table into the join of each
-    // definition (75 ms of a 190 ms re-derivation of 1,000 writes at a million prospects). Only
-    // for the re-derivations: the watermark's scan of the change log, say, has no index to use
-    // and went from ~1 ms to ~150 ms once told not to scan.
-    transaction
-        .batch_execute("SET LOCAL enable_seqscan = off")
-        .await?;
+    transaction.batch_execute(read_model::INDEXED).await?;
     for model in READ_MODELS {
         if pending_rebuild.iter().any(|table| table == model.table) {
             continue;
@@ -230,7 +218,7 @@ async fn apply_claimed(
         }
         current.push(model.table);
     }
-    transaction.batch_execute("RESET enable_seqscan").await?;
+    transaction.batch_execute(read_model::INDEXED_DONE).await?;
     read_model::advance_watermark(&transaction, &current, &watermark).await?;
     transaction.commit().await?;
     if claimed > 0 {

@@ -114,6 +114,35 @@ impl Outcome {
     }
 }
 
+/// Settings of every transaction that writes read-model rows a change asked for (an apply, a
+/// step of chunked re-derivation):
+/// - it writes only what can be derived again, and deletes the change-log rows (or moves the
+///   queue position) it applies in the same transaction: a commit a crash loses takes all of
+///   that with it and the next drain redoes it. So it does not wait for its WAL to reach the
+///   disk, where a durable server's flushes would queue it behind the writers'
+///   (docs/REFRESH.md);
+/// - no JIT: with a 500,000-prospect company skewing the statistics, an apply of ~1,000 changes
+///   was costed over jit_above_cost and compiled (70 ms of a 150 ms statement; seconds once
+///   inlining and optimization set in above 500,000); slower applies made larger batches, which
+///   cost more, until the applies fell minutes behind (docs/BENCHMARKS.md, Refresh, (e)).
+pub const APPLY_SETTINGS: &str = "SET LOCAL synchronous_commit = off; SET LOCAL jit = off";
+
+/// Re-derivations of a bounded set of keys (an apply's batch, a chunk) reach their rows through
+/// indexes; the planner is told so, around those statements only ([`INDEXED_DONE`]):
+/// - no sequential scans: left to itself it hashed the whole company table into the join of
+///   each definition (75 ms of a 190 ms re-derivation of 1,000 writes at a million prospects);
+///   the watermark's scan of the change log, on the other hand, has no index to use and went
+///   from ~1 ms to ~150 ms once told not to scan, hence around the re-derivations only;
+/// - no merge joins: with one company of 500,000 prospects skewing the statistics, the planner
+///   took every other company for 80 prospects instead of 10, and the summaries of 5,000
+///   companies became a merge join over the whole prospect index (545 ms against 76 ms nested);
+///   an apply that fell behind then claimed larger batches, each scanning whole indexes, and
+///   never caught up (docs/BENCHMARKS.md, Refresh, (e)).
+pub const INDEXED: &str = "SET LOCAL enable_seqscan = off; SET LOCAL enable_mergejoin = off";
+
+/// Ends [`INDEXED`].
+pub const INDEXED_DONE: &str = "RESET enable_seqscan; RESET enable_mergejoin";
+
 /// Whether to wait for the apply lock or give up at once when another writer holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockWait {

@@ -32,6 +32,27 @@ pub const CHUNK_TARGET: Duration = Duration::from_millis(50);
 /// Fewest rows a chunk is cut to however slow rows are, so that a pass always moves.
 const MIN_CHUNK_ROWS: i64 = 100;
 
+/// While other changes keep coming (the last apply claimed some), steps take at most this share
+/// of the drain's time: after a step of d, the next waits (1 / share - 1) * d of applies. With
+/// nothing else to apply, steps follow each other at once. At 1,000 writes/s on the 2-core
+/// benchmark machine the applies alone keep the applier ~60% busy (docs/BENCHMARKS.md): a fifth
+/// more leaves it short of saturation, where every change would wait longer for its apply.
+pub const STEP_SHARE: f64 = 0.2;
+
+/// How long the applies have after a step of `took` before the next step may run while other
+/// changes keep coming (see [`STEP_SHARE`]).
+pub fn pause_after(took: Duration) -> Duration {
+    took.mul_f64(1.0 / STEP_SHARE - 1.0)
+}
+
+/// A step yields to the next apply while the oldest change in the log has waited longer than
+/// this: everyone else's changes come first, and chunks take only the time the applies leave.
+/// An apply at 1,000 writes/s takes tens of milliseconds, so a change waits about that long
+/// when the applies keep up. Measured without it: at 1,000 writes/s on the 2-core machine,
+/// chunks taking every other turn left the applies behind, their batches grew, and a batch of
+/// 5,000 changes took longer than the 5 s of writes it held (docs/BENCHMARKS.md, Refresh, (e)).
+pub const YIELD_AFTER: Duration = Duration::from_millis(100);
+
 /// The companies among `companies` that are large: more than `threshold` prospects in the base
 /// table, or, by its summary, in the read models (a company whose prospects are being deleted
 /// still has its rows there). Each count stops at `threshold + 1`.
@@ -117,6 +138,9 @@ pub struct Step {
     pub busy: bool,
     /// Work is left after this step (for this company or another).
     pub pending: bool,
+    /// Changes in the log had waited longer than [`YIELD_AFTER`]: nothing was done, the next
+    /// apply goes first.
+    pub yielded: bool,
     /// A chunk of prospect rows: the rows it was cut to and how long re-deriving them took.
     pub chunk: Option<(i64, Duration)>,
 }
@@ -143,12 +167,8 @@ pub async fn step(
         .isolation_level(IsolationLevel::RepeatableRead)
         .start()
         .await?;
-    // What a step writes can be derived again, and its bookkeeping moves in the same
-    // transaction: a commit a crash loses is redone, as an apply's is (apply.rs). JIT never
-    // pays off in a step meant to take 50 ms: compiling a plan that crossed jit_above_cost took
-    // ~220 ms here.
     transaction
-        .batch_execute("SET LOCAL synchronous_commit = off; SET LOCAL jit = off")
+        .batch_execute(read_model::APPLY_SETTINGS)
         .await?;
     if !read_model::lock_apply(&transaction, wait).await? {
         return Ok(Step {
@@ -156,17 +176,28 @@ pub async fn step(
             ..Step::default()
         });
     }
+    // The oldest change by id (a walk of the primary key) is the oldest by time, near enough.
     let next = transaction
         .query_opt(
-            "SELECT company_id, pending_since::text, whole, done_up_to FROM company_rederivation \
-             ORDER BY worked_at NULLS FIRST, company_id LIMIT 1",
-            &[],
+            "SELECT company_id, pending_since::text, whole, done_up_to, \
+                 coalesce((SELECT created_at FROM change_log ORDER BY id LIMIT 1) \
+                     < clock_timestamp() - make_interval(secs => $1), false) \
+             FROM company_rederivation ORDER BY worked_at NULLS FIRST, company_id LIMIT 1",
+            &[&YIELD_AFTER.as_secs_f64()],
         )
         .await?;
     let Some(next) = next else {
         transaction.commit().await?;
         return Ok(Step::default());
     };
+    if next.try_get(4)? {
+        transaction.commit().await?;
+        return Ok(Step {
+            pending: true,
+            yielded: true,
+            ..Step::default()
+        });
+    }
     let work = Work {
         company_id: next.try_get(0)?,
         pending_since: next.try_get(1)?,
@@ -176,9 +207,7 @@ pub async fn step(
     let pending_rebuild = read_model::pending_rebuild(&transaction).await?;
     let healthy = |model: &ReadModel| !pending_rebuild.iter().any(|table| table == model.table);
     // Index ranges, as in an apply.
-    transaction
-        .batch_execute("SET LOCAL enable_seqscan = off")
-        .await?;
+    transaction.batch_execute(read_model::INDEXED).await?;
     let mut step = Step::default();
     match (work.whole, work.done_up_to) {
         (true, Some(after)) => {
@@ -235,7 +264,7 @@ pub async fn step(
             finish_pass(&transaction, work.company_id).await?;
         }
     }
-    transaction.batch_execute("RESET enable_seqscan").await?;
+    transaction.batch_execute(read_model::INDEXED_DONE).await?;
     step.pending = transaction
         .query_one("SELECT EXISTS (SELECT FROM company_rederivation)", &[])
         .await?
@@ -369,6 +398,14 @@ pub async fn clear_covered(client: &mut Client, queued: &[(i64, String)]) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steps_leave_four_fifths_of_a_busy_drain_to_the_applies() {
+        assert_eq!(
+            pause_after(Duration::from_millis(50)),
+            Duration::from_millis(200)
+        );
+    }
 
     #[test]
     fn chunks_grow_and_shrink_towards_the_target_by_at_most_double_or_half() {

@@ -43,6 +43,9 @@ pub struct Refresher {
     whole_table: Mutex<()>,
     /// Rows of the next chunk, adapted to how long chunks take (rederivation::next_chunk_rows).
     chunk_rows: AtomicI64,
+    /// When the next step of chunked re-derivation may run while other changes keep coming
+    /// (rederivation::STEP_SHARE).
+    step_due: std::sync::Mutex<Instant>,
 }
 
 impl Refresher {
@@ -55,6 +58,7 @@ impl Refresher {
             wake: Arc::new(Notify::new()),
             whole_table: Mutex::new(()),
             chunk_rows: AtomicI64::new(sizes.max_chunk_rows),
+            step_due: std::sync::Mutex::new(Instant::now()),
         }
     }
 
@@ -92,7 +96,16 @@ impl Refresher {
                 return Ok(published(totals, &watermark));
             }
             watermark = batch.watermark;
+            if batch.claimed > 0 && Instant::now() < self.step_due() {
+                // Other changes keep coming: the applies have their share first.
+                if started.elapsed() >= MAX_DRAIN {
+                    self.wake.notify_one();
+                    return Ok(published(totals, &watermark));
+                }
+                continue;
+            }
             let chunk_rows = self.chunk_rows.load(Ordering::Relaxed);
+            let step_started = Instant::now();
             let step = match rederivation::step(&mut client, chunk_rows, &self.replica, wait).await
             {
                 // A step the server refused outside a model's re-derivation (which records its
@@ -119,6 +132,11 @@ impl Refresher {
                 step => self.failed_everywhere(step).await?,
             };
             add_up(&mut totals, step.models);
+            if !step.yielded {
+                self.set_step_due(
+                    Instant::now() + rederivation::pause_after(step_started.elapsed()),
+                );
+            }
             if let Some((rows, elapsed)) = step.chunk {
                 let next = rederivation::next_chunk_rows(rows, elapsed, self.sizes.max_chunk_rows);
                 self.chunk_rows.store(next, Ordering::Relaxed);
@@ -132,6 +150,20 @@ impl Refresher {
                 return Ok(published(totals, &watermark));
             }
         }
+    }
+
+    fn step_due(&self) -> Instant {
+        *self
+            .step_due
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn set_step_due(&self, due: Instant) {
+        *self
+            .step_due
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = due;
     }
 
     /// A whole apply or chunk transaction failed (connection, lock timeout): every model is
