@@ -324,6 +324,9 @@ struct Freshness {
     latencies: Latencies,
     /// Probes not visible within [`PROBE_GIVE_UP`].
     late: usize,
+    /// Each probe's commit, from the start of the writes, and its time to visibility: when the
+    /// slow ones were.
+    timeline: Vec<(Duration, Duration)>,
 }
 
 /// How long refresh-svc's applies took per read model since `since`, from its refresh log.
@@ -502,40 +505,44 @@ async fn freshness(
         }
         let committed = Instant::now();
         let mut client = search.clone();
-        probes.push(tokio::spawn(async move {
-            let give_up = committed + PROBE_GIVE_UP;
-            loop {
-                let page = match search_prospects(
-                    &mut client,
-                    search_request(ProspectFilter {
-                        company_domains: vec![domain.clone()],
-                        ..Default::default()
-                    }),
-                )
-                .await
-                {
-                    Ok(page) => page,
-                    // Shed load (many probes waiting at once): look again a little later.
-                    Err(status) if crate::search::is_shed_load(&status) => {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
+        let offset = committed - load_started;
+        probes.push((
+            offset,
+            tokio::spawn(async move {
+                let give_up = committed + PROBE_GIVE_UP;
+                loop {
+                    let page = match search_prospects(
+                        &mut client,
+                        search_request(ProspectFilter {
+                            company_domains: vec![domain.clone()],
+                            ..Default::default()
+                        }),
+                    )
+                    .await
+                    {
+                        Ok(page) => page,
+                        // Shed load (many probes waiting at once): look again a little later.
+                        Err(status) if crate::search::is_shed_load(&status) => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                        Err(status) => return Err(status.into()),
+                    };
+                    let visible = page
+                        .hits
+                        .iter()
+                        .filter_map(|hit| hit.prospect.as_ref())
+                        .any(|p| p.last_name == token || p.company_name == token);
+                    if visible {
+                        return anyhow::Ok(Some(committed.elapsed()));
                     }
-                    Err(status) => return Err(status.into()),
-                };
-                let visible = page
-                    .hits
-                    .iter()
-                    .filter_map(|hit| hit.prospect.as_ref())
-                    .any(|p| p.last_name == token || p.company_name == token);
-                if visible {
-                    return anyhow::Ok(Some(committed.elapsed()));
+                    if Instant::now() >= give_up {
+                        return Ok(None);
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                if Instant::now() >= give_up {
-                    return Ok(None);
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }));
+            }),
+        ));
     }
     for writer in writers {
         writer.await??;
@@ -544,16 +551,23 @@ async fn freshness(
     println!("(a) background writes: {achieved:.0}/s plus {n} probes");
     let mut latencies = Latencies::default();
     let mut late = 0;
-    for probe in probes {
-        match probe.await.map_err(anyhow::Error::from)?? {
-            Some(latency) => latencies.record(latency),
+    let mut timeline = Vec::with_capacity(probes.len());
+    for (offset, probe) in probes {
+        let latency = match probe.await.map_err(anyhow::Error::from)?? {
+            Some(latency) => latency,
             None => {
                 late += 1;
-                latencies.record(PROBE_GIVE_UP);
+                PROBE_GIVE_UP
             }
-        }
+        };
+        latencies.record(latency);
+        timeline.push((offset, latency));
     }
-    Ok(Freshness { latencies, late })
+    Ok(Freshness {
+        latencies,
+        late,
+        timeline,
+    })
 }
 
 async fn set_capture(admin: &Client, enabled: bool) -> anyhow::Result<()> {

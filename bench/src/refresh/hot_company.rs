@@ -124,11 +124,60 @@ pub async fn run(
         others.late,
         super::PROBE_GIVE_UP.as_secs()
     );
+    print_slow_moments(admin, measured_from, &others.timeline).await?;
     drain_change_log(admin).await?;
     print_applies(admin, measured_from).await?;
     drop(search_client);
     refresh.kill().await?;
     search.kill().await?;
+    Ok(())
+}
+
+/// A probe slower than this misses the freshness target's p95.
+const SLOW_PROBE: Duration = Duration::from_millis(250);
+
+/// Where the others' slow probes were (per 10 s of the phase), and the longest refresh
+/// transactions' statements of the phase: what a run's tail is made of.
+async fn print_slow_moments(
+    admin: &Client,
+    since: SystemTime,
+    timeline: &[(Duration, Duration)],
+) -> anyhow::Result<()> {
+    const WINDOW_SECS: u64 = 10;
+    let windows = timeline
+        .iter()
+        .map(|(offset, _)| offset.as_secs() / WINDOW_SECS)
+        .max()
+        .map_or(0, |last| last + 1);
+    let slow: Vec<String> = (0..windows)
+        .map(|window| {
+            let probes = timeline
+                .iter()
+                .filter(|(offset, _)| offset.as_secs() / WINDOW_SECS == window);
+            let (all, slow) = probes.fold((0, 0), |(all, slow), (_, latency)| {
+                (all + 1, slow + usize::from(*latency > SLOW_PROBE))
+            });
+            format!("{slow}/{all}")
+        })
+        .collect();
+    println!(
+        "(e) others' probes over {} ms, per {WINDOW_SECS} s: {}",
+        SLOW_PROBE.as_millis(),
+        slow.join(" ")
+    );
+    let rows = admin
+        .query(
+            "SELECT extract(epoch FROM started_at - $1)::float8, view_name, keys, rows_affected, \
+                 duration_ms FROM materialized_view_log WHERE started_at >= $1 \
+             ORDER BY duration_ms DESC LIMIT 8",
+            &[&since],
+        )
+        .await?;
+    for row in rows {
+        let (at, view, keys, written, ms): (f64, String, i64, i64, f64) =
+            (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+        println!("  slow: at {at:.1} s {view}: {keys} keys, {written} rows written, {ms:.0} ms");
+    }
     Ok(())
 }
 
@@ -210,8 +259,12 @@ async fn update_hot_company(
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut made = 0;
-    while Instant::now() < deadline {
-        ticks.tick().await;
+    let end = tokio::time::Instant::from_std(deadline);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = tokio::time::sleep_until(end) => break,
+        }
         made += 1;
         let value = match update {
             HotUpdate::Phone => format!("+49 40 {made}"),
