@@ -8,7 +8,12 @@
 //!     loopback) returns it, under a steady `--rate` of mixed writes for `--duration-secs`;
 //!     search-svc and refresh-svc run as release processes of their own, as deployed (build
 //!     them first: `cargo build --release -p lma-bench -p search-svc -p refresh-svc`);
-//! (d) write throughput of 8 concurrent writers with and without the change-capture triggers.
+//! (d) write throughput of 8 concurrent writers with and without the change-capture triggers;
+//! (e) with `--hot-company` only: one large company updated once a second while `--rate` writes/s
+//!     go to the others, the hot company's freshness and the others' in the same run
+//!     (hot_company.rs).
+
+mod hot_company;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -54,8 +59,21 @@ pub struct RefreshArgs {
     #[arg(long, conflicts_with = "capture_only")]
     pub freshness_only: bool,
     /// Measures (d) only: no rebuild comparison, no freshness.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "hot_company")]
     pub capture_only: bool,
+    /// Measures (e) only: a company of `--hot-company-prospects` updated every
+    /// `--hot-update-interval-ms` while the first `--rate` goes to the other companies.
+    #[arg(long, conflicts_with = "freshness_only")]
+    pub hot_company: bool,
+    /// Prospects of the hot company, on top of the data set.
+    #[arg(long, default_value_t = 500_000)]
+    pub hot_company_prospects: i64,
+    /// What each update of the hot company changes.
+    #[arg(long, value_enum, default_value_t = hot_company::HotUpdate::Phone)]
+    pub hot_update: hot_company::HotUpdate,
+    /// Milliseconds between two updates of the hot company.
+    #[arg(long, default_value_t = 1000)]
+    pub hot_update_interval_ms: u64,
 }
 
 const CAPTURE_TRIGGERS: [(&str, &str); 7] = [
@@ -70,6 +88,9 @@ const CAPTURE_TRIGGERS: [(&str, &str); 7] = [
 
 pub async fn run(args: RefreshArgs) -> anyhow::Result<()> {
     let (db, mut admin, dataset) = dataset::load_fresh(args.size).await?;
+    if args.hot_company {
+        return hot_company::run(&db, &admin, &args, dataset.organization_id).await;
+    }
     if !args.freshness_only && !args.capture_only {
         rebuild_against_refresh_concurrently(&mut admin, args.runs).await?;
     }
@@ -303,6 +324,9 @@ struct Freshness {
     latencies: Latencies,
     /// Probes not visible within [`PROBE_GIVE_UP`].
     late: usize,
+    /// Each probe's commit, from the start of the writes, and its time to visibility: when the
+    /// slow ones were.
+    timeline: Vec<(Duration, Duration)>,
 }
 
 /// How long refresh-svc's applies took per read model since `since`, from its refresh log.
@@ -481,40 +505,44 @@ async fn freshness(
         }
         let committed = Instant::now();
         let mut client = search.clone();
-        probes.push(tokio::spawn(async move {
-            let give_up = committed + PROBE_GIVE_UP;
-            loop {
-                let page = match search_prospects(
-                    &mut client,
-                    search_request(ProspectFilter {
-                        company_domains: vec![domain.clone()],
-                        ..Default::default()
-                    }),
-                )
-                .await
-                {
-                    Ok(page) => page,
-                    // Shed load (many probes waiting at once): look again a little later.
-                    Err(status) if crate::search::is_shed_load(&status) => {
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
+        let offset = committed - load_started;
+        probes.push((
+            offset,
+            tokio::spawn(async move {
+                let give_up = committed + PROBE_GIVE_UP;
+                loop {
+                    let page = match search_prospects(
+                        &mut client,
+                        search_request(ProspectFilter {
+                            company_domains: vec![domain.clone()],
+                            ..Default::default()
+                        }),
+                    )
+                    .await
+                    {
+                        Ok(page) => page,
+                        // Shed load (many probes waiting at once): look again a little later.
+                        Err(status) if crate::search::is_shed_load(&status) => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                        Err(status) => return Err(status.into()),
+                    };
+                    let visible = page
+                        .hits
+                        .iter()
+                        .filter_map(|hit| hit.prospect.as_ref())
+                        .any(|p| p.last_name == token || p.company_name == token);
+                    if visible {
+                        return anyhow::Ok(Some(committed.elapsed()));
                     }
-                    Err(status) => return Err(status.into()),
-                };
-                let visible = page
-                    .hits
-                    .iter()
-                    .filter_map(|hit| hit.prospect.as_ref())
-                    .any(|p| p.last_name == token || p.company_name == token);
-                if visible {
-                    return anyhow::Ok(Some(committed.elapsed()));
+                    if Instant::now() >= give_up {
+                        return Ok(None);
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
                 }
-                if Instant::now() >= give_up {
-                    return Ok(None);
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }));
+            }),
+        ));
     }
     for writer in writers {
         writer.await??;
@@ -523,16 +551,23 @@ async fn freshness(
     println!("(a) background writes: {achieved:.0}/s plus {n} probes");
     let mut latencies = Latencies::default();
     let mut late = 0;
-    for probe in probes {
-        match probe.await.map_err(anyhow::Error::from)?? {
-            Some(latency) => latencies.record(latency),
+    let mut timeline = Vec::with_capacity(probes.len());
+    for (offset, probe) in probes {
+        let latency = match probe.await.map_err(anyhow::Error::from)?? {
+            Some(latency) => latency,
             None => {
                 late += 1;
-                latencies.record(PROBE_GIVE_UP);
+                PROBE_GIVE_UP
             }
-        }
+        };
+        latencies.record(latency);
+        timeline.push((offset, latency));
     }
-    Ok(Freshness { latencies, late })
+    Ok(Freshness {
+        latencies,
+        late,
+        timeline,
+    })
 }
 
 async fn set_capture(admin: &Client, enabled: bool) -> anyhow::Result<()> {

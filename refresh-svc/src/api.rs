@@ -32,14 +32,15 @@ impl RefreshApi {
         Self { refresher }
     }
 
-    async fn status(&self) -> Result<GetStatusResponse, RefreshError> {
+    /// The status as a key of `organization` sees it.
+    async fn status(&self, organization: i64) -> Result<GetStatusResponse, RefreshError> {
         let client = self
             .refresher
             .pool
             .get()
             .await
             .map_err(svc_core::DbError::from)?;
-        Ok(status::read(&client, &self.refresher.replica).await?)
+        Ok(status::read(&client, &self.refresher.replica, organization).await?)
     }
 }
 
@@ -120,9 +121,10 @@ impl RefreshService for RefreshApi {
 
     async fn get_status(
         &self,
-        _request: Request<GetStatusRequest>,
+        request: Request<GetStatusRequest>,
     ) -> Result<Response<GetStatusResponse>, Status> {
-        Ok(Response::new(self.status().await?))
+        let organization = svc_core::auth::caller(&request)?.organization_id;
+        Ok(Response::new(self.status(organization).await?))
     }
 
     type WatchStatusStream = WatchStatusStream;
@@ -131,8 +133,9 @@ impl RefreshService for RefreshApi {
         &self,
         request: Request<WatchStatusRequest>,
     ) -> Result<Response<Self::WatchStatusStream>, Status> {
+        let organization = svc_core::auth::caller(&request)?.organization_id;
         let interval = parse_watch_interval(request.get_ref())?;
-        let first = self.status().await?;
+        let first = self.status(organization).await?;
         let (sender, receiver) = mpsc::channel(1);
         let api = RefreshApi::new(self.refresher.clone());
         tokio::spawn(async move {
@@ -152,7 +155,7 @@ impl RefreshService for RefreshApi {
                     // The client went away: stop polling the database for it.
                     _ = sender.closed() => return,
                 }
-                let update = match api.status().await {
+                let update = match api.status(organization).await {
                     Ok(status) if status == last => continue,
                     Ok(status) => {
                         last = status.clone();

@@ -14,6 +14,18 @@ use tokio_postgres::{Client, IsolationLevel, Transaction};
 use tracing::Instrument as _;
 
 use crate::read_model::{self, Affected, LockWait, Mode, Outcome, READ_MODELS, ReadModel};
+use crate::rederivation;
+
+/// How applies are made.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplySettings<'a> {
+    /// Change-log rows claimed per transaction.
+    pub batch_size: i64,
+    /// Companies with more prospects than this are re-derived in chunks (crate::rederivation).
+    pub large_company_prospects: i64,
+    /// This replica, for the refresh log.
+    pub replica: &'a str,
+}
 
 /// What one apply transaction did.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +38,8 @@ pub struct BatchOutcome {
     pub watermark: String,
     /// Another writer held the apply lock and `LockWait::NoWait` was asked for.
     pub busy: bool,
+    /// Large companies handed to chunked re-derivation.
+    pub queued: usize,
 }
 
 /// Most writer traces one apply links to: enough to find the writes behind a batch, bounded so a
@@ -36,8 +50,7 @@ const MAX_LINKS: i64 = 32;
 /// the writes it applies (the `traceparent` stored with their change-log rows).
 pub async fn apply_batch(
     client: &mut Client,
-    batch_size: i64,
-    replica: &str,
+    settings: &ApplySettings<'_>,
     wait: LockWait,
 ) -> Result<BatchOutcome, DbError> {
     let started = Instant::now();
@@ -48,12 +61,8 @@ pub async fn apply_batch(
         .isolation_level(IsolationLevel::RepeatableRead)
         .start()
         .await?;
-    // An apply writes only what can be derived again, and deletes the change-log rows it
-    // applies in the same transaction. A commit a crash loses takes all of that with it, and
-    // the next drain redoes it; so the apply does not wait for its WAL to reach the disk,
-    // where a durable server's flushes would queue it behind the writers' (docs/REFRESH.md).
     transaction
-        .batch_execute("SET LOCAL synchronous_commit = off")
+        .batch_execute(read_model::APPLY_SETTINGS)
         .await?;
     if !read_model::lock_apply(&transaction, wait).await? {
         return Ok(BatchOutcome {
@@ -74,7 +83,7 @@ pub async fn apply_batch(
                  array(SELECT DISTINCT traceparent FROM claimed \
                        WHERE traceparent IS NOT NULL LIMIT $2) \
              FROM claimed",
-            &[&batch_size, &MAX_LINKS],
+            &[&settings.batch_size, &MAX_LINKS],
         )
         .await?;
     let claimed: i64 = claim.try_get(0)?;
@@ -101,7 +110,7 @@ pub async fn apply_batch(
     } else {
         tracing::Span::none()
     };
-    let applied = apply_claimed(transaction, claimed, changes, &horizon, replica, started)
+    let applied = apply_claimed(transaction, claimed, changes, &horizon, settings, started)
         .instrument(span.clone())
         .await;
     if applied.is_err() {
@@ -121,6 +130,20 @@ struct Changes {
 }
 
 impl Changes {
+    /// Takes `large` companies out of what this batch re-derives, and returns those named whole
+    /// (every prospect row and the summary are left to chunks) and those named only through
+    /// single prospects (whose rows stay in the batch; only the summary, an aggregate over every
+    /// prospect of the company, is left).
+    fn defer(&mut self, large: &[i64]) -> (Vec<i64>, Vec<i64>) {
+        let (whole, summary_only) = large
+            .iter()
+            .partition(|company| self.whole_companies.contains(company));
+        self.companies.retain(|company| !large.contains(company));
+        self.whole_companies
+            .retain(|company| !large.contains(company));
+        (whole, summary_only)
+    }
+
     /// The rows of `model` to re-derive: a summary per company named; the prospect models'
     /// rows of whole companies and of single prospects.
     fn affected(&self, model: ReadModel) -> Affected {
@@ -130,30 +153,24 @@ impl Changes {
             Affected {
                 companies: self.whole_companies.clone(),
                 keys: self.prospects.clone(),
+                key_range: None,
             }
         }
     }
 }
 
-/// Re-derives the claimed changes' rows of every read model and advances the watermark.
+/// Re-derives the claimed changes' rows of every read model and advances the watermark. The
+/// rows of large companies are left to chunked re-derivation (crate::rederivation): queued here,
+/// in the transaction that claimed their changes.
 async fn apply_claimed(
     transaction: Transaction<'_>,
     claimed: i64,
-    changes: Changes,
+    mut changes: Changes,
     horizon: &read_model::WriterHorizon,
-    replica: &str,
+    settings: &ApplySettings<'_>,
     started: Instant,
 ) -> Result<BatchOutcome, DbError> {
-    // Models a failed apply left behind wait for their rebuild; applying to them is pointless.
-    let pending_rebuild: Vec<String> = transaction
-        .query(
-            "SELECT read_model FROM read_model_state WHERE needs_rebuild",
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()?;
+    let pending_rebuild = read_model::pending_rebuild(&transaction).await?;
     // Everything below the watermark has finished and, beyond this batch, nothing of it is left
     // in the log (see WATERMARK_SQL).
     let watermark: String = transaction
@@ -161,83 +178,47 @@ async fn apply_claimed(
         .await?
         .try_get(0)?;
 
+    // Before advance_watermark: a queued company's pending_since is the watermark published
+    // before this claim. And before read_model::INDEXED: the queue reads read_model_state, a
+    // table of three rows, which has no index worth using.
+    let large = rederivation::large_companies(
+        &transaction,
+        &changes.companies,
+        settings.large_company_prospects,
+    )
+    .await?;
+    let queued = large.len();
+    if !large.is_empty() {
+        let (whole, summary_only) = changes.defer(&large);
+        rederivation::queue(&transaction, &whole, &summary_only).await?;
+    }
     let mut models = Vec::with_capacity(READ_MODELS.len());
     let mut current: Vec<&str> = Vec::with_capacity(READ_MODELS.len());
-    // A batch names at most `batch_size` companies and prospects, whose rows are reached through
-    // indexes. Left to itself the planner hashed the whole company table into the join of each
-    // definition (75 ms of a 190 ms re-derivation of 1,000 writes at a million prospects). Only
-    // for the re-derivations: the watermark's scan of the change log, say, has no index to use
-    // and went from ~1 ms to ~150 ms once told not to scan.
-    transaction
-        .batch_execute("SET LOCAL enable_seqscan = off")
-        .await?;
+    transaction.batch_execute(read_model::INDEXED).await?;
     for model in READ_MODELS {
         if pending_rebuild.iter().any(|table| table == model.table) {
             continue;
         }
         let affected = changes.affected(model);
-        if affected.is_empty() {
-            current.push(model.table);
-            continue;
-        }
-        let model_started_at = SystemTime::now();
-        let model_started = Instant::now();
-        transaction.batch_execute("SAVEPOINT read_model").await?;
-        let mut outcome = Outcome {
-            model,
-            mode: Mode::Incremental,
-            rows: 0,
-            keys: affected.count(),
-            started_at: model_started_at,
-            duration: Default::default(),
-            watermark: watermark.clone(),
-            error: None,
-        };
-        let rederived = traced(
-            DbOperation::new("REDERIVE", model.table),
-            read_model::rederive(&transaction, model, &affected),
-        );
-        match rederived.await {
-            Ok(written) => {
-                transaction
-                    .batch_execute("RELEASE SAVEPOINT read_model")
-                    .await?;
-                outcome.rows = written.rows();
-                outcome.duration = model_started.elapsed();
-                read_model::record_success(&transaction, &outcome, replica, written.row_delta())
-                    .await?;
-                current.push(model.table);
+        if !affected.is_empty() {
+            let outcome = apply_to_model(
+                &transaction,
+                model,
+                &affected,
+                &watermark,
+                settings.replica,
+                OnCancel::Rebuild,
+            )
+            .await?;
+            let failed = outcome.error.is_some();
+            models.push(outcome);
+            if failed {
+                continue;
             }
-            Err(error) if error.db_error().is_some() => {
-                // The model's definition (or its table) is broken; the others go on.
-                transaction
-                    .batch_execute("ROLLBACK TO SAVEPOINT read_model")
-                    .await?;
-                transaction
-                    .execute(
-                        "UPDATE read_model_state SET needs_rebuild = true WHERE read_model = $1",
-                        &[&model.table],
-                    )
-                    .await?;
-                outcome.duration = model_started.elapsed();
-                outcome.error = Some(error.to_string());
-                read_model::record_error(
-                    &transaction,
-                    model,
-                    Mode::Incremental,
-                    &error.to_string(),
-                    replica,
-                )
-                .await?;
-                tracing::error!(read_model = model.table, %error, "incremental apply of a read model failed; a full rebuild will follow");
-            }
-            // The connection itself failed: nothing is committed, the batch stays in the log.
-            Err(error) => return Err(error),
         }
-        crate::metrics::record_refresh(&outcome);
-        models.push(outcome);
+        current.push(model.table);
     }
-    transaction.batch_execute("RESET enable_seqscan").await?;
+    transaction.batch_execute(read_model::INDEXED_DONE).await?;
     read_model::advance_watermark(&transaction, &current, &watermark).await?;
     transaction.commit().await?;
     if claimed > 0 {
@@ -245,6 +226,7 @@ async fn apply_claimed(
             claimed,
             companies = changes.companies.len(),
             prospects = changes.prospects.len(),
+            queued_large_companies = queued,
             rows = models.iter().map(|m| m.rows).sum::<u64>(),
             %watermark,
             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -256,5 +238,85 @@ async fn apply_claimed(
         models,
         watermark,
         busy: false,
+        queued,
     })
+}
+
+/// What a statement timeout (or cancel) of a re-derivation means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnCancel {
+    /// The model is left behind, like any failure of it: a full rebuild follows (an apply,
+    /// whose batch would time out again).
+    Rebuild,
+    /// The whole transaction fails and is tried again smaller (a chunk: crate::rederivation).
+    Fail,
+}
+
+/// Re-derives the `affected` rows of `model` under a savepoint of its own and records the
+/// outcome. A failure of the model's definition (or table) is recorded, marks the model for a
+/// full rebuild and is returned in the outcome, so the caller goes on with the other models; only
+/// a failure of the connection itself, or a cancel with `OnCancel::Fail`, is an error.
+/// `watermark` goes to the refresh log.
+pub(crate) async fn apply_to_model(
+    transaction: &Transaction<'_>,
+    model: ReadModel,
+    affected: &Affected,
+    watermark: &str,
+    replica: &str,
+    on_cancel: OnCancel,
+) -> Result<Outcome, DbError> {
+    let model_started = Instant::now();
+    transaction.batch_execute("SAVEPOINT read_model").await?;
+    let mut outcome = Outcome {
+        model,
+        mode: Mode::Incremental,
+        rows: 0,
+        keys: affected.count(),
+        started_at: SystemTime::now(),
+        duration: Default::default(),
+        watermark: watermark.to_owned(),
+        error: None,
+    };
+    let rederived = traced(
+        DbOperation::new("REDERIVE", model.table),
+        read_model::rederive(transaction, model, affected),
+    );
+    match rederived.await {
+        Ok(written) => {
+            transaction
+                .batch_execute("RELEASE SAVEPOINT read_model")
+                .await?;
+            outcome.rows = written.rows();
+            outcome.duration = model_started.elapsed();
+            read_model::record_success(transaction, &outcome, replica, Some(&written)).await?;
+        }
+        Err(error)
+            if on_cancel == OnCancel::Fail
+                && error.sql_state() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) =>
+        {
+            return Err(error);
+        }
+        Err(error) if error.db_error().is_some() => {
+            // The model's definition (or its table) is broken; the others go on.
+            transaction
+                .batch_execute("ROLLBACK TO SAVEPOINT read_model")
+                .await?;
+            transaction
+                .execute(
+                    "UPDATE read_model_state SET needs_rebuild = true WHERE read_model = $1",
+                    &[&model.table],
+                )
+                .await?;
+            let message = crate::error::describe(&error);
+            outcome.duration = model_started.elapsed();
+            read_model::record_error(transaction, model, Mode::Incremental, &message, replica)
+                .await?;
+            tracing::error!(read_model = model.table, error = %message, "incremental apply of a read model failed; a full rebuild will follow");
+            outcome.error = Some(message);
+        }
+        // The connection itself failed: nothing is committed, the batch stays in the log.
+        Err(error) => return Err(error),
+    }
+    crate::metrics::record_refresh(&outcome);
+    Ok(outcome)
 }

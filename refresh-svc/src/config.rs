@@ -31,6 +31,18 @@ pub struct Config {
           value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
     pub apply_batch_size: i64,
 
+    /// A company with more prospects than this is re-derived in chunks between the applies
+    /// instead of inside the apply that claimed its change (docs/REFRESH.md, "Large companies").
+    #[arg(long, env = "LMA_LARGE_COMPANY_PROSPECTS", default_value_t = 2000,
+          value_parser = clap::value_parser!(i64).range(1..=10_000_000))]
+    pub large_company_prospects: i64,
+
+    /// Most prospect rows one chunk of a large company re-derives; chunks are cut smaller when
+    /// rows are slow, to take about 50 ms each.
+    #[arg(long, env = "LMA_REDERIVE_CHUNK_ROWS", default_value_t = 2000,
+          value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    pub rederive_chunk_rows: i64,
+
     /// Seconds between scheduled reconciles of every read model against its definition
     /// (0 turns the schedule off; RefreshNow can still reconcile).
     #[arg(long, env = "LMA_RECONCILE_INTERVAL_SECS", default_value_t = 900)]

@@ -13,6 +13,7 @@ mod metrics;
 pub mod read_model;
 pub mod rebuild;
 pub mod reconcile;
+pub mod rederivation;
 mod refresher;
 mod status;
 mod worker;
@@ -53,7 +54,11 @@ impl Application {
         let refresher = Arc::new(refresher::Refresher::new(
             pool.clone(),
             config.replica(),
-            config.apply_batch_size,
+            refresher::Sizes {
+                batch_size: config.apply_batch_size,
+                large_company_prospects: config.large_company_prospects,
+                max_chunk_rows: config.rederive_chunk_rows,
+            },
             config.rebuild_timeout_secs.saturating_mul(1000),
         ));
         let routes = Routes::new(

@@ -42,11 +42,16 @@ static INSTRUMENTS: LazyLock<Instruments> = LazyLock::new(|| {
     }
 });
 
-/// Records the change log's backlog and lag, as GetStatus computed them.
-pub fn record_backlog(pending: i64, lag: Duration) {
+/// Records the whole change log's backlog and lag (every organization's: an operator's figure).
+fn record_backlog(pending: status::Pending) {
     INSTRUMENTS
         .backlog
-        .record(u64::try_from(pending).unwrap_or(0), &[]);
+        .record(u64::try_from(pending.count).unwrap_or(0), &[]);
+    let lag = if pending.count > 0 {
+        pending.age
+    } else {
+        Duration::ZERO
+    };
     INSTRUMENTS.lag.record(lag.as_secs_f64(), &[]);
 }
 
@@ -71,10 +76,11 @@ pub async fn sample_backlog(pool: Pool, mut shutdown: watch::Receiver<bool>) {
         }
         let sampled = async {
             let client = pool.get().await?;
-            status::backlog(&client).await
+            status::backlog(&client, None).await
         };
-        if let Err(error) = sampled.await {
-            tracing::debug!(%error, "could not sample the change-log backlog");
+        match sampled.await {
+            Ok(pending) => record_backlog(pending),
+            Err(error) => tracing::debug!(%error, "could not sample the change-log backlog"),
         }
     }
 }

@@ -114,6 +114,35 @@ impl Outcome {
     }
 }
 
+/// Settings of every transaction that writes read-model rows a change asked for (an apply, a
+/// step of chunked re-derivation):
+/// - it writes only what can be derived again, and deletes the change-log rows (or moves the
+///   queue position) it applies in the same transaction: a commit a crash loses takes all of
+///   that with it and the next drain redoes it. So it does not wait for its WAL to reach the
+///   disk, where a durable server's flushes would queue it behind the writers'
+///   (docs/REFRESH.md);
+/// - no JIT: with a 500,000-prospect company skewing the statistics, an apply of ~1,000 changes
+///   was costed over jit_above_cost and compiled (70 ms of a 150 ms statement; seconds once
+///   inlining and optimization set in above 500,000); slower applies made larger batches, which
+///   cost more, until the applies fell minutes behind (docs/BENCHMARKS.md, Refresh, (e)).
+pub const APPLY_SETTINGS: &str = "SET LOCAL synchronous_commit = off; SET LOCAL jit = off";
+
+/// Re-derivations of a bounded set of keys (an apply's batch, a chunk) reach their rows through
+/// indexes; the planner is told so, around those statements only ([`INDEXED_DONE`]):
+/// - no sequential scans: left to itself it hashed the whole company table into the join of
+///   each definition (75 ms of a 190 ms re-derivation of 1,000 writes at a million prospects);
+///   the watermark's scan of the change log, on the other hand, has no index to use and went
+///   from ~1 ms to ~150 ms once told not to scan, hence around the re-derivations only;
+/// - no merge joins: with one company of 500,000 prospects skewing the statistics, the planner
+///   took every other company for 80 prospects instead of 10, and the summaries of 5,000
+///   companies became a merge join over the whole prospect index (545 ms against 76 ms nested);
+///   an apply that fell behind then claimed larger batches, each scanning whole indexes, and
+///   never caught up (docs/BENCHMARKS.md, Refresh, (e)).
+pub const INDEXED: &str = "SET LOCAL enable_seqscan = off; SET LOCAL enable_mergejoin = off";
+
+/// Ends [`INDEXED`].
+pub const INDEXED_DONE: &str = "RESET enable_seqscan; RESET enable_mergejoin";
+
 /// Whether to wait for the apply lock or give up at once when another writer holds it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LockWait {
@@ -187,6 +216,19 @@ impl WriterHorizon {
     }
 }
 
+/// Models a failed apply marked for a full rebuild: applying to them is pointless until it.
+pub async fn pending_rebuild(client: &impl GenericClient) -> Result<Vec<String>, DbError> {
+    client
+        .query(
+            "SELECT read_model FROM read_model_state WHERE needs_rebuild ORDER BY read_model",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| row.try_get(0).map_err(DbError::from))
+        .collect()
+}
+
 /// Records a failed refresh of `model`: in the error history and as its current error.
 pub async fn record_error(
     client: &impl GenericClient,
@@ -208,16 +250,19 @@ pub async fn record_error(
     Ok(())
 }
 
-/// Logs a successful refresh of one model inside its transaction and clears its error.
+/// Logs a successful refresh of one model inside its transaction and clears its error; counts
+/// what it wrote per organization (`written`; a full rebuild counts its organizations itself and
+/// passes `None`).
 pub async fn record_success(
     transaction: &Transaction<'_>,
     outcome: &Outcome,
     replica: &str,
-    row_delta: i64,
+    written: Option<&Rederived>,
 ) -> Result<(), DbError> {
     let duration_ms = outcome.duration.as_secs_f64() * 1000.0;
     let rows = i64::try_from(outcome.rows).unwrap_or(i64::MAX);
     let keys = i64::try_from(outcome.keys).unwrap_or(i64::MAX);
+    let row_delta = written.map_or(0, |written| written.row_delta());
     transaction
         .execute(
             "UPDATE read_model_state SET last_refresh_at = now(), last_mode = $2, \
@@ -233,6 +278,24 @@ pub async fn record_success(
             ],
         )
         .await?;
+    if let Some(written) = written.filter(|written| !written.organizations.is_empty()) {
+        let (organizations, rows, deltas) = written.per_organization();
+        // last_written_at is this transaction's now(), as last_refresh_at above: GetStatus shows
+        // an organization's last_rows only while they are the last refresh's.
+        transaction
+            .execute(
+                "INSERT INTO read_model_organization_state AS s \
+                     (organization_id, read_model, row_count, last_rows, last_written_at) \
+                 SELECT organization_id, $1, delta, rows, now() \
+                 FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) \
+                     AS w(organization_id, rows, delta) \
+                 ON CONFLICT (organization_id, read_model) DO UPDATE \
+                 SET row_count = s.row_count + excluded.row_count, \
+                     last_rows = excluded.last_rows, last_written_at = excluded.last_written_at",
+                &[&outcome.model.table, &organizations, &rows, &deltas],
+            )
+            .await?;
+    }
     transaction
         .execute(
             "INSERT INTO materialized_view_log \
@@ -248,6 +311,33 @@ pub async fn record_success(
                 &outcome.watermark,
                 &replica,
             ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Sets `model`'s per-organization row counts to what `table` holds (a full rebuild's new table,
+/// before the swap): every row counts as written.
+pub async fn count_organizations(
+    transaction: &Transaction<'_>,
+    model: ReadModel,
+    table: &str,
+) -> Result<(), DbError> {
+    transaction
+        .execute(
+            "DELETE FROM read_model_organization_state WHERE read_model = $1",
+            &[&model.table],
+        )
+        .await?;
+    transaction
+        .execute(
+            &format!(
+                "INSERT INTO read_model_organization_state \
+                     (organization_id, read_model, row_count, last_rows, last_written_at) \
+                 SELECT organization_id, $1, count(*), count(*), now() FROM {table} \
+                 GROUP BY organization_id"
+            ),
+            &[&model.table],
         )
         .await?;
     Ok(())
@@ -270,33 +360,56 @@ pub async fn advance_watermark(
 }
 
 /// What a re-derivation wrote.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Rederived {
     pub deleted: u64,
     pub updated: u64,
     pub inserted: u64,
+    /// Per organization whose rows were written: rows written and how its row count changed.
+    pub organizations: Vec<OrganizationRows>,
+}
+
+/// What a re-derivation wrote of one organization's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrganizationRows {
+    pub organization_id: i64,
+    pub written: i64,
+    pub delta: i64,
 }
 
 impl Rederived {
     /// Rows written, whichever way.
-    pub fn rows(self) -> u64 {
+    pub fn rows(&self) -> u64 {
         self.deleted + self.updated + self.inserted
     }
 
     /// How the model's row count changed.
-    pub fn row_delta(self) -> i64 {
+    pub fn row_delta(&self) -> i64 {
         i64::try_from(self.inserted).unwrap_or(i64::MAX)
             - i64::try_from(self.deleted).unwrap_or(i64::MAX)
+    }
+
+    /// The organizations, rows written and deltas as three parallel arrays (SQL's unnest).
+    fn per_organization(&self) -> (Vec<i64>, Vec<i64>, Vec<i64>) {
+        let rows = &self.organizations;
+        (
+            rows.iter().map(|row| row.organization_id).collect(),
+            rows.iter().map(|row| row.written).collect(),
+            rows.iter().map(|row| row.delta).collect(),
+        )
     }
 }
 
 /// The rows of a read model a re-derivation covers.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Affected {
-    /// Companies every row of which is re-derived.
+    /// Companies every row of which is re-derived (within `key_range`, when set).
     pub companies: Vec<i64>,
     /// Rows re-derived by the model's own key (prospect ids), whatever their company.
     pub keys: Vec<i64>,
+    /// Limits the companies' rows to keys in `(after, up_to]` (`up_to` `None`: no upper end):
+    /// one chunk of a large company (crate::rederivation).
+    pub key_range: Option<(i64, Option<i64>)>,
 }
 
 impl Affected {
@@ -304,7 +417,7 @@ impl Affected {
     pub fn companies(companies: Vec<i64>) -> Self {
         Self {
             companies,
-            keys: Vec::new(),
+            ..Self::default()
         }
     }
 
@@ -363,9 +476,28 @@ pub async fn rederive_from(
         .collect::<Vec<_>>()
         .join(", ");
     let columns = columns.join(", ");
-    let affected_rows =
-        |qualifier: &str| format!("{qualifier}company_id = ANY($1) OR {qualifier}{key} = ANY($2)");
+    // A chunk limits its company's rows to a key range ($3, $4]; the statement without one
+    // stays as it was, so the planner sees nothing new in an ordinary apply.
+    let (after, up_to) = match affected.key_range {
+        Some((after, up_to)) => (after, up_to.unwrap_or(i64::MAX)),
+        None => (i64::MIN, i64::MAX),
+    };
+    let affected_rows = |qualifier: &str| match affected.key_range {
+        Some(_) => format!(
+            "({qualifier}company_id = ANY($1) AND {qualifier}{key} > $3 \
+             AND {qualifier}{key} <= $4) OR {qualifier}{key} = ANY($2)"
+        ),
+        None => format!("{qualifier}company_id = ANY($1) OR {qualifier}{key} = ANY($2)"),
+    };
     let (in_scope, stored_in_scope) = (affected_rows(""), affected_rows(&format!("{table}.")));
+    let mut params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        vec![&affected.companies, &affected.keys];
+    if affected.key_range.is_some() {
+        params.push(&after);
+        params.push(&up_to);
+    }
+    // Each write returns the organization of the rows it wrote (an update the old and the new
+    // one), so that row counts are kept per organization (GetStatus shows the caller's).
     let row = transaction
         .query_one(
             &format!(
@@ -374,35 +506,62 @@ pub async fn rederive_from(
                  stored AS MATERIALIZED (
                      SELECT * FROM {table} WHERE {in_scope}),
                  diff AS MATERIALIZED (
-                     SELECT fresh.*, stored.{key} AS lma_stored_key
+                     SELECT fresh.*, stored.{key} AS lma_stored_key,
+                         stored.organization_id AS lma_stored_organization
                      FROM fresh FULL JOIN stored ON fresh.{key} = stored.{key}
                      WHERE ROW(fresh.*) IS DISTINCT FROM ROW(stored.*)),
                  deleted AS (
                      DELETE FROM {table} USING diff
                      WHERE diff.{key} IS NULL AND {table}.{key} = diff.lma_stored_key
                          AND ({stored_in_scope})
-                     RETURNING 1),
+                     RETURNING {table}.organization_id),
                  updated AS (
                      UPDATE {table} SET ({columns}) = ({fresh_columns}) FROM diff
                      WHERE {table}.{key} = diff.lma_stored_key AND diff.{key} IS NOT NULL
                          AND ({stored_in_scope})
-                     RETURNING 1),
+                     RETURNING {table}.organization_id, diff.lma_stored_organization),
                  inserted AS (
                      INSERT INTO {table} SELECT {fresh_columns} FROM diff
                      WHERE diff.lma_stored_key IS NULL
-                     RETURNING 1)
+                     RETURNING organization_id),
+                 per_organization AS (
+                     SELECT organization_id, count(*) AS written, sum(delta)::bigint AS delta
+                     FROM (SELECT organization_id, -1 AS delta FROM deleted
+                           UNION ALL SELECT organization_id, 1 FROM inserted
+                           UNION ALL SELECT organization_id,
+                               CASE WHEN organization_id = lma_stored_organization THEN 0 ELSE 1 END
+                               FROM updated
+                           UNION ALL SELECT lma_stored_organization, -1 FROM updated
+                               WHERE organization_id <> lma_stored_organization) AS written
+                     GROUP BY organization_id)
                  SELECT (SELECT count(*) FROM deleted), (SELECT count(*) FROM updated),
-                     (SELECT count(*) FROM inserted)"
+                     (SELECT count(*) FROM inserted),
+                     ARRAY(SELECT organization_id FROM per_organization ORDER BY 1),
+                     ARRAY(SELECT written FROM per_organization ORDER BY organization_id),
+                     ARRAY(SELECT delta FROM per_organization ORDER BY organization_id)"
             ),
-            &[&affected.companies, &affected.keys],
+            &params,
         )
         .await?;
     let count =
         |index: usize| -> Result<u64, DbError> { Ok(row.try_get::<_, i64>(index)?.max(0) as u64) };
+    let organizations: Vec<i64> = row.try_get(3)?;
+    let written: Vec<i64> = row.try_get(4)?;
+    let deltas: Vec<i64> = row.try_get(5)?;
     Ok(Rederived {
         deleted: count(0)?,
         updated: count(1)?,
         inserted: count(2)?,
+        organizations: organizations
+            .into_iter()
+            .zip(written)
+            .zip(deltas)
+            .map(|((organization_id, written), delta)| OrganizationRows {
+                organization_id,
+                written,
+                delta,
+            })
+            .collect(),
     })
 }
 

@@ -207,6 +207,7 @@ pub async fn rebuild(
             .await?;
     }
 
+    read_model::count_organizations(&transaction, model, &replacement).await?;
     take_for_swap(&transaction, table).await?;
     transaction
         .batch_execute(&format!(
@@ -247,7 +248,7 @@ pub async fn rebuild(
         watermark,
         error: None,
     };
-    read_model::record_success(&transaction, &outcome, replica, 0).await?;
+    read_model::record_success(&transaction, &outcome, replica, None).await?;
     transaction.commit().await?;
     tracing::info!(
         read_model = table,
@@ -440,7 +441,7 @@ async fn repair_in_place(
         watermark,
         error: None,
     };
-    read_model::record_success(&transaction, &outcome, replica, written.row_delta()).await?;
+    read_model::record_success(&transaction, &outcome, replica, Some(&written)).await?;
     transaction.commit().await?;
     tracing::info!(
         read_model = table,

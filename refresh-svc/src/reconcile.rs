@@ -11,6 +11,7 @@ use svc_core::DbError;
 use tokio_postgres::{Client, IsolationLevel, Transaction};
 
 use crate::read_model::{self, LockWait, Mode, Outcome, ReadModel};
+use crate::rederivation;
 
 /// The temporary table (dropped at commit) that [`drift_in`] computes a definition into.
 pub const FRESH_ROWS: &str = "fresh_read_model_rows";
@@ -84,12 +85,14 @@ pub async fn drift(
     Ok(drift)
 }
 
-/// Compares `model` with its definition and re-derives the companies that differ.
+/// Compares `model` with its definition and re-derives the companies that differ; a large one
+/// (more than `large_company_prospects`) is queued for chunked re-derivation instead.
 pub async fn reconcile(
     client: &mut Client,
     model: ReadModel,
     replica: &str,
     statement_timeout_ms: u64,
+    large_company_prospects: i64,
 ) -> Result<Outcome, DbError> {
     let started_at = SystemTime::now();
     let started = Instant::now();
@@ -97,7 +100,7 @@ pub async fn reconcile(
         keys,
         rows: drifted_rows,
     } = drift(client, model, statement_timeout_ms).await?;
-    let drifted = read_model::Affected::companies(keys);
+    let mut drifted = read_model::Affected::companies(keys);
     if !drifted.is_empty() {
         tracing::info!(
             read_model = model.table,
@@ -112,6 +115,19 @@ pub async fn reconcile(
         .start()
         .await?;
     read_model::lock_apply(&transaction, LockWait::Wait).await?;
+    let large =
+        rederivation::large_companies(&transaction, &drifted.companies, large_company_prospects)
+            .await?;
+    if !large.is_empty() {
+        drifted.companies.retain(|company| !large.contains(company));
+        // The summary of a large company is its own step; its prospect rows are the chunks.
+        let (whole, summary_only): (&[i64], &[i64]) = if model.key == "company_id" {
+            (&[], &large)
+        } else {
+            (&large, &[])
+        };
+        rederivation::queue(&transaction, whole, summary_only).await?;
+    }
     let written = if drifted.is_empty() {
         read_model::Rederived::default()
     } else {
@@ -134,7 +150,7 @@ pub async fn reconcile(
         watermark,
         error: None,
     };
-    read_model::record_success(&transaction, &outcome, replica, written.row_delta()).await?;
+    read_model::record_success(&transaction, &outcome, replica, Some(&written)).await?;
     transaction.commit().await?;
     Ok(outcome)
 }

@@ -4,6 +4,7 @@
 //! refresh of the others.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use svc_core::db::{DbOperation, traced};
@@ -13,38 +14,51 @@ use tokio::sync::{Mutex, Notify};
 use crate::apply;
 use crate::error::RefreshError;
 use crate::read_model::{self, LockWait, Mode, Outcome, ReadModel};
-use crate::{rebuild, reconcile};
+use crate::{rebuild, reconcile, rederivation};
 
 /// Longest one drain keeps claiming batches before it hands control back to the loop, so a
 /// steady stream of writes cannot keep the leader from noticing shutdown or lost leadership.
 const MAX_DRAIN: Duration = Duration::from_secs(1);
 
+/// How much one transaction takes on.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    /// Change-log rows claimed per apply.
+    pub batch_size: i64,
+    /// Companies with more prospects are re-derived in chunks (crate::rederivation).
+    pub large_company_prospects: i64,
+    /// Most prospect rows in one chunk.
+    pub max_chunk_rows: i64,
+}
+
 pub struct Refresher {
     pub pool: Pool,
     pub replica: String,
-    pub batch_size: i64,
+    pub sizes: Sizes,
     /// statement_timeout of rebuild and reconcile statements, which read whole tables.
     pub long_statement_timeout_ms: u64,
     /// Wakes the applier.
     pub wake: Arc<Notify>,
     /// One rebuild or reconcile at a time per process; across processes the apply lock does it.
     whole_table: Mutex<()>,
+    /// Rows of the next chunk, adapted to how long chunks take (rederivation::next_chunk_rows).
+    chunk_rows: AtomicI64,
+    /// When the next step of chunked re-derivation may run while other changes keep coming
+    /// (rederivation::STEP_SHARE).
+    step_due: std::sync::Mutex<Instant>,
 }
 
 impl Refresher {
-    pub fn new(
-        pool: Pool,
-        replica: String,
-        batch_size: i64,
-        long_statement_timeout_ms: u64,
-    ) -> Self {
+    pub fn new(pool: Pool, replica: String, sizes: Sizes, long_statement_timeout_ms: u64) -> Self {
         Self {
             pool,
             replica,
-            batch_size,
+            sizes,
             long_statement_timeout_ms,
             wake: Arc::new(Notify::new()),
             whole_table: Mutex::new(()),
+            chunk_rows: AtomicI64::new(sizes.max_chunk_rows),
+            step_due: std::sync::Mutex::new(Instant::now()),
         }
     }
 
@@ -56,8 +70,11 @@ impl Refresher {
         Ok(self.checked_out().await?)
     }
 
-    /// Applies batches until a claim finds the change log empty, or (with `NoWait`) until
-    /// another writer holds the apply lock. Returns one summed outcome per read model touched.
+    /// Applies batches until a claim finds the change log empty and no large company waits for
+    /// chunked re-derivation, or (with `NoWait`) until another writer holds the apply lock, or
+    /// for at most [`MAX_DRAIN`]. After each batch it works one step of the chunked
+    /// re-derivation, so that a large company's chunks and everyone else's changes take turns.
+    /// Returns one summed outcome per read model touched.
     pub async fn drain(&self, wait: LockWait) -> Result<Vec<Outcome>, RefreshError> {
         let mut client = self.client().await?;
         // Writers notify only while the signal is clear (change_signal, V3): clear it before claiming, so that
@@ -65,39 +82,101 @@ impl Refresher {
         clear_change_signal(&client).await?;
         let started = Instant::now();
         let mut totals: Vec<Outcome> = Vec::new();
+        let settings = apply::ApplySettings {
+            batch_size: self.sizes.batch_size,
+            large_company_prospects: self.sizes.large_company_prospects,
+            replica: &self.replica,
+        };
+        let mut watermark = String::new();
         loop {
-            let batch = apply::apply_batch(&mut client, self.batch_size, &self.replica, wait).await;
-            let batch = match batch {
-                Ok(batch) => batch,
-                Err(error) => {
-                    // The whole transaction failed (connection, lock timeout): every model is
-                    // affected, nothing was claimed.
-                    let message = error.to_string();
-                    for model in read_model::READ_MODELS {
-                        self.record_error(model, Mode::Incremental, &message).await;
-                    }
-                    return Err(error.into());
-                }
-            };
-            for outcome in batch.models {
-                match totals.iter_mut().find(|total| total.model == outcome.model) {
-                    Some(total) => {
-                        total.rows += outcome.rows;
-                        total.keys += outcome.keys;
-                        total.duration += outcome.duration;
-                        total.watermark = outcome.watermark;
-                        total.error = outcome.error.or(total.error.take());
-                    }
-                    None => totals.push(outcome),
-                }
+            let batch = apply::apply_batch(&mut client, &settings, wait).await;
+            let batch = self.failed_everywhere(batch).await?;
+            add_up(&mut totals, batch.models);
+            if batch.busy {
+                return Ok(published(totals, &watermark));
             }
-            if batch.busy || batch.claimed == 0 {
-                return Ok(totals);
+            watermark = batch.watermark;
+            if batch.claimed > 0 && Instant::now() < self.step_due() {
+                // Other changes keep coming: the applies have their share first.
+                if started.elapsed() >= MAX_DRAIN {
+                    self.wake.notify_one();
+                    return Ok(published(totals, &watermark));
+                }
+                continue;
+            }
+            let chunk_rows = self.chunk_rows.load(Ordering::Relaxed);
+            let step_started = Instant::now();
+            let step = match rederivation::step(&mut client, chunk_rows, &self.replica, wait).await
+            {
+                // A step the server refused outside a model's re-derivation (which records its
+                // own failure) must not hold back everyone's applies: they go on, the step is
+                // tried again next drain, and the company's pending_since holds its
+                // organization's searches back meanwhile.
+                Err(error) if error.db_error().is_some() => {
+                    tracing::error!(
+                        error = %crate::error::describe(&error),
+                        chunk_rows,
+                        "a step of chunked re-derivation failed"
+                    );
+                    if error.sql_state() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) {
+                        // Timed out: the next chunk is cut by half.
+                        let next = rederivation::next_chunk_rows(
+                            chunk_rows,
+                            Duration::MAX,
+                            self.sizes.max_chunk_rows,
+                        );
+                        self.chunk_rows.store(next, Ordering::Relaxed);
+                    }
+                    return Ok(published(totals, &watermark));
+                }
+                step => self.failed_everywhere(step).await?,
+            };
+            add_up(&mut totals, step.models);
+            if !step.yielded {
+                self.set_step_due(
+                    Instant::now() + rederivation::pause_after(step_started.elapsed()),
+                );
+            }
+            if let Some((rows, elapsed)) = step.chunk {
+                let next = rederivation::next_chunk_rows(rows, elapsed, self.sizes.max_chunk_rows);
+                self.chunk_rows.store(next, Ordering::Relaxed);
+            }
+            if step.busy || (batch.claimed == 0 && !step.pending) {
+                return Ok(published(totals, &watermark));
             }
             if started.elapsed() >= MAX_DRAIN {
                 // More may be waiting: come straight back after the loop's checks.
                 self.wake.notify_one();
-                return Ok(totals);
+                return Ok(published(totals, &watermark));
+            }
+        }
+    }
+
+    fn step_due(&self) -> Instant {
+        *self
+            .step_due
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn set_step_due(&self, due: Instant) {
+        *self
+            .step_due
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = due;
+    }
+
+    /// A whole apply or chunk transaction failed (connection, lock timeout): every model is
+    /// affected, nothing was claimed or moved on. Records that for each model.
+    async fn failed_everywhere<T>(&self, result: Result<T, DbError>) -> Result<T, RefreshError> {
+        match result {
+            Ok(done) => Ok(done),
+            Err(error) => {
+                let message = crate::error::describe(&error);
+                for model in read_model::READ_MODELS {
+                    self.record_error(model, Mode::Incremental, &message).await;
+                }
+                Err(error.into())
             }
         }
     }
@@ -128,8 +207,13 @@ impl Refresher {
                     traced(DbOperation::new("REBUILD", model.table), rebuilt).await
                 }
                 Mode::Reconcile | Mode::Incremental => {
-                    let reconciled =
-                        reconcile::reconcile(&mut client, model, &self.replica, timeout_ms);
+                    let reconciled = reconcile::reconcile(
+                        &mut client,
+                        model,
+                        &self.replica,
+                        timeout_ms,
+                        self.sizes.large_company_prospects,
+                    );
                     traced(DbOperation::new("RECONCILE", model.table), reconciled).await
                 }
             }
@@ -150,8 +234,25 @@ impl Refresher {
         match mode {
             Mode::Incremental => outcomes = self.drain(LockWait::Wait).await?,
             Mode::Full => {
+                // Rebuilding every model covers the chunked work queued before the first began.
+                let covers_all = models.len() == read_model::READ_MODELS.len();
+                let queued = if covers_all {
+                    rederivation::queued(&*self.client().await?).await?
+                } else {
+                    Vec::new()
+                };
                 for model in models {
                     outcomes.push(self.rebuild(*model).await);
+                }
+                if covers_all && outcomes.iter().all(|outcome| outcome.error.is_none()) {
+                    let cleared =
+                        rederivation::clear_covered(&mut *self.client().await?, &queued).await?;
+                    if cleared > 0 {
+                        tracing::info!(
+                            companies = cleared,
+                            "a full rebuild covered queued chunked re-derivation"
+                        );
+                    }
                 }
             }
             Mode::Reconcile => {
@@ -177,20 +278,11 @@ impl Refresher {
     /// Models a failed apply marked for a full rebuild.
     pub async fn pending_rebuilds(&self) -> Result<Vec<ReadModel>, RefreshError> {
         let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT read_model FROM read_model_state WHERE needs_rebuild ORDER BY read_model",
-                &[],
-            )
-            .await?;
-        let mut models = Vec::with_capacity(rows.len());
-        for row in rows {
-            let table: String = row.try_get(0)?;
-            if let Some(model) = read_model::by_table(&table) {
-                models.push(model);
-            }
-        }
-        Ok(models)
+        Ok(read_model::pending_rebuild(&**client)
+            .await?
+            .iter()
+            .filter_map(|table| read_model::by_table(table))
+            .collect())
     }
 
     async fn settle(
@@ -203,8 +295,8 @@ impl Refresher {
         match result {
             Ok(outcome) => outcome,
             Err(error) => {
-                let message = error.to_string();
-                tracing::error!(read_model = model.table, mode = mode.as_str(), %error, "refresh failed");
+                let message = crate::error::describe(&error);
+                tracing::error!(read_model = model.table, mode = mode.as_str(), error = %message, "refresh failed");
                 self.record_error(model, mode, &message).await;
                 Outcome {
                     model,
@@ -230,6 +322,33 @@ impl Refresher {
             tracing::warn!(%error, read_model = model.table, "could not record the refresh error");
         }
     }
+}
+
+/// Adds `outcomes` to the per-model `totals` of a drain.
+fn add_up(totals: &mut Vec<Outcome>, outcomes: Vec<Outcome>) {
+    for outcome in outcomes {
+        match totals.iter_mut().find(|total| total.model == outcome.model) {
+            Some(total) => {
+                total.rows += outcome.rows;
+                total.keys += outcome.keys;
+                total.duration += outcome.duration;
+                total.watermark = outcome.watermark;
+                total.error = outcome.error.or(total.error.take());
+            }
+            None => totals.push(outcome),
+        }
+    }
+}
+
+/// The drain's totals, each with the watermark the drain's last apply published: a chunk's
+/// outcome carries its company's older bound instead, and a model that failed keeps its own.
+fn published(mut totals: Vec<Outcome>, watermark: &str) -> Vec<Outcome> {
+    if !watermark.is_empty() {
+        for total in totals.iter_mut().filter(|total| total.error.is_none()) {
+            watermark.clone_into(&mut total.watermark);
+        }
+    }
+    totals
 }
 
 /// Clears the change signal unless a writer is setting it right now (that writer notifies),

@@ -1,5 +1,7 @@
 //! What GetStatus and WatchStatus report: per read model, its last refresh, backlog, lag,
-//! watermark, size and last error, and which replica leads.
+//! watermark, size and last error, and which replica leads. Whatever is counted from data rows
+//! (backlog, lag, row counts, rows written, pending chunked work) is the caller's organization's;
+//! the rest (watermark, last refresh, errors, leader) describes the service, not a tenant's data.
 
 use std::time::{Duration, SystemTime};
 
@@ -10,33 +12,87 @@ use tokio_postgres::Client;
 use crate::leader::LEADER_LOCK_KEY;
 use crate::read_model::{self, Mode};
 
-/// The change log's backlog (rows pending) and lag (age of the oldest), also recorded as
-/// metrics. The log is shared by all read models: its backlog and lag are every model's.
-pub async fn backlog(client: &Client) -> Result<(i64, Duration), DbError> {
-    let backlog = client
-        .query_one(
-            "SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(created_at))::float8, 0) \
-             FROM change_log",
-            &[],
-        )
-        .await?;
-    let pending: i64 = backlog.try_get(0)?;
-    let lag_seconds: f64 = backlog.try_get::<_, f64>(1)?;
-    let lag = Duration::try_from_secs_f64(lag_seconds.max(0.0)).unwrap_or(Duration::ZERO);
-    crate::metrics::record_backlog(pending, lag);
-    Ok((pending, lag))
+/// Rows pending and the age of the oldest, in one organization's share of the change log
+/// (`Some`) or in all of it (`None`, the metrics). The log is shared by all read models: its
+/// backlog and lag are every model's. No index serves the organization: it would cost every
+/// captured write, and the count reads the same short log the total did.
+pub async fn backlog(client: &Client, organization: Option<i64>) -> Result<Pending, DbError> {
+    pending(
+        client,
+        "SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(created_at))::float8, 0) \
+         FROM change_log WHERE $1::bigint IS NULL OR organization_id = $1",
+        organization,
+    )
+    .await
 }
 
-pub async fn read(client: &Client, replica: &str) -> Result<pb::GetStatusResponse, DbError> {
-    let (pending, lag) = backlog(client).await?;
-    let lag = prost_types::Duration::try_from(lag).ok();
+/// The organization's companies with chunked re-derivation pending (crate::rederivation), and
+/// how long the oldest of their changes has waited.
+async fn rederiving(client: &Client, organization: i64) -> Result<Pending, DbError> {
+    pending(
+        client,
+        "SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(pending_at))::float8, 0) \
+         FROM company_rederivation WHERE organization_id = $1",
+        Some(organization),
+    )
+    .await
+}
 
+/// How much is waiting, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub struct Pending {
+    pub count: i64,
+    pub age: Duration,
+}
+
+impl Pending {
+    /// The age as GetStatus reports it: zero when nothing is pending.
+    fn age_proto(self) -> Option<prost_types::Duration> {
+        let age = if self.count > 0 {
+            self.age
+        } else {
+            Duration::ZERO
+        };
+        prost_types::Duration::try_from(age).ok()
+    }
+}
+
+async fn pending(
+    client: &Client,
+    sql: &str,
+    organization: Option<i64>,
+) -> Result<Pending, DbError> {
+    let row = client.query_one(sql, &[&organization]).await?;
+    let age_seconds: f64 = row.try_get(1)?;
+    Ok(Pending {
+        count: row.try_get(0)?,
+        age: Duration::try_from_secs_f64(age_seconds.max(0.0)).unwrap_or(Duration::ZERO),
+    })
+}
+
+/// The status as `organization`'s key sees it.
+pub async fn read(
+    client: &Client,
+    replica: &str,
+    organization: i64,
+) -> Result<pb::GetStatusResponse, DbError> {
+    let backlog = backlog(client, Some(organization)).await?;
+    let rederiving = rederiving(client, organization).await?;
+
+    // last_rows: what the model's last refresh wrote of this organization's rows, 0 when it
+    // wrote none of them (record_success stamps both with its transaction's now()).
     let rows = client
         .query(
-            "SELECT read_model, watermark::text, watermark_at, last_refresh_at, last_mode, \
-                 last_duration_ms, last_rows, row_count, needs_rebuild, last_error, last_error_at \
-             FROM read_model_state ORDER BY read_model",
-            &[],
+            "SELECT s.read_model, s.watermark::text, s.watermark_at, s.last_refresh_at, \
+                 s.last_mode, s.last_duration_ms, \
+                 CASE WHEN o.last_written_at = s.last_refresh_at THEN o.last_rows ELSE 0 END \
+                     AS last_rows, \
+                 coalesce(o.row_count, 0) AS row_count, s.needs_rebuild, s.last_error, \
+                 s.last_error_at \
+             FROM read_model_state s LEFT JOIN read_model_organization_state o \
+                 ON o.organization_id = $1 AND o.read_model = s.read_model \
+             ORDER BY s.read_model",
+            &[&organization],
         )
         .await?;
     let mut read_models = Vec::with_capacity(rows.len());
@@ -72,12 +128,8 @@ pub async fn read(client: &Client, replica: &str) -> Result<pb::GetStatusRespons
             last_mode: last_mode as i32,
             last_duration,
             last_rows: row.try_get::<_, Option<i64>>("last_rows")?.unwrap_or(0),
-            backlog: pending,
-            lag: if pending > 0 {
-                lag
-            } else {
-                Some(Default::default())
-            },
+            backlog: backlog.count,
+            lag: backlog.age_proto(),
             watermark: row.try_get("watermark")?,
             watermark_at: Some(row.try_get::<_, SystemTime>("watermark_at")?.into()),
             row_count: row.try_get("row_count")?,
@@ -89,6 +141,8 @@ pub async fn read(client: &Client, replica: &str) -> Result<pb::GetStatusRespons
         read_models,
         leader: leader(client).await?,
         replica: replica.to_owned(),
+        rederiving_companies: rederiving.count,
+        rederiving_lag: rederiving.age_proto(),
     })
 }
 

@@ -55,7 +55,7 @@ impl Applier {
                 }
                 Err(error) => {
                     error_backoff = (error_backoff * 2).clamp(MIN_BACKOFF, MAX_ERROR_BACKOFF);
-                    tracing::error!(%error, retry_in_ms = error_backoff.as_millis() as u64, "apply failed");
+                    tracing::error!(error = %error.describe(), retry_in_ms = error_backoff.as_millis() as u64, "apply failed");
                     tokio::select! {
                         _ = tokio::time::sleep(error_backoff) => {}
                         _ = shutdown.changed() => return,

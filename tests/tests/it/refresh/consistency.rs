@@ -87,7 +87,12 @@ async fn random_changes(app: &TestApp, operations: usize) {
 }
 
 async fn row_counts_match(app: &TestApp) {
-    let client = app.db.connect().await;
+    row_counts_match_in(&app.db).await;
+}
+
+/// Every read model's kept row counts, in all and per organization, equal its rows.
+pub(crate) async fn row_counts_match_in(db: &lma_tests::TestDatabase) {
+    let client = db.connect().await;
     for model in refresh_svc::read_model::READ_MODELS {
         let row = client
             .query_one(
@@ -104,6 +109,46 @@ async fn row_counts_match(app: &TestApp) {
         let (actual, kept): (i64, i64) = (row.get(0), row.get(1));
         assert_eq!(actual, kept, "row_count of {}", model.table);
     }
+    assert_eq!(
+        organization_row_counts(&client).await,
+        Vec::<String>::new(),
+        "per-organization row counts differ from the read models"
+    );
+}
+
+/// Organizations whose kept row count of a read model differs from its rows, as
+/// "table/organization: kept vs counted".
+pub(crate) async fn organization_row_counts(client: &tokio_postgres::Client) -> Vec<String> {
+    let mut differing = Vec::new();
+    for model in refresh_svc::read_model::READ_MODELS {
+        let rows = client
+            .query(
+                format!(
+                    "SELECT coalesce(k.organization_id, c.organization_id), \
+                         coalesce(k.row_count, 0), coalesce(c.n, 0) \
+                     FROM (SELECT organization_id, row_count FROM read_model_organization_state \
+                           WHERE read_model = $1) k \
+                     FULL JOIN (SELECT organization_id, count(*) AS n FROM {} \
+                                GROUP BY organization_id) c \
+                         ON c.organization_id = k.organization_id \
+                     WHERE coalesce(k.row_count, 0) <> coalesce(c.n, 0)",
+                    model.table
+                )
+                .as_str(),
+                &[&model.table],
+            )
+            .await
+            .expect("comparing per-organization row counts");
+        for row in rows {
+            let (organization, kept, counted): (i64, i64, i64) =
+                (row.get(0), row.get(1), row.get(2));
+            differing.push(format!(
+                "{}/{organization}: {kept} vs {counted}",
+                model.table
+            ));
+        }
+    }
+    differing
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

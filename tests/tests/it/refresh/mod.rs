@@ -2,6 +2,7 @@
 
 mod apply;
 mod consistency;
+mod large_companies;
 mod leadership;
 mod notify;
 mod status;
@@ -51,15 +52,30 @@ pub(crate) async fn pending_changes(client: &tokio_postgres::Client) -> Result<i
         .get(0))
 }
 
-/// Waits until the change log is drained and every read model equals its definition.
+/// Large companies waiting for chunked re-derivation.
+pub(crate) async fn pending_rederivations(client: &tokio_postgres::Client) -> Result<i64, String> {
+    Ok(client
+        .query_one("SELECT count(*) FROM company_rederivation", &[])
+        .await
+        .map_err(|error| error.to_string())?
+        .get(0))
+}
+
+/// Waits until the change log is drained, no large company waits for chunked re-derivation, and
+/// every read model equals its definition.
 pub(crate) async fn wait_until_consistent(db: &TestDatabase) {
     wait::until(
         "the read models to equal their definitions",
         CONSISTENT_TIMEOUT,
         || async {
-            let pending = pending_changes(&db.connect().await).await?;
+            let client = db.connect().await;
+            let pending = pending_changes(&client).await?;
             if pending > 0 {
                 return Err(format!("{pending} change-log rows pending"));
+            }
+            let rederiving = pending_rederivations(&client).await?;
+            if rederiving > 0 {
+                return Err(format!("{rederiving} companies waiting for chunks"));
             }
             let differing = drift(db).await;
             if differing.is_empty() {

@@ -8,7 +8,7 @@ use lma_proto::v1::{
     RefreshNowRequest, WatchStatusRequest,
 };
 use lma_tests::fixtures::{self, industries};
-use lma_tests::{TestApp, spawn_app, wait};
+use lma_tests::{BearerAuth, TestApp, spawn_app, wait};
 use tonic::Code;
 
 use super::wait_until_consistent;
@@ -194,5 +194,161 @@ async fn a_search_with_the_token_of_a_write_sees_that_write() {
             "round {round}: {:?}",
             page.full_names()
         );
+    }
+}
+
+/// GetStatus as a key of `tenant` sees it.
+async fn status_as(app: &TestApp, tenant: &lma_tests::app::Tenant) -> GetStatusResponse {
+    app.refresh_client_with(BearerAuth::key(&tenant.api_key))
+        .await
+        .get_status(GetStatusRequest {})
+        .await
+        .expect("GetStatus")
+        .into_inner()
+}
+
+/// Per read model, rows of `organization_id` as counted in the table itself.
+async fn rows_of(client: &tokio_postgres::Client, organization_id: i64) -> Vec<(ReadModel, i64)> {
+    let mut counted = Vec::new();
+    for model in refresh_svc::read_model::READ_MODELS {
+        let rows: i64 = client
+            .query_one(
+                format!(
+                    "SELECT count(*) FROM {} WHERE organization_id = $1",
+                    model.table
+                )
+                .as_str(),
+                &[&organization_id],
+            )
+            .await
+            .expect("counting a read model")
+            .get(0);
+        counted.push((model.proto, rows));
+    }
+    counted
+}
+
+fn reported_rows(status: &GetStatusResponse) -> Vec<(ReadModel, i64)> {
+    let mut reported: Vec<(ReadModel, i64)> = status
+        .read_models
+        .iter()
+        .map(|model| (model.read_model(), model.row_count))
+        .collect();
+    reported.sort_by_key(|(model, _)| *model as i32);
+    reported
+}
+
+/// Change-log rows of `organization_id` not applied yet.
+async fn backlog_of(client: &tokio_postgres::Client, organization_id: i64) -> i64 {
+    client
+        .query_one(
+            "SELECT count(*) FROM change_log WHERE organization_id = $1",
+            &[&organization_id],
+        )
+        .await
+        .expect("counting the change log")
+        .get(0)
+}
+
+/// Row counts, backlog and lag are the caller's organization's; rows written for another
+/// organization do not show as the caller's last_rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_status_counts_only_the_callers_organization() {
+    let app = spawn_app().await;
+    let acme = app.tenant.clone();
+    let globex = app.create_tenant("globex").await;
+    let globex_ingest = app
+        .ingest_client_with(BearerAuth::key(&globex.api_key))
+        .await;
+    let upsert_globex = |record| {
+        let request = lma_proto::v1::UpsertProspectRequest {
+            prospect: Some(record),
+        };
+        let mut client = globex_ingest.clone();
+        async move {
+            client
+                .upsert_prospect(request)
+                .await
+                .expect("UpsertProspect as globex");
+        }
+    };
+    for n in 0..3 {
+        app.upsert_prospect(fixtures::prospect_with_revenue(
+            &format!("acme-{n}"),
+            Some(n),
+        ))
+        .await;
+    }
+    wait_until_consistent(&app.db).await;
+    upsert_globex(fixtures::prospect_with_revenue("globex-0", None)).await;
+    wait_until_consistent(&app.db).await;
+
+    let admin = app.db.connect().await;
+    let (acme_rows, globex_rows) = (
+        rows_of(&admin, acme.organization_id).await,
+        rows_of(&admin, globex.organization_id).await,
+    );
+    assert_ne!(acme_rows, globex_rows, "the two organizations differ");
+    let (acme_status, globex_status) =
+        (status_as(&app, &acme).await, status_as(&app, &globex).await);
+    assert_eq!(reported_rows(&acme_status), acme_rows);
+    assert_eq!(reported_rows(&globex_status), globex_rows);
+    // globex's write was the last refresh: acme's key sees none of its rows as written.
+    for model in &acme_status.read_models {
+        assert_eq!(model.last_rows, 0, "{model:?}");
+    }
+    assert!(
+        globex_status
+            .read_models
+            .iter()
+            .all(|model| model.last_rows > 0),
+        "{globex_status:?}"
+    );
+
+    // Hold the apply lock: changes of both organizations wait in the log.
+    let mut locker = app.db.connect().await;
+    let held = locker.transaction().await.expect("begin");
+    held.batch_execute("LOCK TABLE refresh_apply_lock IN EXCLUSIVE MODE")
+        .await
+        .expect("holding the apply lock");
+    app.upsert_prospect(fixtures::prospect_with_revenue("acme-late", None))
+        .await;
+    for n in 0..3 {
+        upsert_globex(fixtures::prospect_with_revenue(
+            &format!("globex-late-{n}"),
+            None,
+        ))
+        .await;
+    }
+    let (acme_backlog, globex_backlog) = (
+        backlog_of(&admin, acme.organization_id).await,
+        backlog_of(&admin, globex.organization_id).await,
+    );
+    assert!(acme_backlog > 0 && globex_backlog > acme_backlog);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    for (tenant, backlog) in [(&acme, acme_backlog), (&globex, globex_backlog)] {
+        let status = status_as(&app, tenant).await;
+        for model in &status.read_models {
+            assert_eq!(model.backlog, backlog, "{}: {model:?}", tenant.name);
+            let lag = model.lag.expect("a lag");
+            assert!(
+                lag.seconds > 0 || lag.nanos > 0,
+                "{}: {model:?}",
+                tenant.name
+            );
+        }
+        assert_eq!(status.rederiving_companies, 0);
+    }
+    held.rollback().await.expect("releasing the apply lock");
+    wait_until_consistent(&app.db).await;
+    for tenant in [&acme, &globex] {
+        let status = status_as(&app, tenant).await;
+        assert_eq!(
+            reported_rows(&status),
+            rows_of(&admin, tenant.organization_id).await,
+            "{}",
+            tenant.name
+        );
+        assert!(status.read_models.iter().all(|model| model.backlog == 0));
     }
 }

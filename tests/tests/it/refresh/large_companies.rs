@@ -1,0 +1,507 @@
+//! A large company's rows are re-derived in chunks beside the applies (issue 16, item 7): with a
+//! lowered threshold and small chunks, a change to a large company is applied in several chunks
+//! and ends equal to the definition; other companies' writes are applied meanwhile; the queue
+//! survives a killed refresh-svc and resumes where it stopped; a company changed again and again
+//! during a pass converges without starting over; a full rebuild of every model clears it.
+
+use std::time::Duration;
+
+use lma_proto::v1::{GetStatusRequest, ReadModel, RefreshMode};
+use lma_tests::app::{Service, Shutdown, Tenant, create_tenant_in};
+use lma_tests::process::ServiceProcess;
+use lma_tests::{TestDatabase, wait};
+use tokio_postgres::Client;
+
+use super::{refresh_client, start_refresh, wait_until_consistent};
+
+/// More prospects than this make a company large in these tests.
+const LARGE: &str = "100";
+/// Most rows in one chunk in these tests.
+const CHUNK_ROWS: i64 = 50;
+
+/// refresh-svc's flags for a small threshold and small chunks.
+fn chunking(chunk_rows: i64) -> [String; 4] {
+    [
+        "--large-company-prospects".to_owned(),
+        LARGE.to_owned(),
+        "--rederive-chunk-rows".to_owned(),
+        chunk_rows.to_string(),
+    ]
+}
+
+/// Inserts the company `domain` of `tenant` and `prospects` prospects of it, one statement each
+/// (a bulk write: the change log names the company whole); returns the company's id.
+async fn insert_company(client: &Client, tenant: &Tenant, domain: &str, prospects: i64) -> i64 {
+    let company_id: i64 = client
+        .query_one(
+            "INSERT INTO company (organization_id, domain, name, industry) \
+             VALUES ($1, $2, $2, 'Software') RETURNING id",
+            &[&tenant.organization_id, &domain],
+        )
+        .await
+        .expect("inserting a company")
+        .get(0);
+    client
+        .execute(
+            "INSERT INTO prospect (organization_id, company_id, external_id, first_name, \
+                 last_name, email, department) \
+             SELECT $1, $2, $3 || '-' || n, 'Person', 'No' || n, 'p' || n || '@' || $3, \
+                 (ARRAY['Sales', 'Engineering', 'Finance'])[1 + n % 3] \
+             FROM generate_series(1, $4::bigint) AS n",
+            &[&tenant.organization_id, &company_id, &domain, &prospects],
+        )
+        .await
+        .expect("inserting prospects");
+    company_id
+}
+
+/// Renames a company in its own transaction; returns that transaction's id (the write's token).
+async fn rename(client: &mut Client, company_id: i64, name: &str) -> u64 {
+    let transaction = client.transaction().await.expect("begin");
+    transaction
+        .execute(
+            "UPDATE company SET name = $2 WHERE id = $1",
+            &[&company_id, &name],
+        )
+        .await
+        .expect("renaming the company");
+    let xid: String = transaction
+        .query_one("SELECT pg_current_xact_id()::text", &[])
+        .await
+        .expect("the transaction id")
+        .get(0);
+    transaction.commit().await.expect("commit");
+    xid.parse().expect("an xid8 is a number")
+}
+
+/// The company's queued work as the search role sees it (V24 grants it): its organization,
+/// `pending_since`, the passes done and how far the current pass is (`None`: all rows done).
+async fn queued_work(
+    search_role: &Client,
+    company_id: i64,
+) -> Option<(i64, u64, i32, Option<i64>)> {
+    search_role
+        .query_opt(
+            "SELECT organization_id, pending_since::text, passes, done_up_to \
+             FROM company_rederivation WHERE company_id = $1",
+            &[&company_id],
+        )
+        .await
+        .expect("reading company_rederivation as lma_search")
+        .map(|row| {
+            let pending_since: String = row.get(1);
+            (
+                row.get(0),
+                pending_since.parse().expect("an xid8 is a number"),
+                row.get(2),
+                row.get(3),
+            )
+        })
+}
+
+/// Waits until the company's work is queued and a pass is under way, and returns it.
+async fn wait_until_mid_pass(
+    search_role: &Client,
+    company_id: i64,
+) -> (i64, u64, i32, Option<i64>) {
+    wait::until(
+        "a pass of the large company to be under way",
+        Duration::from_secs(20),
+        || async {
+            match queued_work(search_role, company_id).await {
+                Some(work @ (_, _, _, Some(done))) if done > 0 => Ok(work),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await
+}
+
+/// Chunk refreshes of company_prospect_view logged after `after`: (rows written) each. An apply
+/// of the change itself names the company and re-derives nothing of it, so every entry is a
+/// chunk (the tests write nothing else meanwhile, unless they say so).
+async fn chunks_logged(client: &Client, after: i64) -> Vec<i64> {
+    client
+        .query(
+            "SELECT rows_affected FROM materialized_view_log \
+             WHERE id > $1 AND view_name = 'company_prospect_view' ORDER BY id",
+            &[&after],
+        )
+        .await
+        .expect("reading the refresh log")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+async fn last_log_id(client: &Client) -> i64 {
+    client
+        .query_one(
+            "SELECT coalesce(max(id), 0) FROM materialized_view_log",
+            &[],
+        )
+        .await
+        .expect("reading the refresh log")
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_to_a_large_company_is_applied_in_chunks_and_ends_equal_to_its_definition() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let other = create_tenant_in(&db, "globex").await;
+    let shutdown = Shutdown::default();
+    let flags = chunking(CHUNK_ROWS);
+    let refresh = start_refresh(
+        &db,
+        &shutdown,
+        "chunks",
+        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+    let mut admin = db.connect().await;
+    let search_role = db.connect_as("lma_search").await;
+    const PROSPECTS: i64 = 2_000;
+    let big = insert_company(&admin, &tenant, "big.example", PROSPECTS).await;
+    insert_company(&admin, &tenant, "small.example", 3).await;
+    wait_until_consistent(&db).await;
+
+    let before = last_log_id(&admin).await;
+    let token = rename(&mut admin, big, "Big Renamed").await;
+    let (organization, pending_since, _, _) = wait_until_mid_pass(&search_role, big).await;
+    assert_eq!(organization, tenant.organization_id);
+    assert!(
+        pending_since <= token,
+        "pending_since {pending_since} is a lower bound of the write {token}"
+    );
+    // GetStatus shows the pending work to its organization only.
+    let status = refresh_client(&refresh, &tenant.api_key)
+        .await
+        .get_status(GetStatusRequest {})
+        .await
+        .expect("GetStatus")
+        .into_inner();
+    // Rows exist from queueing to the end of the work: one still there was there during the call.
+    if queued_work(&search_role, big).await.is_some() {
+        assert_eq!(status.rederiving_companies, 1, "{status:?}");
+        let lag = status.rederiving_lag.expect("a lag");
+        assert!(lag.seconds > 0 || lag.nanos > 0, "{status:?}");
+    }
+    let elsewhere = refresh_client(&refresh, &other.api_key)
+        .await
+        .get_status(GetStatusRequest {})
+        .await
+        .expect("GetStatus")
+        .into_inner();
+    assert_eq!(elsewhere.rederiving_companies, 0);
+
+    wait_until_consistent(&db).await;
+    assert!(queued_work(&search_role, big).await.is_none());
+    let chunks = chunks_logged(&admin, before).await;
+    assert!(
+        chunks.len() as i64 >= PROSPECTS / CHUNK_ROWS,
+        "{} chunks for {PROSPECTS} prospects of at most {CHUNK_ROWS}: {chunks:?}",
+        chunks.len()
+    );
+    assert!(
+        chunks.iter().all(|rows| *rows <= CHUNK_ROWS),
+        "a chunk wrote more than {CHUNK_ROWS} rows: {chunks:?}"
+    );
+    assert!(chunks.iter().sum::<i64>() >= PROSPECTS, "{chunks:?}");
+    let renamed: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM prospect_search_view \
+             WHERE company_id = $1 AND company_name = 'Big Renamed'",
+            &[&big],
+        )
+        .await
+        .expect("counting renamed rows")
+        .get(0);
+    assert_eq!(renamed, PROSPECTS);
+    super::consistency::row_counts_match_in(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_companys_write_is_applied_while_a_large_company_is_pending() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let shutdown = Shutdown::default();
+    let flags = chunking(CHUNK_ROWS);
+    let _refresh = start_refresh(
+        &db,
+        &shutdown,
+        "interleaved",
+        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+    let mut admin = db.connect().await;
+    let search_role = db.connect_as("lma_search").await;
+    let big = insert_company(&admin, &tenant, "big.example", 5_000).await;
+    let small = insert_company(&admin, &tenant, "small.example", 3).await;
+    wait_until_consistent(&db).await;
+
+    rename(&mut admin, big, "Big Renamed").await;
+    wait_until_mid_pass(&search_role, big).await;
+    let written = std::time::Instant::now();
+    rename(&mut admin, small, "Small Renamed").await;
+    let applied = wait::until(
+        "the small company's rename to be applied",
+        Duration::from_secs(10),
+        || async {
+            let renamed: i64 = admin
+                .query_one(
+                    "SELECT count(*) FROM company_prospect_view \
+                     WHERE company_id = $1 AND company_name = 'Small Renamed'",
+                    &[&small],
+                )
+                .await
+                .map_err(|error| error.to_string())?
+                .get(0);
+            if renamed == 3 {
+                Ok(written.elapsed())
+            } else {
+                Err(format!("{renamed} of 3 rows renamed"))
+            }
+        },
+    )
+    .await;
+    assert!(
+        queued_work(&search_role, big).await.is_some(),
+        "the large company was still pending when the small one's write was applied \
+         (after {applied:?})"
+    );
+    assert!(applied < Duration::from_secs(2), "took {applied:?}");
+    wait_until_consistent(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_changed_during_its_pass_converges_without_starting_over() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let shutdown = Shutdown::default();
+    let flags = chunking(20);
+    let _refresh = start_refresh(
+        &db,
+        &shutdown,
+        "coalescing",
+        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+    let mut admin = db.connect().await;
+    let search_role = db.connect_as("lma_search").await;
+    let big = insert_company(&admin, &tenant, "big.example", 3_000).await;
+    wait_until_consistent(&db).await;
+
+    let first = rename(&mut admin, big, "Version 0").await;
+    let (_, first_bound, _, _) = wait_until_mid_pass(&search_role, big).await;
+    assert!(first_bound <= first);
+    // Renamed every 100 ms while the pass runs; meanwhile no pass may go back to its start.
+    let mut seen = Vec::new();
+    let observe = async |seen: &mut Vec<(i32, i64, u64)>| {
+        let work = queued_work(&search_role, big).await;
+        if let Some((_, pending_since, passes, done)) = work {
+            seen.push((passes, done.unwrap_or(i64::MAX), pending_since));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        work.is_some()
+    };
+    for version in 1..=10 {
+        rename(&mut admin, big, &format!("Version {version}")).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(100);
+        while tokio::time::Instant::now() < deadline {
+            observe(&mut seen).await;
+        }
+    }
+    // And on until the work is done.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while observe(&mut seen).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still pending: {seen:?}"
+        );
+    }
+    wait_until_consistent(&db).await;
+    for pair in seen.windows(2) {
+        let ((passes, done, bound), (next_passes, next_done, next_bound)) = (pair[0], pair[1]);
+        assert!(next_passes >= passes, "{seen:?}");
+        assert!(next_bound >= bound, "pending_since went back: {seen:?}");
+        if next_passes == passes {
+            assert!(next_done >= done, "a pass started over: {seen:?}");
+            assert_eq!(next_bound, bound, "pending_since moved mid-pass: {seen:?}");
+        }
+    }
+    let passes_seen = seen.iter().map(|(passes, _, _)| *passes).max().unwrap_or(0);
+    assert!(
+        passes_seen >= 1,
+        "changes during the first pass were followed by another: {seen:?}"
+    );
+    let name: String = admin
+        .query_one(
+            "SELECT DISTINCT company_name FROM company_prospect_view WHERE company_id = $1",
+            &[&big],
+        )
+        .await
+        .expect("one name across the company's rows")
+        .get(0);
+    assert_eq!(name, "Version 10");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunked_work_survives_a_killed_refresh_svc_and_resumes_where_it_stopped() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let mut admin = db.connect().await;
+    let search_role = db.connect_as("lma_search").await;
+    const PROSPECTS: i64 = 3_000;
+    const ROWS: i64 = 20;
+    let env = [
+        ("LMA_LARGE_COMPANY_PROSPECTS", LARGE),
+        ("LMA_REDERIVE_CHUNK_ROWS", "20"),
+        ("LMA_LEADER_RETRY_MS", "200"),
+        ("LMA_RECONCILE_INTERVAL_SECS", "0"),
+    ];
+    let refresh = ServiceProcess::start(Service::Refresh, &db.url(), &env)
+        .await
+        .expect("starting refresh-svc");
+    let big = insert_company(&admin, &tenant, "big.example", PROSPECTS).await;
+    wait_until_consistent(&db).await;
+
+    let before = last_log_id(&admin).await;
+    rename(&mut admin, big, "Big Renamed").await;
+    wait_until_mid_pass(&search_role, big).await;
+    refresh.kill().await.expect("SIGKILL refresh-svc");
+    let (_, _, passes, done) = queued_work(&search_role, big)
+        .await
+        .expect("the queued work outlives the process");
+    let done = done.expect("killed mid-pass");
+    let done_before_kill = chunks_logged(&admin, before).await.len() as i64;
+    let remaining: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM prospect WHERE company_id = $1 AND id > $2",
+            &[&big, &done],
+        )
+        .await
+        .expect("counting the prospects left")
+        .get(0);
+    assert!(remaining > 0 && remaining < PROSPECTS, "{remaining} left");
+
+    let restarted_at = last_log_id(&admin).await;
+    let refresh = ServiceProcess::start(Service::Refresh, &db.url(), &env)
+        .await
+        .expect("restarting refresh-svc");
+    wait_until_consistent(&db).await;
+    let after_restart = chunks_logged(&admin, restarted_at).await.len() as i64;
+    // Resumed at `done`: the chunks left, and the one open-ended last chunk. Starting over
+    // would have taken every chunk again.
+    assert!(
+        after_restart <= remaining / ROWS + 2,
+        "{after_restart} chunks after the restart for {remaining} rows left \
+         ({done_before_kill} before it, pass {passes})"
+    );
+    let renamed: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM company_prospect_view \
+             WHERE company_id = $1 AND company_name = 'Big Renamed'",
+            &[&big],
+        )
+        .await
+        .expect("counting renamed rows")
+        .get(0);
+    assert_eq!(renamed, PROSPECTS);
+    refresh.kill().await.expect("stopping refresh-svc");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_rebuild_of_every_model_clears_the_work_it_covers() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let shutdown = Shutdown::default();
+    // One row per chunk: the pass lasts far longer than the rebuild.
+    let flags = chunking(1);
+    let refresh = start_refresh(
+        &db,
+        &shutdown,
+        "rebuilt",
+        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+    let admin = db.connect().await;
+    let search_role = db.connect_as("lma_search").await;
+    let big = insert_company(&admin, &tenant, "big.example", 3_000).await;
+    wait_until_mid_pass(&search_role, big).await;
+
+    let response = refresh_client(&refresh, &tenant.api_key)
+        .await
+        .refresh_now(lma_proto::v1::RefreshNowRequest {
+            mode: RefreshMode::Full as i32,
+            read_model: ReadModel::Unspecified as i32,
+            wait: true,
+        })
+        .await
+        .expect("RefreshNow FULL")
+        .into_inner();
+    assert!(
+        response
+            .results
+            .iter()
+            .all(|result| result.error.is_empty()),
+        "{response:?}"
+    );
+    assert_eq!(
+        queued_work(&search_role, big).await,
+        None,
+        "the rebuild covered the queued work"
+    );
+    wait_until_consistent(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_hands_a_drifted_large_company_to_chunks() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let shutdown = Shutdown::default();
+    let flags = chunking(CHUNK_ROWS);
+    let refresh = start_refresh(
+        &db,
+        &shutdown,
+        "reconciling",
+        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+    let admin = db.connect().await;
+    let big = insert_company(&admin, &tenant, "big.example", 2_000).await;
+    let small = insert_company(&admin, &tenant, "small.example", 3).await;
+    wait_until_consistent(&db).await;
+    admin
+        .execute(
+            "UPDATE company_prospect_view SET company_name = 'Drifted' \
+             WHERE company_id = ANY($1)",
+            &[&vec![big, small]],
+        )
+        .await
+        .expect("drifting both companies");
+
+    let response = refresh_client(&refresh, &tenant.api_key)
+        .await
+        .refresh_now(lma_proto::v1::RefreshNowRequest {
+            mode: RefreshMode::Reconcile as i32,
+            read_model: ReadModel::CompanyProspect as i32,
+            wait: true,
+        })
+        .await
+        .expect("RefreshNow RECONCILE")
+        .into_inner();
+    let result = &response.results[0];
+    assert_eq!(result.error, "", "{result:?}");
+    assert_eq!(
+        result.keys, 1,
+        "the reconcile repaired the small company itself, the large one in chunks: {result:?}"
+    );
+    wait_until_consistent(&db).await;
+}
