@@ -505,3 +505,121 @@ async fn reconcile_hands_a_drifted_large_company_to_chunks() {
     );
     wait_until_consistent(&db).await;
 }
+
+/// The prospects of `domain` that `search` returns with `min_token`, every page, and the
+/// watermark the first page reported.
+async fn search_company(
+    search: &mut lma_tests::clients::SearchClient,
+    domain: &str,
+    min_token: &str,
+) -> (Vec<lma_proto::v1::ProspectSummary>, u64) {
+    let mut request = lma_proto::v1::SearchProspectsRequest {
+        filter: Some(lma_proto::v1::ProspectFilter {
+            company_domains: vec![domain.to_owned()],
+            ..Default::default()
+        }),
+        page_size: 1_000,
+        min_token: min_token.to_owned(),
+        ..Default::default()
+    };
+    let mut prospects = Vec::new();
+    let mut watermark = None;
+    loop {
+        let page = lma_tests::app::search_prospects(search, request.clone())
+            .await
+            .expect("a search");
+        let reported: u64 = page
+            .end
+            .freshness
+            .as_ref()
+            .expect("freshness")
+            .watermark
+            .parse()
+            .expect("a watermark is a number");
+        watermark.get_or_insert(reported);
+        prospects.extend(page.hits.into_iter().filter_map(|hit| hit.prospect));
+        if page.end.next_page_token.is_empty() {
+            return (prospects, watermark.unwrap_or_default());
+        }
+        request.page_token = page.end.next_page_token;
+    }
+}
+
+/// search-svc's side of `pending_since`: a `min_token` wait for a write to a large company lasts
+/// until every chunk is done, the company's organization is told a watermark no higher than the
+/// pending work's, and another organization is held back by none of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_for_a_large_company_lasts_until_its_chunks_are_done_and_only_for_its_organization()
+{
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let other = create_tenant_in(&db, "globex").await;
+    let shutdown = Shutdown::default();
+    let flags = chunking(CHUNK_ROWS);
+    let _refresh = start_refresh(
+        &db,
+        &shutdown,
+        "search-contract",
+        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
+    let search = lma_tests::app::start_service(Service::Search, &db.url(), &shutdown, &[]).await;
+    lma_tests::app::wait_for_health(
+        &search,
+        tonic_health::pb::health_check_response::ServingStatus::Serving,
+    )
+    .await;
+    let mut acme =
+        lma_tests::clients::search_client(search.addr, lma_tests::BearerAuth::key(&tenant.api_key))
+            .await;
+    let mut globex =
+        lma_tests::clients::search_client(search.addr, lma_tests::BearerAuth::key(&other.api_key))
+            .await;
+    let mut admin = db.connect().await;
+    let search_role = db.connect_as("lma_search").await;
+    const PROSPECTS: i64 = 3_000;
+    let big = insert_company(&admin, &tenant, "big.example", PROSPECTS).await;
+    let elsewhere = insert_company(&admin, &other, "elsewhere.example", 3).await;
+    wait_until_consistent(&db).await;
+
+    let token = rename(&mut admin, big, "Big Renamed").await;
+    let (_, pending_since, _, _) = wait_until_mid_pass(&search_role, big).await;
+
+    // Mid-pass, without min_token: acme is told at most the pending bound.
+    let (_, told) = search_company(&mut acme, "big.example", "").await;
+    if queued_work(&search_role, big).await.is_some() {
+        assert!(
+            told <= pending_since,
+            "told {told}, pending since {pending_since}"
+        );
+    }
+    // Meanwhile globex writes and reads its write at once, past the bound acme is held to.
+    let other_token = rename(&mut admin, elsewhere, "Elsewhere Renamed").await;
+    let started = std::time::Instant::now();
+    let (rows, other_told) =
+        search_company(&mut globex, "elsewhere.example", &other_token.to_string()).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        rows.iter().all(|p| p.company_name == "Elsewhere Renamed"),
+        "{rows:?}"
+    );
+    assert!(other_told > other_token && other_told > pending_since);
+    assert!(
+        queued_work(&search_role, big).await.is_some(),
+        "the large company was still pending while globex was answered"
+    );
+
+    // acme's wait for its rename ends only when every prospect row shows it.
+    let (rows, waited_to) = search_company(&mut acme, "big.example", &token.to_string()).await;
+    assert!(waited_to > token, "{waited_to} > {token}");
+    assert_eq!(rows.len() as i64, PROSPECTS);
+    assert!(
+        rows.iter().all(|p| p.company_name == "Big Renamed"),
+        "a min_token answer showed a prospect of the large company before its chunk"
+    );
+}
