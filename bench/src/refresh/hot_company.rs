@@ -75,7 +75,9 @@ pub async fn run(
     print_applies(admin, inserted_from).await?;
     // The insert added a third to the base tables: their autovacuum and autoanalyze would
     // otherwise run in the middle of the phase (settle() sees to the read models).
-    admin.batch_execute("VACUUM ANALYZE prospect, company").await?;
+    admin
+        .batch_execute("VACUUM ANALYZE prospect, company")
+        .await?;
     settle(admin).await?;
 
     let measured_from: SystemTime = admin.query_one("SELECT now()", &[]).await?.get(0);
