@@ -11,4 +11,5 @@ mod lmactl;
 mod production;
 mod refresh;
 mod roles_and_migrations;
+mod schema_snapshot;
 mod search;
