@@ -4,7 +4,7 @@
 //! every prospect row of the company, and its summary aggregates every prospect. For an employer
 //! of 600,000 prospects that outlasts the statement timeout, and an apply that failed would
 //! leave every tenant's read models to full rebuilds. So an apply does not re-derive a large
-//! company: it queues it in `company_rederivation` (V24) in the transaction that claimed its
+//! company: it queues it in `company_rederivation` in the transaction that claimed its
 //! changes, and the leader works the queue a step at a time between applies. A step is one
 //! transaction under the apply lock: a chunk of the company's prospect rows (a prospect-id range
 //! of at most a few thousand rows, sized to take about [`CHUNK_TARGET`]), or, once every chunk
@@ -15,7 +15,8 @@
 //! pass follows this one; however often the company changes, it is re-derived at most twice
 //! over from the moment of a change.
 //!
-//! `pending_since` is the contract with search-svc, documented in V24.
+//! `pending_since` is the contract with search-svc, documented with the table in
+//! migrations/V6__refresh_state.sql.
 
 use std::time::{Duration, Instant};
 

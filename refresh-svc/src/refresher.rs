@@ -353,8 +353,8 @@ fn published(mut totals: Vec<Outcome>, watermark: &str) -> Vec<Outcome> {
 
 /// Clears the change signal unless a writer is setting it right now (that writer notifies),
 /// then moves the drain generation, so that every writing session looks at the signal again
-/// (V23). Two transactions, in this order: a session that reads the new generation must also
-/// read the cleared signal.
+/// (change_drain_generation, migrations/V3__change_capture.sql). Two transactions, in this
+/// order: a session that reads the new generation must also read the cleared signal.
 pub async fn clear_change_signal(client: &tokio_postgres::Client) -> Result<(), DbError> {
     client
         .execute(

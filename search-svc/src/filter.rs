@@ -27,7 +27,8 @@ pub const PROSPECT_COMPANY_NAME_KEY: &str =
 pub const COMPANY_NAME_KEY: &str = "(lower(coalesce(name, domain)) COLLATE \"C\")";
 /// Revenue as a sort and range key: unknown revenue (-1) sorts last and matches no range.
 pub const PROSPECT_REVENUE_KEY: &str = "coalesce(revenue, -1)";
-/// The text trigram matching compares a query with (the expression of an index in V10).
+/// The text trigram matching compares a query with (the expression of
+/// prospect_search_view_trigram_idx, migrations/V5__search.sql).
 pub const TRIGRAM_TEXT: &str =
     "prospect_trigram_text(full_name, email, job_title, company_name, industry)";
 

@@ -349,7 +349,7 @@ pub fn export_prospects(
 /// words are found elsewhere, the filters are why a search is empty, and a fuzzy match would
 /// only return rows without the words that were asked for.
 pub fn full_text_known(organization_id: i64, text: &TextQuery) -> SqlQuery {
-    // A function (V14) so the probe can only go through the full-text index.
+    // A function (migrations/V5__search.sql) so the probe can only go through the full-text index.
     let mut query = SqlQuery::default();
     query.sql = format!(
         "SELECT prospect_text_known({}, {})",

@@ -38,7 +38,8 @@ const HOT_GIVE_UP: Duration = Duration::from_secs(900);
 /// How often the effective watermark is read: the resolution of the hot company's freshness.
 const WATCH_INTERVAL: Duration = Duration::from_millis(50);
 
-/// The effective watermark of an organization, as the search-svc contract of V24 defines it.
+/// The effective watermark of an organization, as company_rederivation's contract with search-svc
+/// defines it (migrations/V6__refresh_state.sql).
 const EFFECTIVE_WATERMARK_SQL: &str = "SELECT least( \
      (SELECT watermark FROM read_model_state WHERE read_model = 'prospect_search_view'), \
      (SELECT min(pending_since) FROM company_rederivation WHERE organization_id = $1))::text";

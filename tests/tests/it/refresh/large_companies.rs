@@ -74,8 +74,9 @@ async fn rename(client: &mut Client, company_id: i64, name: &str) -> u64 {
     xid.parse().expect("an xid8 is a number")
 }
 
-/// The company's queued work as the search role sees it (V24 grants it): its organization,
-/// `pending_since`, the passes done and how far the current pass is (`None`: all rows done).
+/// The company's queued work as the search role sees it (V7__grants.sql grants it): its
+/// organization, `pending_since`, the passes done and how far the current pass is (`None`: all
+/// rows done).
 async fn queued_work(
     search_role: &Client,
     company_id: i64,
