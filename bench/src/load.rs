@@ -129,7 +129,7 @@ fn probes() -> Vec<SearchProspectsRequest> {
 
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let (db, admin, dataset) = dataset::load_fresh(args.size).await?;
-    let key = svc_core::auth::mint_api_key(
+    let key = lmactl::admin::mint_api_key(
         &admin,
         dataset.organization_id,
         "bench",

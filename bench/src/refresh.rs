@@ -111,7 +111,7 @@ async fn freshness_at_each_rate(
     args: &RefreshArgs,
     organization_id: i64,
 ) -> anyhow::Result<()> {
-    let key = svc_core::auth::mint_api_key(
+    let key = lmactl::admin::mint_api_key(
         admin,
         organization_id,
         "bench",

@@ -494,7 +494,7 @@ async fn run_sql(
 pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     let (db, admin, dataset) = dataset::load_fresh(args.size).await?;
     let organization_id = dataset.organization_id;
-    let key = svc_core::auth::mint_api_key(
+    let key = lmactl::admin::mint_api_key(
         &admin,
         organization_id,
         "bench",

@@ -42,7 +42,7 @@ struct IndexSpec {
 
 /// Why the live table cannot be reproduced.
 fn unsupported(table: &str, what: &str) -> DbError {
-    DbError::Config(format!("rebuilding {table}: {what} is not supported"))
+    DbError::Unexpected(format!("rebuilding {table}: {what} is not supported"))
 }
 
 /// Rebuilds `model` and swaps the result in. `statement_timeout_ms` bounds each statement.

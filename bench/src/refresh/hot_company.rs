@@ -51,7 +51,7 @@ pub async fn run(
     organization_id: i64,
 ) -> anyhow::Result<()> {
     let rate = args.rate.first().copied().unwrap_or(1000);
-    let key = svc_core::auth::mint_api_key(
+    let key = lmactl::admin::mint_api_key(
         admin,
         organization_id,
         "bench",

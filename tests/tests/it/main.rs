@@ -7,6 +7,7 @@ mod grpcurl;
 mod health;
 mod hostile;
 mod ingest;
+mod layering;
 mod lmactl;
 mod production;
 mod refresh;
