@@ -17,7 +17,8 @@ use prost::Message as _;
 use crate::error::SearchError;
 use crate::filter::{CompanyConditions, ProspectConditions};
 use crate::page_token::{Cursor, OrganizationTokens, PageTokenKeys, SortKey, TextMode};
-use crate::query::{PageRequest, SqlQuery};
+use crate::query::PageRequest;
+use crate::sql::SqlQuery;
 
 /// Random cases per property: `LMA_FUZZ_CASES`, or 256.
 fn cases() -> u32 {

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use lma_proto::v1::Freshness;
+use svc_core::Caller;
 use svc_core::config::DatabaseArgs;
 use svc_core::fairness::{KeyPermit, PerKeyLimit};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
@@ -214,6 +215,38 @@ impl WatermarkWatch {
                 }
             }
         }
+    }
+}
+
+/// What a call waits for before it reads: `min_token` in `model`, for the caller.
+#[derive(Clone)]
+pub struct Wait {
+    pub watermarks: Arc<WatermarkWatch>,
+    pub model: ReadModel,
+    pub caller: Caller,
+    pub min_token: Option<MinToken>,
+    pub deadline: Instant,
+}
+
+impl Wait {
+    /// The freshness `min_token` made the call wait for (holding no connection), or `None`
+    /// when there was nothing to wait for: then the answer reads it in the same round trip as
+    /// its query (see `api::with_freshness`).
+    pub async fn awaited(&self) -> Result<Option<Freshness>, SearchError> {
+        let Some(token) = self.min_token else {
+            return Ok(None);
+        };
+        let freshness = self
+            .watermarks
+            .wait_for(
+                self.model,
+                self.caller.organization_id,
+                self.caller.api_key_id,
+                token,
+                self.deadline,
+            )
+            .await?;
+        Ok(Some(freshness))
     }
 }
 
