@@ -15,14 +15,15 @@
 //! pass follows this one; however often the company changes, it is re-derived at most twice
 //! over from the moment of a change.
 //!
-//! `pending_since` is the contract with search-svc, documented in V24.
+//! `pending_since` is the contract with search-svc, documented with the table's definition and
+//! in docs/REFRESH.md.
 
 use std::time::{Duration, Instant};
 
 use svc_core::DbError;
 use tokio_postgres::{Client, IsolationLevel, Transaction};
 
-use crate::apply::{OnCancel, apply_to_model};
+use crate::model_apply::{OnCancel, apply_to_model};
 use crate::read_model::{self, Affected, LockWait, Outcome, READ_MODELS, ReadModel};
 
 /// How long a chunk should take: what a write to another company may wait for it, on top of
