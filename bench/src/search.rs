@@ -1,8 +1,8 @@
-//! Search benchmark (issue 5): a suite of business queries at 1,000,000 prospects, each
-//! measured in the same run three ways: (a) over gRPC through search-svc (time to the first hit
-//! and to the end of the page), (b) the same SQL against the read model, and (c) the same query
-//! against the read model's definition, i.e. the equivalent JOIN over the base tables computed
-//! at query time. Then throughput of the page queries at 32 concurrent gRPC clients.
+//! Search benchmark: a suite of business queries at 1,000,000 prospects, each measured in the same
+//! run three ways: (a) over gRPC through search-svc (time to the first hit and to the end of the
+//! page), (b) the same SQL against the read model, and (c) the same query against the read model's
+//! definition, i.e. the equivalent JOIN over the base tables computed at query time. Then
+//! throughput of the page queries at 32 concurrent gRPC clients.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -48,8 +48,8 @@ pub struct SearchArgs {
     /// may hold (default: the service's, three quarters of the pool).
     #[arg(long)]
     pub pool_share_per_key: Option<usize>,
-    /// psql of (b'), the read-model SQL as the issue states it: through psql, timed by its
-    /// `\timing`.
+    /// psql of (b'), the read-model SQL the way a person would time it: through psql, timed by
+    /// its `\timing`.
     #[arg(long, default_value = "psql")]
     pub psql: std::path::PathBuf,
 }

@@ -323,7 +323,8 @@ pub fn export_prospects(
 /// words are found elsewhere, the filters are why a search is empty, and a fuzzy match would
 /// only return rows without the words that were asked for.
 pub fn full_text_known(organization_id: i64, text: &TextQuery) -> SqlQuery {
-    // A function (V14) so the probe can only go through the full-text index.
+    // A function (`prospect_text_known`) whose settings leave the planner only the full-text
+    // index: as a plain EXISTS it walks the table for a word that matches nothing.
     let mut query = SqlQuery::default();
     query.sql = format!(
         "SELECT prospect_text_known({}, {})",

@@ -1,8 +1,9 @@
-//! Read-your-writes waits without a database connection each (DESIGN.md sections 3 and 9). One
-//! watcher per process polls the read models' watermarks on a connection of its own, only while
-//! somebody waits, and wakes every waiter on each new reading; a waiting call holds no pooled
-//! connection, so however many callers wait, the pool stays for searches. A single poller
-//! rather than LISTEN: it works the same on a streaming replica, where LISTEN does not.
+//! Read-your-writes waits without a database connection each (docs/ARCHITECTURE.md, "Tokens and
+//! watermarks"). One watcher per process polls the read models' watermarks on a connection of
+//! its own, only while somebody waits, and wakes every waiter on each new reading; a waiting
+//! call holds no pooled connection, so however many callers wait, the pool stays for searches.
+//! A single poller rather than LISTEN: it works the same on a streaming replica, where LISTEN
+//! does not.
 //!
 //! Waits are bounded per API key and per process: past either bound a call is refused with
 //! `RESOURCE_EXHAUSTED` instead of queueing.
