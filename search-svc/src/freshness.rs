@@ -1,6 +1,6 @@
-//! Freshness (DESIGN.md section 3): every answer reports the watermark of the read model that
-//! answered, for the caller's organization, and a request may carry `min_token` (waited for in
-//! `watermark`).
+//! Freshness (docs/ARCHITECTURE.md, "Tokens and watermarks"): every answer reports the watermark of
+//! the read model that answered, for the caller's organization, and a request may carry `min_token`
+//! (waited for in `watermark`).
 
 use std::time::{Duration, SystemTime};
 

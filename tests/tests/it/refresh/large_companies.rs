@@ -1,8 +1,8 @@
-//! A large company's rows are re-derived in chunks beside the applies (issue 16, item 7): with a
-//! lowered threshold and small chunks, a change to a large company is applied in several chunks
-//! and ends equal to the definition; other companies' writes are applied meanwhile; the queue
-//! survives a killed refresh-svc and resumes where it stopped; a company changed again and again
-//! during a pass converges without starting over; a full rebuild of every model clears it.
+//! A large company's rows are re-derived in chunks beside the applies: with a lowered threshold and
+//! small chunks, a change to a large company is applied in several chunks and ends equal to the
+//! definition; other companies' writes are applied meanwhile; the queue survives a killed
+//! refresh-svc and resumes where it stopped; a company changed again and again during a pass
+//! converges without starting over; a full rebuild of every model clears it.
 
 use std::time::Duration;
 
@@ -74,9 +74,8 @@ async fn rename(client: &mut Client, company_id: i64, name: &str) -> u64 {
     xid.parse().expect("an xid8 is a number")
 }
 
-/// The company's queued work as the search role sees it (V7__grants.sql grants it): its
-/// organization, `pending_since`, the passes done and how far the current pass is (`None`: all
-/// rows done).
+/// The company's queued work as the search role sees it (it may read the queue): its organization,
+/// `pending_since`, the passes done and how far the current pass is (`None`: all rows done).
 async fn queued_work(
     search_role: &Client,
     company_id: i64,
