@@ -71,14 +71,11 @@ struct Reading {
 
 impl Reading {
     /// What `model` holds for `organization_id`: the model's watermark, held back to the
-    /// oldest write of the organization's chunked work still pending (prospect rows only; the
-    /// company summaries are applied whole).
+    /// oldest write of the organization's chunked work still pending. Both models: a large
+    /// company's pass re-derives its prospect rows and ends with its summary.
     fn effective(&self, model: ReadModel, organization_id: i64) -> Option<(u64, Freshness)> {
         let (watermark, freshness) = self.models.get(model.name())?;
-        let held_back = match model {
-            ReadModel::ProspectSearch => self.pending.get(&organization_id).copied(),
-            ReadModel::CompanySummary => None,
-        };
+        let held_back = self.pending.get(&organization_id).copied();
         Some(match held_back {
             Some(pending) if pending < *watermark => (
                 pending,
