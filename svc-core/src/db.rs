@@ -549,6 +549,15 @@ mod tests {
     }
 
     #[test]
+    fn a_conflict_that_outlasted_the_retries_is_aborted_without_details() {
+        let error = DbError::Conflict("companies 17 and 18 kept vanishing".to_owned());
+        assert!(error.is_retryable());
+        let status = Status::from(error);
+        assert_eq!(status.code(), Code::Aborted);
+        assert!(!status.message().contains("17"));
+    }
+
+    #[test]
     fn integrity_message_without_server_report_is_generic() {
         assert_eq!(integrity_message(None), "integrity constraint violated");
     }
