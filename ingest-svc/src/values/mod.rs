@@ -1,0 +1,15 @@
+//! Values as CRM and data-vendor exports write them, read into what ingest stores.
+//!
+//! Each parser takes the raw text of one value (plus what it needs to read it, such as a
+//! country for a phone number) and returns a typed value or an error whose `Display` follows
+//! the quoted value in a row error: `format!("{} {error}", quoted(raw))` gives
+//! `"abc" is not an employee count or range`. Callers treat an empty cell as an absent value
+//! before calling; the parsers never panic and read any text. What each accepts:
+//! docs/INGEST.md, "Value formats and normalization".
+
+mod employees;
+mod numbers;
+mod revenue;
+
+pub use employees::{Employees, EmployeesError, MAX_EMPLOYEES, parse_employees};
+pub use revenue::{Currency, MAX_REVENUE, Revenue, RevenueError, parse_revenue};
