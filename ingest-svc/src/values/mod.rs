@@ -7,9 +7,22 @@
 //! before calling; the parsers never panic and read any text. What each accepts:
 //! docs/INGEST.md, "Value formats and normalization".
 
+mod country;
 mod employees;
 mod numbers;
 mod revenue;
 
+pub use country::{Country, CountryError, Region, RegionError, parse_country, parse_region};
 pub use employees::{Employees, EmployeesError, MAX_EMPLOYEES, parse_employees};
 pub use revenue::{Currency, MAX_REVENUE, Revenue, RevenueError, parse_revenue};
+
+use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
+
+/// Text as names are compared: lower case, accents folded, letters and digits only, so
+/// "U.S.A.", "usa" and "U S A" are one key and "Québec" is "quebec".
+fn lookup_key(text: &str) -> String {
+    text.nfd()
+        .filter(|&c| !is_combining_mark(c) && c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
