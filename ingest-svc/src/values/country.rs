@@ -221,7 +221,9 @@ mod tests {
 
     #[test]
     fn unknown_countries_are_refused() {
-        for raw in ["", "XX", "ZZZ", "Atlantis", "999", "Korea", "U.S.S.R.", "Kosovo"] {
+        for raw in [
+            "", "XX", "ZZZ", "Atlantis", "999", "Korea", "U.S.S.R.", "Kosovo",
+        ] {
             assert_eq!(alpha2(raw), Err(CountryError::Unknown), "{raw:?}");
         }
     }

@@ -10,10 +10,12 @@
 mod country;
 mod employees;
 mod numbers;
+mod phone;
 mod revenue;
 
 pub use country::{Country, CountryError, Region, RegionError, parse_country, parse_region};
 pub use employees::{Employees, EmployeesError, MAX_EMPLOYEES, parse_employees};
+pub use phone::{Phone, PhoneError, parse_phone};
 pub use revenue::{Currency, MAX_REVENUE, Revenue, RevenueError, parse_revenue};
 
 use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
