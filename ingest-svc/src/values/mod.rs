@@ -9,14 +9,18 @@
 
 mod country;
 mod employees;
+mod industry;
 mod numbers;
 mod phone;
 mod revenue;
+mod seniority;
 
 pub use country::{Country, CountryError, Region, RegionError, parse_country, parse_region};
 pub use employees::{Employees, EmployeesError, MAX_EMPLOYEES, parse_employees};
+pub use industry::{IndustryError, canonical_industry};
 pub use phone::{Phone, PhoneError, parse_phone};
 pub use revenue::{Currency, MAX_REVENUE, Revenue, RevenueError, parse_revenue};
+pub use seniority::{SeniorityError, parse_seniority};
 
 use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
 
