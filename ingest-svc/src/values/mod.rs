@@ -8,6 +8,7 @@
 //! docs/INGEST.md, "Value formats and normalization".
 
 mod country;
+mod email;
 mod employees;
 mod industry;
 mod numbers;
@@ -16,6 +17,7 @@ mod revenue;
 mod seniority;
 
 pub use country::{Country, CountryError, Region, RegionError, parse_country, parse_region};
+pub use email::{EmailError, normalize_email};
 pub use employees::{Employees, EmployeesError, MAX_EMPLOYEES, parse_employees};
 pub use industry::{IndustryError, canonical_industry};
 pub use phone::{Phone, PhoneError, parse_phone};
