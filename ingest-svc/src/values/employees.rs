@@ -65,6 +65,7 @@ pub fn parse_employees(raw: &str) -> Result<Employees, EmployeesError> {
         round: false,
         plain_factor: 1,
         max: i64::from(MAX_EMPLOYEES),
+        money: false,
     };
     let range = numbers::range(text, reading).map_err(|error| match error {
         RangeError::NotANumber | RangeError::MixedCurrencies => EmployeesError::NotACount,
@@ -73,9 +74,6 @@ pub fn parse_employees(raw: &str) -> Result<Employees, EmployeesError> {
         RangeError::Reversed => EmployeesError::Reversed,
         RangeError::TooLarge => EmployeesError::TooLarge,
     })?;
-    if range.currency.is_some() {
-        return Err(EmployeesError::NotACount);
-    }
     let bound = |value: i64| i32::try_from(value).map_err(|_| EmployeesError::TooLarge);
     Ok(Employees {
         min: bound(range.min)?,
@@ -130,6 +128,7 @@ mod tests {
             ("1.001-5.000", EmployeesError::Fraction),
             ("20,000,000", EmployeesError::TooLarge),
             ("$500", EmployeesError::NotACount),
+            ("1,2 Mrd €", EmployeesError::NotACount),
             ("11-", EmployeesError::NotACount),
             ("eleven", EmployeesError::NotACount),
         ] {

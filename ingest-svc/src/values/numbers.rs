@@ -289,11 +289,16 @@ pub(super) struct Reading {
     pub plain_factor: u64,
     /// The largest value that makes sense.
     pub max: i64,
+    /// Whether a currency may be named; a count with one is no count.
+    pub money: bool,
 }
 
 /// Reads `text` (already lower case, trimmed) as an amount or a range of amounts.
 pub(super) fn range(text: &str, reading: Reading) -> Result<Range, RangeError> {
     let value = |amount: Amount| -> Result<i64, RangeError> {
+        if amount.currency.is_some() && !reading.money {
+            return Err(RangeError::NotANumber);
+        }
         let factor = amount.multiplier.unwrap_or(reading.plain_factor);
         let scaled = amount.value.times(factor).ok_or(RangeError::TooLarge)?;
         let whole = if reading.round {

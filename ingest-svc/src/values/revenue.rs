@@ -61,6 +61,7 @@ pub fn parse_revenue(raw: &str, in_thousands: bool) -> Result<Revenue, RevenueEr
         round: true,
         plain_factor: if in_thousands { 1_000 } else { 1 },
         max: MAX_REVENUE,
+        money: true,
     };
     let range = numbers::range(&text, reading).map_err(|error| match error {
         RangeError::NotANumber | RangeError::Fraction => RevenueError::NotAnAmount,
