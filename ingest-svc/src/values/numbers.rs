@@ -44,14 +44,16 @@ impl Decimal {
                 let after = text.rsplit(',').next().unwrap_or_default();
                 (after.len() != 3).then_some(',')
             }
+            // Both: the last one marks the decimals and may occur only once.
             _ => {
-                let last = text.rfind(['.', ','])?;
-                let separator = if text[last..].starts_with('.') {
+                let separator = if text.rfind('.') > text.rfind(',') {
                     '.'
                 } else {
                     ','
                 };
-                (text.matches(separator).count() == 1).then_some(separator)?;
+                if text.matches(separator).count() > 1 {
+                    return None;
+                }
                 Some(separator)
             }
         };
@@ -87,6 +89,7 @@ impl Decimal {
             return None;
         }
         Some(Self {
+            // Nothing is left to parse when every digit was a zero.
             digits: significant.parse().unwrap_or(0),
             scale: u32::try_from(fraction.len()).ok()?,
         })
@@ -397,6 +400,7 @@ mod tests {
         assert_eq!(decimal("1.2"), Some((12, 1)));
         assert_eq!(decimal("0.5"), Some((5, 1)));
         for refused in [
+            "1,234.567.890",
             "",
             "1,20,000",
             "1,234,56",
