@@ -233,7 +233,7 @@ pub const VOCABULARY: &[Entry] = &[
     entry("Person - Phone - Mobile", MobilePhone, &[Pipedrive]),
     entry("mobilePhones", MobilePhone, &[Outreach]),
     // tags
-    entry("tags", Tags, &[Generic]),
+    entry("tags", Tags, &[Generic, Outreach]),
     entry("Person - Label", Tags, &[Pipedrive]),
     // company.domain: a domain or a website URL
     entry("company_domain", CompanyDomain, &[Generic]),
@@ -260,6 +260,7 @@ pub const VOCABULARY: &[Entry] = &[
     entry("industry", Industry, &[Generic, Seeds]),
     entry("Industry", Industry, &[Apollo, HubSpot, Salesforce]),
     entry("Primary Industry", Industry, &[ZoomInfo]),
+    entry("companyIndustry", Industry, &[Outreach]),
     // company.min_employees, company.max_employees
     entry("min_employees", MinEmployees, &[Generic]),
     entry("employees_min", MinEmployees, &[Generic]),
