@@ -78,6 +78,7 @@ pub fn parse(
     }
     let header: Vec<String> = record.iter().map(str::to_owned).collect();
     let columns = columns::map_header(&header).map_err(CsvError::Header)?;
+    let options = &columns.read_options(options);
     let report = HeaderReport {
         unknown_columns: columns.unknown.clone(),
         column_mapping: columns.mapping.clone(),

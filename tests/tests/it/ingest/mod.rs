@@ -6,6 +6,7 @@ mod cancel;
 mod csv_files;
 mod lmactl_import;
 mod rpcs;
+mod vendors;
 
 use lma_proto::v1::import_csv_request::Part;
 use lma_proto::v1::import_csv_response::Message;
