@@ -46,14 +46,28 @@ pub fn parse_phone(raw: &str, country: Option<&str>) -> Result<Phone, PhoneError
         .map(str::to_ascii_uppercase)
         .filter(|code| DATABASE.by_id(code.as_str()).is_some())
         .and_then(|code| code.parse::<country::Id>().ok());
-    // The parser has had panics on crafted input (its advisories); a bad number must not stop
-    // an import, so one is treated as a number it cannot read.
-    let parsed = catch_unwind(AssertUnwindSafe(|| phonenumber::parse(region, text)));
-    match parsed {
-        Ok(Ok(number)) if number.extension().is_none() && phonenumber::is_valid(&number) => {
-            Ok(Phone::E164(number.format().mode(Mode::E164).to_string()))
+    // A number that carries its country code is read by it alone; the library, given a region
+    // as well, can refuse a valid foreign number.
+    let region = region.filter(|_| !text.starts_with('+'));
+    match valid_e164(region, text) {
+        // Stored only if it reads back as itself: a number valid only through its national
+        // dialling (a carrier prefix) would otherwise change meaning when read again.
+        Some(number) if valid_e164(None, &number).as_deref() == Some(number.as_str()) => {
+            Ok(Phone::E164(number))
         }
         _ => as_written(),
+    }
+}
+
+/// The number in E.164 if the library reads `text` (in `region`) as a valid one without an
+/// extension. The parser has had panics on crafted input (its advisories); a bad number must
+/// not stop an import, so one is treated as a number it cannot read.
+fn valid_e164(region: Option<country::Id>, text: &str) -> Option<String> {
+    match catch_unwind(AssertUnwindSafe(|| phonenumber::parse(region, text))) {
+        Ok(Ok(number)) if number.extension().is_none() && phonenumber::is_valid(&number) => {
+            Some(number.format().mode(Mode::E164).to_string())
+        }
+        _ => None,
     }
 }
 
