@@ -5,14 +5,12 @@ mod vocabulary;
 
 use std::collections::HashMap;
 
-use std::num::{IntErrorKind, ParseIntError};
-
-use lma_proto::v1::{CompanyRecord, JobTitleLevel, ProspectRecord};
+use lma_proto::v1::{CompanyRecord, ProspectRecord};
 use svc_core::FieldViolation;
 use svc_core::error::{quoted, unstorable_text};
 
 use super::CsvOptions;
-use crate::validate;
+use crate::{validate, values};
 
 /// A field a CSV column fills.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,9 +118,9 @@ impl Column {
             }
             Column::JobTitle => record.job_title = text.to_owned(),
             Column::JobTitleLevel => {
-                record.job_title_level = job_title_level(text).ok_or_else(|| {
-                    self.violation(format!("{} is not a known level", quoted(text)))
-                })? as i32;
+                record.job_title_level = values::parse_seniority(text)
+                    .map_err(|error| self.violation(format!("{} {error}", quoted(text))))?
+                    as i32;
             }
             Column::Department => record.department = text.to_owned(),
             Column::JobTitleLink => record.job_title_link = text.to_owned(),
@@ -152,29 +150,21 @@ impl Column {
                     Column::CompanyDomain => company.domain = text.to_owned(),
                     Column::CompanyName => company.name = text.to_owned(),
                     Column::Industry => company.industry = text.to_owned(),
-                    Column::MinEmployees => company.min_employees = self.number(text)?,
-                    Column::MaxEmployees => company.max_employees = self.number(text)?,
+                    Column::MinEmployees => {
+                        company.min_employees = self.employees(text)?.map(|count| count.min);
+                    }
+                    Column::MaxEmployees => {
+                        // A range in the max column ("10,001+") gives its upper end, if any.
+                        company.max_employees = self.employees(text)?.and_then(|count| count.max);
+                    }
                     Column::EmployeeSizeLink => company.employee_size_link = text.to_owned(),
-                    Column::Revenue => company.revenue = self.number(text)?,
+                    Column::Revenue => company.revenue = self.revenue(text, false)?,
                     Column::EmployeeCount => {
-                        let count = self.number(text)?;
-                        company.min_employees = count;
-                        company.max_employees = count;
+                        let count = self.employees(text)?;
+                        company.min_employees = count.map(|count| count.min);
+                        company.max_employees = count.and_then(|count| count.max);
                     }
-                    Column::RevenueInThousands => {
-                        company.revenue = match self.number::<i64>(text)? {
-                            Some(thousands) => {
-                                Some(thousands.checked_mul(1_000).ok_or_else(|| {
-                                    self.violation(format!(
-                                        "{} thousand is out of range (at most {})",
-                                        quoted(text),
-                                        i64::MAX / 1_000
-                                    ))
-                                })?)
-                            }
-                            None => None,
-                        };
-                    }
+                    Column::RevenueInThousands => company.revenue = self.revenue(text, true)?,
                     Column::CompanyAddress => company.address = text.to_owned(),
                     Column::CompanyCity => company.city = text.to_owned(),
                     Column::CompanyState => company.state = text.to_owned(),
@@ -193,68 +183,41 @@ impl Column {
         FieldViolation::new(self.field(), description)
     }
 
-    /// A whole number; empty is "not given". Thousands separators (`1,000` `1 000` `1_000`)
-    /// are accepted, decimals and units are not.
-    fn number<T>(&self, text: &str) -> Result<Option<T>, FieldViolation>
-    where
-        T: std::str::FromStr<Err = ParseIntError> + std::fmt::Display + Bounded,
-    {
+    /// An employee count or range as exports write them ("2,300", "11-50", "10,001+");
+    /// empty is "not given".
+    fn employees(&self, text: &str) -> Result<Option<values::Employees>, FieldViolation> {
         if text.is_empty() {
             return Ok(None);
         }
-        let digits: String = text
-            .chars()
-            .filter(|c| !matches!(c, ',' | '_' | ' ' | '\u{a0}'))
-            .collect();
-        digits.parse::<T>().map(Some).map_err(|error| {
-            self.violation(match error.kind() {
-                IntErrorKind::PosOverflow | IntErrorKind::NegOverflow => format!(
-                    "{} is out of range ({} to {})",
-                    quoted(text),
-                    T::MIN,
-                    T::MAX
-                ),
-                _ => format!("{} is not a whole number", quoted(text)),
-            })
-        })
+        values::parse_employees(text)
+            .map(Some)
+            .map_err(|error| self.violation(format!("{} {error}", quoted(text))))
     }
-}
 
-/// The range of a number column's type, for its error message.
-trait Bounded {
-    const MIN: Self;
-    const MAX: Self;
-}
-
-impl Bounded for i32 {
-    const MIN: Self = i32::MIN;
-    const MAX: Self = i32::MAX;
-}
-
-impl Bounded for i64 {
-    const MIN: Self = i64::MIN;
-    const MAX: Self = i64::MAX;
-}
-
-/// Seniority from free text: the stored names and common spellings.
-fn job_title_level(text: &str) -> Option<JobTitleLevel> {
-    let key: String = text
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    Some(match key.as_str() {
-        "" => JobTitleLevel::Unspecified,
-        "owner" | "founder" | "partner" | "cofounder" => JobTitleLevel::Owner,
-        "csuite" | "clevel" | "cxo" | "executive" | "chief" => JobTitleLevel::CSuite,
-        "vp" | "vicepresident" | "head" | "headof" => JobTitleLevel::Vp,
-        "director" => JobTitleLevel::Director,
-        "manager" => JobTitleLevel::Manager,
-        "senior" | "lead" => JobTitleLevel::Senior,
-        "entry" | "junior" | "associate" | "intern" => JobTitleLevel::Entry,
-        "other" => JobTitleLevel::Other,
-        _ => return None,
-    })
+    /// A yearly revenue in US dollars as exports write it ("$2,750,000.00", "$1.2M"); empty is
+    /// "not given". The record holds one amount in dollars: a range or another currency is
+    /// refused rather than stored as something it is not.
+    fn revenue(&self, text: &str, in_thousands: bool) -> Result<Option<i64>, FieldViolation> {
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let revenue = values::parse_revenue(text, in_thousands)
+            .map_err(|error| self.violation(format!("{} {error}", quoted(text))))?;
+        if let Some(currency) = revenue.currency.filter(|c| *c != values::Currency::Usd) {
+            return Err(self.violation(format!(
+                "{} is in {}; revenue is stored in US dollars",
+                quoted(text),
+                currency.code()
+            )));
+        }
+        if revenue.max != Some(revenue.min) {
+            return Err(self.violation(format!(
+                "{} is a range; revenue holds one amount",
+                quoted(text)
+            )));
+        }
+        Ok(Some(revenue.min))
+    }
 }
 
 /// How a header maps to fields.

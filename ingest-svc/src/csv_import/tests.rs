@@ -96,29 +96,107 @@ fn a_tools_export_takes_the_tools_name_as_source_unless_told_otherwise() {
 }
 
 #[test]
-fn a_head_count_sets_both_bounds_and_thousands_are_multiplied() {
+fn a_head_count_or_range_sets_the_bounds_and_thousands_are_multiplied() {
     let file = "ZoomInfo Contact ID,Email Address,Employees,Revenue (in 000s USD)\n\
                 z1,a@acme.com,\"1,250\",\"48,000\"\n\
                 z2,b@acme.com,,\n\
                 z3,c@acme.com,50-99,\n\
-                z4,d@acme.com,,9999999999999999\n";
+                z4,d@acme.com,,9999999999999999\n\
+                z5,e@acme.com,\"10,001+\",$1.2M\n\
+                z6,f@acme.com,201-500 employees,\n\
+                z7,g@acme.com,many,\n";
     let (report, batches) = parse_all(file.as_bytes());
     let report = report.expect("importable");
     assert_eq!(report.column_mapping["Employees"], "company.employees");
     let rows: Vec<&StagedRow> = batches.iter().flat_map(|b| &b.rows).collect();
-    let company = &rows[0].record.company;
+    let bounds: Vec<(&str, Option<i32>, Option<i32>)> = rows
+        .iter()
+        .map(|row| {
+            let company = &row.record.company;
+            (
+                row.record.external_id.as_str(),
+                company.min_employees,
+                company.max_employees,
+            )
+        })
+        .collect();
     assert_eq!(
-        (company.min_employees, company.max_employees),
-        (Some(1_250), Some(1_250))
+        bounds,
+        [
+            ("z1", Some(1_250), Some(1_250)),
+            ("z2", None, None),
+            ("z3", Some(50), Some(99)),
+            ("z5", Some(10_001), None),
+            ("z6", Some(201), Some(500)),
+        ]
     );
-    assert_eq!(company.revenue, Some(48_000_000));
+    assert_eq!(rows[0].record.company.revenue, Some(48_000_000));
     assert_eq!(rows[1].record.company.revenue, None);
+    // A value with its own multiplier means what it says, whatever the column's unit.
+    assert_eq!(rows[3].record.company.revenue, Some(1_200_000));
     let errors: Vec<(u64, &str)> = batches
         .iter()
         .flat_map(|b| &b.rejected)
         .map(|e| (e.row, e.field.as_str()))
         .collect();
-    assert_eq!(errors, [(4, "company.employees"), (5, "company.revenue")]);
+    assert_eq!(errors, [(5, "company.revenue"), (8, "company.employees")]);
+}
+
+#[test]
+fn revenue_and_levels_are_read_as_exports_write_them() {
+    let file = "external_id,email,Annual Revenue,Seniority\n\
+                a,a@acme.com,\"$2,750,000.00\",Vp\n\
+                b,b@acme.com,$1.2M,C-Level\n\
+                c,c@acme.com,12500000,VP-Level Exec\n\
+                d,d@acme.com,\u{20ac}3M,director\n\
+                e,e@acme.com,$1M-$10M,manager\n\
+                f,f@acme.com,,chief wizard\n";
+    let (report, batches) = parse_all(file.as_bytes());
+    report.expect("importable");
+    let rows: Vec<(&str, Option<i64>, Option<&str>)> = batches
+        .iter()
+        .flat_map(|b| &b.rows)
+        .map(|row| {
+            (
+                row.record.external_id.as_str(),
+                row.record.company.revenue,
+                row.record.job_title_level,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("a", Some(2_750_000), Some("vp")),
+            ("b", Some(1_200_000), Some("c_suite")),
+            ("c", Some(12_500_000), Some("vp")),
+        ]
+    );
+    let errors: Vec<(u64, &str, &str)> = batches
+        .iter()
+        .flat_map(|b| &b.rejected)
+        .map(|e| (e.row, e.field.as_str(), e.reason.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (
+                5,
+                "company.revenue",
+                "\"\u{20ac}3M\" is in EUR; revenue is stored in US dollars"
+            ),
+            (
+                6,
+                "company.revenue",
+                "\"$1M-$10M\" is a range; revenue holds one amount"
+            ),
+            (
+                7,
+                "job_title_level",
+                "\"chief wizard\" is not a known seniority or management level"
+            ),
+        ]
+    );
 }
 
 #[test]
@@ -311,8 +389,8 @@ fn numbers_out_of_range_say_so() {
     assert_eq!(
         reasons,
         [
-            "\"99999999999\" is out of range (-2147483648 to 2147483647)",
-            "\"99999999999999999999\" is out of range (-9223372036854775808 to 9223372036854775807)",
+            "\"99999999999\" is more than 10,000,000 employees",
+            "\"99999999999999999999\" is more than 100 trillion",
         ]
     );
 }

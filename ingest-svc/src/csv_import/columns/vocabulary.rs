@@ -150,6 +150,7 @@ pub const VOCABULARY: &[Entry] = &[
     entry("level", JobTitleLevel, &[Generic]),
     entry("jobTitleLevel", JobTitleLevel, &[Seeds]),
     entry("Seniority", JobTitleLevel, &[Apollo]),
+    entry("Management Level", JobTitleLevel, &[ZoomInfo]),
     // department
     entry("department", Department, &[Generic, Seeds]),
     entry("Departments", Department, &[Apollo]),

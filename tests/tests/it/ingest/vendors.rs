@@ -351,6 +351,7 @@ async fn a_zoominfo_contacts_export() {
             ("Company HQ Phone", "company.phone"),
             ("Revenue (in 000s USD)", "company.revenue"),
             ("Employees", "company.employees"),
+            ("Management Level", "job_title_level"),
             ("Primary Industry", "company.industry"),
             ("Company Street Address", "company.address"),
             ("Company City", "company.city"),
@@ -370,6 +371,7 @@ async fn a_zoominfo_contacts_export() {
             ("first_name", json!("Margaret")),
             ("last_name", json!("Hamilton")),
             ("job_title", json!("Director of Software Engineering")),
+            ("job_title_level", json!("director")),
             ("department", json!("Engineering & Technical")),
             ("phone", json!("(617) 555-0123")),
             ("mobile_phone", json!("(617) 555-0188")),
@@ -562,8 +564,8 @@ async fn an_outreach_prospects_export() {
             ("domain", json!("spanning-tree.net")),
             ("name", json!("Spanning Tree")),
             ("industry", json!("Computer Networking")),
-            ("min_employees", json!(400)),
-            ("max_employees", json!(400)),
+            ("min_employees", json!(201)),
+            ("max_employees", json!(500)),
         ],
     );
 }
