@@ -179,7 +179,7 @@ CREATE FUNCTION public.employee_size_bucket(min_employees integer, max_employees
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$
     SELECT CASE
-        WHEN coalesce(min_employees, max_employees) IS NULL THEN 'unknown'
+        WHEN coalesce(min_employees, max_employees) IS NULL THEN NULL
         WHEN coalesce(min_employees, max_employees) <= 10 THEN '1-10'
         WHEN coalesce(min_employees, max_employees) <= 50 THEN '11-50'
         WHEN coalesce(min_employees, max_employees) <= 200 THEN '51-200'

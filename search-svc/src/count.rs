@@ -64,7 +64,8 @@ fn facet_expression(facet: Facet) -> &'static str {
     }
 }
 
-/// How a stored facet value is shown: levels by their API enum name, missing values as "".
+/// How a stored facet value is shown: levels by their API enum name; no value, in every facet,
+/// as "" (docs/SEARCH.md).
 fn facet_value(facet: Facet, stored: Option<String>) -> String {
     match facet {
         Facet::JobTitleLevel => match JobTitleLevel::from_stored(stored.as_deref()) {

@@ -433,7 +433,9 @@ async fn values_the_database_would_refuse_are_invalid_arguments_naming_the_field
     assert_eq!(summary.errors.len(), 1, "{summary:?}");
     assert_eq!(summary.errors[0].field, "company.max_employees");
     assert!(
-        summary.errors[0].reason.contains("more than 10,000,000 employees"),
+        summary.errors[0]
+            .reason
+            .contains("more than 10,000,000 employees"),
         "{:?}",
         summary.errors[0]
     );

@@ -193,3 +193,41 @@ async fn matches_the_planner_thought_few_are_estimated_once_they_pass_the_thresh
         response.total
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_facet_shows_no_value_as_the_empty_bucket() {
+    let app = spawn_app().await;
+    let mut token = String::new();
+    for id in ["bare-1", "bare-2"] {
+        let mut record = lma_tests::fixtures::prospect_with_revenue(id, None);
+        let company = record.company.as_mut().expect("a company");
+        company.industry.clear();
+        company.country.clear();
+        token = app.upsert_prospect(record).await.consistency_token;
+    }
+    let mut client = app.search_client().await;
+    let all = [
+        Facet::Industry,
+        Facet::Country,
+        Facet::JobTitleLevel,
+        Facet::Department,
+        Facet::EmployeeSize,
+    ];
+    let response = client
+        .count_prospects(CountProspectsRequest {
+            facets: all.iter().map(|facet| *facet as i32).collect(),
+            min_token: token,
+            ..Default::default()
+        })
+        .await
+        .expect("CountProspects")
+        .into_inner();
+    assert_eq!(response.total, 2);
+    for facet in all {
+        assert_eq!(
+            facet_map(&response, facet),
+            HashMap::from([(String::new(), 2)]),
+            "{facet:?}"
+        );
+    }
+}
