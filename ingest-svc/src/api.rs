@@ -13,7 +13,8 @@ use lma_proto::v1::{
     DeleteProspectResponse, GetProspectRequest, GetProspectResponse, ImportCsvRequest,
     ImportCsvResponse, ImportProgress, ImportReport, IngestProspectsRequest,
     IngestProspectsResponse, MigrateLegacyCustomersRequest, MigrateLegacyCustomersResponse,
-    UpsertCompanyRequest, UpsertCompanyResponse, UpsertProspectRequest, UpsertProspectResponse,
+    UnknownColumns, UpsertCompanyRequest, UpsertCompanyResponse, UpsertProspectRequest,
+    UpsertProspectResponse,
 };
 use svc_core::FieldViolation;
 use svc_core::error::{quoted, unstorable_text};
@@ -136,6 +137,24 @@ fn csv_options(options: &CsvImportOptions, batch_rows: usize) -> Result<CsvOptio
             ),
         ));
     }
+    let unknown_columns = match lma_proto::v1::UnknownColumns::try_from(options.unknown_columns) {
+        Ok(UnknownColumns::Unspecified | UnknownColumns::Keep) => csv_import::UnknownColumns::Keep,
+        Ok(UnknownColumns::Ignore) => csv_import::UnknownColumns::Ignore,
+        Ok(UnknownColumns::Refuse) => csv_import::UnknownColumns::Refuse,
+        Err(_) => {
+            violations.push(FieldViolation::new(
+                "options.unknown_columns",
+                format!("{} is unknown", options.unknown_columns),
+            ));
+            csv_import::UnknownColumns::Keep
+        }
+    };
+    let columns = csv_import::ColumnPlan::new(&options.column_map, unknown_columns).unwrap_or_else(
+        |plan_violations| {
+            violations.extend(plan_violations);
+            csv_import::ColumnPlan::default()
+        },
+    );
     if !violations.is_empty() {
         return Err(IngestError::Invalid(violations));
     }
@@ -145,6 +164,7 @@ fn csv_options(options: &CsvImportOptions, batch_rows: usize) -> Result<CsvOptio
         source_overrides: !overriding.is_empty(),
         external_source,
         batch_rows,
+        columns,
     })
 }
 
@@ -272,6 +292,7 @@ async fn import_csv(
         column_mapping: header.column_mapping,
         encoding: header.encoding.into(),
         delimiter: header.delimiter,
+        columns: header.columns,
     })
 }
 

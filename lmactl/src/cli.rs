@@ -60,6 +60,16 @@ pub struct ImportArgs {
     #[arg(long = "dry-run")]
     pub dry_run: bool,
 
+    /// Where a header column goes, as HEADER=TARGET (repeatable): a field ("employees",
+    /// "company.revenue"), "custom:KEY" for a custom field, or "ignore".
+    #[arg(long = "map", value_name = "HEADER=TARGET", value_parser = parse_column_map)]
+    pub map: Vec<(String, String)>,
+
+    /// What becomes of columns that map to no field: kept as custom fields under their header
+    /// name, ignored, or the import refused before anything is written.
+    #[arg(long = "unknown-columns", default_value = "keep", value_parser = ["keep", "ignore", "refuse"])]
+    pub unknown_columns: String,
+
     /// Write the rejected rows to this CSV file for fixing and re-import: the file's header and
     /// each rejected row's original fields, plus an `lma_errors` column with line and reasons.
     #[arg(long = "rejects")]
@@ -247,5 +257,15 @@ mod tests {
             connect_timeout_ms: 5_000,
         };
         assert!(!format!("{args:?}").contains("hunter2"));
+    }
+}
+
+/// `HEADER=TARGET`, split at the last `=` (a header may contain one; a target never does).
+fn parse_column_map(text: &str) -> Result<(String, String), String> {
+    match text.rsplit_once('=') {
+        Some((header, target)) if !header.trim().is_empty() && !target.trim().is_empty() => {
+            Ok((header.to_owned(), target.to_owned()))
+        }
+        _ => Err(format!("{text:?} is not HEADER=TARGET")),
     }
 }

@@ -5,7 +5,7 @@ mod vocabulary;
 
 use std::collections::HashMap;
 
-use lma_proto::v1::{CompanyRecord, ProspectRecord};
+use lma_proto::v1::{ColumnDestination, ColumnSource, CompanyRecord, ProspectRecord};
 use svc_core::FieldViolation;
 use svc_core::error::{quoted, unstorable_text};
 
@@ -229,6 +229,8 @@ pub struct HeaderColumns {
     pub unknown: Vec<String>,
     /// Header name -> field name, for the report.
     pub mapping: HashMap<String, String>,
+    /// Every column in order, and where it went, for the report.
+    pub destinations: Vec<ColumnDestination>,
     /// The tool whose export this is, when the header says so unambiguously.
     pub vendor: Option<Vendor>,
 }
@@ -249,19 +251,137 @@ impl HeaderColumns {
     }
 }
 
-/// Header names listed in the error about missing columns.
+/// The column a rejects file of `lmactl import --rejects` adds (the reasons a row was
+/// rejected): ignored when the fixed file is imported again, never kept as a custom field.
+const REJECTS_ERRORS_COLUMN: &str = "lma_errors";
+
+/// Header names listed in an error about the header.
 const LISTED_COLUMNS: usize = 10;
 
-/// Maps a header; fails when the email column is missing, two columns name one field, or a
-/// name cannot be stored (a NUL: in a UTF-16 file without byte-order mark, for one). Without an
-/// external_id column the email is the record's key.
-pub fn map_header(header: &[String]) -> Result<HeaderColumns, String> {
+/// The first [`LISTED_COLUMNS`] of `names`, and how many more.
+fn listed(mut names: Vec<String>) -> String {
+    let more = names.len().saturating_sub(LISTED_COLUMNS);
+    names.truncate(LISTED_COLUMNS);
+    if more > 0 {
+        names.push(format!("and {more} more"));
+    }
+    names.join(", ")
+}
+
+/// What becomes of a header column that maps to no field.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UnknownColumns {
+    /// Into the custom fields, under the header name: nothing in a file is lost in silence.
+    #[default]
+    Keep,
+    Ignore,
+    Refuse,
+}
+
+/// The call's own say over the header: explicit targets by header name, and what becomes of
+/// the columns nothing maps.
+#[derive(Debug, Clone, Default)]
+pub struct ColumnPlan {
+    /// Lower-case trimmed header name -> (the name as the call gave it, its column; `None`:
+    /// ignore it).
+    explicit: HashMap<String, (String, Option<Column>)>,
+    unknown: UnknownColumns,
+}
+
+impl ColumnPlan {
+    /// The plan from the call's options; every target that names nothing is a violation of
+    /// `options.column_map["<header>"]`.
+    pub fn new(
+        column_map: &HashMap<String, String>,
+        unknown: UnknownColumns,
+    ) -> Result<Self, Vec<FieldViolation>> {
+        let mut violations = svc_core::error::Violations::default();
+        let mut explicit = HashMap::with_capacity(column_map.len());
+        for (header, target) in column_map {
+            let field = || format!("options.column_map[{}]", quoted(header));
+            if !violations.storable(field, header) || !violations.storable(field, target) {
+                continue;
+            }
+            match column_target(target) {
+                Ok(column) => {
+                    let key = header.trim().to_lowercase();
+                    if let Some((other, _)) =
+                        explicit.insert(key, (header.trim().to_owned(), column))
+                    {
+                        violations.add(
+                            field(),
+                            format!("names the same column as {}", quoted(&other)),
+                        );
+                    }
+                }
+                Err(why) => violations.add(field(), format!("{} {why}", quoted(target))),
+            }
+        }
+        violations.finish(Self { explicit, unknown })
+    }
+}
+
+/// A `column_map` target: "ignore", a custom field, a field name as the report writes it, or
+/// a recognized header name.
+fn column_target(target: &str) -> Result<Option<Column>, String> {
+    let target = target.trim();
+    if target.eq_ignore_ascii_case("ignore") {
+        return Ok(None);
+    }
+    if let Some(key) = custom_key(target) {
+        return custom_column(key).map(Some);
+    }
+    vocabulary::VOCABULARY
+        .iter()
+        .map(|entry| &entry.column)
+        .find(|column| column.field().eq_ignore_ascii_case(target))
+        .or_else(|| vocabulary::lookup(&vocabulary::normalized(target)).map(|known| &known.column))
+        .map(|column| Some(column.clone()))
+        .ok_or_else(|| {
+            "is not a field: give a field name (\"company.employees\"), a recognized header \
+             name, \"custom:<key>\" or \"ignore\""
+                .to_owned()
+        })
+}
+
+/// The key of a `custom.<key>`, `custom_fields.<key>` or `custom:<key>` name.
+fn custom_key(name: &str) -> Option<&str> {
+    ["custom.", "custom_fields.", "custom:"]
+        .iter()
+        .find_map(|prefix| {
+            name.get(..prefix.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
+                .then(|| name[prefix.len()..].trim())
+        })
+        .filter(|key| !key.is_empty())
+}
+
+/// A custom-field column, if its key is within the custom-field limits; checked once for the
+/// header rather than as a violation of every row.
+fn custom_column(key: &str) -> Result<Column, String> {
+    let chars = key.chars().count();
+    if chars > validate::limit::CUSTOM_FIELD_KEY {
+        return Err(format!(
+            "is {chars} characters long; custom-field keys have at most {}",
+            validate::limit::CUSTOM_FIELD_KEY
+        ));
+    }
+    Ok(Column::Custom(key.to_owned()))
+}
+
+/// Maps a header; fails when the email column is missing, two columns name one field, a
+/// name cannot be stored (a NUL: in a UTF-16 file without byte-order mark, for one), the plan
+/// names a column the header lacks, or its unknown columns cannot be kept or are refused.
+/// Without an external_id column the email is the record's key.
+pub fn map_header(header: &[String], plan: &ColumnPlan) -> Result<HeaderColumns, String> {
     let mut columns = Vec::with_capacity(header.len());
     let mut names = Vec::with_capacity(header.len());
     let mut unknown = Vec::new();
     let mut mapping = HashMap::new();
+    let mut destinations = Vec::with_capacity(header.len());
     let mut seen: HashMap<String, &str> = HashMap::new();
     let mut known = Vec::new();
+    let mut planned = std::collections::HashSet::new();
     for (index, name) in header.iter().enumerate() {
         if let Some(why) = unstorable_text(name) {
             return Err(format!(
@@ -270,22 +390,36 @@ pub fn map_header(header: &[String]) -> Result<HeaderColumns, String> {
             ));
         }
         let trimmed = name.trim().trim_start_matches('\u{feff}');
-        let custom = ["custom.", "custom_fields.", "custom:"]
-            .iter()
-            .find_map(|prefix| {
-                trimmed
-                    .get(..prefix.len())
-                    .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
-                    .then(|| trimmed[prefix.len()..].trim())
-            });
-        let column = match custom {
-            Some(key) if !key.is_empty() => Some(Column::Custom(key.to_owned())),
-            _ => vocabulary::lookup(&vocabulary::normalized(trimmed)).map(|meaning| {
-                known.push(meaning);
-                meaning.column.clone()
-            }),
+        let lower = trimmed.to_lowercase();
+        let (column, source) = if let Some((_, column)) = plan.explicit.get(&lower) {
+            planned.insert(lower);
+            (column.clone(), ColumnSource::Mapped)
+        } else if let Some(key) = custom_key(trimmed) {
+            let column =
+                custom_column(key).map_err(|why| format!("column {} {why}", quoted(trimmed)))?;
+            (Some(column), ColumnSource::Recognized)
+        } else if let Some(meaning) = vocabulary::lookup(&vocabulary::normalized(trimmed)) {
+            known.push(meaning);
+            (Some(meaning.column.clone()), ColumnSource::Recognized)
+        } else if trimmed.is_empty() || trimmed.eq_ignore_ascii_case(REJECTS_ERRORS_COLUMN) {
+            (None, ColumnSource::Ignored)
+        } else {
+            unknown.push(trimmed.to_owned());
+            match plan.unknown {
+                UnknownColumns::Keep => {
+                    let column = custom_column(trimmed).map_err(|why| {
+                        format!(
+                            "column {} maps to no field and cannot be kept as a custom field: \
+                             it {why}; map it (options.column_map) or ignore unknown columns",
+                            quoted(trimmed)
+                        )
+                    })?;
+                    (Some(column), ColumnSource::Kept)
+                }
+                UnknownColumns::Ignore | UnknownColumns::Refuse => (None, ColumnSource::Ignored),
+            }
         };
-        match &column {
+        let field = match &column {
             Some(column) => {
                 let field = column.field();
                 if let Some(other) = seen.insert(field.clone(), trimmed) {
@@ -295,26 +429,59 @@ pub fn map_header(header: &[String]) -> Result<HeaderColumns, String> {
                         quoted(trimmed)
                     ));
                 }
-                mapping.insert(trimmed.to_owned(), field);
+                mapping.insert(trimmed.to_owned(), field.clone());
+                field
             }
-            None if !trimmed.is_empty() => unknown.push(trimmed.to_owned()),
-            None => {}
-        }
+            None => String::new(),
+        };
+        let source = if column.is_none() {
+            ColumnSource::Ignored
+        } else {
+            source
+        };
+        destinations.push(ColumnDestination {
+            column: trimmed.to_owned(),
+            field,
+            source: source as i32,
+        });
         columns.push(column);
         names.push(trimmed.to_owned());
     }
+    let missing: Vec<String> = plan
+        .explicit
+        .iter()
+        .filter(|(key, _)| !planned.contains(*key))
+        .map(|(_, (name, _))| quoted(name))
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "options.column_map names {}, which the header does not have; nothing was imported",
+            listed(missing)
+        ));
+    }
+    if plan.unknown == UnknownColumns::Refuse && !unknown.is_empty() {
+        return Err(format!(
+            "columns {} map to no field and unknown columns are refused; map them \
+             (options.column_map) or keep or ignore them (options.unknown_columns); nothing was \
+             imported",
+            listed(unknown.iter().map(|name| quoted(name)).collect())
+        ));
+    }
+    let custom = columns
+        .iter()
+        .filter(|column| matches!(column, Some(Column::Custom(_))))
+        .count();
+    if custom > validate::limit::CUSTOM_FIELDS {
+        return Err(format!(
+            "{custom} columns would be custom fields; at most {} are allowed: map or ignore some \
+             (options.column_map, options.unknown_columns); nothing was imported",
+            validate::limit::CUSTOM_FIELDS
+        ));
+    }
     if !seen.contains_key("email") {
-        let mut found: Vec<String> = names
-            .iter()
-            .take(LISTED_COLUMNS)
-            .map(|name| quoted(name))
-            .collect();
-        if names.len() > LISTED_COLUMNS {
-            found.push(format!("and {} more", names.len() - LISTED_COLUMNS));
-        }
         return Err(format!(
             "the header has no email column (found: {}); nothing was imported",
-            found.join(", ")
+            listed(names.iter().map(|name| quoted(name)).collect())
         ));
     }
     let id = known
@@ -334,5 +501,6 @@ pub fn map_header(header: &[String]) -> Result<HeaderColumns, String> {
         names,
         unknown,
         mapping,
+        destinations,
     })
 }

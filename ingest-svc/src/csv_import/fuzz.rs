@@ -25,6 +25,7 @@ fn check(bytes: &[u8], encoding: CsvEncoding) -> Result<(), TestCaseError> {
         external_source: "csv:fuzz.csv".into(),
         source_overrides: false,
         batch_rows: 7,
+        columns: ColumnPlan::default(),
     };
     let (sender, mut receiver) = mpsc::channel(100_000);
     let rows_read = RowsRead::default();

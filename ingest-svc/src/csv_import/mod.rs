@@ -9,13 +9,14 @@ pub mod upload;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 
-use lma_proto::v1::{CsvEncoding, ProspectRecord, RowError};
+use lma_proto::v1::{ColumnDestination, CsvEncoding, ProspectRecord, RowError};
 use svc_core::FieldViolation;
 use tokio::sync::mpsc;
 
 use crate::bulk::{Batch, Batcher, StagedRow};
 pub use crate::error::CsvError;
 use crate::validate;
+pub use columns::{ColumnPlan, UnknownColumns};
 use decode::DecodingReader;
 
 /// Longest header line looked at to detect the delimiter.
@@ -31,6 +32,8 @@ pub struct CsvOptions {
     /// ...or of every row, whatever it names.
     pub source_overrides: bool,
     pub batch_rows: usize,
+    /// The call's own mapping of the header.
+    pub columns: columns::ColumnPlan,
 }
 
 /// What the header said, for the final report.
@@ -38,6 +41,7 @@ pub struct CsvOptions {
 pub struct HeaderReport {
     pub unknown_columns: Vec<String>,
     pub column_mapping: HashMap<String, String>,
+    pub columns: Vec<ColumnDestination>,
     pub encoding: CsvEncoding,
     pub delimiter: String,
 }
@@ -77,11 +81,12 @@ pub fn parse(
         return Err(CsvError::NoHeader);
     }
     let header: Vec<String> = record.iter().map(str::to_owned).collect();
-    let columns = columns::map_header(&header).map_err(CsvError::Header)?;
+    let columns = columns::map_header(&header, &options.columns).map_err(CsvError::Header)?;
     let options = &columns.read_options(options);
     let report = HeaderReport {
         unknown_columns: columns.unknown.clone(),
         column_mapping: columns.mapping.clone(),
+        columns: columns.destinations.clone(),
         encoding,
         delimiter: char::from(delimiter).to_string(),
     };

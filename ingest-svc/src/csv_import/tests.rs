@@ -1,4 +1,5 @@
 use super::*;
+use lma_proto::v1::ColumnSource;
 
 fn options() -> CsvOptions {
     CsvOptions {
@@ -7,6 +8,7 @@ fn options() -> CsvOptions {
         external_source: "csv:test.csv".into(),
         source_overrides: false,
         batch_rows: 100,
+        columns: ColumnPlan::default(),
     }
 }
 
@@ -232,9 +234,12 @@ fn bad_values_are_rejected_with_line_and_field() {
 
 #[test]
 fn duplicate_field_columns_are_refused() {
-    let error = columns::map_header(&["email".into(), "E-Mail".into(), "id".into()])
-        .err()
-        .expect("two email columns");
+    let error = columns::map_header(
+        &["email".into(), "E-Mail".into(), "id".into()],
+        &ColumnPlan::default(),
+    )
+    .err()
+    .expect("two email columns");
     assert!(error.contains("both map to email"), "{error}");
 }
 
@@ -399,14 +404,166 @@ fn numbers_out_of_range_say_so() {
 fn header_errors_quote_names_cut_short() {
     let long = "x".repeat(100_000);
     let header: Vec<String> = (0..50).map(|i| format!("{long}{i}")).collect();
-    let error = columns::map_header(&header)
+    let ignore_unknown = ColumnPlan::new(&HashMap::new(), UnknownColumns::Ignore).expect("a plan");
+    let error = columns::map_header(&header, &ignore_unknown)
         .err()
         .expect("no required column");
     assert!(error.len() < 2_000, "{}", error.len());
     assert!(error.contains("and 40 more"), "{error}");
-    let dashes = "-".repeat(100_000);
-    let error = columns::map_header(&["id".into(), "email".into(), format!("e-mail{dashes}")])
+    // Kept, the first is too long a custom-field key.
+    let error = columns::map_header(&header, &ColumnPlan::default())
         .err()
-        .expect("two email columns");
+        .expect("too long a key");
+    assert!(error.len() < 2_000, "{}", error.len());
+    assert!(
+        error.contains("cannot be kept as a custom field"),
+        "{error}"
+    );
+    let dashes = "-".repeat(100_000);
+    let error = columns::map_header(
+        &["id".into(), "email".into(), format!("e-mail{dashes}")],
+        &ColumnPlan::default(),
+    )
+    .err()
+    .expect("two email columns");
     assert!(error.len() < 300, "{}", error.len());
+}
+
+/// Parses `file` with the call's column map and unknown-column policy.
+fn parse_planned(
+    file: &str,
+    map: &[(&str, &str)],
+    unknown: UnknownColumns,
+) -> (Result<HeaderReport, CsvError>, Vec<Batch>) {
+    let map: HashMap<String, String> = map
+        .iter()
+        .map(|(header, target)| ((*header).to_owned(), (*target).to_owned()))
+        .collect();
+    let options = CsvOptions {
+        columns: ColumnPlan::new(&map, unknown).expect("a valid plan"),
+        ..options()
+    };
+    let (sender, mut receiver) = mpsc::channel(1_000);
+    let result = parse(file.as_bytes(), &options, &sender, &RowsRead::default());
+    drop(sender);
+    let mut batches = Vec::new();
+    while let Ok(batch) = receiver.try_recv() {
+        batches.push(batch);
+    }
+    (result, batches)
+}
+
+fn destinations(report: &HeaderReport) -> Vec<(&str, &str, ColumnSource)> {
+    report
+        .columns
+        .iter()
+        .map(|d| {
+            (
+                d.column.as_str(),
+                d.field.as_str(),
+                ColumnSource::try_from(d.source).expect("a source"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn unknown_columns_are_kept_as_custom_fields_by_default() {
+    let file = "email,Owner,Lead Score,\na@acme.com,Jane,87,x\n";
+    let (report, batches) = parse_planned(file, &[], UnknownColumns::Keep);
+    let report = report.expect("importable");
+    assert_eq!(
+        destinations(&report),
+        [
+            ("email", "email", ColumnSource::Recognized),
+            ("Owner", "custom_fields[\"Owner\"]", ColumnSource::Kept),
+            (
+                "Lead Score",
+                "custom_fields[\"Lead Score\"]",
+                ColumnSource::Kept
+            ),
+            ("", "", ColumnSource::Ignored),
+        ]
+    );
+    assert_eq!(report.unknown_columns, ["Owner", "Lead Score"]);
+    let record = &batches[0].rows[0].record;
+    assert_eq!(
+        record.custom_fields,
+        serde_json::json!({"Owner": "Jane", "Lead Score": "87"})
+    );
+}
+
+#[test]
+fn unknown_columns_can_be_ignored_or_refused() {
+    let file = "email,Owner\na@acme.com,Jane\n";
+    let (report, batches) = parse_planned(file, &[], UnknownColumns::Ignore);
+    let report = report.expect("importable");
+    assert_eq!(
+        destinations(&report)[1],
+        ("Owner", "", ColumnSource::Ignored)
+    );
+    assert_eq!(
+        batches[0].rows[0].record.custom_fields,
+        serde_json::json!({})
+    );
+
+    let (report, batches) = parse_planned(file, &[], UnknownColumns::Refuse);
+    let error = report.err().expect("refused");
+    assert!(error.to_string().contains("\"Owner\""), "{error}");
+    assert!(batches.is_empty());
+}
+
+#[test]
+fn the_calls_map_overrides_recognized_names_and_names_custom_fields() {
+    let file = "email,Headcount,Owner,Title,Notes\na@acme.com,\"1,200\",Jane,Ms.,call\n";
+    let (report, batches) = parse_planned(
+        file,
+        &[
+            ("headcount", "employees"),
+            ("Owner", "custom:owner"),
+            ("Title", "salutation"),
+            ("Notes", "ignore"),
+        ],
+        UnknownColumns::Refuse,
+    );
+    let report = report.expect("importable: every unknown column is mapped");
+    assert_eq!(
+        destinations(&report),
+        [
+            ("email", "email", ColumnSource::Recognized),
+            ("Headcount", "company.employees", ColumnSource::Mapped),
+            ("Owner", "custom_fields[\"owner\"]", ColumnSource::Mapped),
+            ("Title", "salutation", ColumnSource::Mapped),
+            ("Notes", "", ColumnSource::Ignored),
+        ]
+    );
+    let record = &batches[0].rows[0].record;
+    assert_eq!(
+        (record.company.min_employees, record.company.max_employees),
+        (Some(1_200), Some(1_200))
+    );
+    assert_eq!(record.salutation.as_deref(), Some("Ms."));
+    assert_eq!(record.custom_fields, serde_json::json!({"owner": "Jane"}));
+}
+
+#[test]
+fn a_map_naming_a_missing_column_or_no_field_is_refused() {
+    let (report, _) = parse_planned(
+        "email\na@acme.com\n",
+        &[("Headcount", "employees")],
+        UnknownColumns::Keep,
+    );
+    let error = report.err().expect("refused").to_string();
+    assert!(
+        error.contains("options.column_map names \"Headcount\""),
+        "{error}"
+    );
+
+    let map = HashMap::from([("Headcount".to_owned(), "staff size".to_owned())]);
+    let violations = ColumnPlan::new(&map, UnknownColumns::Keep).expect_err("no such field");
+    assert_eq!(violations[0].field, "options.column_map[\"Headcount\"]");
+    assert!(
+        violations[0].description.contains("is not a field"),
+        "{violations:?}"
+    );
 }

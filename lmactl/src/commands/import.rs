@@ -13,7 +13,8 @@ use lma_proto::v1::import_csv_request::Part;
 use lma_proto::v1::import_csv_response::Message;
 use lma_proto::v1::ingest_service_client::IngestServiceClient;
 use lma_proto::v1::{
-    CsvEncoding, CsvImportOptions, ImportCsvRequest, ImportProgress, ImportReport, RowError,
+    ColumnSource, CsvEncoding, CsvImportOptions, ImportCsvRequest, ImportProgress, ImportReport,
+    RowError, UnknownColumns,
 };
 use tokio::io::AsyncReadExt as _;
 use tokio::sync::mpsc;
@@ -45,6 +46,12 @@ pub async fn run(args: ImportArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
         } as i32,
         external_source: args.external_source.clone().unwrap_or_default(),
         dry_run: args.dry_run,
+        column_map: args.map.iter().cloned().collect(),
+        unknown_columns: match args.unknown_columns.as_str() {
+            "ignore" => UnknownColumns::Ignore,
+            "refuse" => UnknownColumns::Refuse,
+            _ => UnknownColumns::Keep,
+        } as i32,
     };
     let channel = tonic::transport::Endpoint::from_shared(args.ingest_url.clone())
         .with_context(|| format!("invalid --ingest-url {:?}", args.ingest_url))?
@@ -260,13 +267,7 @@ fn print_report(report: &ImportReport, out: &mut Output<'_>) -> anyhow::Result<(
         },
         summary.consistency_token
     )?;
-    if !report.unknown_columns.is_empty() {
-        writeln!(
-            out.stderr,
-            "ignored unknown columns: {}",
-            report.unknown_columns.join(", ")
-        )?;
-    }
+    print_columns(report, out)?;
     for error in summary.errors.iter().take(20) {
         writeln!(
             out.stderr,
@@ -290,6 +291,27 @@ fn print_report(report: &ImportReport, out: &mut Output<'_>) -> anyhow::Result<(
             out.stderr,
             "... more rejected rows; use --rejects FILE to get them all"
         )?;
+    }
+    Ok(())
+}
+
+/// Where every header column went, one line each: "Headcount -> company.employees (mapped)".
+fn print_columns(report: &ImportReport, out: &mut Output<'_>) -> anyhow::Result<()> {
+    writeln!(out.stderr, "columns:")?;
+    for destination in &report.columns {
+        let source = match ColumnSource::try_from(destination.source) {
+            Ok(ColumnSource::Recognized) => "recognized",
+            Ok(ColumnSource::Mapped) => "mapped",
+            Ok(ColumnSource::Kept) => "unknown, kept",
+            Ok(ColumnSource::Ignored) => "ignored",
+            Ok(ColumnSource::Unspecified) | Err(_) => "?",
+        };
+        let field = if destination.field.is_empty() {
+            "-"
+        } else {
+            &destination.field
+        };
+        writeln!(out.stderr, "  {} -> {field} ({source})", destination.column)?;
     }
     Ok(())
 }

@@ -120,8 +120,16 @@ async fn lmactl_import_stores_reports_and_writes_fixable_rejects() {
         stdout.contains("inserted 2 ") && stdout.contains("rejected 0 "),
         "{stdout}"
     );
-    assert!(stderr.contains("lma_errors"), "{stderr}");
+    assert!(stderr.contains("lma_errors -> - (ignored)"), "{stderr}");
     assert_eq!(count_in(&app.db, "SELECT count(*) FROM prospect").await, 4);
+    assert_eq!(
+        count_in(
+            &app.db,
+            "SELECT count(*) FROM prospect WHERE custom_fields ? 'lma_errors'"
+        )
+        .await,
+        0
+    );
     assert_eq!(
         count_in(
             &app.db,
@@ -211,4 +219,48 @@ async fn lmactl_import_failing_mid_way_reports_what_was_committed() {
     assert!(stderr.contains("import the same file again"), "{stderr}");
     shutdown.trigger();
     ingest.stopped().await.expect("ingest-svc stops cleanly");
+}
+
+#[tokio::test]
+async fn lmactl_import_maps_columns_keeps_unknown_ones_and_prints_where_each_went() {
+    let app = spawn_app().await;
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let input = dir.path().join("crm.csv");
+    std::fs::write(
+        &input,
+        "Email,Headcount,Owner,Notes\nann@acme.io,\"1,200\",Jane,call back\n",
+    )
+    .expect("writing the input");
+
+    // Refused before anything is written while a column is unknown.
+    let (result, _, _) = try_lmactl_import(&app, &input, &["--unknown-columns", "refuse"]).await;
+    let error = format!("{:#}", result.expect_err("refused"));
+    assert!(error.contains("\"Headcount\""), "{error}");
+    assert_eq!(count_in(&app.db, "SELECT count(*) FROM prospect").await, 0);
+
+    let (stdout, stderr) = lmactl_import(
+        &app,
+        &input,
+        &["--map", "Headcount=employees", "--map", "Owner=custom:owner"],
+    )
+    .await;
+    assert!(stdout.contains("inserted 1 "), "{stdout}");
+    for line in [
+        "Email -> email (recognized)",
+        "Headcount -> company.employees (mapped)",
+        "Owner -> custom_fields[\"owner\"] (mapped)",
+        "Notes -> custom_fields[\"Notes\"] (unknown, kept)",
+    ] {
+        assert!(stderr.contains(line), "{line} in {stderr}");
+    }
+    assert_eq!(
+        count_in(
+            &app.db,
+            "SELECT count(*) FROM prospect p JOIN company c ON c.id = p.company_id \
+             WHERE p.custom_fields = '{\"owner\": \"Jane\", \"Notes\": \"call back\"}' \
+               AND c.min_employees = 1200 AND c.max_employees = 1200"
+        )
+        .await,
+        1
+    );
 }

@@ -35,12 +35,22 @@ async fn import_fixture(name: &str, rows: u64) -> (TestApp, ImportReport) {
 }
 
 /// The header columns that fill a field, and the field; every other column is unknown.
+/// The recognized columns are exactly `expected`; every other named column is unknown and kept
+/// as a custom field under its header name.
 fn assert_mapping(report: &ImportReport, expected: &[(&str, &str)]) {
     let mut mapping: Vec<(&str, &str)> = report
         .column_mapping
         .iter()
         .map(|(header, field)| (header.as_str(), field.as_str()))
+        .filter(|(header, _)| !report.unknown_columns.iter().any(|unknown| unknown == header))
         .collect();
+    for unknown in &report.unknown_columns {
+        assert_eq!(
+            report.column_mapping.get(unknown),
+            Some(&format!("custom_fields[\"{unknown}\"]")),
+            "{unknown} is kept"
+        );
+    }
     mapping.sort_unstable();
     let mut expected = expected.to_vec();
     expected.sort_unstable();
@@ -126,6 +136,28 @@ async fn an_apollo_contacts_export() {
             ("salutation", Value::Null),
             ("job_title", json!("VP Engineering")),
             ("job_title_level", json!("vp")),
+            (
+                "custom_fields",
+                json!({
+                    "Company Name for Emails": "Analytical Engines",
+                    "Email Status": "Verified",
+                    "Contact Owner": "sam@seller.example",
+                    "First Phone": "+1 415-555-0101",
+                    "Corporate Phone": "+1 415-555-0100",
+                    "Stage": "Cold",
+                    "Lists": "Q3 targets",
+                    "Account Owner": "sam@seller.example",
+                    "Keywords": "computing, engines",
+                    "Company Linkedin Url": "http://www.linkedin.com/company/analytical-engines",
+                    "SEO Description": "Engines that compute.",
+                    "Technologies": "Salesforce, AWS",
+                    "Email Sent": "false",
+                    "Email Open": "false",
+                    "Email Bounced": "false",
+                    "Replied": "false",
+                    "Demoed": "false"
+                }),
+            ),
             ("department", json!("Engineering & Technical")),
             ("phone", json!("+1 415-555-0101")),
             ("mobile_phone", json!("+1 415-555-0199")),
