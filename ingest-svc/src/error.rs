@@ -1,7 +1,24 @@
-//! Everything that can go wrong in ingest-svc, mapped to a gRPC status in one place.
+//! Everything that can go wrong in ingest-svc, mapped to a gRPC status in one place. No
+//! internal text (a panic's, a database's) reaches a client: those are logged here.
 
 use svc_core::{DbError, FieldViolation};
 use tonic::Status;
+
+use crate::persistence::StoreError;
+
+/// Why a file cannot be imported at all (as opposed to a bad row).
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    #[error("the file has no header line")]
+    NoHeader,
+    #[error("{0}")]
+    Header(String),
+    #[error("reading the file: {0}")]
+    Read(String),
+    /// The upload broke off or the writer stopped taking batches.
+    #[error("the upload ended early")]
+    Aborted,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -12,7 +29,7 @@ pub enum IngestError {
     #[error("the company has {0} prospects; set delete_prospects to delete them with it")]
     CompanyHasProspects(u64),
     #[error("the file cannot be imported: {0}")]
-    Csv(#[from] crate::csv_import::CsvError),
+    Csv(#[from] CsvError),
     #[error("the client ended the stream: {0}")]
     ClientStream(Status),
     #[error("the client cancelled the call")]
@@ -21,6 +38,8 @@ pub enum IngestError {
     PastDeadline,
     #[error("{0} failed: {1}")]
     TaskFailed(&'static str, tokio::task::JoinError),
+    #[error("writing a batch: {0}")]
+    Store(#[from] StoreError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -49,9 +68,7 @@ impl From<IngestError> for Status {
             IngestError::CompanyHasProspects(count) => Status::failed_precondition(format!(
                 "the company has {count} prospects; set delete_prospects to delete them with it"
             )),
-            IngestError::Csv(crate::csv_import::CsvError::Aborted) => {
-                Status::cancelled("the import was cancelled")
-            }
+            IngestError::Csv(CsvError::Aborted) => Status::cancelled("the import was cancelled"),
             IngestError::Csv(error) => svc_core::error::invalid_field(
                 "chunk",
                 format!("the file cannot be imported: {error}"),
@@ -67,7 +84,14 @@ impl From<IngestError> for Status {
                 tracing::error!(task, %error, "an ingest task failed");
                 Status::internal(format!("{task} failed"))
             }
-            IngestError::Db(error) => error.into(),
+            IngestError::Store(StoreError::CompaniesVanished(attempts)) => {
+                tracing::warn!(attempts, "companies of a batch kept being deleted");
+                Status::aborted(
+                    "companies of a batch were deleted by another writer while it was written; \
+                     the batches reported committed are stored, and importing again completes it",
+                )
+            }
+            IngestError::Store(StoreError::Db(error)) | IngestError::Db(error) => error.into(),
         }
     }
 }

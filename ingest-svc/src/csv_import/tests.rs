@@ -1,4 +1,5 @@
 use super::*;
+use crate::persistence::StagedRow;
 
 fn options() -> CsvOptions {
     CsvOptions {
