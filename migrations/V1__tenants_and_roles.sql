@@ -1,4 +1,5 @@
--- Tenants, their API keys, and the three database roles the services run as (DESIGN.md section 6).
+-- Tenants, their API keys, and the three roles the services run as. What each role may do is
+-- granted in V7__grants.sql.
 
 -- Roles are cluster-wide: another database of the same cluster (a test database, a second
 -- environment) may have created them already, possibly at this very moment.
@@ -56,4 +57,6 @@ AS $$
       AND k.revoked_at IS NULL
 $$;
 
+-- In the same transaction as the function: a SECURITY DEFINER function is never callable by
+-- everyone, not even between two migrations.
 REVOKE ALL ON FUNCTION authenticate_api_key(bytea) FROM PUBLIC;

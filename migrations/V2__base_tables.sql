@@ -9,6 +9,27 @@ BEGIN
 END
 $$;
 
+-- A company's updated_at moves with any change; profile_updated_at only with a change to a
+-- column a search hit shows (see prospect_search_def), so that a change no hit shows, such as
+-- the company's phone, does not rewrite the search rows of all its prospects.
+CREATE FUNCTION set_company_updated_at() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.updated_at := now();
+    -- Keep in step with the company columns prospect_search_def reads.
+    IF (NEW.domain, NEW.name, NEW.industry, NEW.min_employees, NEW.max_employees, NEW.revenue,
+        NEW.city, NEW.state, NEW.country)
+       IS DISTINCT FROM
+       (OLD.domain, OLD.name, OLD.industry, OLD.min_employees, OLD.max_employees, OLD.revenue,
+        OLD.city, OLD.state, OLD.country) THEN
+        NEW.profile_updated_at := now();
+    ELSE
+        NEW.profile_updated_at := coalesce(OLD.profile_updated_at, OLD.updated_at);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
 CREATE TABLE company (
     id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     organization_id    bigint NOT NULL REFERENCES organization (id),
@@ -31,6 +52,9 @@ CREATE TABLE company (
     external_id        varchar(200),
     created_at         timestamptz NOT NULL DEFAULT now(),
     updated_at         timestamptz NOT NULL DEFAULT now(),
+    -- Kept by set_company_updated_at(). NULL reads as updated_at: every reader takes
+    -- coalesce(profile_updated_at, updated_at).
+    profile_updated_at timestamptz DEFAULT now(),
     CONSTRAINT company_domain_unique UNIQUE (organization_id, domain),
     CONSTRAINT company_external_id_unique UNIQUE (organization_id, external_source, external_id),
     -- Target of prospect's tenant-safe foreign key.
@@ -47,11 +71,14 @@ CREATE TRIGGER company_set_updated_at
     BEFORE UPDATE ON company
     FOR EACH ROW
     WHEN (OLD.* IS DISTINCT FROM NEW.*)
-    EXECUTE FUNCTION set_updated_at();
+    EXECUTE FUNCTION set_company_updated_at();
 
 CREATE TABLE prospect (
     id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    organization_id bigint NOT NULL REFERENCES organization (id),
+    -- No foreign key of its own to organization: prospect_company_fk already ties the prospect
+    -- to a company of this organization, and a second key would cost every inserted row another
+    -- referential-integrity check and row lock.
+    organization_id bigint NOT NULL,
     company_id      bigint NOT NULL,
     external_source varchar(100) NOT NULL DEFAULT '',
     external_id     varchar(200) NOT NULL,
@@ -86,7 +113,9 @@ CREATE TABLE prospect (
     CONSTRAINT prospect_custom_fields_object CHECK (jsonb_typeof(custom_fields) = 'object')
 );
 
-CREATE INDEX prospect_company_idx ON prospect (company_id);
+-- (company_id, id): refresh-svc re-derives a large company's prospects in ranges of ids, each an
+-- index range scan; the index serves company_id = ... alone as well.
+CREATE INDEX prospect_company_idx ON prospect (company_id, id);
 CREATE INDEX prospect_organization_email_idx ON prospect (organization_id, lower(email));
 
 CREATE TRIGGER prospect_set_updated_at

@@ -1,11 +1,11 @@
--- The read models (DESIGN.md section 2): plain tables owned and maintained by refresh-svc.
--- Each has exactly one definition, a view named *_def; the incremental apply and the full
--- rebuild both select from it, so a projection changes in one place.
+-- The read models: plain tables owned and maintained by refresh-svc (docs/REFRESH.md). Each has
+-- exactly one definition, a view named *_def; the incremental apply and the full rebuild both
+-- select from it, so a projection changes in one place.
 --
 -- The formatting functions below are STABLE, not IMMUTABLE: they call to_char and concat_ws,
 -- which are STABLE, and PostgreSQL only inlines a SQL function whose body is no less volatile
--- than its declaration. Inlined, company_context costs ~2 us a row instead of ~60 us, which is
--- most of the cost of re-deriving or rebuilding a read model.
+-- than its declaration. Called rather than inlined, company_context would be most of the cost
+-- of re-deriving or rebuilding a read model.
 
 -- "1.2B", "3.4M", "5.6K", "$999", or "NA" when unknown. Rounds to one decimal; thresholds sit
 -- where rounding would otherwise print "1000.0K".
@@ -52,7 +52,18 @@ AS $$
         country)
 $$;
 
-CREATE VIEW company_prospect_def AS
+-- Tags lower-cased, so tag filters match case-insensitively like every other list filter.
+-- Stored in the read model (search_tags) rather than indexed as an expression: a SQL function
+-- with an aggregate is never inlined, so every row a plan looked at would pay for a call.
+CREATE FUNCTION lower_tags(tags text[]) RETURNS text[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$
+    SELECT coalesce(array_agg(lower(tag)), '{}') FROM unnest(tags) AS tag
+$$;
+
+-- One derivation of a prospect's row with its company, both timestamps apart; the two
+-- definitions below choose their updated_at from it.
+CREATE VIEW prospect_with_company_def AS
 SELECT
     p.id AS prospect_id,
     p.organization_id,
@@ -94,10 +105,29 @@ SELECT
     company_context(c.name, c.domain, c.industry, c.min_employees, c.max_employees, c.revenue,
                     c.city, c.country) AS company_context,
     p.created_at,
-    greatest(p.updated_at, c.updated_at) AS updated_at
+    p.updated_at AS prospect_updated_at,
+    c.updated_at AS company_updated_at,
+    coalesce(c.profile_updated_at, c.updated_at) AS company_profile_updated_at
 FROM prospect p
 JOIN company c ON c.id = p.company_id;
 
+-- Every prospect with every column of its company; updated_at moves with either.
+CREATE VIEW company_prospect_def AS
+SELECT
+    prospect_id, organization_id, company_id, external_source, external_id, salutation,
+    first_name, last_name, full_name, email, job_title, job_title_level, department,
+    job_title_link, address, city, state, country, zip_code, phone, mobile_phone, tags,
+    custom_fields, company_domain, company_name, industry, min_employees, max_employees,
+    employee_size_link, revenue, formatted_revenue, company_address, company_city,
+    company_state, company_country, company_zip_code, company_phone, company_context,
+    created_at,
+    greatest(prospect_updated_at, company_updated_at) AS updated_at
+FROM prospect_with_company_def;
+
+-- A search hit. Its updated_at moves with the prospect or with a company column the hit shows
+-- (company_profile_updated_at), so that a company change no hit shows leaves the search rows,
+-- which index updated_at, alone. A client syncing by updated_since still misses nothing: every
+-- field of a hit moves its updated_at.
 CREATE VIEW prospect_search_def AS
 SELECT
     d.prospect_id,
@@ -127,14 +157,16 @@ SELECT
     d.revenue,
     d.formatted_revenue,
     d.company_context,
-    d.updated_at,
+    greatest(d.prospect_updated_at, d.company_profile_updated_at) AS updated_at,
     -- 'simple' keeps names and titles unstemmed; weights rank names and companies first.
     setweight(to_tsvector('simple', d.full_name), 'A')
         || setweight(to_tsvector('simple', concat_ws(' ', d.company_name, d.company_domain)), 'A')
         || setweight(to_tsvector('simple', concat_ws(' ', d.job_title, d.email)), 'B')
         || setweight(to_tsvector('simple', concat_ws(' ', d.industry, d.department)), 'C')
-        AS search_document
-FROM company_prospect_def d;
+        AS search_document,
+    -- What the tag filters compare with.
+    lower_tags(d.tags) AS search_tags
+FROM prospect_with_company_def d;
 
 CREATE VIEW company_summary_def AS
 SELECT
@@ -169,68 +201,29 @@ FROM company c
 LEFT JOIN prospect p ON p.company_id = c.id
 GROUP BY c.id;
 
--- The tables take their columns from the definitions, so the two cannot drift apart.
-CREATE TABLE company_prospect_view AS SELECT * FROM company_prospect_def WITH NO DATA;
+-- The tables take their columns from the definitions, in the same order (the apply compares
+-- rows), so the two cannot drift apart.
+--
+-- fillfactor leaves room on every page for a row's new version, so that an update that leaves
+-- the indexed columns alone (a company's phone, a prospect's title in company_prospect_view)
+-- stays on its page and writes no index entries (HOT). prospect_search_view indexes updated_at,
+-- which every write of it changes, so it would gain nothing. A full rebuild keeps these
+-- settings.
+CREATE TABLE company_prospect_view WITH (fillfactor = 85) AS
+    SELECT * FROM company_prospect_def WITH NO DATA;
+CREATE TABLE prospect_search_view AS
+    SELECT * FROM prospect_search_def WITH NO DATA;
+CREATE TABLE company_summary_view WITH (fillfactor = 85) AS
+    SELECT * FROM company_summary_def WITH NO DATA;
+
 ALTER TABLE company_prospect_view ADD CONSTRAINT company_prospect_view_pkey PRIMARY KEY (prospect_id);
-CREATE INDEX company_prospect_view_company_idx ON company_prospect_view (company_id);
-CREATE INDEX company_prospect_view_organization_idx
-    ON company_prospect_view (organization_id, company_id);
-
-CREATE TABLE prospect_search_view AS SELECT * FROM prospect_search_def WITH NO DATA;
 ALTER TABLE prospect_search_view ADD CONSTRAINT prospect_search_view_pkey PRIMARY KEY (prospect_id);
-CREATE INDEX prospect_search_view_company_idx ON prospect_search_view (company_id);
-CREATE INDEX prospect_search_view_updated_idx
-    ON prospect_search_view (organization_id, updated_at DESC, prospect_id DESC);
-CREATE INDEX prospect_search_view_industry_idx
-    ON prospect_search_view (organization_id, lower(industry));
-CREATE INDEX prospect_search_view_country_idx
-    ON prospect_search_view (organization_id, lower(country));
-CREATE INDEX prospect_search_view_document_idx
-    ON prospect_search_view USING gin (search_document);
-
-CREATE TABLE company_summary_view AS SELECT * FROM company_summary_def WITH NO DATA;
 ALTER TABLE company_summary_view ADD CONSTRAINT company_summary_view_pkey PRIMARY KEY (company_id);
+
+-- (company_id, prospect_id): a large company's rows are re-derived in ranges of prospect ids,
+-- each an index range scan, as on prospect (company_id, id).
+CREATE INDEX company_prospect_view_company_idx ON company_prospect_view (company_id, prospect_id);
+CREATE INDEX prospect_search_view_company_idx ON prospect_search_view (company_id, prospect_id);
+
+-- One company per domain in an organization, as in company.
 CREATE UNIQUE INDEX company_summary_view_domain_idx ON company_summary_view (organization_id, domain);
-CREATE INDEX company_summary_view_name_idx
-    ON company_summary_view (organization_id, lower(name) text_pattern_ops);
-
--- Per read model: how far it is applied. Every transaction whose xid is below `watermark` has
--- finished and its changes are in the read model (DESIGN.md section 3).
-CREATE TABLE read_model_state (
-    read_model      text PRIMARY KEY,
-    watermark       xid8 NOT NULL DEFAULT '0',
-    watermark_at    timestamptz NOT NULL DEFAULT now(),
-    last_refresh_at timestamptz,
-    last_mode       text,
-    last_duration_ms double precision,
-    last_rows       bigint
-);
-
-INSERT INTO read_model_state (read_model)
-VALUES ('company_prospect_view'), ('company_summary_view'), ('prospect_search_view');
-
--- Every refresh: which view, how, how many keys and rows, how long, up to which watermark.
-CREATE TABLE materialized_view_log (
-    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    view_name     text NOT NULL,
-    mode          text NOT NULL CHECK (mode IN ('incremental', 'full', 'reconcile')),
-    keys          bigint NOT NULL,
-    rows_affected bigint NOT NULL,
-    started_at    timestamptz NOT NULL,
-    duration_ms   double precision NOT NULL,
-    watermark     xid8,
-    replica       text
-);
-
-CREATE INDEX materialized_view_log_view_idx ON materialized_view_log (view_name, started_at DESC);
-
-CREATE TABLE materialized_view_error (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    view_name   text NOT NULL,
-    mode        text NOT NULL,
-    error       text NOT NULL,
-    occurred_at timestamptz NOT NULL DEFAULT now(),
-    replica     text
-);
-
-CREATE INDEX materialized_view_error_view_idx ON materialized_view_error (view_name, occurred_at DESC);

@@ -1,5 +1,5 @@
-//! The refresh benchmark (issue 4), all in one run on a throwaway PostgreSQL cluster loaded with
-//! the synthetic data set:
+//! The refresh benchmark, all in one run on a throwaway PostgreSQL cluster loaded with the
+//! synthetic data set:
 //!
 //! (b) the seeds' strategy, `REFRESH MATERIALIZED VIEW CONCURRENTLY` of materialized views equal
 //!     to the three read models (same definitions, same indexes), against
@@ -111,7 +111,7 @@ async fn freshness_at_each_rate(
     args: &RefreshArgs,
     organization_id: i64,
 ) -> anyhow::Result<()> {
-    let key = svc_core::auth::mint_api_key(
+    let key = lmactl::admin::mint_api_key(
         admin,
         organization_id,
         "bench",

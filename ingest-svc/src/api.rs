@@ -197,18 +197,18 @@ async fn import_csv(
         let rows_read = rows_read.clone();
         let responses = responses.clone();
         pipeline::start(target, move |totals, errors| {
-                let mut message = progress(totals, &bytes, &rows_read);
-                message.row_errors = errors;
-                let responses = responses.clone();
-                async move {
-                    // A client that went away is noticed by the request stream and the
-                    // closed response channel, which abort the import.
-                    let _ = responses
-                        .send(Ok(ImportCsvResponse {
-                            message: Some(ImportMessage::Progress(message)),
-                        }))
-                        .await;
-                }
+            let mut message = progress(totals, &bytes, &rows_read);
+            message.row_errors = errors;
+            let responses = responses.clone();
+            async move {
+                // A client that went away is noticed by the request stream and the
+                // closed response channel, which abort the import.
+                let _ = responses
+                    .send(Ok(ImportCsvResponse {
+                        message: Some(ImportMessage::Progress(message)),
+                    }))
+                    .await;
+            }
         })
     };
     let parser = {
@@ -300,11 +300,7 @@ impl IngestService for IngestApi {
             };
             for record in &message.records {
                 position += 1;
-                if intake
-                    .add(position, Input::Record(record))
-                    .await
-                    .is_err()
-                {
+                if intake.add(position, Input::Record(record)).await.is_err() {
                     break 'receive;
                 }
             }

@@ -4,8 +4,6 @@
 use svc_core::{DbError, FieldViolation};
 use tonic::Status;
 
-use crate::persistence::StoreError;
-
 /// Why a file cannot be imported at all (as opposed to a bad row).
 #[derive(Debug, thiserror::Error)]
 pub enum CsvError {
@@ -38,8 +36,6 @@ pub enum IngestError {
     PastDeadline,
     #[error("{0} failed: {1}")]
     TaskFailed(&'static str, tokio::task::JoinError),
-    #[error("writing a batch: {0}")]
-    Store(#[from] StoreError),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -80,18 +76,15 @@ impl From<IngestError> for Status {
                  messages reported committed are stored, and importing the file again completes it",
             ),
             IngestError::TaskFailed(task, error) => {
-                // A panic's text is ours, not the caller's business.
-                tracing::error!(task, %error, "an ingest task failed");
-                Status::internal(format!("{task} failed"))
+                svc_core::error::internal("ingest-svc", &format!("{task} failed: {error}"))
             }
-            IngestError::Store(StoreError::CompaniesVanished(attempts)) => {
-                tracing::warn!(attempts, "companies of a batch kept being deleted");
-                Status::aborted(
-                    "companies of a batch were deleted by another writer while it was written; \
-                     the batches reported committed are stored, and importing again completes it",
-                )
-            }
-            IngestError::Store(StoreError::Db(error)) | IngestError::Db(error) => error.into(),
+            IngestError::Db(error) => error.into(),
         }
     }
+}
+
+/// What a row error says when the database refused the row (a constraint the validation could
+/// not see): the same text a single write's status would carry, never the database's own.
+pub fn row_reason(error: DbError) -> String {
+    Status::from(error).message().to_owned()
 }

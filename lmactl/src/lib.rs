@@ -4,6 +4,7 @@
 //! Output contract: the one value a script wants (an id, a key) goes to stdout alone;
 //! everything meant for people goes to stderr.
 
+pub mod admin;
 pub mod cli;
 mod commands;
 mod db;

@@ -75,8 +75,7 @@ impl From<RefreshError> for Status {
                 svc_core::error::invalid_argument(violations)
             }
             RefreshError::ConnectionClosed(_) | RefreshError::Task(_) => {
-                tracing::error!(%error, "refresh-svc internal error");
-                Status::internal("internal error")
+                svc_core::error::internal("refresh-svc", &error)
             }
         }
     }

@@ -1,5 +1,5 @@
 //! Command-line configuration shared by every service. Each flag also reads an `LMA_*`
-//! environment variable, which is what Kubernetes ConfigMaps and Secrets feed (DESIGN.md 6).
+//! environment variable, which is what Kubernetes ConfigMaps and Secrets feed.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -8,6 +8,9 @@ use std::str::FromStr;
 
 /// work_mem of the services' connections unless configured (`LMA_DATABASE_WORK_MEM_KB`).
 pub const DEFAULT_WORK_MEM_KB: u64 = 32 * 1024;
+
+/// PostgreSQL truncates identifiers beyond NAMEDATALEN - 1 bytes.
+const MAX_ROLE_NAME_LEN: usize = 63;
 
 /// Where the database is and how connections to it behave.
 #[derive(clap::Args, Clone)]
@@ -251,15 +254,49 @@ fn parse_positive_usize(value: &str) -> Result<usize, String> {
     }
 }
 
+/// Checks that a role name is a plain lower-case identifier, so it can be written into the
+/// connection options without quoting.
+pub(crate) fn validate_role_name(role: &str) -> Result<(), String> {
+    let mut chars = role.chars();
+    let valid_start = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let valid_rest = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if valid_start && valid_rest && role.len() <= MAX_ROLE_NAME_LEN {
+        Ok(())
+    } else {
+        Err(format!(
+            "database role {role:?} must match [a-z_][a-z0-9_]* and be at most {MAX_ROLE_NAME_LEN} characters"
+        ))
+    }
+}
+
 fn parse_role_name(value: &str) -> Result<String, String> {
-    crate::db::validate_role_name(value)
-        .map(|()| value.to_owned())
-        .map_err(|e| e.to_string())
+    validate_role_name(value).map(|()| value.to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn role_names_must_be_plain_identifiers() {
+        for ok in ["lma_search", "_x", "a1_b2"] {
+            assert!(validate_role_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "1abc",
+            "Lma",
+            "lma search",
+            "lma;drop",
+            "lma-x",
+            "\"q\"",
+            &"a".repeat(64),
+        ] {
+            assert!(validate_role_name(bad).is_err(), "{bad:?}");
+        }
+    }
     use clap::Parser;
 
     #[derive(Parser, Debug)]

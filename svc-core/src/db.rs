@@ -25,9 +25,6 @@ pub type PooledClient = deadpool_postgres::Client;
 /// hours) would leave a connection to a vanished server looking healthy for far too long.
 const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
 
-/// Longest role name PostgreSQL keeps (NAMEDATALEN - 1).
-const MAX_ROLE_NAME_LEN: usize = 63;
-
 /// Everything that can go wrong talking to the database.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -40,12 +37,16 @@ pub enum DbError {
     /// A statement or connection failed.
     #[error("database: {}", describe_postgres_error(.0))]
     Postgres(#[from] tokio_postgres::Error),
-    /// The database configuration is invalid.
+    /// The database configuration is invalid (found while building the pool or a connection).
     #[error("database configuration: {0}")]
     Config(String),
-    /// The operating system's random source failed while minting an API key.
-    #[error("generating a random API key: {0}")]
-    KeyGeneration(getrandom::Error),
+    /// The database is in a state the code cannot work with: a schema object it cannot
+    /// reproduce.
+    #[error("unexpected database state: {0}")]
+    Unexpected(String),
+    /// Concurrent writes kept changing what a write depends on through every retry.
+    #[error("conflict with concurrent writes: {0}")]
+    Conflict(String),
 }
 
 /// tokio-postgres displays server errors as a bare "db error"; logs need the SQLSTATE and the
@@ -115,7 +116,8 @@ impl DbError {
             DbError::Pool(PoolError::NoRuntimeSpecified | PoolError::PostCreateHook(_))
             | DbError::Build(_)
             | DbError::Config(_)
-            | DbError::KeyGeneration(_) => Failure::Internal,
+            | DbError::Unexpected(_) => Failure::Internal,
+            DbError::Conflict(_) => Failure::Conflict,
         }
     }
 }
@@ -286,23 +288,6 @@ pub async fn traced<T, E>(
     result
 }
 
-/// Checks that a role name is a plain lower-case identifier, so it can be written into the
-/// connection options without quoting.
-pub(crate) fn validate_role_name(role: &str) -> Result<(), DbError> {
-    let mut chars = role.chars();
-    let valid_start = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
-    let valid_rest = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if valid_start && valid_rest && role.len() <= MAX_ROLE_NAME_LEN {
-        Ok(())
-    } else {
-        Err(DbError::Config(format!(
-            "database role {role:?} must match [a-z_][a-z0-9_]* and be at most {MAX_ROLE_NAME_LEN} characters"
-        )))
-    }
-}
-
 /// Builds the connection configuration shared by the pool and dedicated connections.
 fn pg_config(
     args: &DatabaseArgs,
@@ -328,7 +313,7 @@ fn pg_config(
     ));
     options.push(format!("-c work_mem={}kB", args.work_mem_kb));
     if let Some(role) = &args.database_role {
-        validate_role_name(role)?;
+        crate::config::validate_role_name(role).map_err(DbError::Config)?;
         options.push(format!("-c role={role}"));
     }
     config.options(options.join(" "));
@@ -441,25 +426,6 @@ mod tests {
             statement_timeout_ms: 1_500,
             work_mem_kb: crate::config::DEFAULT_WORK_MEM_KB,
             connect_timeout_ms: 2_000,
-        }
-    }
-
-    #[test]
-    fn role_names_must_be_plain_identifiers() {
-        for ok in ["lma_search", "_x", "a1_b2"] {
-            assert!(validate_role_name(ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "",
-            "1abc",
-            "Lma",
-            "lma search",
-            "lma;drop",
-            "lma-x",
-            "\"q\"",
-            &"a".repeat(64),
-        ] {
-            assert!(validate_role_name(bad).is_err(), "{bad:?}");
         }
     }
 

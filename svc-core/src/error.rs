@@ -1,5 +1,5 @@
 //! Request-validation errors as `INVALID_ARGUMENT` with `google.rpc.BadRequest` details
-//! (DESIGN.md section 5), so clients can point at the offending fields.
+//! so clients can point at the offending fields.
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -40,6 +40,16 @@ pub fn unstorable_text(value: &str) -> Option<&'static str> {
         .contains('\0')
         .then_some("contains a NUL character (U+0000), which cannot be stored")
 }
+
+/// The status of a failure in our own code (a bug, a failed task, a lost internal channel):
+/// `error` goes to the log, and the client learns only that the service failed, never the text.
+pub fn internal(service: &'static str, error: &dyn std::fmt::Display) -> Status {
+    tracing::error!(service, %error, "internal error");
+    Status::internal(INTERNAL_MESSAGE)
+}
+
+/// The whole message of every [`internal`] status.
+pub const INTERNAL_MESSAGE: &str = "internal error";
 
 /// Cuts `text` to `max_chars` characters, marking the cut.
 fn capped(mut text: String, max_chars: usize) -> String {
@@ -160,6 +170,13 @@ pub fn invalid_field(field: impl Into<String>, description: impl Into<String>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn internal_statuses_carry_no_error_text() {
+        let status = internal("test-svc", &"panicked at src/x.rs:1: jane@example.com");
+        assert_eq!(status.code(), Code::Internal);
+        assert_eq!(status.message(), INTERNAL_MESSAGE);
+    }
 
     #[test]
     fn lists_violations_in_message_and_details() {

@@ -1,4 +1,4 @@
-//! Per-key shares of a bounded resource (DESIGN.md section 6, "Fairness"): nothing one API key
+//! Per-key shares of a bounded resource: nothing one API key
 //! does may exhaust what other tenants need. A [`PerKeyLimit`] caps how many units of something
 //! (calls in flight, pooled connections, `min_token` waits) one key holds at once; the process
 //! keeps its own overall bound beside it.

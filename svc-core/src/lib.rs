@@ -1,17 +1,17 @@
-//! Shared plumbing of the LMA services (DESIGN.md section 7): configuration, telemetry, the
+//! Shared plumbing of the LMA services: configuration, telemetry, the
 //! database pool and migrations, API-key authentication, error-to-status mapping, shutdown
 //! signals and the gRPC server bootstrap (health, reflection, auth, limits, graceful drain).
 //!
 //! Nothing here knows about companies or prospects; domain code lives in the service crates.
 
 pub mod auth;
-mod body;
 pub mod config;
 pub mod db;
 pub mod deadline;
 pub mod error;
 pub mod fairness;
 pub mod metrics;
+mod middleware;
 pub mod migrations;
 pub mod server;
 pub mod shutdown;

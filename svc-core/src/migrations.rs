@@ -1,5 +1,6 @@
 //! The schema migrations in `migrations/` (V{n}__{name}.sql), embedded at compile time and
-//! applied with refinery.
+//! applied with refinery. They are append-only; `migrations/schema.sql` is the schema they
+//! create (docs/OPERATIONS.md, "Schema migrations").
 
 use std::sync::OnceLock;
 

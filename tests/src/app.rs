@@ -10,8 +10,8 @@ use lma_proto::v1::{
     PageEnd, ProspectFilter, ProspectHit, ProspectRecord, SearchProspectsRequest,
     UpsertProspectRequest, UpsertProspectResponse,
 };
+use lmactl::admin::MintedKey;
 use svc_core::Scope;
-use svc_core::auth::MintedKey;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic_health::pb::HealthCheckRequest;
@@ -348,7 +348,7 @@ pub async fn spawn_app_on(db: TestDatabase) -> TestApp {
 /// Creates the organization `name` (idempotent) and mints it a key with every scope.
 pub async fn create_tenant_in(db: &TestDatabase, name: &str) -> Tenant {
     let client = db.connect().await;
-    let organization_id = svc_core::auth::create_organization(&client, name)
+    let organization_id = lmactl::admin::create_organization(&client, name)
         .await
         .unwrap_or_else(|error| panic!("creating organization {name}: {error}"));
     let key = mint_key_in(db, organization_id, &Scope::ALL).await;
@@ -363,7 +363,7 @@ pub async fn create_tenant_in(db: &TestDatabase, name: &str) -> Tenant {
 /// Mints a key with `scopes` for an organization.
 pub async fn mint_key_in(db: &TestDatabase, organization_id: i64, scopes: &[Scope]) -> MintedKey {
     let client = db.connect().await;
-    svc_core::auth::mint_api_key(&client, organization_id, "test", scopes)
+    lmactl::admin::mint_api_key(&client, organization_id, "test", scopes)
         .await
         .unwrap_or_else(|error| panic!("minting a key: {error}"))
 }
@@ -381,7 +381,7 @@ impl TestApp {
 
     pub async fn revoke_key(&self, api_key_id: i64) {
         let client = self.db.connect().await;
-        let revoked = svc_core::auth::revoke_api_key(&client, api_key_id)
+        let revoked = lmactl::admin::revoke_api_key(&client, api_key_id)
             .await
             .unwrap_or_else(|error| panic!("revoking key {api_key_id}: {error}"));
         assert!(revoked, "key {api_key_id} was not active");

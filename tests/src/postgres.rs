@@ -459,17 +459,24 @@ fn find_bindir() -> anyhow::Result<PathBuf> {
     )
 }
 
-fn find_psql() -> Option<PathBuf> {
+/// A PostgreSQL client program (`psql`, `pg_dump`): from the server's directory
+/// ([`find_bindir`]), so that it matches the server the tests start, else from `PATH` (a
+/// `DATABASE_URL` server needs no server binaries here).
+pub fn find_client_program(name: &str) -> Option<PathBuf> {
     if let Ok(dir) = find_bindir() {
-        let psql = dir.join("psql");
-        if psql.is_file() {
-            return Some(psql);
+        let program = dir.join(name);
+        if program.is_file() {
+            return Some(program);
         }
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .map(|dir| dir.join("psql"))
-        .find(|psql| psql.is_file())
+        .map(|dir| dir.join(name))
+        .find(|program| program.is_file())
+}
+
+fn find_psql() -> Option<PathBuf> {
+    find_client_program("psql")
 }
 
 /// The effective user id, asked of `id` because the workspace forbids `unsafe` (libc).

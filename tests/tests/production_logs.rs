@@ -80,7 +80,7 @@ async fn production_logs_carry_no_api_key_or_database_password() {
         lma_tests::app::mint_key_in(&db, tenant.organization_id, &svc_core::Scope::ALL).await;
     let admin = db.connect().await;
     assert!(
-        svc_core::auth::revoke_api_key(&admin, revoked.api_key_id)
+        lmactl::admin::revoke_api_key(&admin, revoked.api_key_id)
             .await
             .expect("revoke")
     );

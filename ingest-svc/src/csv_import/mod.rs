@@ -101,7 +101,10 @@ pub fn parse(
                     return Err(read_error(error));
                 }
                 let line = error.position().map_or(0, csv::Position::line);
-                (line, Err(Unread::Malformed(format!("cannot be read as CSV: {error}"))))
+                (
+                    line,
+                    Err(Unread::Malformed(format!("cannot be read as CSV: {error}"))),
+                )
             }
         };
         rows_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

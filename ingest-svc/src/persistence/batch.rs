@@ -116,7 +116,11 @@ pub(super) async fn try_write_part(
 
 /// Folds `later` into `earlier` by the merge rules of [`COMPANY`].
 fn fold_company(earlier: &mut CompanyRow, later: &CompanyRow) {
-    let given = |name: &str| COMPANY.write_of(name).is_some_and(|write| (write.given)(later));
+    let given = |name: &str| {
+        COMPANY
+            .write_of(name)
+            .is_some_and(|write| (write.given)(later))
+    };
     for (name, write) in COMPANY.written() {
         let taken = match write.merge {
             Merge::Key => false,
@@ -339,8 +343,10 @@ async fn prepare_part(
         outcome.inserted + outcome.updated + outcome.companies_created + outcome.companies_updated
             > 0;
     if wrote && mirror {
-        let (sources, external_ids): (Vec<&str>, Vec<&str>) =
-            prospects.iter().map(|(_, staged)| staged.record.key()).unzip();
+        let (sources, external_ids): (Vec<&str>, Vec<&str>) = prospects
+            .iter()
+            .map(|(_, staged)| staged.record.key())
+            .unzip();
         transaction
             .execute(
                 SQL.mirror_keys_to_customer.as_str(),
@@ -415,5 +421,4 @@ mod tests {
         // The employee range is a pair: the later row's range replaces both bounds.
         assert_eq!((acme.min_employees, acme.max_employees), (None, Some(50)));
     }
-
 }

@@ -142,7 +142,10 @@ fn id(row: &Row, index: usize) -> Result<String, tokio_postgres::Error> {
     Ok(row.try_get::<_, i64>(index)?.to_string())
 }
 
-fn timestamp(row: &Row, index: usize) -> Result<Option<prost_types::Timestamp>, tokio_postgres::Error> {
+fn timestamp(
+    row: &Row,
+    index: usize,
+) -> Result<Option<prost_types::Timestamp>, tokio_postgres::Error> {
     Ok(Some(row.try_get::<_, SystemTime>(index)?.into()))
 }
 
@@ -385,7 +388,11 @@ impl CustomerTable {
     }
 
     /// The record of a customer row read by [`CustomerTable::select_page`] (after its id).
-    pub fn read_into(&self, row: &Row, record: &mut ProspectRecord) -> Result<(), tokio_postgres::Error> {
+    pub fn read_into(
+        &self,
+        row: &Row,
+        record: &mut ProspectRecord,
+    ) -> Result<(), tokio_postgres::Error> {
         for (offset, column) in self.columns.iter().enumerate() {
             (column.read)(row, 1 + offset, record)?;
         }

@@ -10,7 +10,7 @@ use tokio_postgres::error::SqlState;
 use super::batch::{Attempt, CompanyCache, try_write_part};
 use super::retry::Retry;
 use super::store::Store;
-use super::{BatchOutcome, StagedRow, StoreError};
+use super::{BatchOutcome, StagedRow};
 use crate::abort::Abort;
 
 /// Batches smaller than this are written in one transaction: splitting them would cost more
@@ -92,7 +92,7 @@ impl Store {
         options: BatchOptions,
         abort: &Abort,
         cache: &CompanyCache,
-    ) -> Result<BatchOutcome, StoreError> {
+    ) -> Result<BatchOutcome, DbError> {
         let parts = split_by_company(rows, options.write_connections);
         let wait_in_line = deadpool_postgres::Timeouts {
             wait: Some(BATCH_CONNECTION_WAIT),
@@ -101,7 +101,7 @@ impl Store {
         let first = tokio::select! {
             biased;
             () = abort.aborted() => None,
-            client = self.pool.timeout_get(&wait_in_line) => Some(client.map_err(DbError::from)?),
+            client = self.pool.timeout_get(&wait_in_line) => Some(client?),
         };
         let Some(first) = first else {
             return Ok(BatchOutcome {
@@ -154,7 +154,7 @@ impl Store {
         mirror: bool,
         abort: &Abort,
         cache: &CompanyCache,
-    ) -> Result<BatchOutcome, StoreError> {
+    ) -> Result<BatchOutcome, DbError> {
         let mut outcome = BatchOutcome::default();
         let mut client = Some(client);
         for rows in &parts {
@@ -164,7 +164,7 @@ impl Store {
             }
             let held = match client.as_mut() {
                 Some(held) => held,
-                None => client.insert(self.pool.get().await.map_err(DbError::from)?),
+                None => client.insert(self.pool.get().await?),
             };
             match self
                 .write_part(held, organization_id, rows, mirror, abort, cache)
@@ -207,11 +207,11 @@ impl Store {
         mirror: bool,
         abort: &Abort,
         cache: &CompanyCache,
-    ) -> Result<PartWrite, StoreError> {
+    ) -> Result<PartWrite, DbError> {
         let mut retry = Retry::new("batch");
         loop {
             if client.is_closed() {
-                *client = self.pool.get().await.map_err(DbError::from)?;
+                *client = self.pool.get().await?;
             }
             let attempted = svc_core::db::traced(
                 DbOperation::new("COPY MERGE", "prospect"),
@@ -230,7 +230,7 @@ impl Store {
                     Some(error)
                 }
                 Err(error) if is_row_fault(&error) => return Ok(PartWrite::RowFault(error)),
-                Err(error) => return Err(error.into()),
+                Err(error) => return Err(error),
             };
             // The ids this import remembered for the part's companies may be what failed.
             cache.forget(rows);
@@ -243,8 +243,11 @@ impl Store {
             };
             if !retry.again(why).await {
                 return Err(match conflict {
-                    Some(error) => error.into(),
-                    None => StoreError::CompaniesVanished(retry.attempts()),
+                    Some(error) => error,
+                    None => DbError::Conflict(format!(
+                        "companies of the batch were deleted during {} attempts",
+                        retry.attempts()
+                    )),
                 });
             }
         }
@@ -286,7 +289,7 @@ impl Store {
                         row: staged.row,
                         external_id: staged.record.external_id.clone(),
                         field: String::new(),
-                        reason: tonic::Status::from(error).message().to_owned(),
+                        reason: crate::error::row_reason(error),
                     });
                 }
                 Err(error) => return Err(error),
@@ -307,7 +310,6 @@ mod tests {
     fn plain(row: u64, external_id: &str) -> StagedRow {
         staged(row, external_id, "acme.com", CompanyRow::default())
     }
-
 
     #[test]
     fn a_split_keeps_each_company_in_one_part_and_the_input_order() {

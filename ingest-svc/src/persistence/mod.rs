@@ -10,7 +10,6 @@ mod sql;
 mod store;
 
 use lma_proto::v1::RowError;
-use svc_core::DbError;
 
 pub use batch::CompanyCache;
 pub use lanes::BatchOptions;
@@ -23,15 +22,6 @@ use crate::validate::ProspectRow;
 pub struct StagedRow {
     pub row: u64,
     pub record: ProspectRow,
-}
-
-/// Why a batch could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error(transparent)]
-    Db(#[from] DbError),
-    #[error("companies of the batch were deleted by another writer during all {0} attempts")]
-    CompaniesVanished(u32),
 }
 
 /// What one batch did.
@@ -71,7 +61,12 @@ impl BatchOutcome {
 
 /// A staged row of `domain` for tests, with `company`'s values.
 #[cfg(test)]
-pub(crate) fn staged(row: u64, external_id: &str, domain: &str, company: crate::validate::CompanyRow) -> StagedRow {
+pub(crate) fn staged(
+    row: u64,
+    external_id: &str,
+    domain: &str,
+    company: crate::validate::CompanyRow,
+) -> StagedRow {
     StagedRow {
         row,
         record: ProspectRow {

@@ -57,9 +57,16 @@ impl Copy {
         Self {
             statement: format!(
                 "COPY {into} ({}) FROM STDIN (FORMAT binary)",
-                columns.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ")
+                columns
+                    .iter()
+                    .map(|(name, _)| *name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
-            types: columns.iter().map(|(_, sql_type)| sql_type.clone()).collect(),
+            types: columns
+                .iter()
+                .map(|(_, sql_type)| sql_type.clone())
+                .collect(),
         }
     }
 }
@@ -88,7 +95,11 @@ fn type_name(sql_type: &Type) -> String {
 
 /// `a, b, c` with each name formatted by `each`.
 fn list(names: &[&str], each: impl Fn(&str) -> String) -> String {
-    names.iter().map(|name| each(name)).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|name| each(name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn names(columns: &[(&'static str, Merge)]) -> Vec<&'static str> {
@@ -420,10 +431,22 @@ mod tests {
     #[test]
     fn every_statement_builds_and_staging_types_are_sql() {
         let sql = &*SQL;
-        assert!(sql.create_staging.contains("tags text[]"), "{}", sql.create_staging);
+        assert!(
+            sql.create_staging.contains("tags text[]"),
+            "{}",
+            sql.create_staging
+        );
         assert!(sql.create_staging.contains("min_employees int4"));
         assert_eq!(sql.copy_new_prospects.types[0], Type::INT8);
-        assert!(sql.upsert_prospect.contains("$21)"), "{}", sql.upsert_prospect);
-        assert!(sql.upsert_company.contains("$17)"), "{}", sql.upsert_company);
+        assert!(
+            sql.upsert_prospect.contains("$21)"),
+            "{}",
+            sql.upsert_prospect
+        );
+        assert!(
+            sql.upsert_company.contains("$17)"),
+            "{}",
+            sql.upsert_company
+        );
     }
 }

@@ -175,7 +175,10 @@ impl Store {
         }
         let consistency_token = consistency_token(&transaction, wrote).await?;
         let stored = transaction
-            .query_one(SQL.select_prospect.as_str(), &[&organization_id, &prospect_id])
+            .query_one(
+                SQL.select_prospect.as_str(),
+                &[&organization_id, &prospect_id],
+            )
             .await?;
         let prospect = prospect_from_row(&stored)?;
         transaction.commit().await?;
@@ -194,7 +197,10 @@ impl Store {
     ) -> Result<Option<Prospect>, DbError> {
         let client = self.pool.get().await?;
         client
-            .query_opt(SQL.select_prospect.as_str(), &[&organization_id, &prospect_id])
+            .query_opt(
+                SQL.select_prospect.as_str(),
+                &[&organization_id, &prospect_id],
+            )
             .await?
             .map(|row| prospect_from_row(&row))
             .transpose()
@@ -262,7 +268,10 @@ impl Store {
         let wrote = outcome != WriteOutcome::Unchanged;
         let consistency_token = consistency_token(&transaction, wrote).await?;
         let stored = transaction
-            .query_one(SQL.select_company.as_str(), &[&organization_id, &company_id])
+            .query_one(
+                SQL.select_company.as_str(),
+                &[&organization_id, &company_id],
+            )
             .await?;
         let company = company_from_row(&stored, 0)?;
         transaction.commit().await?;
@@ -393,7 +402,10 @@ async fn upsert_company(
 ) -> Result<(i64, WriteOutcome), DbError> {
     let mut params: Vec<&(dyn ToSql + Sync)> = vec![&organization_id];
     params.extend(COMPANY.written().map(|(_, write)| (write.value)(company)));
-    if let Some(written) = client.query_opt(SQL.upsert_company.as_str(), &params).await? {
+    if let Some(written) = client
+        .query_opt(SQL.upsert_company.as_str(), &params)
+        .await?
+    {
         return Ok((written.try_get(0)?, outcome_of(&written)?));
     }
     let existing = client

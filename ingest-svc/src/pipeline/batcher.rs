@@ -83,7 +83,6 @@ mod tests {
         staged(row, external_id, "acme.com", CompanyRow::default())
     }
 
-
     #[test]
     fn a_repeated_prospect_starts_a_new_batch() {
         let mut batcher = Batcher::new(10);

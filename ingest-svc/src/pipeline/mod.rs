@@ -15,9 +15,10 @@ use tokio::sync::mpsc;
 
 use crate::abort::Abort;
 use crate::error::IngestError;
-use crate::persistence::{BatchOptions, CompanyCache, StagedRow, Store, StoreError};
+use crate::persistence::{BatchOptions, CompanyCache, StagedRow, Store};
 use crate::validate;
 pub use batcher::{Batch, Batcher};
+use svc_core::DbError;
 
 /// How many errors a summary lists; the rest are counted.
 pub const MAX_REPORTED_ERRORS: usize = 1_000;
@@ -74,9 +75,10 @@ impl Intake {
         match input {
             Input::Record(record) => match validate::prospect(record) {
                 Ok(valid) => self.batcher.push(StagedRow { row, record: valid }),
-                Err(violations) => self
-                    .batcher
-                    .reject(row_errors(row, &record.external_id, violations)),
+                Err(violations) => {
+                    self.batcher
+                        .reject(row_errors(row, &record.external_id, violations))
+                }
             },
             Input::Invalid {
                 external_id,
@@ -219,7 +221,7 @@ fn count_rows(stored: u64, rejected: u64) {
 }
 
 /// The writer task of one bulk write; see [`start`].
-pub struct Writer(tokio::task::JoinHandle<Result<Totals, StoreError>>);
+pub struct Writer(tokio::task::JoinHandle<Result<Totals, DbError>>);
 
 impl Writer {
     /// Waits for the writer once every [`Intake`] of it is gone.
@@ -262,7 +264,7 @@ async fn write_batches<F, Fut>(
     target: Target,
     mut batches: mpsc::Receiver<Batch>,
     mut on_batch: F,
-) -> Result<Totals, StoreError>
+) -> Result<Totals, DbError>
 where
     F: FnMut(&Totals, Vec<RowError>) -> Fut + Send,
     Fut: std::future::Future<Output = ()> + Send,

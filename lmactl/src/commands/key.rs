@@ -25,7 +25,7 @@ async fn create(args: KeyCreateArgs, out: &mut Output<'_>) -> anyhow::Result<()>
                 args.org
             )
         })?;
-    let minted = svc_core::auth::mint_api_key(&client, organization_id, name, &args.scopes)
+    let minted = crate::admin::mint_api_key(&client, organization_id, name, &args.scopes)
         .await
         .context("minting the API key")?;
     writeln!(out.stdout, "{}", minted.key)?;
@@ -43,7 +43,7 @@ async fn create(args: KeyCreateArgs, out: &mut Output<'_>) -> anyhow::Result<()>
 
 async fn revoke(args: KeyRevokeArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
     let client = crate::db::connect(&args.database).await?;
-    let revoked = svc_core::auth::revoke_api_key(&client, args.id)
+    let revoked = crate::admin::revoke_api_key(&client, args.id)
         .await
         .context("revoking the API key")?;
     anyhow::ensure!(

@@ -11,7 +11,7 @@ pub async fn run(args: OrgArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
             let name = args.name.trim();
             anyhow::ensure!(!name.is_empty(), "the organization name must not be blank");
             let client = crate::db::connect(&args.database).await?;
-            let id = svc_core::auth::create_organization(&client, name)
+            let id = crate::admin::create_organization(&client, name)
                 .await
                 .with_context(|| format!("creating organization {name:?}"))?;
             writeln!(out.stdout, "{id}")?;

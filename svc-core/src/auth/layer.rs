@@ -1,7 +1,5 @@
 //! The tower layer that authenticates every call before it reaches a service.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -9,6 +7,7 @@ use tonic::Status;
 use tower::{Layer, Service};
 
 use super::{Authenticator, RateLimiter, Scope, bearer_token};
+use crate::middleware::BoxFuture;
 
 pub(super) const MISSING_KEY_MESSAGE: &str = "missing bearer API key in the authorization metadata";
 const INVALID_KEY_MESSAGE: &str = "invalid or revoked API key";
@@ -61,8 +60,6 @@ pub struct AuthService<S> {
     rate_limiter: Option<Arc<RateLimiter>>,
 }
 
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
-
 impl<S, B, ResBody> Service<http::Request<B>> for AuthService<S>
 where
     S: Service<http::Request<B>, Response = http::Response<ResBody>> + Clone + Send + 'static,
@@ -80,7 +77,7 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
-        if crate::server::is_infrastructure_path(request.uri().path()) {
+        if crate::middleware::is_infrastructure_path(request.uri().path()) {
             return Box::pin(self.inner.call(request));
         }
         let Some(key) = bearer_token(request.headers()).map(str::to_owned) else {

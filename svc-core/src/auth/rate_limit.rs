@@ -1,4 +1,4 @@
-//! Request rate limiting per API key (DESIGN.md section 6): a token bucket per key, so one
+//! Request rate limiting per API key: a token bucket per key, so one
 //! tenant's runaway client gets `RESOURCE_EXHAUSTED` with a retry delay instead of starving
 //! the others. Only authenticated keys get a bucket, so the table is bounded by the number of
 //! keys in use.

@@ -9,14 +9,12 @@
 //! limits). The rewrite applies to the headers of a trailers-only answer and to the trailers of
 //! a stream, and touches nothing else.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tonic::{Code, Status};
 use tower::{Layer, Service};
 
-use crate::body::{BodyObserver, ObservedBody};
+use crate::middleware::{BodyObserver, BoxFuture, ObservedBody};
 
 /// What tonic's decoder says when a message exceeds the limit.
 const TONIC_OVERSIZE_MESSAGE: &str = "decoded message length too large";
@@ -56,8 +54,6 @@ impl<S> Layer<S> for ClientFaultStatusLayer {
 pub(crate) struct ClientFaultStatus<S> {
     inner: S,
 }
-
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
 impl<S, B, ResBody> Service<http::Request<B>> for ClientFaultStatus<S>
 where

@@ -1,12 +1,10 @@
-//! Limits on in-flight RPCs (DESIGN.md section 6). tonic's own limit is per connection and
+//! Limits on in-flight RPCs. tonic's own limit is per connection and
 //! queues without bound; the process-wide one here spans all connections, counts a streaming
 //! call until its last frame, and refuses with `RESOURCE_EXHAUSTED` after a short wait so an
 //! overloaded service sheds load instead of building an invisible queue. The per-key one keeps
 //! a single API key from taking every slot: past its share its calls are refused at once, and
 //! the other tenants' calls still find slots.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -16,8 +14,8 @@ use tonic::Status;
 use tower::{Layer, Service};
 
 use crate::auth::Caller;
-use crate::body::{BodyObserver, ObservedBody};
 use crate::fairness::{KeyPermit, PerKeyLimit};
+use crate::middleware::{BodyObserver, BoxFuture, ObservedBody};
 
 /// How long a call may wait for a free slot before it is refused.
 pub(crate) const MAX_PERMIT_WAIT: Duration = Duration::from_millis(100);
@@ -64,8 +62,6 @@ pub(crate) struct ConcurrencyLimit<S> {
     max_wait: Duration,
 }
 
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
-
 impl<S, B, ResBody> Service<http::Request<B>> for ConcurrencyLimit<S>
 where
     S: Service<http::Request<B>, Response = http::Response<ResBody>> + Clone + Send + 'static,
@@ -86,7 +82,7 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         // Health probes and reflection must answer even when the service is saturated, and a
         // health Watch stream would otherwise hold a slot forever.
-        if super::is_infrastructure_path(request.uri().path()) {
+        if crate::middleware::is_infrastructure_path(request.uri().path()) {
             let response = self.inner.call(request);
             return Box::pin(async move { Ok(response.await?.map(tonic::body::Body::new)) });
         }

@@ -48,12 +48,6 @@ const HEALTH_LISTENER_STOP_TIMEOUT: Duration = Duration::from_secs(2);
 /// database outage. Readiness probes check the server ("") instead.
 pub const LIVENESS_SERVICE: &str = "liveness";
 
-/// The paths served without authentication or concurrency limit: health checks and
-/// reflection.
-pub(crate) fn is_infrastructure_path(path: &str) -> bool {
-    path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
-}
-
 /// What a service tells the bootstrap about itself.
 #[derive(Clone, Copy)]
 pub struct ServiceSpec {
@@ -442,22 +436,6 @@ async fn check_ready(pool: &Pool) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn infrastructure_paths() {
-        assert!(is_infrastructure_path("/grpc.health.v1.Health/Check"));
-        assert!(is_infrastructure_path("/grpc.health.v1.Health/Watch"));
-        assert!(is_infrastructure_path(
-            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
-        ));
-        assert!(is_infrastructure_path(
-            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
-        ));
-        assert!(!is_infrastructure_path(
-            "/lma.v1.SearchService/SearchProspects"
-        ));
-        assert!(!is_infrastructure_path("/grpc.health.v1.HealthX/Check"));
-    }
 
     #[test]
     fn reflection_accepts_the_health_descriptors() {

@@ -85,7 +85,7 @@ async fn ingest_role_cannot_touch_the_read_models() {
         assert_denied(&ingest, "lma_ingest", &format!("TRUNCATE {view}")).await;
     }
     assert_denied(&ingest, "lma_ingest", "SELECT 1 FROM api_key LIMIT 1").await;
-    // Capture runs as the writer (V21), which may append to the change log and nothing more.
+    // Capture runs as the writer, which may append to the change log and nothing more.
     for statement in [
         "SELECT 1 FROM change_log LIMIT 1",
         "DELETE FROM change_log",

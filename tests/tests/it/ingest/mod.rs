@@ -1,4 +1,4 @@
-//! ingest-svc complete (issue 3): bulk paths, CSV, normalization, validation, concurrency.
+//! ingest-svc: bulk paths, CSV, normalization, validation, concurrency, cancelled calls.
 
 mod bad_input;
 mod bulk;

@@ -1,7 +1,10 @@
-//! A response-body wrapper for middleware whose per-call state must live as long as the
-//! response stream rather than just until the headers are sent: a streaming RPC is still in
-//! flight (holding its concurrency permit, its span open) until its last frame.
+//! What the tower layers (authentication, limits, client faults, telemetry) share, and nothing
+//! else of the crate: which paths are infrastructure, the boxed future of a layer's service, and
+//! a response-body wrapper for per-call state that must live as long as the response stream
+//! rather than just until the headers are sent (a streaming RPC is still in flight, holding its
+//! concurrency permit and its span open, until its last frame).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -9,6 +12,15 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use tonic::Status;
 use tonic::body::Body;
 use tonic::codegen::Bytes;
+
+/// The future a layer's service returns.
+pub(crate) type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+/// The paths served without authentication or concurrency limit: health checks and
+/// reflection.
+pub(crate) fn is_infrastructure_path(path: &str) -> bool {
+    path.starts_with("/grpc.health.v1.Health/") || path.starts_with("/grpc.reflection.")
+}
 
 /// Hooks into the life of a response body. Dropping the observer marks the end of the call.
 pub(crate) trait BodyObserver: Send + Unpin + 'static {
@@ -81,3 +93,24 @@ impl<O: BodyObserver> HttpBody for ObservedBody<O> {
 
 /// A plain guard (for example a semaphore permit) needs no hooks.
 impl BodyObserver for tokio::sync::OwnedSemaphorePermit {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infrastructure_paths() {
+        assert!(is_infrastructure_path("/grpc.health.v1.Health/Check"));
+        assert!(is_infrastructure_path("/grpc.health.v1.Health/Watch"));
+        assert!(is_infrastructure_path(
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+        ));
+        assert!(is_infrastructure_path(
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+        ));
+        assert!(!is_infrastructure_path(
+            "/lma.v1.SearchService/SearchProspects"
+        ));
+        assert!(!is_infrastructure_path("/grpc.health.v1.HealthX/Check"));
+    }
+}
