@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::pin_mut;
 use svc_core::DbError;
@@ -28,17 +29,23 @@ use crate::validate::CompanyRow;
 /// the memory of the largest.
 const COMPANIES_REMEMBERED: usize = 250_000;
 
-/// The companies one import merged, by domain: their id and a fingerprint of the values it
-/// merged. A later part naming a company with the same values needs no company merge (it
-/// would change nothing the import did not already write) and no look-up of its id. The
-/// foreign key still checks every id: a company deleted meanwhile fails the part, which is
-/// written again after [`CompanyCache::forget`].
+/// What one import learned as it went, shared by its parts.
+///
+/// The companies it merged, by domain: their id and a fingerprint of the values it merged. A
+/// later part naming a company with the same values needs no company merge (it would change
+/// nothing the import did not already write) and no look-up of its id. The foreign key still
+/// checks every id: a company deleted meanwhile fails the part, which is written again after
+/// [`ImportMemory::forget`].
+///
+/// Whether it met stored rows: until it does, its rows are taken to be new ([`prepare_part`]);
+/// from then on every part is merged.
 #[derive(Default)]
-pub struct CompanyCache {
+pub struct ImportMemory {
     known: Mutex<HashMap<Box<str>, (i64, u64)>>,
+    met_stored_rows: AtomicBool,
 }
 
-impl CompanyCache {
+impl ImportMemory {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, (i64, u64)>> {
         self.known
             .lock()
@@ -61,6 +68,16 @@ impl CompanyCache {
             known.remove(staged.record.company.domain.as_str());
         }
     }
+
+    /// Whether parts are still taken to be new.
+    fn optimistic(&self) -> bool {
+        !self.met_stored_rows.load(Ordering::Relaxed)
+    }
+
+    /// A part met stored rows: the rest of the import merges.
+    pub(super) fn met_stored_rows(&self) {
+        self.met_stored_rows.store(true, Ordering::Relaxed);
+    }
 }
 
 fn fingerprint(company: &CompanyRow) -> u64 {
@@ -76,6 +93,9 @@ pub(super) enum Attempt {
     /// A company the part's prospects belong to was deleted after the company merge left it
     /// unchanged; the transaction was not committed.
     CompanyVanished,
+    /// Rows taken to be new were stored already; the transaction was not committed, and the
+    /// part is to be merged.
+    MetStoredRows,
     /// The write was aborted before its commit; the transaction was not committed.
     Aborted,
 }
@@ -89,27 +109,26 @@ pub(super) async fn try_write_part(
     rows: &[StagedRow],
     mirror: bool,
     abort: &Abort,
-    cache: &CompanyCache,
+    memory: &ImportMemory,
 ) -> Result<Attempt, DbError> {
     let transaction = super::store::begin_write(client).await?;
     let prepared = tokio::select! {
         biased;
         () = abort.aborted() => return Ok(Attempt::Aborted),
-        prepared = prepare_part(&transaction, organization_id, rows, mirror, cache) => prepared?,
+        prepared = prepare_part(&transaction, organization_id, rows, mirror, memory) => prepared?,
     };
-    let Some((mut outcome, learned)) = prepared else {
+    let (mut outcome, learned) = match prepared {
+        Prepared::Part(outcome, learned) => (outcome, learned),
         // Never lose rows silently: roll back and write the part again.
-        return Ok(Attempt::CompanyVanished);
+        Prepared::CompanyVanished => return Ok(Attempt::CompanyVanished),
+        Prepared::MetStoredRows => return Ok(Attempt::MetStoredRows),
     };
-    let wrote =
-        outcome.inserted + outcome.updated + outcome.companies_created + outcome.companies_updated
-            > 0;
-    let token = consistency_token(&transaction, wrote).await?;
+    let token = consistency_token(&transaction, outcome.wrote()).await?;
     if abort.is_aborted() {
         return Ok(Attempt::Aborted);
     }
     transaction.commit().await?;
-    cache.learn(learned);
+    memory.learn(learned);
     outcome.consistency_token = Some(token);
     Ok(Attempt::Written(outcome))
 }
@@ -124,7 +143,7 @@ fn fold_company(earlier: &mut CompanyRow, later: &CompanyRow) {
     for (name, write) in COMPANY.written() {
         let taken = match write.merge {
             Merge::Key => false,
-            Merge::Overwrite | Merge::MergeObject => true,
+            Merge::Overwrite | Merge::ObjectKeys => true,
             Merge::KeepWhenNull | Merge::KeepWhenEmpty => (write.given)(later),
             Merge::PairWith(other) => given(name) || given(other),
             Merge::Follows(other) => given(other),
@@ -161,49 +180,53 @@ fn is_duplicate(error: &tokio_postgres::Error, constraint: &str) -> bool {
     })
 }
 
-/// Runs `optimistic` in a savepoint; when it fails on a duplicate of `constraint`, rolls it
-/// back and returns `None` (the caller then merges instead).
+/// What an optimistic statement met: `None` when it failed on a duplicate of `constraint`
+/// (a stored row); the transaction is then aborted and the part is to be merged instead.
 async fn unless_duplicate<T>(
-    transaction: &Transaction<'_>,
     constraint: &str,
     optimistic: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> Result<Option<T>, DbError> {
-    transaction.batch_execute("SAVEPOINT optimistic").await?;
     match optimistic.await {
         Ok(value) => Ok(Some(value)),
-        Err(error) if is_duplicate(&error, constraint) => {
-            transaction
-                .batch_execute("ROLLBACK TO SAVEPOINT optimistic")
-                .await?;
-            Ok(None)
-        }
+        Err(error) if is_duplicate(&error, constraint) => Ok(None),
         Err(error) => Err(error.into()),
     }
 }
 
-/// Everything of a part's transaction but its commit. Returns the outcome and the companies
-/// learned, or `None` when a company vanished meanwhile.
+/// How preparing a part ended.
+enum Prepared {
+    /// Written, not committed: the outcome and the companies learned.
+    Part(BatchOutcome, Learned),
+    /// A company of the part vanished meanwhile.
+    CompanyVanished,
+    /// Rows taken to be new were stored already.
+    MetStoredRows,
+}
+
+/// Everything of a part's transaction but its commit.
 ///
-/// The rows of a new file are new: they are inserted as they are, companies with one plain
-/// `INSERT ... RETURNING` and prospects with a binary COPY straight into `prospect`, each in a
-/// savepoint. Only when that meets a stored row (a file imported again, or rows another writer
-/// stored) is it rolled back to its savepoint and the rows merged instead, each looked up by
-/// its key. The optimistic path needs no look-up, which is what a large import's stale table
-/// statistics make expensive.
+/// Until an import meets a stored row its rows are taken to be new and inserted as they are:
+/// companies with one plain `INSERT ... RETURNING`, prospects with a binary COPY straight into
+/// `prospect`. That needs no look-up, which is what a large import's stale table statistics
+/// make expensive. When such an insert meets a stored row (a file imported again, or rows
+/// another writer stored), the attempt ends ([`Prepared::MetStoredRows`]) and the part is
+/// written again, staged and merged, each row looked up by its key. (A savepoint would save
+/// the redo, but rows written under one carry a transaction id above the consistency token.)
 async fn prepare_part(
     transaction: &Transaction<'_>,
     organization_id: i64,
     rows: &[StagedRow],
     mirror: bool,
-    cache: &CompanyCache,
-) -> Result<Option<(BatchOutcome, Learned)>, DbError> {
+    memory: &ImportMemory,
+) -> Result<Prepared, DbError> {
+    let optimistic = memory.optimistic();
     let mut outcome = BatchOutcome::default();
     transaction.batch_execute(&SQL.create_staging).await?;
     let companies = companies_of(rows);
     let mut ids: HashMap<&str, i64> = HashMap::with_capacity(companies.len());
     let mut to_merge: Vec<(&str, &CompanyRow, u64)> = Vec::new();
     {
-        let known = cache.lock();
+        let known = memory.lock();
         for (domain, company) in &companies {
             let print = fingerprint(company);
             match known.get(*domain) {
@@ -225,30 +248,29 @@ async fn prepare_part(
             },
         )
         .await?;
-        let inserted = unless_duplicate(
-            transaction,
-            "company_domain_unique",
-            transaction.query(SQL.insert_companies.as_str(), &[&organization_id]),
-        )
-        .await?;
-        let written = match inserted {
-            Some(inserted) => {
-                outcome.companies_created = inserted.len() as u64;
-                inserted
-            }
-            None => {
-                let merged = transaction
-                    .query(SQL.merge_companies.as_str(), &[&organization_id])
-                    .await?;
-                for row in &merged {
-                    match row.try_get::<_, Option<bool>>(2)? {
-                        Some(true) => outcome.companies_created += 1,
-                        Some(false) => outcome.companies_updated += 1,
-                        None => {}
-                    }
+        let written = if optimistic {
+            let inserted = unless_duplicate(
+                "company_domain_unique",
+                transaction.query(SQL.insert_companies.as_str(), &[&organization_id]),
+            )
+            .await?;
+            let Some(inserted) = inserted else {
+                return Ok(Prepared::MetStoredRows);
+            };
+            outcome.companies_created = inserted.len() as u64;
+            inserted
+        } else {
+            let merged = transaction
+                .query(SQL.merge_companies.as_str(), &[&organization_id])
+                .await?;
+            for row in &merged {
+                match row.try_get::<_, Option<bool>>(2)? {
+                    Some(true) => outcome.companies_created += 1,
+                    Some(false) => outcome.companies_updated += 1,
+                    None => {}
                 }
-                merged
             }
+            merged
         };
         for row in &written {
             let domain: &str = row.try_get(0)?;
@@ -277,7 +299,7 @@ async fn prepare_part(
         for (domain, _, print) in &to_merge {
             match ids.get(domain) {
                 Some(id) => learned.push((Box::from(*domain), *id, *print)),
-                None => return Ok(None),
+                None => return Ok(Prepared::CompanyVanished),
             }
         }
     }
@@ -288,30 +310,32 @@ async fn prepare_part(
     for staged in rows {
         match ids.get(staged.record.company.domain.as_str()) {
             Some(id) => prospects.push((*id, staged)),
-            None => return Ok(None),
+            None => return Ok(Prepared::CompanyVanished),
         }
     }
     prospects.sort_unstable_by(|(_, a), (_, b)| a.record.key().cmp(&b.record.key()));
-    let copied = unless_duplicate(
-        transaction,
-        "prospect_external_id_unique",
-        copy_in(
-            transaction,
-            &SQL.copy_new_prospects,
-            &prospects,
-            |&(ref company_id, staged), values| {
-                values.push(&organization_id);
-                values.push(company_id);
-                values.extend(
-                    PROSPECT
-                        .written()
-                        .map(|(_, write)| (write.value)(&staged.record)),
-                );
-            },
-        ),
-    )
-    .await?;
-    if copied.is_some() {
+    if optimistic {
+        let copied = unless_duplicate(
+            "prospect_external_id_unique",
+            copy_in(
+                transaction,
+                &SQL.copy_new_prospects,
+                &prospects,
+                |&(ref company_id, staged), values| {
+                    values.push(&organization_id);
+                    values.push(company_id);
+                    values.extend(
+                        PROSPECT
+                            .written()
+                            .map(|(_, write)| (write.value)(&staged.record)),
+                    );
+                },
+            ),
+        )
+        .await?;
+        if copied.is_none() {
+            return Ok(Prepared::MetStoredRows);
+        }
         outcome.inserted = prospects.len() as u64;
     } else {
         copy_in(
@@ -327,8 +351,7 @@ async fn prepare_part(
                 );
             },
         )
-        .await
-        .map_err(DbError::from)?;
+        .await?;
         let merged = transaction
             .query_one(SQL.merge_prospects.as_str(), &[&organization_id])
             .await?;
@@ -339,10 +362,7 @@ async fn prepare_part(
         outcome.updated = count(1)?;
     }
     outcome.unchanged = rows.len() as u64 - outcome.inserted - outcome.updated;
-    let wrote =
-        outcome.inserted + outcome.updated + outcome.companies_created + outcome.companies_updated
-            > 0;
-    if wrote && mirror {
+    if outcome.wrote() && mirror {
         let (sources, external_ids): (Vec<&str>, Vec<&str>) = prospects
             .iter()
             .map(|(_, staged)| staged.record.key())
@@ -354,7 +374,7 @@ async fn prepare_part(
             )
             .await?;
     }
-    Ok(Some((outcome, learned)))
+    Ok(Prepared::Part(outcome, learned))
 }
 
 /// Binary COPY of `items`, each turned into its column values by `values` (one buffer for all

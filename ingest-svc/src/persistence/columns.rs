@@ -34,7 +34,7 @@ pub enum Merge {
     /// Replaced only when the named column is given (the source of an external id).
     Follows(&'static str),
     /// A JSON object merged key by key into the stored one.
-    MergeObject,
+    ObjectKeys,
 }
 
 /// A column as a batch writes it.
@@ -245,7 +245,7 @@ pub static PROSPECT: Table<ProspectRow, Prospect> = Table {
         column!(phone: TEXT, KeepWhenNull, text),
         column!(mobile_phone: TEXT, KeepWhenNull, text),
         column!(tags: TEXT_ARRAY, KeepWhenEmpty, same),
-        column!(custom_fields: JSONB, MergeObject, object),
+        column!(custom_fields: JSONB, ObjectKeys, object),
         column!(created_at, timestamp => created_at),
         column!(updated_at, timestamp => updated_at),
     ],

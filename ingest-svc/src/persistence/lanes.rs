@@ -7,7 +7,7 @@ use svc_core::DbError;
 use svc_core::db::{DbOperation, PooledClient};
 use tokio_postgres::error::SqlState;
 
-use super::batch::{Attempt, CompanyCache, try_write_part};
+use super::batch::{Attempt, ImportMemory, try_write_part};
 use super::retry::Retry;
 use super::store::Store;
 use super::{BatchOutcome, StagedRow};
@@ -91,7 +91,7 @@ impl Store {
         rows: Vec<StagedRow>,
         options: BatchOptions,
         abort: &Abort,
-        cache: &CompanyCache,
+        memory: &ImportMemory,
     ) -> Result<BatchOutcome, DbError> {
         let parts = split_by_company(rows, options.write_connections);
         let wait_in_line = deadpool_postgres::Timeouts {
@@ -126,7 +126,14 @@ impl Store {
         }
         let written = futures_util::future::join_all(clients.into_iter().zip(lanes).map(
             |(client, parts)| {
-                self.write_lane(client, organization_id, parts, options.mirror, abort, cache)
+                self.write_lane(
+                    client,
+                    organization_id,
+                    parts,
+                    options.mirror,
+                    abort,
+                    memory,
+                )
             },
         ))
         .await;
@@ -153,7 +160,7 @@ impl Store {
         parts: Vec<Vec<StagedRow>>,
         mirror: bool,
         abort: &Abort,
-        cache: &CompanyCache,
+        memory: &ImportMemory,
     ) -> Result<BatchOutcome, DbError> {
         let mut outcome = BatchOutcome::default();
         let mut client = Some(client);
@@ -167,7 +174,7 @@ impl Store {
                 None => client.insert(self.pool.get().await?),
             };
             match self
-                .write_part(held, organization_id, rows, mirror, abort, cache)
+                .write_part(held, organization_id, rows, mirror, abort, memory)
                 .await?
             {
                 PartWrite::Written(part) => outcome.absorb(part),
@@ -206,7 +213,7 @@ impl Store {
         rows: &[StagedRow],
         mirror: bool,
         abort: &Abort,
-        cache: &CompanyCache,
+        memory: &ImportMemory,
     ) -> Result<PartWrite, DbError> {
         let mut retry = Retry::new("batch");
         loop {
@@ -215,13 +222,18 @@ impl Store {
             }
             let attempted = svc_core::db::traced(
                 DbOperation::new("COPY MERGE", "prospect"),
-                try_write_part(client, organization_id, rows, mirror, abort, cache),
+                try_write_part(client, organization_id, rows, mirror, abort, memory),
             );
             // `None`: a company of the part was deleted meanwhile.
             let conflict = match attempted.await {
                 Ok(Attempt::Written(outcome)) => return Ok(PartWrite::Written(outcome)),
                 Ok(Attempt::Aborted) => return Ok(PartWrite::Aborted),
                 Ok(Attempt::CompanyVanished) => None,
+                // Not a conflict: written again at once, merged.
+                Ok(Attempt::MetStoredRows) => {
+                    memory.met_stored_rows();
+                    continue;
+                }
                 Err(error)
                     if error.is_retryable()
                         || error.sql_state() == Some(&SqlState::FOREIGN_KEY_VIOLATION)
@@ -233,7 +245,7 @@ impl Store {
                 Err(error) => return Err(error),
             };
             // The ids this import remembered for the part's companies may be what failed.
-            cache.forget(rows);
+            memory.forget(rows);
             if abort.is_aborted() {
                 return Ok(PartWrite::Aborted);
             }

@@ -11,7 +11,7 @@ mod store;
 
 use lma_proto::v1::RowError;
 
-pub use batch::CompanyCache;
+pub use batch::ImportMemory;
 pub use lanes::BatchOptions;
 pub use store::{DeleteCompanyOutcome, Store};
 
@@ -42,6 +42,11 @@ pub struct BatchOutcome {
 }
 
 impl BatchOutcome {
+    /// Whether the batch changed a stored row or added one.
+    fn wrote(&self) -> bool {
+        self.inserted + self.updated + self.companies_created + self.companies_updated > 0
+    }
+
     /// Adds the outcome of another part of the same batch.
     fn absorb(&mut self, part: BatchOutcome) {
         self.inserted += part.inserted;

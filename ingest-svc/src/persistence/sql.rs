@@ -124,7 +124,7 @@ fn merge_expression(name: &str, merge: Merge, stored: &str, incoming: &str) -> O
         Merge::Follows(other) => format!(
             "CASE WHEN {incoming}.{other} IS NULL THEN {stored}.{name} ELSE {incoming}.{name} END"
         ),
-        Merge::MergeObject => format!("{stored}.{name} || {incoming}.{name}"),
+        Merge::ObjectKeys => format!("{stored}.{name} || {incoming}.{name}"),
     })
 }
 

@@ -441,3 +441,14 @@ fn prospect_from_row(row: &Row) -> Result<Prospect, DbError> {
     prospect.company = Some(company);
     Ok(prospect)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_later_token_is_the_larger_transaction_id_not_the_longer_text() {
+        assert_eq!(later_token("998".into(), "1002".into()), "1002");
+        assert_eq!(later_token("1002".into(), "998".into()), "1002");
+    }
+}

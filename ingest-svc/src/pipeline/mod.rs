@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::abort::Abort;
 use crate::error::IngestError;
-use crate::persistence::{BatchOptions, CompanyCache, StagedRow, Store};
+use crate::persistence::{BatchOptions, ImportMemory, StagedRow, Store};
 use crate::validate;
 pub use batcher::{Batch, Batcher};
 use svc_core::DbError;
@@ -270,7 +270,7 @@ where
     Fut: std::future::Future<Output = ()> + Send,
 {
     let mut totals = Totals::default();
-    let companies = CompanyCache::default();
+    let memory = ImportMemory::default();
     while let Some(batch) = batches.recv().await {
         if target.abort.is_aborted() {
             break;
@@ -288,7 +288,7 @@ where
                     batch.rows,
                     target.options,
                     &target.abort,
-                    &companies,
+                    &memory,
                 )
                 .await?;
             totals.inserted += outcome.inserted;
