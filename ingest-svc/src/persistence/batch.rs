@@ -314,44 +314,37 @@ async fn prepare_part(
         }
     }
     prospects.sort_unstable_by(|(_, a), (_, b)| a.record.key().cmp(&b.record.key()));
+    // Rows taken to be new go straight into `prospect`, with their organization; others are
+    // staged for the merge.
+    let (copy, organization) = if optimistic {
+        (&SQL.copy_new_prospects, Some(&organization_id))
+    } else {
+        (&SQL.copy_prospect_stage, None)
+    };
+    let copied = copy_in(
+        transaction,
+        copy,
+        &prospects,
+        |&(ref company_id, staged), values| {
+            values.extend(organization.map(|id| id as &(dyn ToSql + Sync)));
+            values.push(company_id);
+            values.extend(
+                PROSPECT
+                    .written()
+                    .map(|(_, write)| (write.value)(&staged.record)),
+            );
+        },
+    );
     if optimistic {
-        let copied = unless_duplicate(
-            "prospect_external_id_unique",
-            copy_in(
-                transaction,
-                &SQL.copy_new_prospects,
-                &prospects,
-                |&(ref company_id, staged), values| {
-                    values.push(&organization_id);
-                    values.push(company_id);
-                    values.extend(
-                        PROSPECT
-                            .written()
-                            .map(|(_, write)| (write.value)(&staged.record)),
-                    );
-                },
-            ),
-        )
-        .await?;
-        if copied.is_none() {
+        if unless_duplicate("prospect_external_id_unique", copied)
+            .await?
+            .is_none()
+        {
             return Ok(Prepared::MetStoredRows);
         }
         outcome.inserted = prospects.len() as u64;
     } else {
-        copy_in(
-            transaction,
-            &SQL.copy_prospect_stage,
-            &prospects,
-            |&(ref company_id, staged), values| {
-                values.push(company_id);
-                values.extend(
-                    PROSPECT
-                        .written()
-                        .map(|(_, write)| (write.value)(&staged.record)),
-                );
-            },
-        )
-        .await?;
+        copied.await?;
         let merged = transaction
             .query_one(SQL.merge_prospects.as_str(), &[&organization_id])
             .await?;

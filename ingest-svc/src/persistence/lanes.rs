@@ -316,12 +316,8 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
-    use crate::persistence::staged;
+    use crate::persistence::{plain, staged};
     use crate::validate::CompanyRow;
-
-    fn plain(row: u64, external_id: &str) -> StagedRow {
-        staged(row, external_id, "acme.com", CompanyRow::default())
-    }
 
     #[test]
     fn a_split_keeps_each_company_in_one_part_and_the_input_order() {

@@ -64,6 +64,17 @@ impl BatchOutcome {
     }
 }
 
+/// A staged row of acme.com, without company values, for tests.
+#[cfg(test)]
+pub(crate) fn plain(row: u64, external_id: &str) -> StagedRow {
+    staged(
+        row,
+        external_id,
+        "acme.com",
+        crate::validate::CompanyRow::default(),
+    )
+}
+
 /// A staged row of `domain` for tests, with `company`'s values.
 #[cfg(test)]
 pub(crate) fn staged(

@@ -3,7 +3,10 @@
 //! is the caller's to say (single-row writes retry conflicts; batches also retry rows a
 //! concurrent writer inserted or companies it deleted meanwhile).
 
+use std::future::Future;
 use std::time::Duration;
+
+use svc_core::DbError;
 
 /// Attempts of one transaction, the first included.
 const MAX_ATTEMPTS: u32 = 5;
@@ -33,6 +36,22 @@ impl Retry {
 
     pub fn attempts(&self) -> u32 {
         self.attempt
+    }
+}
+
+/// Runs a single-row write until it succeeds, fails for good, or conflicts (a deadlock, a
+/// serialization failure, a connection lost before anything was sent) on every attempt.
+pub async fn on_conflict<T, F, Fut>(what: &'static str, mut attempt: F) -> Result<T, DbError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, DbError>>,
+{
+    let mut retry = Retry::new(what);
+    loop {
+        match attempt().await {
+            Err(error) if error.is_retryable() && retry.again(&error).await => {}
+            result => return result,
+        }
     }
 }
 

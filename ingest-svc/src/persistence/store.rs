@@ -8,7 +8,7 @@ use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::columns::{COMPANY, CUSTOMER, PROSPECT};
-use super::retry::Retry;
+use super::retry;
 use super::sql::SQL;
 use crate::validate::{CompanyRow, ProspectRow};
 
@@ -125,15 +125,10 @@ impl Store {
         row: &ProspectRow,
         mirror: bool,
     ) -> Result<UpsertedProspect, DbError> {
-        // Single-row writes retry only conflicts (deadlocks, serialization failures, a
-        // connection lost before anything was sent).
-        let mut retry = Retry::new("upsert_prospect");
-        loop {
-            match self.try_upsert_prospect(organization_id, row, mirror).await {
-                Err(error) if error.is_retryable() && retry.again(&error).await => {}
-                result => return result,
-            }
-        }
+        retry::on_conflict("upsert_prospect", || {
+            self.try_upsert_prospect(organization_id, row, mirror)
+        })
+        .await
     }
 
     async fn try_upsert_prospect(
@@ -246,15 +241,10 @@ impl Store {
         organization_id: i64,
         row: &CompanyRow,
     ) -> Result<UpsertedCompany, DbError> {
-        // Single-row writes retry only conflicts (deadlocks, serialization failures, a
-        // connection lost before anything was sent).
-        let mut retry = Retry::new("upsert_company");
-        loop {
-            match self.try_upsert_company(organization_id, row).await {
-                Err(error) if error.is_retryable() && retry.again(&error).await => {}
-                result => return result,
-            }
-        }
+        retry::on_conflict("upsert_company", || {
+            self.try_upsert_company(organization_id, row)
+        })
+        .await
     }
 
     async fn try_upsert_company(

@@ -76,12 +76,7 @@ impl Batcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::persistence::staged;
-    use crate::validate::CompanyRow;
-
-    fn plain(row: u64, external_id: &str) -> StagedRow {
-        staged(row, external_id, "acme.com", CompanyRow::default())
-    }
+    use crate::persistence::plain;
 
     #[test]
     fn a_repeated_prospect_starts_a_new_batch() {
