@@ -1,6 +1,6 @@
-//! One part of a batch in one transaction: its companies merged (those this import has not
-//! merged with the same values already), its new prospects copied straight into `prospect`,
-//! its stored ones staged and merged, all with binary COPY.
+//! One part of a batch in one transaction, with binary COPY: its companies written (those this
+//! import has not written with the same values already), then its prospects, straight into
+//! `prospect` while the import has met only new rows, otherwise staged and merged.
 //!
 //! Within one part, rows naming the same company domain are folded into one company row
 //! before the merge: the later row's given values win, absent values never erase (pairs taken

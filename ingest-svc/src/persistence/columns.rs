@@ -3,7 +3,8 @@
 //! of the API message it is read back into. Everything else is derived from these tables
 //! ([`super::sql`]): the staging tables, the binary COPY types, the merge and upsert
 //! statements with their "changes nothing" comparisons, the SELECT lists and the row readers.
-//! Adding a column is one line here plus its migration.
+//! Adding a column is one line here plus its migration (and the field of the validated row
+//! that carries it, `validate::CompanyRow` or `ProspectRow`).
 //!
 //! Merge rule: a value that is given replaces the stored one; a value that is not given (NULL)
 //! never erases one. Pairs that must agree (employee range, external source and id) are taken
