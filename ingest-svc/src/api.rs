@@ -23,19 +23,17 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::bulk::{self, Abort, Batch, Batcher, StagedRow, Target};
+use crate::abort::Abort;
 use crate::csv_import::upload::{ChunkReader, Upload};
 use crate::csv_import::{self, CsvOptions, RowsRead};
 use crate::error::IngestError;
-use crate::store::{DeleteCompanyOutcome, Store};
+use crate::persistence::{BatchOptions, DeleteCompanyOutcome, Store};
+use crate::pipeline::{self, Input, Intake, Target};
 use crate::{legacy, validate};
 
 /// File chunks buffered between the gRPC stream and the CSV parser: with the batch channel,
 /// what bounds an import's memory whatever the file size.
 const CHUNKS_IN_FLIGHT: usize = 8;
-
-/// Batches buffered between the parser and the writer: one parsed while one is written.
-const BATCHES_IN_FLIGHT: usize = 1;
 
 pub struct IngestApi {
     store: Arc<Store>,
@@ -57,8 +55,10 @@ impl IngestApi {
             store: self.store.clone(),
             organization_id,
             dry_run,
-            mirror_to_customer: self.store.dual_ingest,
-            write_connections: self.write_connections,
+            options: BatchOptions {
+                mirror: self.store.dual_ingest(),
+                write_connections: self.write_connections,
+            },
             abort: Abort::default(),
         }
     }
@@ -170,7 +170,7 @@ fn csv_options(options: &CsvImportOptions, batch_rows: usize) -> Result<CsvOptio
 
 type ImportCsvStream = Pin<Box<dyn Stream<Item = Result<ImportCsvResponse, Status>> + Send>>;
 
-fn progress(totals: &bulk::Totals, bytes: &AtomicU64, rows_read: &RowsRead) -> ImportProgress {
+fn progress(totals: &pipeline::Totals, bytes: &AtomicU64, rows_read: &RowsRead) -> ImportProgress {
     ImportProgress {
         bytes_received: bytes.load(Ordering::Relaxed),
         rows_read: rows_read.load(Ordering::Relaxed),
@@ -212,36 +212,31 @@ async fn import_csv(
     let bytes = Arc::new(AtomicU64::new(0));
     let rows_read = RowsRead::default();
     let (chunk_sender, chunk_receiver) = mpsc::channel::<Upload>(CHUNKS_IN_FLIGHT);
-    let (batch_sender, batch_receiver) = mpsc::channel::<Batch>(BATCHES_IN_FLIGHT);
+    let (batch_sender, writer) = {
+        let bytes = bytes.clone();
+        let rows_read = rows_read.clone();
+        let responses = responses.clone();
+        pipeline::start(target, move |totals, errors| {
+            let mut message = progress(totals, &bytes, &rows_read);
+            message.row_errors = errors;
+            let responses = responses.clone();
+            async move {
+                // A client that went away is noticed by the request stream and the
+                // closed response channel, which abort the import.
+                let _ = responses
+                    .send(Ok(ImportCsvResponse {
+                        message: Some(ImportMessage::Progress(message)),
+                    }))
+                    .await;
+            }
+        })
+    };
     let parser = {
         let rows_read = rows_read.clone();
         tokio::task::spawn_blocking(move || {
             let reader = ChunkReader::new(chunk_receiver);
             csv_import::parse(reader, &csv_options, &batch_sender, &rows_read)
         })
-    };
-    let writer = {
-        let bytes = bytes.clone();
-        let rows_read = rows_read.clone();
-        let responses = responses.clone();
-        spawn_traced(bulk::write_batches(
-            target,
-            batch_receiver,
-            move |totals, errors| {
-                let mut message = progress(totals, &bytes, &rows_read);
-                message.row_errors = errors;
-                let responses = responses.clone();
-                async move {
-                    // A client that went away is noticed by the request stream and the
-                    // closed response channel, which abort the import.
-                    let _ = responses
-                        .send(Ok(ImportCsvResponse {
-                            message: Some(ImportMessage::Progress(message)),
-                        }))
-                        .await;
-                }
-            },
-        ))
     };
     let mut upload_error = None;
     loop {
@@ -281,7 +276,7 @@ async fn import_csv(
     let parsed = parser
         .await
         .map_err(|error| IngestError::TaskFailed("the CSV parser", error))?;
-    let totals = bulk::join_writer(writer).await?;
+    let totals = writer.join().await?;
     if let Some(error) = upload_error {
         return Err(error);
     }
@@ -304,14 +299,13 @@ impl IngestService for IngestApi {
     ) -> Result<Response<IngestProspectsResponse>, Status> {
         let caller = svc_core::auth::caller(&request)?;
         let mut requests = request.into_inner();
-        let (batches, receiver) = mpsc::channel::<Batch>(BATCHES_IN_FLIGHT);
         let target = self.target(caller.organization_id, false);
         // The server drops this future when the client cancels or resets the call, or its
         // deadline passes: then the writer must stop too.
         let _abort_on_drop = target.abort.on_drop();
         let abort = target.abort.clone();
-        let writer = spawn_traced(bulk::write_batches(target, receiver, |_, _| async {}));
-        let mut batcher = Batcher::new(self.batch_rows);
+        let (batches, writer) = pipeline::start(target, |_, _| async {});
+        let mut intake = Intake::new(self.batch_rows, batches);
         let mut position = 0u64;
         let mut stream_error = None;
         'receive: loop {
@@ -325,39 +319,27 @@ impl IngestService for IngestApi {
                     break;
                 }
             };
-            for record in message.records {
+            for record in &message.records {
                 position += 1;
-                let ready = match validate::prospect(&record) {
-                    Ok(row) => batcher.push(StagedRow {
-                        row: position,
-                        record: row,
-                    }),
-                    Err(violations) => batcher.reject(csv_import::row_errors(
-                        position,
-                        record.external_id.trim(),
-                        violations,
-                    )),
-                };
-                if let Some(batch) = ready
-                    && batches.send(batch).await.is_err()
-                {
+                if intake.add(position, Input::Record(record)).await.is_err() {
                     break 'receive;
                 }
             }
         }
-        if stream_error.is_none()
-            && let Some(batch) = batcher.finish()
-        {
-            let _ = batches.send(batch).await;
+        if stream_error.is_none() {
+            // The writer's own error, if it stopped, is what join reports.
+            let _ = intake.finish().await;
+        } else {
+            // The unfinished batch is never written.
+            drop(intake);
         }
-        drop(batches);
-        let totals = bulk::join_writer(writer).await?;
+        let totals = writer.join().await?;
         if let Some(status) = stream_error {
             // Batches committed before the failure stay; resending the records is idempotent.
             return Err(status);
         }
         let summary = totals.summary();
-        bulk::log_summary(&summary, "records ingested");
+        pipeline::log_summary(&summary, "records ingested");
         Ok(Response::new(IngestProspectsResponse {
             summary: Some(summary),
         }))
@@ -405,7 +387,7 @@ impl IngestService for IngestApi {
             let message = match result {
                 Ok(report) => {
                     if let Some(summary) = &report.summary {
-                        bulk::log_summary(summary, "CSV imported");
+                        pipeline::log_summary(summary, "CSV imported");
                     }
                     Ok(ImportCsvResponse {
                         message: Some(ImportMessage::Report(report)),
@@ -540,7 +522,7 @@ impl IngestService for IngestApi {
         let request = request.into_inner();
         let mut target = self.target(caller.organization_id, request.dry_run);
         // The rows come from customer: mirroring them back would write what was just read.
-        target.mirror_to_customer = false;
+        target.options.mirror = false;
         // A cancelled call writes nothing more, as for the streamed writes.
         let _abort_on_drop = target.abort.on_drop();
         let response = legacy::migrate(target, request.batch_size).await?;

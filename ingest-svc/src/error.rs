@@ -1,7 +1,22 @@
-//! Everything that can go wrong in ingest-svc, mapped to a gRPC status in one place.
+//! Everything that can go wrong in ingest-svc, mapped to a gRPC status in one place. No
+//! internal text (a panic's, a database's) reaches a client: those are logged here.
 
 use svc_core::{DbError, FieldViolation};
 use tonic::Status;
+
+/// Why a file cannot be imported at all (as opposed to a bad row).
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    #[error("the file has no header line")]
+    NoHeader,
+    #[error("{0}")]
+    Header(String),
+    #[error("reading the file: {0}")]
+    Read(String),
+    /// The upload broke off or the writer stopped taking batches.
+    #[error("the upload ended early")]
+    Aborted,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -23,20 +38,6 @@ pub enum IngestError {
     TaskFailed(&'static str, tokio::task::JoinError),
     #[error(transparent)]
     Db(#[from] DbError),
-}
-
-/// Why a file cannot be imported at all (as opposed to a bad row).
-#[derive(Debug, thiserror::Error)]
-pub enum CsvError {
-    #[error("the file has no header line")]
-    NoHeader,
-    #[error("{0}")]
-    Header(String),
-    #[error("reading the file: {0}")]
-    Read(String),
-    /// The upload broke off or the writer stopped taking batches.
-    #[error("the upload ended early")]
-    Aborted,
 }
 
 impl IngestError {
@@ -80,4 +81,10 @@ impl From<IngestError> for Status {
             IngestError::Db(error) => error.into(),
         }
     }
+}
+
+/// What a row error says when the database refused the row (a constraint the validation could
+/// not see): the same text a single write's status would carry, never the database's own.
+pub fn row_reason(error: DbError) -> String {
+    Status::from(error).message().to_owned()
 }

@@ -1,14 +1,15 @@
 //! ingest-svc: takes prospect records, derives and de-duplicates their companies by domain, and
 //! writes normalized `company` and `prospect` rows. Every write returns a consistency token.
 
+mod abort;
 mod api;
-mod bulk;
 pub mod config;
 mod csv_import;
 mod error;
 mod legacy;
 mod normalize;
-mod store;
+mod persistence;
+mod pipeline;
 mod validate;
 pub mod values;
 
@@ -42,7 +43,7 @@ impl Application {
         let pool = svc_core::db::build_pool(&config.common.database, SPEC.name)?;
         let control_pool = svc_core::db::build_control_pool(&config.common.database, SPEC.name)?;
         let max_message_bytes = config.common.server.max_message_bytes;
-        let store = store::Store::new(pool.clone(), config.ingest.dual_ingest);
+        let store = persistence::Store::new(pool.clone(), config.ingest.dual_ingest);
         let api = api::IngestApi::new(
             store,
             config.ingest.batch_rows as usize,

@@ -7,7 +7,6 @@
 use lma_proto::v1::{CompanyRecord, JobTitleLevel, ProspectRecord};
 use svc_core::FieldViolation;
 use svc_core::error::{Violations, quoted, unstorable_text};
-use tokio_postgres::types::ToSql;
 
 use crate::normalize;
 
@@ -35,7 +34,7 @@ pub(crate) mod limit {
 }
 
 /// A company ready to be merged into `company`. `None` means "not given": it never overwrites.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Hash)]
 pub struct CompanyRow {
     pub domain: String,
     pub name: Option<String>,
@@ -80,65 +79,10 @@ pub struct ProspectRow {
     pub company: CompanyRow,
 }
 
-impl CompanyRow {
-    /// The `company` columns [`CompanyRow::sql_values`] gives, in order.
-    pub const COLUMNS: &'static str = "domain, name, industry, min_employees, max_employees, \
-         employee_size_link, revenue, address, city, state, country, zip_code, phone, \
-         mobile_phone, external_source, external_id";
-
-    /// Parameters of [`CompanyRow::COLUMNS`]: for the single upsert and the COPY into staging.
-    pub fn sql_values(&self) -> [&(dyn ToSql + Sync); 16] {
-        [
-            &self.domain,
-            &self.name,
-            &self.industry,
-            &self.min_employees,
-            &self.max_employees,
-            &self.employee_size_link,
-            &self.revenue,
-            &self.address,
-            &self.city,
-            &self.state,
-            &self.country,
-            &self.zip_code,
-            &self.phone,
-            &self.mobile_phone,
-            &self.external_source,
-            &self.external_id,
-        ]
-    }
-}
-
 impl ProspectRow {
-    /// The `prospect` columns [`ProspectRow::sql_values`] gives, in order (without the
-    /// organization and company).
-    pub const COLUMNS: &'static str = "external_source, external_id, salutation, first_name, \
-         last_name, email, job_title, job_title_level, department, job_title_link, address, \
-         city, state, country, zip_code, phone, mobile_phone, tags, custom_fields";
-
-    /// Parameters of [`ProspectRow::COLUMNS`]: for the single upsert and the COPY into staging.
-    pub fn sql_values(&self) -> [&(dyn ToSql + Sync); 19] {
-        [
-            &self.external_source,
-            &self.external_id,
-            &self.salutation,
-            &self.first_name,
-            &self.last_name,
-            &self.email,
-            &self.job_title,
-            &self.job_title_level,
-            &self.department,
-            &self.job_title_link,
-            &self.address,
-            &self.city,
-            &self.state,
-            &self.country,
-            &self.zip_code,
-            &self.phone,
-            &self.mobile_phone,
-            &self.tags,
-            &self.custom_fields,
-        ]
+    /// The prospect's identity within its organization (`prospect`'s key).
+    pub fn key(&self) -> (&str, &str) {
+        (&self.external_source, &self.external_id)
     }
 }
 

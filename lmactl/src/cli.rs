@@ -193,6 +193,16 @@ fn parse_scope(value: &str) -> Result<Scope, svc_core::auth::UnknownScope> {
     value.parse()
 }
 
+/// `HEADER=TARGET`, split at the last `=` (a header may contain one; a target never does).
+fn parse_column_map(text: &str) -> Result<(String, String), String> {
+    match text.rsplit_once('=') {
+        Some((header, target)) if !header.trim().is_empty() && !target.trim().is_empty() => {
+            Ok((header.to_owned(), target.to_owned()))
+        }
+        _ => Err(format!("{text:?} is not HEADER=TARGET")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,15 +267,5 @@ mod tests {
             connect_timeout_ms: 5_000,
         };
         assert!(!format!("{args:?}").contains("hunter2"));
-    }
-}
-
-/// `HEADER=TARGET`, split at the last `=` (a header may contain one; a target never does).
-fn parse_column_map(text: &str) -> Result<(String, String), String> {
-    match text.rsplit_once('=') {
-        Some((header, target)) if !header.trim().is_empty() && !target.trim().is_empty() => {
-            Ok((header.to_owned(), target.to_owned()))
-        }
-        _ => Err(format!("{text:?} is not HEADER=TARGET")),
     }
 }

@@ -1,4 +1,4 @@
-//! Fuzzing of the CSV reader, run with every `cargo test` (issue 16): whatever bytes a file
+//! Fuzzing of the CSV reader, run with every `cargo test`: whatever bytes a file
 //! holds, in whatever declared encoding, parsing never panics, every data row ends staged or
 //! rejected exactly once, nothing staged holds text PostgreSQL cannot store, and no error text
 //! grows with the input. The committed corpus (`fuzz/corpus/csv-files.hex`, one hex-encoded

@@ -9,13 +9,12 @@ pub mod upload;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
 
-use lma_proto::v1::{ColumnDestination, CsvEncoding, ProspectRecord, RowError};
+use lma_proto::v1::{ColumnDestination, CsvEncoding, ProspectRecord};
 use svc_core::FieldViolation;
 use tokio::sync::mpsc;
 
-use crate::bulk::{Batch, Batcher, StagedRow};
 pub use crate::error::CsvError;
-use crate::validate;
+use crate::pipeline::{Batch, Input, Intake};
 pub use columns::{ColumnPlan, UnknownColumns};
 use decode::DecodingReader;
 
@@ -90,11 +89,17 @@ pub fn parse(
         encoding,
         delimiter: char::from(delimiter).to_string(),
     };
-    let mut batcher = Batcher::new(options.batch_rows);
-    let send = |batch: Batch| batches.blocking_send(batch).map_err(|_| CsvError::Aborted);
+    let mut intake = Intake::new(options.batch_rows, batches.clone());
     loop {
-        match reader.read_record(&mut record) {
-            Ok(true) => {}
+        let (line, input) = match reader.read_record(&mut record) {
+            Ok(true) => {
+                // Lines that hold no value at all (a trailing `;;;`) are not rows.
+                if record.iter().all(|value| value.trim().is_empty()) {
+                    continue;
+                }
+                let line = record.position().map_or(0, csv::Position::line);
+                (line, row_to_record(&record, &columns, options))
+            }
             Ok(false) => break,
             Err(error) => {
                 // A decoding error ends the import; a malformed row does not.
@@ -102,62 +107,36 @@ pub fn parse(
                     return Err(read_error(error));
                 }
                 let line = error.position().map_or(0, csv::Position::line);
-                rows_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let errors = vec![RowError {
-                    row: line,
-                    external_id: String::new(),
-                    field: String::new(),
-                    reason: format!("cannot be read as CSV: {error}"),
-                }];
-                if let Some(batch) = batcher.reject(errors) {
-                    send(batch)?;
-                }
-                continue;
-            }
-        }
-        // Lines that hold no value at all (a trailing `;;;`) are not rows.
-        if record.iter().all(|value| value.trim().is_empty()) {
-            continue;
-        }
-        rows_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let line = record.position().map_or(0, csv::Position::line);
-        let ready = match row_to_record(&record, &columns, options) {
-            Ok(prospect) => match validate::prospect(&prospect) {
-                Ok(valid) => batcher.push(StagedRow {
-                    row: line,
-                    record: valid,
-                }),
-                Err(violations) => {
-                    batcher.reject(row_errors(line, &prospect.external_id, violations))
-                }
-            },
-            Err((external_id, violations)) => {
-                batcher.reject(row_errors(line, &external_id, violations))
+                (
+                    line,
+                    Err(Unread::Malformed(format!("cannot be read as CSV: {error}"))),
+                )
             }
         };
-        if let Some(batch) = ready {
-            send(batch)?;
-        }
+        rows_read.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let added = match input {
+            Ok(prospect) => intake.add_blocking(line, Input::Record(&prospect)),
+            Err(Unread::Invalid(external_id, violations)) => intake.add_blocking(
+                line,
+                Input::Invalid {
+                    external_id: &external_id,
+                    violations,
+                },
+            ),
+            Err(Unread::Malformed(reason)) => intake.add_blocking(line, Input::Unreadable(reason)),
+        };
+        added.map_err(|_| CsvError::Aborted)?;
     }
-    if let Some(batch) = batcher.finish() {
-        send(batch)?;
-    }
+    intake.finish_blocking().map_err(|_| CsvError::Aborted)?;
     Ok(report)
 }
 
-/// One RowError per violation of a record. The external id is named only when it is a valid
-/// one ([`validate::reportable_external_id`]).
-pub fn row_errors(row: u64, external_id: &str, violations: Vec<FieldViolation>) -> Vec<RowError> {
-    let external_id = validate::reportable_external_id(external_id);
-    violations
-        .into_iter()
-        .map(|violation| RowError {
-            row,
-            external_id: external_id.to_owned(),
-            field: violation.field,
-            reason: violation.description,
-        })
-        .collect()
+/// Why a data row gave no record.
+enum Unread {
+    /// Values that do not parse or cannot be stored, with the row's external id.
+    Invalid(String, Vec<FieldViolation>),
+    /// The row is not valid CSV.
+    Malformed(String),
 }
 
 fn read_error(error: csv::Error) -> CsvError {
@@ -217,7 +196,7 @@ fn row_to_record(
     row: &csv::StringRecord,
     header: &columns::HeaderColumns,
     options: &CsvOptions,
-) -> Result<ProspectRecord, (String, Vec<FieldViolation>)> {
+) -> Result<ProspectRecord, Unread> {
     let columns = &header.columns;
     let mut record = ProspectRecord {
         external_source: options.external_source.clone(),
@@ -253,7 +232,10 @@ fn row_to_record(
         Ok(record)
     } else {
         violations.dedup();
-        Err((record.external_id.trim().to_owned(), violations))
+        Err(Unread::Invalid(
+            record.external_id.trim().to_owned(),
+            violations,
+        ))
     }
 }
 

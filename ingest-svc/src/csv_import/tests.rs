@@ -1,4 +1,5 @@
 use super::*;
+use crate::persistence::StagedRow;
 use lma_proto::v1::ColumnSource;
 
 fn options() -> CsvOptions {
@@ -508,7 +509,7 @@ fn unknown_columns_can_be_ignored_or_refused() {
     );
 
     let (report, batches) = parse_planned(file, &[], UnknownColumns::Refuse);
-    let error = report.err().expect("refused");
+    let error = report.expect_err("refused");
     assert!(error.to_string().contains("\"Owner\""), "{error}");
     assert!(batches.is_empty());
 }
@@ -553,7 +554,7 @@ fn a_map_naming_a_missing_column_or_no_field_is_refused() {
         &[("Headcount", "employees")],
         UnknownColumns::Keep,
     );
-    let error = report.err().expect("refused").to_string();
+    let error = report.expect_err("refused").to_string();
     assert!(
         error.contains("options.column_map names \"Headcount\""),
         "{error}"

@@ -241,7 +241,12 @@ async fn lmactl_import_maps_columns_keeps_unknown_ones_and_prints_where_each_wen
     let (stdout, stderr) = lmactl_import(
         &app,
         &input,
-        &["--map", "Headcount=employees", "--map", "Owner=custom:owner"],
+        &[
+            "--map",
+            "Headcount=employees",
+            "--map",
+            "Owner=custom:owner",
+        ],
     )
     .await;
     assert!(stdout.contains("inserted 1 "), "{stdout}");

@@ -42,7 +42,12 @@ fn assert_mapping(report: &ImportReport, expected: &[(&str, &str)]) {
         .column_mapping
         .iter()
         .map(|(header, field)| (header.as_str(), field.as_str()))
-        .filter(|(header, _)| !report.unknown_columns.iter().any(|unknown| unknown == header))
+        .filter(|(header, _)| {
+            !report
+                .unknown_columns
+                .iter()
+                .any(|unknown| unknown == header)
+        })
         .collect();
     for unknown in &report.unknown_columns {
         assert_eq!(

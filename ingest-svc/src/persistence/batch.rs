@@ -1,0 +1,437 @@
+//! One part of a batch in one transaction, with binary COPY: its companies written (those this
+//! import has not written with the same values already), then its prospects, straight into
+//! `prospect` while the import has met only new rows, otherwise staged and merged.
+//!
+//! Within one part, rows naming the same company domain are folded into one company row
+//! before the merge: the later row's given values win, absent values never erase (pairs taken
+//! together), exactly as if the rows had been merged one after the other.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::pin_mut;
+use svc_core::DbError;
+use tokio_postgres::Transaction;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+
+use super::columns::{COMPANY, Merge, PROSPECT};
+use super::sql::{Copy, SQL};
+use super::store::consistency_token;
+use super::{BatchOutcome, StagedRow};
+use crate::abort::Abort;
+use crate::validate::CompanyRow;
+
+/// Most companies one import remembers: enough for the files people send, and a bound on
+/// the memory of the largest.
+const COMPANIES_REMEMBERED: usize = 250_000;
+
+/// What one import learned as it went, shared by its parts.
+///
+/// The companies it merged, by domain: their id and a fingerprint of the values it merged. A
+/// later part naming a company with the same values needs no company merge (it would change
+/// nothing the import did not already write) and no look-up of its id. The foreign key still
+/// checks every id: a company deleted meanwhile fails the part, which is written again after
+/// [`ImportMemory::forget`].
+///
+/// Whether it met stored rows: until it does, its rows are taken to be new ([`prepare_part`]);
+/// from then on every part is merged.
+#[derive(Default)]
+pub struct ImportMemory {
+    known: Mutex<HashMap<Box<str>, (i64, u64)>>,
+    met_stored_rows: AtomicBool,
+}
+
+impl ImportMemory {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, (i64, u64)>> {
+        self.known
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn learn(&self, learned: Vec<(Box<str>, i64, u64)>) {
+        let mut known = self.lock();
+        for (domain, id, fingerprint) in learned {
+            if known.len() < COMPANIES_REMEMBERED || known.contains_key(&domain) {
+                known.insert(domain, (id, fingerprint));
+            }
+        }
+    }
+
+    /// Forgets the companies of `rows`: a write of them failed, maybe because one was deleted.
+    pub(super) fn forget(&self, rows: &[StagedRow]) {
+        let mut known = self.lock();
+        for staged in rows {
+            known.remove(staged.record.company.domain.as_str());
+        }
+    }
+
+    /// Whether parts are still taken to be new.
+    fn optimistic(&self) -> bool {
+        !self.met_stored_rows.load(Ordering::Relaxed)
+    }
+
+    /// A part met stored rows: the rest of the import merges.
+    pub(super) fn met_stored_rows(&self) {
+        self.met_stored_rows.store(true, Ordering::Relaxed);
+    }
+}
+
+fn fingerprint(company: &CompanyRow) -> u64 {
+    // A fixed-key hasher: fingerprints compare across parts of one import.
+    let mut hasher = std::hash::DefaultHasher::new();
+    company.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// How one attempt at writing a part ended.
+pub(super) enum Attempt {
+    Written(BatchOutcome),
+    /// A company the part's prospects belong to was deleted after the company merge left it
+    /// unchanged; the transaction was not committed.
+    CompanyVanished,
+    /// Rows taken to be new were stored already; the transaction was not committed, and the
+    /// part is to be merged.
+    MetStoredRows,
+    /// The write was aborted before its commit; the transaction was not committed.
+    Aborted,
+}
+
+/// One attempt at a part: stage and merge, then commit unless aborted meanwhile. Until the
+/// commit is sent, an abort rolls back at once (the caller then cancels the statement still
+/// running); a commit already sent is left to finish, and what it wrote is counted.
+pub(super) async fn try_write_part(
+    client: &mut deadpool_postgres::Client,
+    organization_id: i64,
+    rows: &[StagedRow],
+    mirror: bool,
+    abort: &Abort,
+    memory: &ImportMemory,
+) -> Result<Attempt, DbError> {
+    let transaction = super::store::begin_write(client).await?;
+    let prepared = tokio::select! {
+        biased;
+        () = abort.aborted() => return Ok(Attempt::Aborted),
+        prepared = prepare_part(&transaction, organization_id, rows, mirror, memory) => prepared?,
+    };
+    let (mut outcome, learned) = match prepared {
+        Prepared::Part(outcome, learned) => (outcome, learned),
+        // Never lose rows silently: roll back and write the part again.
+        Prepared::CompanyVanished => return Ok(Attempt::CompanyVanished),
+        Prepared::MetStoredRows => return Ok(Attempt::MetStoredRows),
+    };
+    let token = consistency_token(&transaction, outcome.wrote()).await?;
+    if abort.is_aborted() {
+        return Ok(Attempt::Aborted);
+    }
+    transaction.commit().await?;
+    memory.learn(learned);
+    outcome.consistency_token = Some(token);
+    Ok(Attempt::Written(outcome))
+}
+
+/// Folds `later` into `earlier` by the merge rules of [`COMPANY`].
+fn fold_company(earlier: &mut CompanyRow, later: &CompanyRow) {
+    let given = |name: &str| {
+        COMPANY
+            .write_of(name)
+            .is_some_and(|write| (write.given)(later))
+    };
+    for (name, write) in COMPANY.written() {
+        let taken = match write.merge {
+            Merge::Key => false,
+            Merge::Overwrite | Merge::ObjectKeys => true,
+            Merge::KeepWhenNull | Merge::KeepWhenEmpty => (write.given)(later),
+            Merge::PairWith(other) => given(name) || given(other),
+            Merge::Follows(other) => given(other),
+        };
+        if taken {
+            (write.take)(earlier, later);
+        }
+    }
+}
+
+/// The part's companies, one per domain, in domain order (the lock order of the merge, so
+/// concurrent imports with overlapping domains cannot deadlock on company rows).
+fn companies_of(rows: &[StagedRow]) -> BTreeMap<&str, CompanyRow> {
+    let mut companies: BTreeMap<&str, CompanyRow> = BTreeMap::new();
+    for staged in rows {
+        let company = &staged.record.company;
+        match companies.get_mut(company.domain.as_str()) {
+            Some(earlier) => fold_company(earlier, company),
+            None => {
+                companies.insert(company.domain.as_str(), company.clone());
+            }
+        }
+    }
+    companies
+}
+
+/// Companies a part learned: domain, id, fingerprint.
+type Learned = Vec<(Box<str>, i64, u64)>;
+
+/// Whether `error` is a duplicate of `constraint`: the optimistic insert met a stored row.
+fn is_duplicate(error: &tokio_postgres::Error, constraint: &str) -> bool {
+    error.as_db_error().is_some_and(|db| {
+        db.code() == &SqlState::UNIQUE_VIOLATION && db.constraint() == Some(constraint)
+    })
+}
+
+/// What an optimistic statement met: `None` when it failed on a duplicate of `constraint`
+/// (a stored row); the transaction is then aborted and the part is to be merged instead.
+async fn unless_duplicate<T>(
+    constraint: &str,
+    optimistic: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
+) -> Result<Option<T>, DbError> {
+    match optimistic.await {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if is_duplicate(&error, constraint) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// How preparing a part ended.
+enum Prepared {
+    /// Written, not committed: the outcome and the companies learned.
+    Part(BatchOutcome, Learned),
+    /// A company of the part vanished meanwhile.
+    CompanyVanished,
+    /// Rows taken to be new were stored already.
+    MetStoredRows,
+}
+
+/// Everything of a part's transaction but its commit.
+///
+/// Until an import meets a stored row its rows are taken to be new and inserted as they are:
+/// companies with one plain `INSERT ... RETURNING`, prospects with a binary COPY straight into
+/// `prospect`. That needs no look-up, which is what a large import's stale table statistics
+/// make expensive. When such an insert meets a stored row (a file imported again, or rows
+/// another writer stored), the attempt ends ([`Prepared::MetStoredRows`]) and the part is
+/// written again, staged and merged, each row looked up by its key. (A savepoint would save
+/// the redo, but rows written under one carry a transaction id above the consistency token.)
+async fn prepare_part(
+    transaction: &Transaction<'_>,
+    organization_id: i64,
+    rows: &[StagedRow],
+    mirror: bool,
+    memory: &ImportMemory,
+) -> Result<Prepared, DbError> {
+    let optimistic = memory.optimistic();
+    let mut outcome = BatchOutcome::default();
+    transaction.batch_execute(&SQL.create_staging).await?;
+    let companies = companies_of(rows);
+    let mut ids: HashMap<&str, i64> = HashMap::with_capacity(companies.len());
+    let mut to_merge: Vec<(&str, &CompanyRow, u64)> = Vec::new();
+    {
+        let known = memory.lock();
+        for (domain, company) in &companies {
+            let print = fingerprint(company);
+            match known.get(*domain) {
+                Some(&(id, known_print)) if known_print == print => {
+                    ids.insert(domain, id);
+                }
+                _ => to_merge.push((domain, company, print)),
+            }
+        }
+    }
+    let mut learned = Vec::with_capacity(to_merge.len());
+    if !to_merge.is_empty() {
+        copy_in(
+            transaction,
+            &SQL.copy_company_stage,
+            &to_merge,
+            |(_, company, _), values| {
+                values.extend(COMPANY.written().map(|(_, write)| (write.value)(company)));
+            },
+        )
+        .await?;
+        let written = if optimistic {
+            let inserted = unless_duplicate(
+                "company_domain_unique",
+                transaction.query(SQL.insert_companies.as_str(), &[&organization_id]),
+            )
+            .await?;
+            let Some(inserted) = inserted else {
+                return Ok(Prepared::MetStoredRows);
+            };
+            outcome.companies_created = inserted.len() as u64;
+            inserted
+        } else {
+            let merged = transaction
+                .query(SQL.merge_companies.as_str(), &[&organization_id])
+                .await?;
+            for row in &merged {
+                match row.try_get::<_, Option<bool>>(2)? {
+                    Some(true) => outcome.companies_created += 1,
+                    Some(false) => outcome.companies_updated += 1,
+                    None => {}
+                }
+            }
+            merged
+        };
+        for row in &written {
+            let domain: &str = row.try_get(0)?;
+            if let Some((domain, _)) = companies.get_key_value(domain) {
+                ids.insert(domain, row.try_get(1)?);
+            }
+        }
+        // A company a concurrent writer changed to our values between the merge's look-up and
+        // its insert is neither written nor returned: look it up.
+        let missing: Vec<&str> = to_merge
+            .iter()
+            .map(|(domain, _, _)| *domain)
+            .filter(|domain| !ids.contains_key(domain))
+            .collect();
+        if !missing.is_empty() {
+            for row in transaction
+                .query(SQL.company_ids.as_str(), &[&organization_id, &missing])
+                .await?
+            {
+                let domain: &str = row.try_get(0)?;
+                if let Some((domain, _)) = companies.get_key_value(domain) {
+                    ids.insert(domain, row.try_get(1)?);
+                }
+            }
+        }
+        for (domain, _, print) in &to_merge {
+            match ids.get(domain) {
+                Some(id) => learned.push((Box::from(*domain), *id, *print)),
+                None => return Ok(Prepared::CompanyVanished),
+            }
+        }
+    }
+
+    // The part's prospects with their company ids, in key order (the lock order of the
+    // inserts, so concurrent imports of the same new prospects cannot deadlock).
+    let mut prospects: Vec<(i64, &StagedRow)> = Vec::with_capacity(rows.len());
+    for staged in rows {
+        match ids.get(staged.record.company.domain.as_str()) {
+            Some(id) => prospects.push((*id, staged)),
+            None => return Ok(Prepared::CompanyVanished),
+        }
+    }
+    prospects.sort_unstable_by(|(_, a), (_, b)| a.record.key().cmp(&b.record.key()));
+    // Rows taken to be new go straight into `prospect`, with their organization; others are
+    // staged for the merge.
+    let (copy, organization) = if optimistic {
+        (&SQL.copy_new_prospects, Some(&organization_id))
+    } else {
+        (&SQL.copy_prospect_stage, None)
+    };
+    let copied = copy_in(
+        transaction,
+        copy,
+        &prospects,
+        |&(ref company_id, staged), values| {
+            values.extend(organization.map(|id| id as &(dyn ToSql + Sync)));
+            values.push(company_id);
+            values.extend(
+                PROSPECT
+                    .written()
+                    .map(|(_, write)| (write.value)(&staged.record)),
+            );
+        },
+    );
+    if optimistic {
+        if unless_duplicate("prospect_external_id_unique", copied)
+            .await?
+            .is_none()
+        {
+            return Ok(Prepared::MetStoredRows);
+        }
+        outcome.inserted = prospects.len() as u64;
+    } else {
+        copied.await?;
+        let merged = transaction
+            .query_one(SQL.merge_prospects.as_str(), &[&organization_id])
+            .await?;
+        let count = |index: usize| -> Result<u64, DbError> {
+            Ok(merged.try_get::<_, i64>(index)?.max(0) as u64)
+        };
+        outcome.inserted = count(0)?;
+        outcome.updated = count(1)?;
+    }
+    outcome.unchanged = rows.len() as u64 - outcome.inserted - outcome.updated;
+    if outcome.wrote() && mirror {
+        let (sources, external_ids): (Vec<&str>, Vec<&str>) = prospects
+            .iter()
+            .map(|(_, staged)| staged.record.key())
+            .unzip();
+        transaction
+            .execute(
+                SQL.mirror_keys_to_customer.as_str(),
+                &[&organization_id, &sources, &external_ids],
+            )
+            .await?;
+    }
+    Ok(Prepared::Part(outcome, learned))
+}
+
+/// Binary COPY of `items`, each turned into its column values by `values` (one buffer for all
+/// rows: no allocation per row).
+async fn copy_in<'a, T: 'a>(
+    transaction: &Transaction<'_>,
+    copy: &Copy,
+    items: &'a [T],
+    mut values: impl FnMut(&'a T, &mut Vec<&'a (dyn ToSql + Sync)>),
+) -> Result<(), tokio_postgres::Error> {
+    let sink = transaction.copy_in(copy.statement.as_str()).await?;
+    let writer = BinaryCopyInWriter::new(sink, &copy.types);
+    pin_mut!(writer);
+    let mut buffer: Vec<&'a (dyn ToSql + Sync)> = Vec::with_capacity(copy.types.len());
+    for item in items {
+        buffer.clear();
+        values(item, &mut buffer);
+        writer.as_mut().write(&buffer).await?;
+    }
+    writer.finish().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persistence::staged;
+
+    #[test]
+    fn later_non_empty_company_values_win_within_a_batch() {
+        let rows = [
+            staged(
+                1,
+                "a",
+                "acme.com",
+                CompanyRow {
+                    name: Some("Acme".into()),
+                    industry: Some("Software".into()),
+                    min_employees: Some(1),
+                    max_employees: Some(10),
+                    ..Default::default()
+                },
+            ),
+            staged(
+                2,
+                "b",
+                "acme.com",
+                CompanyRow {
+                    name: Some("Acme Inc".into()),
+                    max_employees: Some(50),
+                    ..Default::default()
+                },
+            ),
+            staged(3, "c", "beta.io", CompanyRow::default()),
+        ];
+        let companies = companies_of(&rows);
+        assert_eq!(
+            companies.keys().copied().collect::<Vec<_>>(),
+            ["acme.com", "beta.io"]
+        );
+        let acme = &companies["acme.com"];
+        assert_eq!(acme.name.as_deref(), Some("Acme Inc"));
+        assert_eq!(acme.industry.as_deref(), Some("Software"));
+        // The employee range is a pair: the later row's range replaces both bounds.
+        assert_eq!((acme.min_employees, acme.max_employees), (None, Some(50)));
+    }
+}

@@ -1,0 +1,452 @@
+//! Every statement of the store, derived once from the column tables ([`super::columns`]).
+
+use std::fmt::Write as _;
+use std::sync::LazyLock;
+
+use tokio_postgres::types::{Kind, Type};
+
+use super::columns::{COMPANY, CUSTOMER, Merge, PROSPECT, Table};
+
+/// How a prospect refers to its company: written by every merge (a prospect moves to the
+/// company its latest record names), resolved by the store from the company's domain.
+const COMPANY_ID: (&str, Merge) = ("company_id", Merge::Overwrite);
+
+/// The statements, built on first use.
+pub static SQL: LazyLock<Statements> = LazyLock::new(Statements::build);
+
+pub struct Statements {
+    /// Creates the session's staging tables unless they exist; emptied at every commit.
+    pub create_staging: String,
+    /// Binary COPY of a batch's companies to merge into their staging table.
+    pub copy_company_stage: Copy,
+    /// Inserts the staged companies, all taken to be new; their domains and ids.
+    pub insert_companies: String,
+    /// Merges the staged companies; one row per staged company: its domain, its id, and
+    /// whether it was inserted (true), updated (false) or left unchanged (NULL).
+    pub merge_companies: String,
+    /// Ids of companies by domain (`$2`), for staged companies a concurrent writer changed
+    /// between the merge's look-up and its insert.
+    pub company_ids: String,
+    /// Binary COPY of prospects, all taken to be new, straight into `prospect`.
+    pub copy_new_prospects: Copy,
+    /// Binary COPY of prospects into their staging table.
+    pub copy_prospect_stage: Copy,
+    /// Merges the staged prospects; counts of inserted and updated rows.
+    pub merge_prospects: String,
+    pub upsert_company: String,
+    pub upsert_prospect: String,
+    pub company_id_by_domain: String,
+    pub prospect_id_by_key: String,
+    pub select_company: String,
+    pub select_prospect: String,
+    /// Dual ingestion of the prospects with the keys `$2`, `$3`, ...
+    pub mirror_keys_to_customer: String,
+    /// Dual ingestion of one prospect by id (`$2`).
+    pub mirror_prospect_to_customer: String,
+    pub select_customers: String,
+}
+
+/// A binary COPY statement and the types of its columns, in order.
+pub struct Copy {
+    pub statement: String,
+    pub types: Vec<Type>,
+}
+
+impl Copy {
+    fn new(into: &str, columns: &[(&str, Type)]) -> Self {
+        Self {
+            statement: format!(
+                "COPY {into} ({}) FROM STDIN (FORMAT binary)",
+                columns
+                    .iter()
+                    .map(|(name, _)| *name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            types: columns
+                .iter()
+                .map(|(_, sql_type)| sql_type.clone())
+                .collect(),
+        }
+    }
+}
+
+/// The columns of `table` a batch merges, in order, with their rule.
+fn merged<R, M>(table: &Table<R, M>) -> Vec<(&'static str, Merge)> {
+    table
+        .written()
+        .map(|(name, write)| (name, write.merge))
+        .collect()
+}
+
+fn prospect_merged() -> Vec<(&'static str, Merge)> {
+    let mut columns = vec![COMPANY_ID];
+    columns.extend(merged(&PROSPECT));
+    columns
+}
+
+/// The SQL name of a column type, for the staging tables.
+fn type_name(sql_type: &Type) -> String {
+    match sql_type.kind() {
+        Kind::Array(element) => format!("{}[]", element.name()),
+        _ => sql_type.name().to_owned(),
+    }
+}
+
+/// `a, b, c` with each name formatted by `each`.
+fn list(names: &[&str], each: impl Fn(&str) -> String) -> String {
+    names
+        .iter()
+        .map(|name| each(name))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn names(columns: &[(&'static str, Merge)]) -> Vec<&'static str> {
+    columns.iter().map(|(name, _)| *name).collect()
+}
+
+/// What merging the incoming row (`incoming`) into the stored one (`stored`) gives for one
+/// column; `None` for key columns, which are never updated.
+fn merge_expression(name: &str, merge: Merge, stored: &str, incoming: &str) -> Option<String> {
+    Some(match merge {
+        Merge::Key => return None,
+        Merge::Overwrite => format!("{incoming}.{name}"),
+        Merge::KeepWhenNull => format!("coalesce({incoming}.{name}, {stored}.{name})"),
+        Merge::KeepWhenEmpty => format!(
+            "CASE WHEN cardinality({incoming}.{name}) = 0 THEN {stored}.{name} \
+             ELSE {incoming}.{name} END"
+        ),
+        Merge::PairWith(other) => format!(
+            "CASE WHEN {incoming}.{name} IS NULL AND {incoming}.{other} IS NULL \
+             THEN {stored}.{name} ELSE {incoming}.{name} END"
+        ),
+        Merge::Follows(other) => format!(
+            "CASE WHEN {incoming}.{other} IS NULL THEN {stored}.{name} ELSE {incoming}.{name} END"
+        ),
+        Merge::ObjectKeys => format!("{stored}.{name} || {incoming}.{name}"),
+    })
+}
+
+/// The stored columns and the merge's results, for the updated (non-key) columns.
+fn stored_and_merged(
+    columns: &[(&'static str, Merge)],
+    stored: &str,
+    incoming: &str,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let mut stored_columns = Vec::new();
+    let mut set = Vec::new();
+    for (name, merge) in columns {
+        if let Some(expression) = merge_expression(name, *merge, stored, incoming) {
+            stored_columns.push(format!("{stored}.{name}"));
+            set.push(((*name).to_owned(), expression));
+        }
+    }
+    (stored_columns, set)
+}
+
+/// `ON CONFLICT ... DO UPDATE SET <merge> WHERE <stored row differs from the merge>`: a merge
+/// that would change nothing is skipped.
+fn merge_clause(columns: &[(&'static str, Merge)], stored: &str) -> String {
+    let (stored_columns, set) = stored_and_merged(columns, stored, "EXCLUDED");
+    format!(
+        "DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
+        set.iter()
+            .map(|(name, expression)| format!("{name} = {expression}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        stored_columns.join(", "),
+        set.iter()
+            .map(|(_, expression)| expression.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+/// True when the stored row already equals what merging the `incoming` row into it would give:
+/// the bulk merges leave such rows out before `ON CONFLICT`, which would otherwise lock (and so
+/// write) every stored row a batch names, changed or not.
+fn changes_nothing(columns: &[(&'static str, Merge)], stored: &str, incoming: &str) -> String {
+    let (stored_columns, set) = stored_and_merged(columns, stored, incoming);
+    format!(
+        "({}) IS NOT DISTINCT FROM ({})",
+        stored_columns.join(", "),
+        set.iter()
+            .map(|(_, expression)| expression.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// `$first, $first+1, ...` for `count` parameters.
+fn parameters(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The SELECT list of a table's columns in table order, as [`Table::read_into`] reads them.
+fn select_list<R, M>(table: &Table<R, M>) -> String {
+    list(
+        &table.columns.iter().map(|c| c.name).collect::<Vec<_>>(),
+        |name| format!("{}.{name}", table.alias),
+    )
+}
+
+fn staging_ddl(name: &str, columns: &[(&str, Type)]) -> String {
+    let mut ddl = format!("CREATE TEMP TABLE IF NOT EXISTS {name} (");
+    for (index, (column, sql_type)) in columns.iter().enumerate() {
+        let separator = if index == 0 { "" } else { ", " };
+        let _ = write!(ddl, "{separator}{column} {}", type_name(sql_type));
+    }
+    ddl.push_str(") ON COMMIT DELETE ROWS;");
+    ddl
+}
+
+/// `(k1, k2) IN (SELECT * FROM unnest($first::t1[], ...))`-style pieces for a table's key:
+/// the unnest call over one array parameter per key column.
+fn unnest_keys<R, M>(table: &Table<R, M>, first: usize) -> String {
+    let arrays: Vec<String> = table
+        .key
+        .iter()
+        .enumerate()
+        .map(|(offset, key)| {
+            let sql_type = table
+                .write_of(key)
+                .map_or_else(|| "text".to_owned(), |write| type_name(&write.sql_type));
+            format!("${}::{sql_type}[]", first + offset)
+        })
+        .collect();
+    format!("unnest({})", arrays.join(", "))
+}
+
+/// `alias.key = other.key AND ...` over a table's key.
+fn key_matches<R, M>(table: &Table<R, M>, other: &str) -> String {
+    table
+        .key
+        .iter()
+        .map(|key| format!("{}.{key} = {other}.{key}", table.alias))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+impl Statements {
+    fn build() -> Self {
+        let company = merged(&COMPANY);
+        let company_columns = names(&company);
+        let prospect = merged(&PROSPECT);
+        let prospect_columns = names(&prospect);
+        let prospect_all = prospect_merged();
+        let (c, p) = (COMPANY.alias, PROSPECT.alias);
+
+        let written = |table_columns: Vec<(&'static str, Type)>, first: &[(&'static str, Type)]| {
+            let mut columns = first.to_vec();
+            columns.extend(table_columns);
+            columns
+        };
+        let company_typed: Vec<(&str, Type)> = COMPANY
+            .written()
+            .map(|(name, write)| (name, write.sql_type.clone()))
+            .collect();
+        let prospect_typed: Vec<(&str, Type)> = PROSPECT
+            .written()
+            .map(|(name, write)| (name, write.sql_type.clone()))
+            .collect();
+        let prospect_stage = written(prospect_typed.clone(), &[(COMPANY_ID.0, Type::INT8)]);
+        // A JIT compilation takes longer than a batch's statements run: the tables'
+        // statistics, which lag behind a large import, can make them look costly enough.
+        let create_staging = format!(
+            "SET LOCAL client_min_messages = warning; SET LOCAL jit = off; {} {}",
+            staging_ddl("ingest_company_stage", &company_typed),
+            staging_ddl("ingest_prospect_stage", &prospect_stage),
+        );
+        let company_list = company_columns.join(", ");
+        let prospect_list = prospect_columns.join(", ");
+        let company_key = COMPANY.key.join(", ");
+        let prospect_key = PROSPECT.key.join(", ");
+
+        let insert_companies = format!(
+            "INSERT INTO company AS {c} (organization_id, {company_list})
+             SELECT $1, {company_list} FROM ingest_company_stage ORDER BY {company_key}
+             RETURNING {}, {c}.id",
+            list(COMPANY.key, |key| format!("{c}.{key}")),
+        );
+        // Companies the batch would not change are left out of the insert, so they are
+        // neither written nor locked.
+        let merge_companies = format!(
+            "WITH staged AS MATERIALIZED (
+                 SELECT s.*, {c}.id AS stored_id,
+                        {c}.id IS NOT NULL AND {} AS unchanged
+                 FROM ingest_company_stage s
+                 LEFT JOIN company {c} ON {c}.organization_id = $1 AND {}),
+             written AS (
+                 INSERT INTO company AS {c} (organization_id, {company_list})
+                 SELECT $1, {company_list} FROM staged WHERE NOT unchanged
+                 ORDER BY {company_key}
+                 ON CONFLICT (organization_id, {company_key}) {}
+                 RETURNING {}, {c}.id, (xmax = 0) AS inserted)
+             SELECT {company_key}, id, inserted FROM written
+             UNION ALL
+             SELECT {company_key}, stored_id, NULL FROM staged WHERE unchanged",
+            changes_nothing(&company, c, "s"),
+            key_matches(&COMPANY, "s"),
+            merge_clause(&company, c),
+            list(COMPANY.key, |key| format!("{c}.{key}")),
+        );
+        let company_ids = format!(
+            "SELECT {company_key}, id FROM company WHERE organization_id = $1 AND ({company_key}) IN \
+             (SELECT * FROM {})",
+            unnest_keys(&COMPANY, 2)
+        );
+        // Each staged prospect is looked up: new ones are inserted plainly (no speculative
+        // insertion), stored ones the merge would change go through `ON CONFLICT`, and
+        // unchanged ones are left alone (neither written nor locked). A row another writer
+        // inserts meanwhile makes the plain insert fail on the key, and the part is retried.
+        let merge_prospects = format!(
+            "WITH looked_up AS MATERIALIZED (
+                 SELECT s.*,
+                        CASE WHEN {p}.id IS NULL THEN 'new'
+                             WHEN {} THEN 'unchanged'
+                             ELSE 'changed' END AS stored_as
+                 FROM ingest_prospect_stage s
+                 LEFT JOIN prospect {p} ON {p}.organization_id = $1 AND {}),
+             inserted AS (
+                 INSERT INTO prospect (organization_id, {}, {prospect_list})
+                 SELECT $1, {}, {prospect_list} FROM looked_up WHERE stored_as = 'new'
+                 ORDER BY {prospect_key}
+                 RETURNING 1),
+             merged AS (
+                 INSERT INTO prospect AS {p} (organization_id, {}, {prospect_list})
+                 SELECT $1, {}, {prospect_list} FROM looked_up WHERE stored_as = 'changed'
+                 ORDER BY {prospect_key}
+                 ON CONFLICT (organization_id, {prospect_key}) {}
+                 RETURNING (xmax = 0) AS inserted)
+             SELECT (SELECT count(*) FROM inserted) + count(*) FILTER (WHERE inserted),
+                    count(*) FILTER (WHERE NOT inserted)
+             FROM merged",
+            changes_nothing(&prospect_all, p, "s"),
+            key_matches(&PROSPECT, "s"),
+            COMPANY_ID.0,
+            COMPANY_ID.0,
+            COMPANY_ID.0,
+            COMPANY_ID.0,
+            merge_clause(&prospect_all, p),
+        );
+
+        let upsert_company = format!(
+            "INSERT INTO company AS {c} (organization_id, {company_list}) VALUES ($1, {}) \
+             ON CONFLICT (organization_id, {company_key}) {} \
+             RETURNING id, (xmax = 0) AS inserted",
+            parameters(2, company_columns.len()),
+            merge_clause(&company, c),
+        );
+        let upsert_prospect = format!(
+            "INSERT INTO prospect AS {p} (organization_id, {}, {prospect_list}) \
+             VALUES ($1, $2, {}) \
+             ON CONFLICT (organization_id, {prospect_key}) {} \
+             RETURNING id, (xmax = 0) AS inserted",
+            COMPANY_ID.0,
+            parameters(3, prospect_columns.len()),
+            merge_clause(&prospect_all, p),
+        );
+        let by_key = |table_name: &str, key: &[&str]| {
+            format!(
+                "SELECT id FROM {table_name} WHERE organization_id = $1 AND {}",
+                key.iter()
+                    .enumerate()
+                    .map(|(offset, key)| format!("{key} = ${}", offset + 2))
+                    .collect::<Vec<_>>()
+                    .join(" AND ")
+            )
+        };
+        let mut new_prospect = vec![("organization_id", Type::INT8), (COMPANY_ID.0, Type::INT8)];
+        new_prospect.extend(prospect_typed);
+        Self {
+            create_staging,
+            copy_company_stage: Copy::new("ingest_company_stage", &company_typed),
+            insert_companies,
+            merge_companies,
+            company_ids,
+            copy_new_prospects: Copy::new("prospect", &new_prospect),
+            copy_prospect_stage: Copy::new("ingest_prospect_stage", &prospect_stage),
+            merge_prospects,
+            upsert_company,
+            upsert_prospect,
+            company_id_by_domain: by_key(COMPANY.name, COMPANY.key),
+            prospect_id_by_key: by_key(PROSPECT.name, PROSPECT.key),
+            select_company: format!(
+                "SELECT {} FROM company {c} WHERE {c}.organization_id = $1 AND {c}.id = $2",
+                select_list(&COMPANY)
+            ),
+            select_prospect: format!(
+                "SELECT {}, {} FROM prospect {p} JOIN company {c} ON {c}.id = {p}.{} \
+                 WHERE {p}.organization_id = $1 AND {p}.id = $2",
+                select_list(&PROSPECT),
+                select_list(&COMPANY),
+                COMPANY_ID.0,
+            ),
+            mirror_keys_to_customer: CUSTOMER.mirror(&format!(
+                "p.organization_id = $1 AND ({}) IN (SELECT * FROM {})",
+                list(PROSPECT.key, |key| format!("p.{key}")),
+                unnest_keys(&PROSPECT, 2)
+            )),
+            mirror_prospect_to_customer: CUSTOMER.mirror("p.organization_id = $1 AND p.id = $2"),
+            select_customers: CUSTOMER.select_page(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_merge_skips_updates_that_change_nothing() {
+        let clause = merge_clause(&[("name", Merge::KeepWhenNull)], "c");
+        assert_eq!(
+            clause,
+            "DO UPDATE SET name = coalesce(EXCLUDED.name, c.name) \
+             WHERE (c.name) IS DISTINCT FROM (coalesce(EXCLUDED.name, c.name))"
+        );
+    }
+
+    #[test]
+    fn the_unchanged_check_reads_the_incoming_row_where_the_merge_reads_excluded() {
+        let check = changes_nothing(
+            &[
+                ("domain", Merge::Key),
+                ("name", Merge::KeepWhenNull),
+                ("id", Merge::Overwrite),
+            ],
+            "c",
+            "s",
+        );
+        assert_eq!(
+            check,
+            "(c.name, c.id) IS NOT DISTINCT FROM (coalesce(s.name, c.name), s.id)"
+        );
+    }
+
+    #[test]
+    fn every_statement_builds_and_staging_types_are_sql() {
+        let sql = &*SQL;
+        assert!(
+            sql.create_staging.contains("tags text[]"),
+            "{}",
+            sql.create_staging
+        );
+        assert!(sql.create_staging.contains("min_employees int4"));
+        assert_eq!(sql.copy_new_prospects.types[0], Type::INT8);
+        assert!(
+            sql.upsert_prospect.contains("$21)"),
+            "{}",
+            sql.upsert_prospect
+        );
+        assert!(
+            sql.upsert_company.contains("$17)"),
+            "{}",
+            sql.upsert_company
+        );
+    }
+}

@@ -1,0 +1,444 @@
+//! The store: every read and write of ingest-svc's tables goes through [`Store`]. Single-row
+//! writes are here; batches are in [`super::lanes`] and [`super::batch`].
+
+use deadpool_postgres::GenericClient;
+use lma_proto::v1::{Company, Prospect, ProspectRecord, WriteOutcome};
+use svc_core::{DbError, Pool};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::columns::{COMPANY, CUSTOMER, PROSPECT};
+use super::retry;
+use super::sql::SQL;
+use crate::validate::{CompanyRow, ProspectRow};
+
+pub struct Store {
+    pub(super) pool: Pool,
+    /// Also write each stored prospect, flattened, into the legacy `customer` table.
+    dual_ingest: bool,
+}
+
+/// What an upsert stored.
+pub struct UpsertedProspect {
+    pub prospect: Prospect,
+    pub outcome: WriteOutcome,
+    pub company_outcome: WriteOutcome,
+    pub consistency_token: String,
+}
+
+/// What an UpsertCompany stored.
+pub struct UpsertedCompany {
+    pub company: Company,
+    pub outcome: WriteOutcome,
+    pub consistency_token: String,
+}
+
+/// Why a company was not deleted.
+pub enum DeleteCompanyOutcome {
+    Deleted {
+        prospects_deleted: u64,
+        consistency_token: String,
+    },
+    NotFound,
+    /// It has prospects and the caller did not ask to delete them.
+    HasProspects(u64),
+}
+
+/// One legacy `customer` row as a record, with its id.
+pub struct LegacyCustomer {
+    pub id: i64,
+    pub record: ProspectRecord,
+}
+
+/// What the integrity checks after a legacy migration found.
+pub struct LegacyIntegrity {
+    pub prospects_without_company: u64,
+    pub customers_without_prospect: u64,
+}
+
+/// Tags the transaction with its writer's trace context; the change-log rows it writes copy it
+/// (`change_log.traceparent`), so that the refresh applying them can link to this trace.
+const SET_TRACEPARENT: &str = "SELECT set_config('lma.traceparent', $1, true)";
+
+/// Begins a write transaction: the one place ingest-svc does, so every write carries the
+/// caller's trace context (one extra round trip, only when the call is traced and sampled).
+pub(super) async fn begin_write(
+    client: &mut deadpool_postgres::Client,
+) -> Result<deadpool_postgres::Transaction<'_>, DbError> {
+    let transaction = client.transaction().await?;
+    if let Some(traceparent) = svc_core::telemetry::current_traceparent() {
+        let statement = transaction.prepare_cached(SET_TRACEPARENT).await?;
+        transaction.execute(&statement, &[&traceparent]).await?;
+    }
+    Ok(transaction)
+}
+
+/// The consistency token of the current transaction: its own xid when it wrote, otherwise the
+/// newest xid that could have written what it read.
+const CONSISTENCY_TOKEN: &str = "SELECT CASE WHEN $1 THEN pg_current_xact_id()::text \
+     ELSE (pg_snapshot_xmax(pg_current_snapshot())::text::numeric - 1)::text END";
+
+/// The consistency token of `transaction` ([`CONSISTENCY_TOKEN`]), to return once it commits.
+pub(super) async fn consistency_token(
+    transaction: &tokio_postgres::Transaction<'_>,
+    wrote: bool,
+) -> Result<String, DbError> {
+    Ok(transaction
+        .query_one(CONSISTENCY_TOKEN, &[&wrote])
+        .await?
+        .try_get(0)?)
+}
+
+/// The later of two consistency tokens (transaction ids as decimal text), for a write made of
+/// several transactions: waiting for the later one waits for both.
+pub(super) fn later_token(a: String, b: String) -> String {
+    match (a.parse::<u64>(), b.parse::<u64>()) {
+        (Ok(x), Ok(y)) if x >= y => a,
+        _ => b,
+    }
+}
+
+impl Store {
+    pub fn new(pool: Pool, dual_ingest: bool) -> Self {
+        Self { pool, dual_ingest }
+    }
+
+    /// Whether stored prospects are mirrored into the legacy `customer` table.
+    pub fn dual_ingest(&self) -> bool {
+        self.dual_ingest
+    }
+
+    /// Merges a prospect and its company in one transaction.
+    pub async fn upsert_prospect(
+        &self,
+        organization_id: i64,
+        row: &ProspectRow,
+    ) -> Result<UpsertedProspect, DbError> {
+        self.upsert_prospect_mirrored(organization_id, row, self.dual_ingest)
+            .await
+    }
+
+    /// [`Store::upsert_prospect`], mirroring into `customer` only when `mirror`.
+    pub(super) async fn upsert_prospect_mirrored(
+        &self,
+        organization_id: i64,
+        row: &ProspectRow,
+        mirror: bool,
+    ) -> Result<UpsertedProspect, DbError> {
+        retry::on_conflict("upsert_prospect", || {
+            self.try_upsert_prospect(organization_id, row, mirror)
+        })
+        .await
+    }
+
+    async fn try_upsert_prospect(
+        &self,
+        organization_id: i64,
+        row: &ProspectRow,
+        mirror: bool,
+    ) -> Result<UpsertedProspect, DbError> {
+        let mut client = self.pool.get().await?;
+        let transaction = begin_write(&mut client).await?;
+        let (company_id, company_outcome) =
+            upsert_company(&transaction, organization_id, &row.company).await?;
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&organization_id, &company_id];
+        params.extend(PROSPECT.written().map(|(_, write)| (write.value)(row)));
+        let (prospect_id, outcome) = match transaction
+            .query_opt(SQL.upsert_prospect.as_str(), &params)
+            .await?
+        {
+            Some(written) => (written.try_get::<_, i64>(0)?, outcome_of(&written)?),
+            None => {
+                let existing = transaction
+                    .query_one(
+                        SQL.prospect_id_by_key.as_str(),
+                        &[&organization_id, &row.external_source, &row.external_id],
+                    )
+                    .await?;
+                (existing.try_get(0)?, WriteOutcome::Unchanged)
+            }
+        };
+        let wrote =
+            outcome != WriteOutcome::Unchanged || company_outcome != WriteOutcome::Unchanged;
+        if wrote && mirror {
+            transaction
+                .execute(
+                    SQL.mirror_prospect_to_customer.as_str(),
+                    &[&organization_id, &prospect_id],
+                )
+                .await?;
+        }
+        let consistency_token = consistency_token(&transaction, wrote).await?;
+        let stored = transaction
+            .query_one(
+                SQL.select_prospect.as_str(),
+                &[&organization_id, &prospect_id],
+            )
+            .await?;
+        let prospect = prospect_from_row(&stored)?;
+        transaction.commit().await?;
+        Ok(UpsertedProspect {
+            prospect,
+            outcome,
+            company_outcome,
+            consistency_token,
+        })
+    }
+
+    pub async fn get_prospect(
+        &self,
+        organization_id: i64,
+        prospect_id: i64,
+    ) -> Result<Option<Prospect>, DbError> {
+        let client = self.pool.get().await?;
+        client
+            .query_opt(
+                SQL.select_prospect.as_str(),
+                &[&organization_id, &prospect_id],
+            )
+            .await?
+            .map(|row| prospect_from_row(&row))
+            .transpose()
+    }
+
+    /// Deletes a prospect; `None` when the organization has no such prospect.
+    pub async fn delete_prospect(
+        &self,
+        organization_id: i64,
+        prospect_id: i64,
+    ) -> Result<Option<String>, DbError> {
+        let mut client = self.pool.get().await?;
+        let transaction = begin_write(&mut client).await?;
+        let deleted = transaction
+            .query_opt(
+                "DELETE FROM prospect WHERE organization_id = $1 AND id = $2 \
+                 RETURNING external_source, external_id",
+                &[&organization_id, &prospect_id],
+            )
+            .await?;
+        let Some(deleted) = deleted else {
+            return Ok(None);
+        };
+        if self.dual_ingest {
+            let external_source: String = deleted.try_get(0)?;
+            let external_id: String = deleted.try_get(1)?;
+            transaction
+                .execute(
+                    "DELETE FROM customer WHERE organization_id = $1 \
+                     AND external_source = $2 AND external_id = $3",
+                    &[&organization_id, &external_source, &external_id],
+                )
+                .await?;
+        }
+        let token = consistency_token(&transaction, true).await?;
+        transaction.commit().await?;
+        Ok(Some(token))
+    }
+
+    /// Merges one company by domain.
+    pub async fn upsert_company(
+        &self,
+        organization_id: i64,
+        row: &CompanyRow,
+    ) -> Result<UpsertedCompany, DbError> {
+        retry::on_conflict("upsert_company", || {
+            self.try_upsert_company(organization_id, row)
+        })
+        .await
+    }
+
+    async fn try_upsert_company(
+        &self,
+        organization_id: i64,
+        row: &CompanyRow,
+    ) -> Result<UpsertedCompany, DbError> {
+        let mut client = self.pool.get().await?;
+        let transaction = begin_write(&mut client).await?;
+        let (company_id, outcome) = upsert_company(&transaction, organization_id, row).await?;
+        let wrote = outcome != WriteOutcome::Unchanged;
+        let consistency_token = consistency_token(&transaction, wrote).await?;
+        let stored = transaction
+            .query_one(
+                SQL.select_company.as_str(),
+                &[&organization_id, &company_id],
+            )
+            .await?;
+        let company = company_from_row(&stored, 0)?;
+        transaction.commit().await?;
+        Ok(UpsertedCompany {
+            company,
+            outcome,
+            consistency_token,
+        })
+    }
+
+    /// Deletes a company; its prospects too when `delete_prospects`, otherwise only when it
+    /// has none. The company row is locked first, so no prospect can be attached meanwhile.
+    pub async fn delete_company(
+        &self,
+        organization_id: i64,
+        company_id: i64,
+        delete_prospects: bool,
+    ) -> Result<DeleteCompanyOutcome, DbError> {
+        let mut client = self.pool.get().await?;
+        let transaction = begin_write(&mut client).await?;
+        let locked = transaction
+            .query_opt(
+                "SELECT 1 FROM company WHERE organization_id = $1 AND id = $2 FOR UPDATE",
+                &[&organization_id, &company_id],
+            )
+            .await?;
+        if locked.is_none() {
+            return Ok(DeleteCompanyOutcome::NotFound);
+        }
+        let prospects: i64 = transaction
+            .query_one(
+                "SELECT count(*) FROM prospect WHERE organization_id = $1 AND company_id = $2",
+                &[&organization_id, &company_id],
+            )
+            .await?
+            .try_get(0)?;
+        if prospects > 0 && !delete_prospects {
+            return Ok(DeleteCompanyOutcome::HasProspects(prospects as u64));
+        }
+        if self.dual_ingest {
+            transaction
+                .execute(
+                    "DELETE FROM customer cu USING prospect p \
+                     WHERE p.organization_id = $1 AND p.company_id = $2 \
+                     AND cu.organization_id = p.organization_id \
+                     AND cu.external_source = p.external_source \
+                     AND cu.external_id = p.external_id",
+                    &[&organization_id, &company_id],
+                )
+                .await?;
+        }
+        let prospects_deleted = transaction
+            .execute(
+                "DELETE FROM prospect WHERE organization_id = $1 AND company_id = $2",
+                &[&organization_id, &company_id],
+            )
+            .await?;
+        transaction
+            .execute(
+                "DELETE FROM company WHERE organization_id = $1 AND id = $2",
+                &[&organization_id, &company_id],
+            )
+            .await?;
+        let consistency_token = consistency_token(&transaction, true).await?;
+        transaction.commit().await?;
+        Ok(DeleteCompanyOutcome::Deleted {
+            prospects_deleted,
+            consistency_token,
+        })
+    }
+
+    /// A page of the organization's legacy `customer` rows after id `after`, in id order.
+    pub async fn legacy_customers(
+        &self,
+        organization_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<LegacyCustomer>, DbError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(
+                SQL.select_customers.as_str(),
+                &[&organization_id, &after, &i64::from(limit)],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let mut record = ProspectRecord::default();
+                CUSTOMER.read_into(row, &mut record)?;
+                Ok(LegacyCustomer {
+                    id: row.try_get(0)?,
+                    record,
+                })
+            })
+            .collect()
+    }
+
+    /// What a legacy migration left behind: prospects without their company, customers
+    /// without a prospect of the same email.
+    pub async fn legacy_integrity(&self, organization_id: i64) -> Result<LegacyIntegrity, DbError> {
+        let client = self.pool.get().await?;
+        let checks = client
+            .query_one(
+                "SELECT \
+                   (SELECT count(*) FROM prospect p WHERE p.organization_id = $1 \
+                      AND NOT EXISTS (SELECT 1 FROM company c WHERE c.id = p.company_id \
+                                      AND c.organization_id = p.organization_id)), \
+                   (SELECT count(*) FROM customer cu WHERE cu.organization_id = $1 \
+                      AND NOT EXISTS (SELECT 1 FROM prospect p WHERE p.organization_id = $1 \
+                                      AND lower(p.email) = lower(btrim(cu.email))))",
+                &[&organization_id],
+            )
+            .await?;
+        let count = |index: usize| -> Result<u64, DbError> {
+            Ok(checks.try_get::<_, i64>(index)?.max(0) as u64)
+        };
+        Ok(LegacyIntegrity {
+            prospects_without_company: count(0)?,
+            customers_without_prospect: count(1)?,
+        })
+    }
+}
+
+async fn upsert_company(
+    client: &impl GenericClient,
+    organization_id: i64,
+    company: &CompanyRow,
+) -> Result<(i64, WriteOutcome), DbError> {
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&organization_id];
+    params.extend(COMPANY.written().map(|(_, write)| (write.value)(company)));
+    if let Some(written) = client
+        .query_opt(SQL.upsert_company.as_str(), &params)
+        .await?
+    {
+        return Ok((written.try_get(0)?, outcome_of(&written)?));
+    }
+    let existing = client
+        .query_one(
+            SQL.company_id_by_domain.as_str(),
+            &[&organization_id, &company.domain],
+        )
+        .await?;
+    Ok((existing.try_get(0)?, WriteOutcome::Unchanged))
+}
+
+fn outcome_of(written: &Row) -> Result<WriteOutcome, DbError> {
+    Ok(if written.try_get::<_, bool>("inserted")? {
+        WriteOutcome::Inserted
+    } else {
+        WriteOutcome::Updated
+    })
+}
+
+/// A company read by [`COMPANY`]'s columns, starting at column `first`.
+fn company_from_row(row: &Row, first: usize) -> Result<Company, DbError> {
+    let mut company = Company::default();
+    COMPANY.read_into(row, first, &mut company)?;
+    Ok(company)
+}
+
+/// A prospect read by [`PROSPECT`]'s columns, then its company's.
+fn prospect_from_row(row: &Row) -> Result<Prospect, DbError> {
+    let mut prospect = Prospect::default();
+    PROSPECT.read_into(row, 0, &mut prospect)?;
+    let company = company_from_row(row, PROSPECT.columns.len())?;
+    prospect.company_id.clone_from(&company.id);
+    prospect.company = Some(company);
+    Ok(prospect)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_later_token_is_the_larger_transaction_id_not_the_longer_text() {
+        assert_eq!(later_token("998".into(), "1002".into()), "1002");
+        assert_eq!(later_token("1002".into(), "998".into()), "1002");
+    }
+}
