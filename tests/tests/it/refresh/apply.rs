@@ -238,6 +238,18 @@ async fn a_company_change_no_search_hit_shows_leaves_the_search_rows_alone() {
     };
     let before = search_rows().await;
     assert_eq!(before.len(), 10);
+    let last_log = || async {
+        client
+            .query_one(
+                "SELECT coalesce(max(id), 0) FROM materialized_view_log \
+                 WHERE view_name = 'prospect_search_view' AND mode = 'incremental'",
+                &[],
+            )
+            .await
+            .expect("the refresh log")
+            .get::<_, i64>(0)
+    };
+    let logged_before = last_log().await;
 
     client
         .execute(
@@ -257,6 +269,11 @@ async fn a_company_change_no_search_hit_shows_leaves_the_search_rows_alone() {
         .get(0);
     assert_eq!(phones, 10, "the phone reached the view that shows it");
     assert_eq!(search_rows().await, before, "no search row was written");
+    assert_eq!(
+        last_log().await,
+        logged_before,
+        "nor were the company's search rows re-derived"
+    );
 
     rename_acme(&client).await;
     wait_until_consistent(&app.db).await;
