@@ -1,4 +1,4 @@
-//! The ingest benchmark (issue 3), all in one run on a throwaway PostgreSQL cluster (lma-tests).
+//! The ingest benchmark, all in one run on a throwaway PostgreSQL cluster (lma-tests).
 //!
 //! For each file size a deterministic CSV is generated under `--data-dir` (with a small share of
 //! messy rows: quoted company names with commas and quotes, and one row in 1,000 with an invalid

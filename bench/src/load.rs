@@ -1,7 +1,7 @@
-//! Load benchmark (issue 6): the three services as separate release processes against a
-//! synthetic data set; searches per second and p50/p95/p99 latency at 32 concurrent gRPC
-//! clients (a) idle, (b) while full rebuilds of every read model repeat, (c) while CSV imports
-//! stream in; and the resident memory of each service idle and under that load.
+//! Load benchmark: the three services as separate release processes against a synthetic data set;
+//! searches per second and p50/p95/p99 latency at 32 concurrent gRPC clients (a) idle, (b) while
+//! full rebuilds of every read model repeat, (c) while CSV imports stream in; and the resident
+//! memory of each service idle and under that load.
 //!
 //! Run the release build of the measured binaries first:
 //! `cargo build --release -p lma-bench -p ingest-svc -p search-svc -p refresh-svc`; the

@@ -1,5 +1,6 @@
-//! Benchmark tooling. For now: a deterministic generator of prospect CSV files, the input of
-//! the ingest benchmark. Same seed, same file, so runs compare like with like.
+//! Benchmark tooling: deterministic data (CSV files and data sets loaded by SQL; same seed, same
+//! data, so runs compare like with like) and the benchmarks whose results docs/BENCHMARKS.md
+//! records, each on a throwaway PostgreSQL cluster of its own.
 
 mod dataset;
 mod generate;
@@ -59,17 +60,17 @@ enum Command {
         #[command(flatten)]
         size: dataset::DatasetSize,
     },
-    /// Refresh benchmark (issue 4): freshness under steady writes, full rebuild against
-    /// REFRESH MATERIALIZED VIEW CONCURRENTLY, and the cost of change capture.
+    /// Refresh benchmark: freshness under steady writes, full rebuild against REFRESH MATERIALIZED
+    /// VIEW CONCURRENTLY, and the cost of change capture.
     Refresh(refresh::RefreshArgs),
-    /// Ingest benchmark (issue 3): psql \copy plus merge SQL against lmactl import through
-    /// ImportCsv, rows/s and peak RSS of ingest-svc and lmactl at several file sizes.
+    /// Ingest benchmark: psql \copy plus merge SQL against lmactl import through ImportCsv, rows/s
+    /// and peak RSS of ingest-svc and lmactl at several file sizes.
     Ingest(ingest::IngestArgs),
-    /// Search benchmark (issue 5): business queries over gRPC, as bare SQL on the read model
-    /// and as the base-table JOIN, and throughput at 32 clients.
+    /// Search benchmark: business queries over gRPC, as bare SQL on the read model and as the
+    /// base-table JOIN, and throughput at 32 clients.
     Search(search::SearchArgs),
-    /// Load benchmark (issue 6): searches/s and p50/p95/p99 at 32 clients idle, during full
-    /// rebuilds and during an import, and each service's memory, all three as release processes.
+    /// Load benchmark: searches/s and p50/p95/p99 at 32 clients idle, during full rebuilds and
+    /// during an import, and each service's memory, all three as release processes.
     Load(load::LoadArgs),
 }
 

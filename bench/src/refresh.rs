@@ -1,5 +1,5 @@
-//! The refresh benchmark (issue 4), all in one run on a throwaway PostgreSQL cluster loaded with
-//! the synthetic data set:
+//! The refresh benchmark, all in one run on a throwaway PostgreSQL cluster loaded with the
+//! synthetic data set:
 //!
 //! (b) the seeds' strategy, `REFRESH MATERIALIZED VIEW CONCURRENTLY` of materialized views equal
 //!     to the three read models (same definitions, same indexes), against

@@ -705,7 +705,7 @@ impl Store {
             };
             if attempt >= MAX_ATTEMPTS {
                 return Err(conflict.unwrap_or_else(|| {
-                    DbError::Config(format!(
+                    DbError::Conflict(format!(
                         "companies of the batch were deleted during {attempt} attempts"
                     ))
                 }));

@@ -12,7 +12,7 @@ pub enum IngestError {
     #[error("the company has {0} prospects; set delete_prospects to delete them with it")]
     CompanyHasProspects(u64),
     #[error("the file cannot be imported: {0}")]
-    Csv(#[from] crate::csv_import::CsvError),
+    Csv(#[from] CsvError),
     #[error("the client ended the stream: {0}")]
     ClientStream(Status),
     #[error("the client cancelled the call")]
@@ -23,6 +23,20 @@ pub enum IngestError {
     TaskFailed(&'static str, tokio::task::JoinError),
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+/// Why a file cannot be imported at all (as opposed to a bad row).
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    #[error("the file has no header line")]
+    NoHeader,
+    #[error("{0}")]
+    Header(String),
+    #[error("reading the file: {0}")]
+    Read(String),
+    /// The upload broke off or the writer stopped taking batches.
+    #[error("the upload ended early")]
+    Aborted,
 }
 
 impl IngestError {
@@ -49,9 +63,7 @@ impl From<IngestError> for Status {
             IngestError::CompanyHasProspects(count) => Status::failed_precondition(format!(
                 "the company has {count} prospects; set delete_prospects to delete them with it"
             )),
-            IngestError::Csv(crate::csv_import::CsvError::Aborted) => {
-                Status::cancelled("the import was cancelled")
-            }
+            IngestError::Csv(CsvError::Aborted) => Status::cancelled("the import was cancelled"),
             IngestError::Csv(error) => svc_core::error::invalid_field(
                 "chunk",
                 format!("the file cannot be imported: {error}"),
@@ -63,9 +75,7 @@ impl From<IngestError> for Status {
                  messages reported committed are stored, and importing the file again completes it",
             ),
             IngestError::TaskFailed(task, error) => {
-                // A panic's text is ours, not the caller's business.
-                tracing::error!(task, %error, "an ingest task failed");
-                Status::internal(format!("{task} failed"))
+                svc_core::error::internal("ingest-svc", &format!("{task} failed: {error}"))
             }
             IngestError::Db(error) => error.into(),
         }

@@ -10,6 +10,7 @@ mod legacy;
 mod normalize;
 mod store;
 mod validate;
+pub mod values;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -301,7 +301,7 @@ pub(crate) async fn begin_write(
 }
 
 /// The consistency token of the current transaction: its own xid when it wrote, otherwise the
-/// newest xid that could have written what it read (DESIGN.md section 3).
+/// newest xid that could have written what it read (docs/API.md, consistency tokens).
 const CONSISTENCY_TOKEN: &str = "SELECT CASE WHEN $1 THEN pg_current_xact_id()::text \
      ELSE (pg_snapshot_xmax(pg_current_snapshot())::text::numeric - 1)::text END";
 

@@ -313,7 +313,7 @@ pub fn prospect(record: &ProspectRecord) -> Result<ProspectRow, Vec<FieldViolati
     let explicit_domain = !company_record.domain.trim().is_empty();
     if let (Some(email), Some(Err(error))) = (&email, &email_domain) {
         // A free-mail (or otherwise company-less) address is a valid email: it only needs the
-        // company named explicitly. Prospects always belong to a company (DESIGN.md section 4).
+        // company named explicitly. Prospects always belong to a company (docs/ARCHITECTURE.md).
         if !error.is_no_company() {
             check.violation("email", format!("{} {error}", quoted(email)));
         } else if !explicit_domain {

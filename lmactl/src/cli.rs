@@ -51,7 +51,8 @@ pub struct ImportArgs {
     #[arg(long = "encoding", value_parser = ["utf8", "utf16", "windows-1252"])]
     pub encoding: Option<String>,
 
-    /// external_source of every row (default: each row's own, else "csv:<file name>").
+    /// external_source of every row (default: each row's own, else the tool's name for a
+    /// recognized export, else "csv:<file name>").
     #[arg(long = "external-source")]
     pub external_source: Option<String>,
 

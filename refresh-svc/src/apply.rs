@@ -1,19 +1,19 @@
-//! Incremental apply (DESIGN.md section 2): claim a batch of change-log rows, re-derive the
-//! affected companies' rows of every read model from its definition, and advance the watermark,
+//! Incremental apply (docs/REFRESH.md, "Mechanism"): claim a batch of change-log rows, re-derive
+//! the affected companies' rows of every read model from its definition, and advance the watermark,
 //! all in one transaction.
 //!
 //! Each model is re-derived under its own savepoint, so one broken definition does not stop the
 //! others: the broken model is marked for a full rebuild (its share of the claimed batch is lost
 //! to it) and its watermark stands still until that rebuild succeeds.
 
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use svc_core::DbError;
-use svc_core::db::{DbOperation, traced};
 use tokio_postgres::{Client, IsolationLevel, Transaction};
 use tracing::Instrument as _;
 
-use crate::read_model::{self, Affected, LockWait, Mode, Outcome, READ_MODELS, ReadModel};
+use crate::model_apply::{OnCancel, apply_to_model};
+use crate::read_model::{self, Affected, LockWait, Outcome, READ_MODELS, ReadModel};
 use crate::rederivation;
 
 /// How applies are made.
@@ -276,83 +276,4 @@ async fn apply_claimed(
         busy: false,
         queued,
     })
-}
-
-/// What a statement timeout (or cancel) of a re-derivation means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OnCancel {
-    /// The model is left behind, like any failure of it: a full rebuild follows (an apply,
-    /// whose batch would time out again).
-    Rebuild,
-    /// The whole transaction fails and is tried again smaller (a chunk: crate::rederivation).
-    Fail,
-}
-
-/// Re-derives the `affected` rows of `model` under a savepoint of its own and records the
-/// outcome. A failure of the model's definition (or table) is recorded, marks the model for a
-/// full rebuild and is returned in the outcome, so the caller goes on with the other models; only
-/// a failure of the connection itself, or a cancel with `OnCancel::Fail`, is an error.
-/// `watermark` goes to the refresh log.
-pub(crate) async fn apply_to_model(
-    transaction: &Transaction<'_>,
-    model: ReadModel,
-    affected: &Affected,
-    watermark: &str,
-    replica: &str,
-    on_cancel: OnCancel,
-) -> Result<Outcome, DbError> {
-    let model_started = Instant::now();
-    transaction.batch_execute("SAVEPOINT read_model").await?;
-    let mut outcome = Outcome {
-        model,
-        mode: Mode::Incremental,
-        rows: 0,
-        keys: affected.count(),
-        started_at: SystemTime::now(),
-        duration: Default::default(),
-        watermark: watermark.to_owned(),
-        error: None,
-    };
-    let rederived = traced(
-        DbOperation::new("REDERIVE", model.table),
-        read_model::rederive(transaction, model, affected),
-    );
-    match rederived.await {
-        Ok(written) => {
-            transaction
-                .batch_execute("RELEASE SAVEPOINT read_model")
-                .await?;
-            outcome.rows = written.rows();
-            outcome.duration = model_started.elapsed();
-            read_model::record_success(transaction, &outcome, replica, Some(&written)).await?;
-        }
-        Err(error)
-            if on_cancel == OnCancel::Fail
-                && error.sql_state() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) =>
-        {
-            return Err(error);
-        }
-        Err(error) if error.db_error().is_some() => {
-            // The model's definition (or its table) is broken; the others go on.
-            transaction
-                .batch_execute("ROLLBACK TO SAVEPOINT read_model")
-                .await?;
-            transaction
-                .execute(
-                    "UPDATE read_model_state SET needs_rebuild = true WHERE read_model = $1",
-                    &[&model.table],
-                )
-                .await?;
-            let message = crate::error::describe(&error);
-            outcome.duration = model_started.elapsed();
-            read_model::record_error(transaction, model, Mode::Incremental, &message, replica)
-                .await?;
-            tracing::error!(read_model = model.table, error = %message, "incremental apply of a read model failed; a full rebuild will follow");
-            outcome.error = Some(message);
-        }
-        // The connection itself failed: nothing is committed, the batch stays in the log.
-        Err(error) => return Err(error),
-    }
-    crate::metrics::record_refresh(&outcome);
-    Ok(outcome)
 }

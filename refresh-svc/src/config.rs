@@ -20,8 +20,8 @@ pub struct Config {
     pub drain_interval_ms: u64,
 
     /// How often the leader looks for pending changes between notifications, in milliseconds.
-    /// Writers notify only the first change after each drain (change_signal, migration V3); a change that
-    /// skipped its notification while a drain was finishing waits at most this long.
+    /// Writers notify only the first change after each drain; a change that skipped its
+    /// notification while a drain was finishing waits at most this long.
     #[arg(long, env = "LMA_CHANGE_PROBE_MS", default_value_t = 100,
           value_parser = clap::value_parser!(u64).range(5..=60_000))]
     pub change_probe_ms: u64,

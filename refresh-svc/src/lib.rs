@@ -10,6 +10,7 @@ mod error;
 mod leader;
 mod listener;
 mod metrics;
+mod model_apply;
 pub mod read_model;
 pub mod rebuild;
 pub mod reconcile;

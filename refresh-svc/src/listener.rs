@@ -1,7 +1,8 @@
-//! The change-log listener (DESIGN.md section 2). It owns a dedicated connection and drives it
-//! with `poll_message` itself, because tokio-postgres hands notifications only to whoever polls
-//! the connection. Every (re)connect wakes the applier, since notifications sent while it was
-//! disconnected are lost; the change log, not the notification, is the truth.
+//! The change-log listener (docs/ARCHITECTURE.md, "How a write becomes searchable"). It owns a
+//! dedicated connection and drives it with `poll_message` itself, because tokio-postgres hands
+//! notifications only to whoever polls the connection. Every (re)connect wakes the applier,
+//! since notifications sent while it was disconnected are lost; the change log, not the
+//! notification, is the truth.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -128,23 +128,25 @@ impl Outcome {
 ///   that with it and the next drain redoes it. So it does not wait for its WAL to reach the
 ///   disk, where a durable server's flushes would queue it behind the writers'
 ///   (docs/REFRESH.md);
-/// - no JIT: with a 500,000-prospect company skewing the statistics, an apply of ~1,000 changes
-///   was costed over jit_above_cost and compiled (70 ms of a 150 ms statement; seconds once
-///   inlining and optimization set in above 500,000); slower applies made larger batches, which
-///   cost more, until the applies fell minutes behind (docs/BENCHMARKS.md, Refresh, (e)).
+/// - no JIT: a very large company skews the statistics, and an ordinary apply is then costed
+///   over `jit_above_cost` and spends a large part of its time compiling; slower applies make
+///   larger batches, which cost more, until the applies fall far behind (docs/BENCHMARKS.md,
+///   Refresh, "(e)").
 pub const APPLY_SETTINGS: &str = "SET LOCAL synchronous_commit = off; SET LOCAL jit = off";
 
 /// Re-derivations of a bounded set of keys (an apply's batch, a chunk) reach their rows through
 /// indexes; the planner is told so, around those statements only ([`INDEXED_DONE`]):
-/// - no sequential scans: left to itself it hashed the whole company table into the join of
-///   each definition (75 ms of a 190 ms re-derivation of 1,000 writes at a million prospects);
-///   the watermark's scan of the change log, on the other hand, has no index to use and went
-///   from ~1 ms to ~150 ms once told not to scan, hence around the re-derivations only;
-/// - no merge joins: with one company of 500,000 prospects skewing the statistics, the planner
-///   took every other company for 80 prospects instead of 10, and the summaries of 5,000
-///   companies became a merge join over the whole prospect index (545 ms against 76 ms nested);
-///   an apply that fell behind then claimed larger batches, each scanning whole indexes, and
-///   never caught up (docs/BENCHMARKS.md, Refresh, (e)).
+/// - no sequential scans: left to itself the planner hashes the whole company table into the
+///   join of each definition, a large part of a re-derivation's time; the watermark's scan of
+///   the change log, on the other hand, has no index to use and is many times slower when told
+///   not to scan, hence around the re-derivations only;
+/// - no merge joins: a very large company skews the statistics so that the planner takes every
+///   other company for many more prospects than it has, and merge-joins the summaries of a
+///   batch over the whole prospect index, several times slower than nested loops; an apply
+///   that falls behind then claims larger batches, each scanning whole indexes, and never
+///   catches up.
+///
+/// The measurements behind both: docs/BENCHMARKS.md, Refresh (the fourth session and "(e)").
 pub const INDEXED: &str = "SET LOCAL enable_seqscan = off; SET LOCAL enable_mergejoin = off";
 
 /// Ends [`INDEXED`].
@@ -203,13 +205,13 @@ pub async fn writer_horizon(client: &impl GenericClient) -> Result<WriterHorizon
     })
 }
 
-/// The watermark a transaction may publish once it holds the apply lock (DESIGN.md section 3):
-/// every transaction below it has finished and its changes are applied. A transaction still in
-/// progress in the snapshot holds it back if it belongs to this database or started after the
-/// horizon was taken (it could be anywhere); so does the oldest change still in the log. An
-/// in-progress xid was below `next_xid` only if it already ran when the horizon was read, so it
-/// is in `local_xids` exactly when it is this database's. xid8 values are compared with the
-/// 32-bit `backend_xid` modulo 2^32.
+/// The watermark a transaction may publish once it holds the apply lock (docs/ARCHITECTURE.md,
+/// "Tokens and watermarks"): every transaction below it has finished and its changes are applied. A
+/// transaction still in progress in the snapshot holds it back if it belongs to this database or
+/// started after the horizon was taken (it could be anywhere); so does the oldest change still in
+/// the log. An in-progress xid was below `next_xid` only if it already ran when the horizon was
+/// read, so it is in `local_xids` exactly when it is this database's. xid8 values are compared with
+/// the 32-bit `backend_xid` modulo 2^32.
 pub const WATERMARK_SQL: &str = "SELECT least(pg_snapshot_xmax(s), \
      (SELECT min(x) FROM pg_snapshot_xip(s) AS x \
       WHERE x >= $1::text::xid8 OR (x::text::numeric % 4294967296)::text = ANY($2::text[])), \

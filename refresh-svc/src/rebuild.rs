@@ -1,7 +1,7 @@
-//! Full rebuild (DESIGN.md section 2): build a replacement of a read model beside the live table
-//! from its definition, give it the live table's indexes, constraints, owner and grants as the
-//! catalog describes them (so schema changes of the read models need no code here), then swap
-//! names in one short step and drop the old table.
+//! Full rebuild (docs/ARCHITECTURE.md, "The read models"): build a replacement of a read model
+//! beside the live table from its definition, give it the live table's indexes, constraints, owner
+//! and grants as the catalog describes them (so schema changes of the read models need no code
+//! here), then swap names in one short step and drop the old table.
 //!
 //! The whole rebuild is one REPEATABLE READ transaction holding the apply lock: the replacement
 //! is exactly the definition at the snapshot, and changes committed after it stay in the change

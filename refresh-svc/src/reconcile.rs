@@ -37,8 +37,8 @@ pub async fn drift_in(transaction: &Transaction<'_>, model: ReadModel) -> Result
         ))
         .await?;
     // Rows are paired by the model's primary key (a hash join on one column) and compared
-    // whole; an EXCEPT ALL each way sorted or hashed both sides on every column instead, which
-    // made a rebuild slower than REFRESH MATERIALIZED VIEW CONCURRENTLY.
+    // whole: an EXCEPT ALL each way would sort or hash both sides on every column, which costs
+    // more than the REFRESH MATERIALIZED VIEW CONCURRENTLY a rebuild must not be slower than.
     let row = transaction
         .query_one(
             &format!(

@@ -15,15 +15,15 @@
 //! pass follows this one; however often the company changes, it is re-derived at most twice
 //! over from the moment of a change.
 //!
-//! `pending_since` is the contract with search-svc, documented with the table in
-//! migrations/V6__refresh_state.sql.
+//! `pending_since` is the contract with search-svc, documented with the table's definition and
+//! in docs/REFRESH.md.
 
 use std::time::{Duration, Instant};
 
 use svc_core::DbError;
 use tokio_postgres::{Client, IsolationLevel, Transaction};
 
-use crate::apply::{OnCancel, apply_to_model};
+use crate::model_apply::{OnCancel, apply_to_model};
 use crate::read_model::{self, Affected, LockWait, Outcome, READ_MODELS, ReadModel};
 
 /// How long a chunk should take: what a write to another company may wait for it, on top of
@@ -35,9 +35,10 @@ const MIN_CHUNK_ROWS: i64 = 100;
 
 /// While other changes keep coming (the last apply claimed some), steps take at most this share
 /// of the drain's time: after a step of d, the next waits (1 / share - 1) * d of applies. With
-/// nothing else to apply, steps follow each other at once. At 1,000 writes/s on the 2-core
-/// benchmark machine the applies alone keep the applier ~60% busy (docs/BENCHMARKS.md): a fifth
-/// more leaves it short of saturation, where every change would wait longer for its apply.
+/// nothing else to apply, steps follow each other at once. The share is what the applier has
+/// to spare at the write rate the freshness target is set for: the applies alone keep it more
+/// than half busy there (docs/BENCHMARKS.md, Refresh, "(e)"), and an applier driven to
+/// saturation makes every change wait longer for its apply.
 pub const STEP_SHARE: f64 = 0.2;
 
 /// How long the applies have after a step of `took` before the next step may run while other
@@ -48,10 +49,10 @@ pub fn pause_after(took: Duration) -> Duration {
 
 /// A step yields to the next apply while the oldest change in the log has waited longer than
 /// this: everyone else's changes come first, and chunks take only the time the applies leave.
-/// An apply at 1,000 writes/s takes tens of milliseconds, so a change waits about that long
-/// when the applies keep up. Measured without it: at 1,000 writes/s on the 2-core machine,
-/// chunks taking every other turn left the applies behind, their batches grew, and a batch of
-/// 5,000 changes took longer than the 5 s of writes it held (docs/BENCHMARKS.md, Refresh, (e)).
+/// Applies that keep up take tens of milliseconds, so a change waits about that long; one that
+/// has waited longer means the applies are falling behind, and chunks taking turns with them
+/// regardless would let their batches grow until a batch outlasts the writes it holds
+/// (docs/BENCHMARKS.md, Refresh, "(e)").
 pub const YIELD_AFTER: Duration = Duration::from_millis(100);
 
 /// The companies among `companies` that are large: more than `threshold` prospects in the base

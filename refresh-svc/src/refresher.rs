@@ -77,8 +77,9 @@ impl Refresher {
     /// Returns one summed outcome per read model touched.
     pub async fn drain(&self, wait: LockWait) -> Result<Vec<Outcome>, RefreshError> {
         let mut client = self.client().await?;
-        // Writers notify only while the signal is clear (change_signal, V3): clear it before claiming, so that
-        // a change committed from here on is either claimed below or wakes us again.
+        // Writers notify only while the signal is clear (`change_signal`): clear it before
+        // claiming, so that a change committed from here on is either claimed below or wakes us
+        // again.
         clear_change_signal(&client).await?;
         let started = Instant::now();
         let mut totals: Vec<Outcome> = Vec::new();
@@ -265,7 +266,7 @@ impl Refresher {
     }
 
     /// Whether the change log holds anything: the cheap probe between full drains that picks up
-    /// writes which skipped the NOTIFY (see change_signal in V3).
+    /// writes which skipped the NOTIFY (writers notify only while `change_signal` is clear).
     pub async fn has_pending_changes(&self) -> Result<bool, RefreshError> {
         let client = self.client().await?;
         // The primary key walk stays cheap however many claimed (dead) rows await vacuum.
@@ -352,9 +353,9 @@ fn published(mut totals: Vec<Outcome>, watermark: &str) -> Vec<Outcome> {
 }
 
 /// Clears the change signal unless a writer is setting it right now (that writer notifies),
-/// then moves the drain generation, so that every writing session looks at the signal again
-/// (change_drain_generation, migrations/V3__change_capture.sql). Two transactions, in this
-/// order: a session that reads the new generation must also read the cleared signal.
+/// then moves the drain generation, so that every writing session looks at the signal again (a
+/// session reads it once per generation). Two transactions, in this order: a session that
+/// reads the new generation must also read the cleared signal.
 pub async fn clear_change_signal(client: &tokio_postgres::Client) -> Result<(), DbError> {
     client
         .execute(

@@ -174,9 +174,9 @@ const GIN_INDEXES_SQL: &str = "SELECT i.indexrelid::regclass::text FROM pg_index
 /// Merges the pending lists of the read models' GIN indexes every `interval` while this replica
 /// leads. A GIN index takes inserts into a pending list, and the insert that finds the list full
 /// (`gin_pending_list_limit`) merges all of it inside its own transaction: for the apply that
-/// happens to make that write, seconds instead of milliseconds (measured at 1M prospects: a
-/// 1 MB trigram list took 0.56 s). Merged here, on a connection of its own, the work is the
-/// same but no apply waits for it; an insert that overflows while a merge runs skips its own.
+/// happens to make that write, seconds instead of milliseconds (docs/BENCHMARKS.md, Refresh).
+/// Merged here, on a connection of its own, the work is the same but no apply waits for it; an
+/// insert that overflows while a merge runs skips its own.
 pub async fn merge_gin_pending_lists(
     pool: svc_core::Pool,
     interval: Duration,

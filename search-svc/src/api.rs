@@ -14,7 +14,6 @@ use lma_proto::v1::{
     GetCompanyRequest, GetCompanyResponse, ProspectHit, SearchCompaniesRequest,
     SearchCompaniesResponse, SearchProspectsRequest, SearchProspectsResponse, get_company_request,
 };
-use svc_core::Caller;
 use svc_core::db::{DbOperation, traced};
 use tokio::time::Instant;
 use tokio_postgres::types::ToSql;
@@ -28,7 +27,7 @@ use crate::page_token::{PageTokenKeys, TextMode};
 use crate::paging::{self, PageShape};
 use crate::query::{self, PageRequest};
 use crate::stream::{ResponseStream, stream_of};
-use crate::watermark::WatermarkWatch;
+use crate::watermark::{Wait, WatermarkWatch};
 use crate::{count, export, rows};
 
 pub struct SearchApi {
@@ -55,38 +54,6 @@ impl SearchApi {
 
     fn deadline<T>(&self, request: &Request<T>) -> Instant {
         freshness::deadline(request.metadata(), self.min_token_max_wait)
-    }
-}
-
-/// What a call waits for before it reads: `min_token` in `model`, for the caller.
-#[derive(Clone)]
-pub struct Wait {
-    pub watermarks: Arc<WatermarkWatch>,
-    pub model: ReadModel,
-    pub caller: Caller,
-    pub min_token: Option<MinToken>,
-    pub deadline: Instant,
-}
-
-impl Wait {
-    /// The freshness `min_token` made the call wait for (holding no connection), or `None`
-    /// when there was nothing to wait for: then the answer reads it in the same round trip as
-    /// its query (see `with_freshness`).
-    pub async fn awaited(&self) -> Result<Option<Freshness>, SearchError> {
-        let Some(token) = self.min_token else {
-            return Ok(None);
-        };
-        let freshness = self
-            .watermarks
-            .wait_for(
-                self.model,
-                self.caller.organization_id,
-                self.caller.api_key_id,
-                token,
-                self.deadline,
-            )
-            .await?;
-        Ok(Some(freshness))
     }
 }
 

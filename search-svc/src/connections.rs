@@ -1,8 +1,8 @@
-//! The search pool, shared fairly between API keys (DESIGN.md section 6, "Fairness"): one key
-//! holds at most its share of the pool's connections at once, so however many slow searches or
-//! long exports one tenant runs, the rest of the pool stays for the others. A call over its
-//! key's share waits (as long as it would for the pool) for one of the key's own connections to
-//! come back, then is refused with `RESOURCE_EXHAUSTED`.
+//! The search pool, shared fairly between API keys (fairness: docs/ARCHITECTURE.md, "Rules every
+//! service follows"): one key holds at most its share of the pool's connections at once, so
+//! however many slow searches or long exports one tenant runs, the rest of the pool stays for
+//! the others. A call over its key's share waits (as long as it would for the pool) for one of
+//! the key's own connections to come back, then is refused with `RESOURCE_EXHAUSTED`.
 
 use std::ops::Deref;
 use std::sync::Arc;

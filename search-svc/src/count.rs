@@ -13,7 +13,7 @@ use lma_proto::v1::{
 use crate::error::SearchError;
 use crate::filter::ProspectConditions;
 use crate::page_token::TextMode;
-use crate::query::SqlQuery;
+use crate::sql::SqlQuery;
 
 /// Filters matching at most this many prospects are counted exactly.
 pub const EXACT_COUNT_LIMIT: i64 = 20_000;
@@ -150,7 +150,7 @@ async fn planner_rows(
     let rendered = conditions.render(&mut query, organization_id, text_mode);
     query.sql = format!(
         "EXPLAIN (FORMAT JSON) SELECT 1 FROM prospect_search_view WHERE {}",
-        rendered.join(" AND ")
+        rendered.all()
     );
     let plan: serde_json::Value = client
         .query_one(query.sql.as_str(), &query.param_refs().collect::<Vec<_>>())
@@ -234,7 +234,7 @@ async fn tally(
         } else {
             keys.join(", ")
         },
-        conditions = rendered.join(" AND "),
+        conditions = rendered.all(),
         sets = sets.join(", "),
     );
     let rows = client

@@ -10,12 +10,12 @@ use lma_proto::v1::export_prospects_response::Result as ExportResult;
 use lma_proto::v1::{ExportEnd, ExportProspectsResponse};
 use tokio_postgres::IsolationLevel;
 
-use crate::api::Wait;
 use crate::connections::Connections;
 use crate::error::SearchError;
 use crate::filter::ProspectConditions;
 use crate::freshness::{self, ReadModel};
 use crate::stream::Outbox;
+use crate::watermark::Wait;
 use crate::{query, rows};
 
 /// Rows fetched from the portal at a time.

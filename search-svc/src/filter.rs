@@ -9,7 +9,7 @@ use svc_core::error::Violations;
 
 use crate::error::SearchError;
 use crate::page_token::TextMode;
-use crate::query::SqlQuery;
+use crate::sql::SqlQuery;
 
 /// Longest free-text query, in characters.
 pub const MAX_QUERY_CHARS: usize = 256;
@@ -27,10 +27,26 @@ pub const PROSPECT_COMPANY_NAME_KEY: &str =
 pub const COMPANY_NAME_KEY: &str = "(lower(coalesce(name, domain)) COLLATE \"C\")";
 /// Revenue as a sort and range key: unknown revenue (-1) sorts last and matches no range.
 pub const PROSPECT_REVENUE_KEY: &str = "coalesce(revenue, -1)";
-/// The text trigram matching compares a query with (the expression of
-/// prospect_search_view_trigram_idx, migrations/V5__search.sql).
+/// The text trigram matching compares a query with: the expression of the read model's trigram
+/// index, so that the index serves it.
 pub const TRIGRAM_TEXT: &str =
     "prospect_trigram_text(full_name, email, job_title, company_name, industry)";
+
+/// A filter's conditions as SQL over one statement's parameters.
+#[derive(Debug)]
+pub struct Rendered {
+    /// Every condition, organization first; all must hold.
+    pub conditions: Vec<String>,
+    /// How well a row matches the free text, when the filter has any: the relevance sort's key.
+    pub score: Option<String>,
+}
+
+impl Rendered {
+    /// The conditions joined with AND, for a WHERE clause.
+    pub fn all(&self) -> String {
+        self.conditions.join(" AND ")
+    }
+}
 
 /// A free-text query, validated.
 #[derive(Debug, Clone)]
@@ -132,14 +148,14 @@ impl ProspectConditions {
         violations.finish(conditions).map_err(SearchError::Invalid)
     }
 
-    /// Appends the conditions (organization first) to `conditions`, binding their values.
-    /// The free-text condition uses `text_mode`; see [`ProspectConditions::score`].
+    /// The conditions (organization first) and the free text's score, their values bound to
+    /// `query`. The free text is matched by `text_mode`.
     pub fn render(
         &self,
         query: &mut SqlQuery,
         organization_id: i64,
         text_mode: TextMode,
-    ) -> Vec<String> {
+    ) -> Rendered {
         let mut conditions = vec![format!("organization_id = {}", query.bind(organization_id))];
         let mut any = |conditions: &mut Vec<String>, column: &str, values: &[String]| {
             if !values.is_empty() {
@@ -187,6 +203,7 @@ impl ProspectConditions {
         if let Some(since) = self.updated_since {
             conditions.push(format!("updated_at >= {}", query.bind(since)));
         }
+        let mut score = None;
         if let Some(text) = &self.query {
             let placeholder = query.bind(text.text.clone());
             conditions.push(match text_mode {
@@ -199,14 +216,14 @@ impl ProspectConditions {
                     query.bind(like_substring(&text.substring()))
                 ),
             });
-            query.score = Some(match text_mode {
+            score = Some(match text_mode {
                 TextMode::FullText => format!(
                     "ts_rank(search_document, websearch_to_tsquery('simple', {placeholder}))"
                 ),
                 TextMode::Trigram => format!("word_similarity({placeholder}, {TRIGRAM_TEXT})"),
             });
         }
-        conditions
+        Rendered { conditions, score }
     }
 }
 
@@ -241,7 +258,8 @@ impl CompanyConditions {
         violations.finish(conditions).map_err(SearchError::Invalid)
     }
 
-    pub fn render(&self, query: &mut SqlQuery, organization_id: i64) -> Vec<String> {
+    /// The conditions and the free text's score, like [`ProspectConditions::render`].
+    pub fn render(&self, query: &mut SqlQuery, organization_id: i64) -> Rendered {
         let mut conditions = vec![format!("organization_id = {}", query.bind(organization_id))];
         let mut any = |conditions: &mut Vec<String>, column: &str, values: &[String]| {
             if !values.is_empty() {
@@ -270,16 +288,17 @@ impl CompanyConditions {
         if let Some(min) = self.min_prospects {
             conditions.push(format!("prospect_count >= {}", query.bind(min)));
         }
+        let mut score = None;
         if let Some(text) = &self.query {
             let placeholder = query.bind(text.text.clone());
             conditions.push(format!(
                 "search_document @@ websearch_to_tsquery('simple', {placeholder})"
             ));
-            query.score = Some(format!(
+            score = Some(format!(
                 "ts_rank(search_document, websearch_to_tsquery('simple', {placeholder}))"
             ));
         }
-        conditions
+        Rendered { conditions, score }
     }
 }
 
@@ -505,7 +524,7 @@ mod tests {
         let conditions = ProspectConditions::parse(&filter, "filter").expect("valid");
         for mode in [TextMode::FullText, TextMode::Trigram] {
             let mut query = SqlQuery::default();
-            let sql = conditions.render(&mut query, 7, mode).join(" AND ");
+            let sql = conditions.render(&mut query, 7, mode).all();
             assert!(!sql.contains("DROP") && !sql.contains("50"), "{sql}");
             assert!(sql.contains("lower(industry) = ANY($2)"), "{sql}");
         }

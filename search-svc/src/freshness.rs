@@ -1,6 +1,6 @@
-//! Freshness (DESIGN.md section 3): every answer reports the watermark of the read model that
-//! answered, for the caller's organization, and a request may carry `min_token` (waited for in
-//! `watermark`).
+//! Freshness (docs/ARCHITECTURE.md, "Tokens and watermarks"): every answer reports the watermark of
+//! the read model that answered, for the caller's organization, and a request may carry `min_token`
+//! (waited for in `watermark`).
 
 use std::time::{Duration, SystemTime};
 
@@ -25,27 +25,17 @@ impl ReadModel {
             ReadModel::CompanySummary => "company_summary_view",
         }
     }
-
-    /// The statement that reads the model's freshness for an organization ($1 the model, $2
-    /// the organization). A prospect model's watermark is held back to the oldest write of the
-    /// organization's large companies still being re-derived in chunks (docs/REFRESH.md);
-    /// company summaries are applied whole.
-    fn state_sql(self) -> &'static str {
-        match self {
-            ReadModel::ProspectSearch => PROSPECT_STATE_SQL,
-            ReadModel::CompanySummary => COMPANY_STATE_SQL,
-        }
-    }
 }
 
-const PROSPECT_STATE_SQL: &str = "\
+/// The statement that reads a model's freshness for an organization ($1 the model, $2 the
+/// organization): its watermark, held back to the oldest write of the organization's large
+/// companies still being re-derived in chunks (docs/REFRESH.md, "Large companies"), whose pass
+/// rewrites their prospect rows and ends with their summary.
+const STATE_SQL: &str = "\
     SELECT least(s.watermark, (SELECT min(r.pending_since) FROM company_rederivation r \
                                WHERE r.organization_id = $2))::text, \
            s.watermark_at \
       FROM read_model_state s WHERE s.read_model = $1";
-const COMPANY_STATE_SQL: &str = "\
-    SELECT watermark::text, watermark_at FROM read_model_state \
-     WHERE read_model = $1 AND $2::bigint IS NOT NULL";
 
 /// A validated consistency token: the xid8 of a writing transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,7 +74,7 @@ pub async fn read(
 ) -> Result<(u64, Freshness), SearchError> {
     from_row(
         &client
-            .query_one(model.state_sql(), &[&model.name(), &organization_id])
+            .query_one(STATE_SQL, &[&model.name(), &organization_id])
             .await?,
     )
 }
@@ -98,7 +88,7 @@ pub async fn read_cached(
     model: ReadModel,
     organization_id: i64,
 ) -> Result<(u64, Freshness), SearchError> {
-    let statement = client.prepare_cached(model.state_sql()).await?;
+    let statement = client.prepare_cached(STATE_SQL).await?;
     from_row(
         &client
             .query_one(&statement, &[&model.name(), &organization_id])

@@ -1,4 +1,4 @@
-//! Fuzzing of what a caller controls, run with every `cargo test` (issue 16): arbitrary bytes
+//! Fuzzing of what a caller controls, run with every `cargo test`: arbitrary bytes
 //! decoded as search requests and through validation into SQL, arbitrary and mutated page
 //! tokens. The committed corpus (`fuzz/corpus/*.hex`, one hex-encoded input per line) is
 //! replayed first, then `LMA_FUZZ_CASES` random cases per property (default 256; `.ci/run`
@@ -17,7 +17,8 @@ use prost::Message as _;
 use crate::error::SearchError;
 use crate::filter::{CompanyConditions, ProspectConditions};
 use crate::page_token::{Cursor, OrganizationTokens, PageTokenKeys, SortKey, TextMode};
-use crate::query::{PageRequest, SqlQuery};
+use crate::query::PageRequest;
+use crate::sql::SqlQuery;
 
 /// Random cases per property: `LMA_FUZZ_CASES`, or 256.
 fn cases() -> u32 {

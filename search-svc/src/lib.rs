@@ -16,6 +16,7 @@ mod page_token;
 mod paging;
 mod query;
 mod rows;
+mod sql;
 mod stream;
 mod watermark;
 
@@ -30,7 +31,7 @@ use tonic::service::Routes;
 
 pub use config::Config;
 pub use page_token::PageTokenKeys;
-pub use query::SqlQuery;
+pub use sql::SqlQuery;
 
 /// The SQL of the page `request` asks for (its page token, sealed with `keys`, included),
 /// exactly as `SearchProspects` runs it with full-text matching: for EXPLAIN checks and for

@@ -3,11 +3,11 @@
 //! cannot be replayed against another query. It names a position, not an offset, so it stays
 //! valid while the read models change, and a deep page costs what the first one does.
 //!
-//! Tokens are sealed (DESIGN.md section 6): encrypted and authenticated with ChaCha20-Poly1305
-//! under a server key, with the organization as associated data. A client can neither read a
-//! token (a company sort's key is a company name) nor alter one, and a token minted for one
-//! organization does not open for another. Keys rotate: tokens sealed with a previous key
-//! still open while it is configured (docs/OPERATIONS.md, "Page-token keys").
+//! Tokens are sealed (docs/ARCHITECTURE.md, "Rules every service follows"): encrypted and
+//! authenticated with ChaCha20-Poly1305 under a server key, with the organization as associated
+//! data. A client can neither read a token (a company sort's key is a company name) nor alter one,
+//! and a token minted for one organization does not open for another. Keys rotate: tokens sealed
+//! with a previous key still open while it is configured (docs/OPERATIONS.md, "Page-token keys").
 
 use std::sync::Arc;
 

@@ -11,8 +11,9 @@ use tokio_postgres::{Row, Statement};
 use crate::error::SearchError;
 use crate::freshness::{ReadModel, read_cached};
 use crate::page_token::{OrganizationTokens, TextMode};
-use crate::query::{Order, SqlQuery};
+use crate::query::Order;
 use crate::rows;
+use crate::sql::SqlQuery;
 use crate::stream::Outbox;
 
 /// How to turn rows of one read model into the messages of one RPC.

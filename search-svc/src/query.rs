@@ -4,14 +4,14 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lma_proto::v1::{CompanySort, ProspectSort, SearchCompaniesRequest, SearchProspectsRequest};
-use tokio_postgres::types::ToSql;
 
 use crate::error::SearchError;
 use crate::filter::{
     COMPANY_NAME_KEY, CompanyConditions, PROSPECT_COMPANY_NAME_KEY, PROSPECT_REVENUE_KEY,
-    ProspectConditions, TextQuery,
+    ProspectConditions, Rendered, TextQuery,
 };
 use crate::page_token::{self, Cursor, OrganizationTokens, SortKey, TextMode};
+use crate::sql::SqlQuery;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 1000;
@@ -129,34 +129,6 @@ impl<C> PageRequest<C> {
             fingerprint,
             cursor,
         })
-    }
-}
-
-/// SQL text with its parameters, numbered in the order they were bound.
-#[derive(Default)]
-pub struct SqlQuery {
-    pub sql: String,
-    pub params: Vec<Box<dyn ToSql + Send + Sync>>,
-    /// The relevance expression, once a free-text condition was rendered.
-    pub score: Option<String>,
-}
-
-impl SqlQuery {
-    /// Binds a value and returns its placeholder.
-    pub fn bind(&mut self, value: impl ToSql + Send + Sync + 'static) -> String {
-        self.params.push(Box::new(value));
-        format!("${}", self.params.len())
-    }
-
-    pub fn param_refs(&self) -> impl ExactSizeIterator<Item = &(dyn ToSql + Sync)> {
-        self.params
-            .iter()
-            .map(|param| param.as_ref() as &(dyn ToSql + Sync))
-    }
-
-    /// The relevance score expression, or 0 when the search has no text.
-    fn score_or_zero(&self) -> String {
-        self.score.clone().unwrap_or_else(|| "0::real".to_owned())
     }
 }
 
@@ -288,13 +260,15 @@ pub fn search_companies(
 
 fn page(
     mut query: SqlQuery,
-    mut conditions: Vec<String>,
+    rendered: Rendered,
     target: Target,
     order: Order,
     page_size: u32,
     cursor: Option<&Cursor>,
 ) -> SqlQuery {
-    let score = query.score_or_zero();
+    // Without free text every row scores 0.
+    let score = rendered.score.unwrap_or_else(|| "0::real".to_owned());
+    let mut conditions = rendered.conditions;
     let key = match order {
         Order::UpdatedAt => "updated_at".to_owned(),
         Order::Relevance => score.clone(),
@@ -339,7 +313,7 @@ pub fn export_prospects(
     let rendered = conditions.render(&mut query, organization_id, text_mode);
     query.sql = format!(
         "SELECT {PROSPECT_COLUMNS} FROM prospect_search_view WHERE {} ORDER BY prospect_id",
-        rendered.join(" AND ")
+        rendered.all()
     );
     query
 }
@@ -349,7 +323,8 @@ pub fn export_prospects(
 /// words are found elsewhere, the filters are why a search is empty, and a fuzzy match would
 /// only return rows without the words that were asked for.
 pub fn full_text_known(organization_id: i64, text: &TextQuery) -> SqlQuery {
-    // A function (migrations/V5__search.sql) so the probe can only go through the full-text index.
+    // A function (`prospect_text_known`) whose settings leave the planner only the full-text
+    // index: as a plain EXISTS it walks the table for a word that matches nothing.
     let mut query = SqlQuery::default();
     query.sql = format!(
         "SELECT prospect_text_known({}, {})",

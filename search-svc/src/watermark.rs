@@ -1,8 +1,9 @@
-//! Read-your-writes waits without a database connection each (DESIGN.md sections 3 and 9). One
-//! watcher per process polls the read models' watermarks on a connection of its own, only while
-//! somebody waits, and wakes every waiter on each new reading; a waiting call holds no pooled
-//! connection, so however many callers wait, the pool stays for searches. A single poller
-//! rather than LISTEN: it works the same on a streaming replica, where LISTEN does not.
+//! Read-your-writes waits without a database connection each (docs/ARCHITECTURE.md, "Tokens and
+//! watermarks"). One watcher per process polls the read models' watermarks on a connection of
+//! its own, only while somebody waits, and wakes every waiter on each new reading; a waiting
+//! call holds no pooled connection, so however many callers wait, the pool stays for searches.
+//! A single poller rather than LISTEN: it works the same on a streaming replica, where LISTEN
+//! does not.
 //!
 //! Waits are bounded per API key and per process: past either bound a call is refused with
 //! `RESOURCE_EXHAUSTED` instead of queueing.
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use lma_proto::v1::Freshness;
+use svc_core::Caller;
 use svc_core::config::DatabaseArgs;
 use svc_core::fairness::{KeyPermit, PerKeyLimit};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
@@ -69,14 +71,11 @@ struct Reading {
 
 impl Reading {
     /// What `model` holds for `organization_id`: the model's watermark, held back to the
-    /// oldest write of the organization's chunked work still pending (prospect rows only; the
-    /// company summaries are applied whole).
+    /// oldest write of the organization's chunked work still pending. Both models: a large
+    /// company's pass re-derives its prospect rows and ends with its summary.
     fn effective(&self, model: ReadModel, organization_id: i64) -> Option<(u64, Freshness)> {
         let (watermark, freshness) = self.models.get(model.name())?;
-        let held_back = match model {
-            ReadModel::ProspectSearch => self.pending.get(&organization_id).copied(),
-            ReadModel::CompanySummary => None,
-        };
+        let held_back = self.pending.get(&organization_id).copied();
         Some(match held_back {
             Some(pending) if pending < *watermark => (
                 pending,
@@ -214,6 +213,38 @@ impl WatermarkWatch {
                 }
             }
         }
+    }
+}
+
+/// What a call waits for before it reads: `min_token` in `model`, for the caller.
+#[derive(Clone)]
+pub struct Wait {
+    pub watermarks: Arc<WatermarkWatch>,
+    pub model: ReadModel,
+    pub caller: Caller,
+    pub min_token: Option<MinToken>,
+    pub deadline: Instant,
+}
+
+impl Wait {
+    /// The freshness `min_token` made the call wait for (holding no connection), or `None`
+    /// when there was nothing to wait for: then the answer reads it in the same round trip as
+    /// its query (see `api::with_freshness`).
+    pub async fn awaited(&self) -> Result<Option<Freshness>, SearchError> {
+        let Some(token) = self.min_token else {
+            return Ok(None);
+        };
+        let freshness = self
+            .watermarks
+            .wait_for(
+                self.model,
+                self.caller.organization_id,
+                self.caller.api_key_id,
+                token,
+                self.deadline,
+            )
+            .await?;
+        Ok(Some(freshness))
     }
 }
 

@@ -41,9 +41,12 @@ pub enum DbError {
     #[error("database configuration: {0}")]
     Config(String),
     /// The database is in a state the code cannot work with: a schema object it cannot
-    /// reproduce, or a conflict that outlasted every retry.
+    /// reproduce.
     #[error("unexpected database state: {0}")]
     Unexpected(String),
+    /// Concurrent writes kept changing what a write depends on through every retry.
+    #[error("conflict with concurrent writes: {0}")]
+    Conflict(String),
 }
 
 /// tokio-postgres displays server errors as a bare "db error"; logs need the SQLSTATE and the
@@ -114,6 +117,7 @@ impl DbError {
             | DbError::Build(_)
             | DbError::Config(_)
             | DbError::Unexpected(_) => Failure::Internal,
+            DbError::Conflict(_) => Failure::Conflict,
         }
     }
 }
@@ -542,6 +546,15 @@ mod tests {
         let status = Status::from(error);
         assert_eq!(status.code(), Code::Internal);
         assert!(!status.message().contains("secret"));
+    }
+
+    #[test]
+    fn a_conflict_that_outlasted_the_retries_is_aborted_without_details() {
+        let error = DbError::Conflict("companies 17 and 18 kept vanishing".to_owned());
+        assert!(error.is_retryable());
+        let status = Status::from(error);
+        assert_eq!(status.code(), Code::Aborted);
+        assert!(!status.message().contains("17"));
     }
 
     #[test]

@@ -1,6 +1,6 @@
-//! (e) one hot large company (issue 16): a company of `--hot-company-prospects` prospects (a large
-//! employer) updated once per `--hot-update-interval-ms`, while `--rate` writes/s go to the other
-//! companies, as in (a). Reported from the same run:
+//! (e) one hot large company: a company of `--hot-company-prospects` prospects (a large employer)
+//! updated once per `--hot-update-interval-ms`, while `--rate` writes/s go to the other companies,
+//! as in (a). Reported from the same run:
 //! - the hot company's freshness: from an update's commit until the effective watermark of its
 //!   organization, `least(read_model_state.watermark, min(company_rederivation.pending_since))`
 //!   (the contract search-svc waits on for `min_token`), passes the update's transaction id;
@@ -38,8 +38,8 @@ const HOT_GIVE_UP: Duration = Duration::from_secs(900);
 /// How often the effective watermark is read: the resolution of the hot company's freshness.
 const WATCH_INTERVAL: Duration = Duration::from_millis(50);
 
-/// The effective watermark of an organization, as company_rederivation's contract with search-svc
-/// defines it (migrations/V6__refresh_state.sql).
+/// The effective watermark of an organization, as `company_rederivation`'s contract with
+/// search-svc defines it (docs/ARCHITECTURE.md, "Tokens and watermarks").
 const EFFECTIVE_WATERMARK_SQL: &str = "SELECT least( \
      (SELECT watermark FROM read_model_state WHERE read_model = 'prospect_search_view'), \
      (SELECT min(pending_since) FROM company_rederivation WHERE organization_id = $1))::text";

@@ -1,4 +1,7 @@
-//! Header columns: aliases people use for each field, and how a cell sets a record field.
+//! Header columns: which field each column of a header fills ([`vocabulary`]), and how a cell
+//! sets a record field.
+
+mod vocabulary;
 
 use std::collections::HashMap;
 
@@ -8,6 +11,7 @@ use lma_proto::v1::{CompanyRecord, JobTitleLevel, ProspectRecord};
 use svc_core::FieldViolation;
 use svc_core::error::{quoted, unstorable_text};
 
+use super::CsvOptions;
 use crate::validate;
 
 /// A field a CSV column fills.
@@ -45,97 +49,15 @@ pub enum Column {
     CompanyZipCode,
     CompanyPhone,
     CompanyExternalId,
+    /// One head count ("250"): both the lower and the upper bound of the employee range.
+    EmployeeCount,
+    /// Revenue in thousands ("1,200" is 1,200,000).
+    RevenueInThousands,
+    /// The email of a file without an id column: also the record's key within its source.
+    EmailAsKey,
     /// `custom.<key>` or `custom_fields.<key>`.
     Custom(String),
 }
-
-/// Aliases by normalized name (lower case, letters and digits only): "First Name",
-/// "first_name" and "firstName" are all "firstname".
-const ALIASES: &[(&str, Column)] = &[
-    ("externalsource", Column::ExternalSource),
-    ("source", Column::ExternalSource),
-    ("externalid", Column::ExternalId),
-    ("id", Column::ExternalId),
-    ("recordid", Column::ExternalId),
-    ("contactid", Column::ExternalId),
-    ("leadid", Column::ExternalId),
-    ("prospectid", Column::ExternalId),
-    ("crmid", Column::ExternalId),
-    ("salutation", Column::Salutation),
-    ("title", Column::Salutation),
-    ("prefix", Column::Salutation),
-    ("firstname", Column::FirstName),
-    ("givenname", Column::FirstName),
-    ("forename", Column::FirstName),
-    ("lastname", Column::LastName),
-    ("surname", Column::LastName),
-    ("familyname", Column::LastName),
-    ("email", Column::Email),
-    ("emailaddress", Column::Email),
-    ("workemail", Column::Email),
-    ("businessemail", Column::Email),
-    ("mail", Column::Email),
-    ("jobtitle", Column::JobTitle),
-    ("position", Column::JobTitle),
-    ("role", Column::JobTitle),
-    ("jobtitlelevel", Column::JobTitleLevel),
-    ("seniority", Column::JobTitleLevel),
-    ("level", Column::JobTitleLevel),
-    ("department", Column::Department),
-    ("jobtitlelink", Column::JobTitleLink),
-    ("linkedin", Column::JobTitleLink),
-    ("linkedinurl", Column::JobTitleLink),
-    ("profileurl", Column::JobTitleLink),
-    ("address", Column::Address),
-    ("street", Column::Address),
-    ("streetaddress", Column::Address),
-    ("city", Column::City),
-    ("state", Column::State),
-    ("region", Column::State),
-    ("province", Column::State),
-    ("country", Column::Country),
-    ("zipcode", Column::ZipCode),
-    ("zip", Column::ZipCode),
-    ("postalcode", Column::ZipCode),
-    ("postcode", Column::ZipCode),
-    ("phone", Column::Phone),
-    ("phonenumber", Column::Phone),
-    ("workphone", Column::Phone),
-    ("mobilephone", Column::MobilePhone),
-    ("mobile", Column::MobilePhone),
-    ("cellphone", Column::MobilePhone),
-    ("tags", Column::Tags),
-    ("companydomain", Column::CompanyDomain),
-    ("domain", Column::CompanyDomain),
-    ("website", Column::CompanyDomain),
-    ("companywebsite", Column::CompanyDomain),
-    ("companyurl", Column::CompanyDomain),
-    ("url", Column::CompanyDomain),
-    ("companyname", Column::CompanyName),
-    ("company", Column::CompanyName),
-    ("organization", Column::CompanyName),
-    ("organisation", Column::CompanyName),
-    ("account", Column::CompanyName),
-    ("accountname", Column::CompanyName),
-    ("industry", Column::Industry),
-    ("minemployees", Column::MinEmployees),
-    ("employeesmin", Column::MinEmployees),
-    ("maxemployees", Column::MaxEmployees),
-    ("employeesmax", Column::MaxEmployees),
-    ("employeesizelink", Column::EmployeeSizeLink),
-    ("revenue", Column::Revenue),
-    ("annualrevenue", Column::Revenue),
-    ("companyaddress", Column::CompanyAddress),
-    ("companycity", Column::CompanyCity),
-    ("companystate", Column::CompanyState),
-    ("companycountry", Column::CompanyCountry),
-    ("companyzipcode", Column::CompanyZipCode),
-    ("companyzip", Column::CompanyZipCode),
-    ("companypostalcode", Column::CompanyZipCode),
-    ("companyphone", Column::CompanyPhone),
-    ("companyexternalid", Column::CompanyExternalId),
-    ("companyid", Column::CompanyExternalId),
-];
 
 /// The field names used in reports and errors ("company.revenue").
 impl Column {
@@ -146,7 +68,7 @@ impl Column {
             Column::Salutation => "salutation",
             Column::FirstName => "first_name",
             Column::LastName => "last_name",
-            Column::Email => "email",
+            Column::Email | Column::EmailAsKey => "email",
             Column::JobTitle => "job_title",
             Column::JobTitleLevel => "job_title_level",
             Column::Department => "department",
@@ -165,7 +87,8 @@ impl Column {
             Column::MinEmployees => "company.min_employees",
             Column::MaxEmployees => "company.max_employees",
             Column::EmployeeSizeLink => "company.employee_size_link",
-            Column::Revenue => "company.revenue",
+            Column::Revenue | Column::RevenueInThousands => "company.revenue",
+            Column::EmployeeCount => "company.employees",
             Column::CompanyAddress => "company.address",
             Column::CompanyCity => "company.city",
             Column::CompanyState => "company.state",
@@ -189,6 +112,12 @@ impl Column {
             Column::FirstName => record.first_name = text.to_owned(),
             Column::LastName => record.last_name = text.to_owned(),
             Column::Email => record.email = text.to_owned(),
+            Column::EmailAsKey => {
+                record.email = text.to_owned();
+                // Lower case, as the email is stored: `Ann@acme.com` and `ann@acme.com` are one
+                // record.
+                record.external_id = text.to_lowercase();
+            }
             Column::JobTitle => record.job_title = text.to_owned(),
             Column::JobTitleLevel => {
                 record.job_title_level = job_title_level(text).ok_or_else(|| {
@@ -227,6 +156,25 @@ impl Column {
                     Column::MaxEmployees => company.max_employees = self.number(text)?,
                     Column::EmployeeSizeLink => company.employee_size_link = text.to_owned(),
                     Column::Revenue => company.revenue = self.number(text)?,
+                    Column::EmployeeCount => {
+                        let count = self.number(text)?;
+                        company.min_employees = count;
+                        company.max_employees = count;
+                    }
+                    Column::RevenueInThousands => {
+                        company.revenue = match self.number::<i64>(text)? {
+                            Some(thousands) => {
+                                Some(thousands.checked_mul(1_000).ok_or_else(|| {
+                                    self.violation(format!(
+                                        "{} thousand is out of range (at most {})",
+                                        quoted(text),
+                                        i64::MAX / 1_000
+                                    ))
+                                })?)
+                            }
+                            None => None,
+                        };
+                    }
                     Column::CompanyAddress => company.address = text.to_owned(),
                     Column::CompanyCity => company.city = text.to_owned(),
                     Column::CompanyState => company.state = text.to_owned(),
@@ -318,27 +266,39 @@ pub struct HeaderColumns {
     pub unknown: Vec<String>,
     /// Header name -> field name, for the report.
     pub mapping: HashMap<String, String>,
+    /// The tool whose export this is, when the header says so unambiguously.
+    pub vendor: Option<Vendor>,
 }
 
-fn normalized(name: &str) -> String {
-    name.trim_start_matches('\u{feff}')
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+pub use vocabulary::Vendor;
+
+impl HeaderColumns {
+    /// The options the rows are read with: a tool's export takes the tool's name as the
+    /// external_source of rows that name none, unless the call set one.
+    pub fn read_options(&self, options: &CsvOptions) -> CsvOptions {
+        let mut options = options.clone();
+        if let Some(vendor) = self.vendor
+            && !options.source_overrides
+        {
+            vendor.name().clone_into(&mut options.external_source);
+        }
+        options
+    }
 }
 
 /// Header names listed in the error about missing columns.
 const LISTED_COLUMNS: usize = 10;
 
-/// Maps a header; fails when a required column is missing, two columns name one field, or a
-/// name cannot be stored (a NUL: in a UTF-16 file without byte-order mark, for one).
+/// Maps a header; fails when the email column is missing, two columns name one field, or a
+/// name cannot be stored (a NUL: in a UTF-16 file without byte-order mark, for one). Without an
+/// external_id column the email is the record's key.
 pub fn map_header(header: &[String]) -> Result<HeaderColumns, String> {
     let mut columns = Vec::with_capacity(header.len());
     let mut names = Vec::with_capacity(header.len());
     let mut unknown = Vec::new();
     let mut mapping = HashMap::new();
     let mut seen: HashMap<String, &str> = HashMap::new();
+    let mut known = Vec::new();
     for (index, name) in header.iter().enumerate() {
         if let Some(why) = unstorable_text(name) {
             return Err(format!(
@@ -357,13 +317,10 @@ pub fn map_header(header: &[String]) -> Result<HeaderColumns, String> {
             });
         let column = match custom {
             Some(key) if !key.is_empty() => Some(Column::Custom(key.to_owned())),
-            _ => {
-                let key = normalized(trimmed);
-                ALIASES
-                    .iter()
-                    .find(|(alias, _)| *alias == key)
-                    .map(|(_, column)| column.clone())
-            }
+            _ => vocabulary::lookup(&vocabulary::normalized(trimmed)).map(|meaning| {
+                known.push(meaning);
+                meaning.column.clone()
+            }),
         };
         match &column {
             Some(column) => {
@@ -383,11 +340,7 @@ pub fn map_header(header: &[String]) -> Result<HeaderColumns, String> {
         columns.push(column);
         names.push(trimmed.to_owned());
     }
-    let missing: Vec<&str> = ["external_id", "email"]
-        .into_iter()
-        .filter(|field| !seen.contains_key(*field))
-        .collect();
-    if !missing.is_empty() {
+    if !seen.contains_key("email") {
         let mut found: Vec<String> = names
             .iter()
             .take(LISTED_COLUMNS)
@@ -397,12 +350,23 @@ pub fn map_header(header: &[String]) -> Result<HeaderColumns, String> {
             found.push(format!("and {} more", names.len() - LISTED_COLUMNS));
         }
         return Err(format!(
-            "the header has no {} column (found: {}); nothing was imported",
-            missing.join(" and no "),
+            "the header has no email column (found: {}); nothing was imported",
             found.join(", ")
         ));
     }
+    let id = known
+        .iter()
+        .copied()
+        .find(|meaning| meaning.column == Column::ExternalId);
+    if id.is_none() {
+        for column in columns.iter_mut().flatten() {
+            if *column == Column::Email {
+                *column = Column::EmailAsKey;
+            }
+        }
+    }
     Ok(HeaderColumns {
+        vendor: vocabulary::file_vendor(&known, id),
         columns,
         names,
         unknown,

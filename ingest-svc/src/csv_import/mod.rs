@@ -14,25 +14,12 @@ use svc_core::FieldViolation;
 use tokio::sync::mpsc;
 
 use crate::bulk::{Batch, Batcher, StagedRow};
+pub use crate::error::CsvError;
 use crate::validate;
 use decode::DecodingReader;
 
 /// Longest header line looked at to detect the delimiter.
 const MAX_HEADER_BYTES: usize = 64 * 1024;
-
-/// Why a file cannot be imported at all (as opposed to a bad row).
-#[derive(Debug, thiserror::Error)]
-pub enum CsvError {
-    #[error("the file has no header line")]
-    NoHeader,
-    #[error("{0}")]
-    Header(String),
-    #[error("reading the file: {0}")]
-    Read(String),
-    /// The upload broke off (see [`upload`]) or the writer stopped taking batches.
-    #[error("the upload ended early")]
-    Aborted,
-}
 
 /// How to read a file.
 #[derive(Debug, Clone)]
@@ -91,6 +78,7 @@ pub fn parse(
     }
     let header: Vec<String> = record.iter().map(str::to_owned).collect();
     let columns = columns::map_header(&header).map_err(CsvError::Header)?;
+    let options = &columns.read_options(options);
     let report = HeaderReport {
         unknown_columns: columns.unknown.clone(),
         column_mapping: columns.mapping.clone(),

@@ -45,11 +45,80 @@ fn aliases_quotes_crlf_bom_and_semicolons() {
 }
 
 #[test]
-fn a_missing_required_column_fails_before_any_row() {
-    let (report, batches) = parse_all(b"first_name,email\nJane,jane@acme.com\n");
-    let error = report.expect_err("no external_id column");
-    assert!(error.to_string().contains("external_id"), "{error}");
+fn a_missing_email_column_fails_before_any_row() {
+    let (report, batches) = parse_all(b"first_name,external_id\nJane,j1\n");
+    let error = report.expect_err("no email column");
+    assert!(error.to_string().contains("no email column"), "{error}");
     assert!(batches.is_empty());
+}
+
+#[test]
+fn without_an_id_column_the_lower_case_email_is_the_key() {
+    let (report, batches) = parse_all(b"First Name,Email\nJane,Jane@Acme.com\nJo,\n");
+    let report = report.expect("importable");
+    assert_eq!(report.column_mapping["Email"], "email");
+    let rows: Vec<&StagedRow> = batches.iter().flat_map(|b| &b.rows).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].record.external_id, "jane@acme.com");
+    assert_eq!(rows[0].record.email, "jane@acme.com");
+    assert_eq!(rows[0].record.external_source, "csv:test.csv");
+    // A row without email has no key either.
+    let fields: Vec<&str> = batches
+        .iter()
+        .flat_map(|b| &b.rejected)
+        .map(|e| e.field.as_str())
+        .collect();
+    assert_eq!(fields[..2], ["external_id", "email"]);
+}
+
+#[test]
+fn a_tools_export_takes_the_tools_name_as_source_unless_told_otherwise() {
+    let file = "Apollo Contact Id,Email\nc1,ann@acme.com\n";
+    let (_, batches) = parse_all(file.as_bytes());
+    assert_eq!(batches[0].rows[0].record.external_source, "apollo");
+
+    // The call's source wins...
+    let (sender, mut receiver) = mpsc::channel(10);
+    let options = CsvOptions {
+        external_source: "crm".into(),
+        source_overrides: true,
+        ..options()
+    };
+    parse(file.as_bytes(), &options, &sender, &RowsRead::default()).expect("importable");
+    drop(sender);
+    let batch = receiver.try_recv().expect("a batch");
+    assert_eq!(batch.rows[0].record.external_source, "crm");
+
+    // ...and so does the row's own.
+    let file = "Apollo Contact Id,Email,external_source\nc1,ann@acme.com,apollo-eu\n";
+    let (_, batches) = parse_all(file.as_bytes());
+    assert_eq!(batches[0].rows[0].record.external_source, "apollo-eu");
+}
+
+#[test]
+fn a_head_count_sets_both_bounds_and_thousands_are_multiplied() {
+    let file = "ZoomInfo Contact ID,Email Address,Employees,Revenue (in 000s USD)\n\
+                z1,a@acme.com,\"1,250\",\"48,000\"\n\
+                z2,b@acme.com,,\n\
+                z3,c@acme.com,50-99,\n\
+                z4,d@acme.com,,9999999999999999\n";
+    let (report, batches) = parse_all(file.as_bytes());
+    let report = report.expect("importable");
+    assert_eq!(report.column_mapping["Employees"], "company.employees");
+    let rows: Vec<&StagedRow> = batches.iter().flat_map(|b| &b.rows).collect();
+    let company = &rows[0].record.company;
+    assert_eq!(
+        (company.min_employees, company.max_employees),
+        (Some(1_250), Some(1_250))
+    );
+    assert_eq!(company.revenue, Some(48_000_000));
+    assert_eq!(rows[1].record.company.revenue, None);
+    let errors: Vec<(u64, &str)> = batches
+        .iter()
+        .flat_map(|b| &b.rejected)
+        .map(|e| (e.row, e.field.as_str()))
+        .collect();
+    assert_eq!(errors, [(4, "company.employees"), (5, "company.revenue")]);
 }
 
 #[test]

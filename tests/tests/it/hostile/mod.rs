@@ -1,5 +1,5 @@
-//! A hostile caller (issue 16): whatever it sends, it gets a clear client-error status, never
-//! `INTERNAL` or internal text, and it cannot hurt another tenant.
+//! A hostile caller: whatever it sends, it gets a clear client-error status, never `INTERNAL` or
+//! internal text, and it cannot hurt another tenant.
 
 mod malformed;
 mod nul_fields;

@@ -1,6 +1,6 @@
-//! Input the database cannot take, and oversized input (issue 16, items 3 and 5): every such
-//! value is `INVALID_ARGUMENT` (or a row error of a bulk write) naming its field before any
-//! SQL, never `INTERNAL`, and errors quote a caller's value only cut short.
+//! Input the database cannot take, and oversized input: every such value is `INVALID_ARGUMENT` (or
+//! a row error of a bulk write) naming its field before any SQL, never `INTERNAL`, and errors quote
+//! a caller's value only cut short.
 
 use lma_proto::v1::import_csv_request::Part;
 use lma_proto::v1::import_csv_response::Message;

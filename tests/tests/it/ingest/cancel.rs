@@ -1,7 +1,7 @@
-//! Calls that end without a clean end of their stream (issue 16, item 2): ImportCsv and
-//! IngestProspects abandoned mid-record and mid-batch keep exactly the batches committed
-//! before, roll back the batch being written, and never store the record that was cut; sending
-//! the same input again then completes it (docs/INGEST.md, "A call that stops part way").
+//! Calls that end without a clean end of their stream: ImportCsv and IngestProspects abandoned
+//! mid-record and mid-batch keep exactly the batches committed before, roll back the batch being
+//! written, and never store the record that was cut; sending the same input again then completes it
+//! (docs/INGEST.md, "A call that stops part way").
 //!
 //! Each test runs ingest-svc with batches of 2 rows and holds, in a transaction of its own, a
 //! prospect key of the second batch: that batch's merge then waits on the lock, in flight,

@@ -1,4 +1,4 @@
-//! ingest-svc complete (issue 3): bulk paths, CSV, normalization, validation, concurrency.
+//! ingest-svc: bulk paths, CSV, normalization, validation, concurrency, cancelled calls.
 
 mod bad_input;
 mod bulk;
@@ -6,6 +6,7 @@ mod cancel;
 mod csv_files;
 mod lmactl_import;
 mod rpcs;
+mod vendors;
 
 use lma_proto::v1::import_csv_request::Part;
 use lma_proto::v1::import_csv_response::Message;

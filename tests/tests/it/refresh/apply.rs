@@ -113,9 +113,9 @@ async fn an_apply_writes_only_the_rows_that_changed() {
     );
 }
 
-/// The change log names the prospect a write changed: the apply re-derives that
-/// prospect's rows, not its whole company's; a company's change still re-derives every row of
-/// the company; and a statement writing many prospects is recorded per company.
+/// The change log names the prospect a write changed: the apply re-derives that prospect's rows,
+/// not its whole company's; a company's change still re-derives every row of the company; and a
+/// statement writing many prospects is recorded per company.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prospect_change_rederives_its_own_rows_and_a_company_change_the_whole_company() {
     let app = app_with_ten_colleagues().await;
@@ -470,9 +470,8 @@ async fn the_change_log_marks_a_company_update_that_left_the_profile_alone() {
     );
 }
 
-/// Capture runs as the writer: the ingest role's update names every prospect it changed,
-/// however many, and a prospect that moves names its old company as well, whose summary loses
-/// it.
+/// Capture runs as the writer: the ingest role's update names every prospect it changed, however
+/// many, and a prospect that moves names its old company as well, whose summary loses it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_update_names_each_prospect_it_changed_and_a_move_the_old_company_too() {
     let app = app_with_ten_colleagues().await;

@@ -248,7 +248,7 @@ async fn a_full_rebuild_swaps_in_an_equal_table_with_the_same_indexes_and_grants
     {
         let (new_indexes, new_acl, new_owner, new_storage, new_oid) =
             table_shape(&app, model.table).await;
-        // V4__read_models.sql gives the prospect models room for in-place updates.
+        // The models updated in place keep room on their pages for HOT updates.
         if model.table != "prospect_search_view" {
             assert_eq!(new_storage, "{fillfactor=85}", "storage of {}", model.table);
         }

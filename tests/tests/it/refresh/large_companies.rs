@@ -1,8 +1,8 @@
-//! A large company's rows are re-derived in chunks beside the applies (issue 16, item 7): with a
-//! lowered threshold and small chunks, a change to a large company is applied in several chunks
-//! and ends equal to the definition; other companies' writes are applied meanwhile; the queue
-//! survives a killed refresh-svc and resumes where it stopped; a company changed again and again
-//! during a pass converges without starting over; a full rebuild of every model clears it.
+//! A large company's rows are re-derived in chunks beside the applies: with a lowered threshold and
+//! small chunks, a change to a large company is applied in several chunks and ends equal to the
+//! definition; other companies' writes are applied meanwhile; the queue survives a killed
+//! refresh-svc and resumes where it stopped; a company changed again and again during a pass
+//! converges without starting over; a full rebuild of every model clears it.
 
 use std::time::Duration;
 
@@ -105,9 +105,8 @@ async fn rename(client: &mut Client, company_id: i64, name: &str) -> u64 {
     xid.parse().expect("an xid8 is a number")
 }
 
-/// The company's queued work as the search role sees it (V7__grants.sql grants it): its
-/// organization, `pending_since`, the passes done and how far the current pass is (`None`: all
-/// rows done).
+/// The company's queued work as the search role sees it (it may read the queue): its organization,
+/// `pending_since`, the passes done and how far the current pass is (`None`: all rows done).
 async fn queued_work(
     search_role: &Client,
     company_id: i64,
@@ -612,6 +611,52 @@ async fn a_wait_for_a_large_company_lasts_until_its_chunks_are_done_and_only_for
         rows.iter().all(|p| p.company_name == "Big Renamed"),
         "a min_token answer showed a prospect of the large company before its chunk"
     );
+}
+
+/// The same contract for the company summary, which a large company's pass rewrites last: a
+/// `min_token` GetCompany for the write returns the company as written, never the summary from
+/// before the pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_for_a_large_company_summary_lasts_until_its_pass_is_done() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let shutdown = Shutdown::default();
+    let _refresh = start_chunking(&db, &shutdown, "summary-contract", CHUNK_ROWS).await;
+    let search = lma_tests::app::start_service(Service::Search, &db.url(), &shutdown, &[]).await;
+    lma_tests::app::wait_for_health(
+        &search,
+        tonic_health::pb::health_check_response::ServingStatus::Serving,
+    )
+    .await;
+    let mut acme =
+        lma_tests::clients::search_client(search.addr, lma_tests::BearerAuth::key(&tenant.api_key))
+            .await;
+    let mut admin = db.connect().await;
+    let search_role = db.connect_as("lma_search").await;
+    const PROSPECTS: i64 = 3_000;
+    let big = insert_company(&admin, &tenant, "big.example", PROSPECTS).await;
+    wait_until_consistent(&db).await;
+
+    let token = rename(&mut admin, big, "Big Renamed").await;
+    wait_until_mid_pass(&search_role, big).await;
+    let company = acme
+        .get_company(lma_proto::v1::GetCompanyRequest {
+            company: Some(lma_proto::v1::get_company_request::Company::Domain(
+                "big.example".into(),
+            )),
+            min_token: token.to_string(),
+        })
+        .await
+        .expect("GetCompany with min_token")
+        .into_inner()
+        .company
+        .expect("the company");
+    assert_eq!(
+        company.name, "Big Renamed",
+        "a min_token answer showed the summary from before the pass"
+    );
+    assert_eq!(company.prospect_count, PROSPECTS);
 }
 
 /// Incremental refreshes of `view` (applies and chunks) logged after `after`.

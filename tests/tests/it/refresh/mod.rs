@@ -1,4 +1,5 @@
-//! refresh-svc complete (issue 4): incremental apply, rebuild, reconcile, listener, leadership.
+//! refresh-svc: incremental apply, rebuild, reconcile, listener, leadership, status, large
+//! companies and the watermark.
 
 mod apply;
 mod consistency;

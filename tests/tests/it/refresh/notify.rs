@@ -1,6 +1,6 @@
-//! Throttled notifications (change_signal, migrations/V3__change_capture.sql): only the first
-//! write after each drain sends NOTIFY, a session looks at the signal once per drain, and writes
-//! that skipped their NOTIFY are still applied, by the change-log probe.
+//! Throttled notifications (`change_signal` and the drain generation): only the first write after
+//! each drain sends NOTIFY, a session looks at the signal once per drain, and writes that skipped
+//! their NOTIFY are still applied, by the change-log probe.
 
 use std::time::Duration;
 
@@ -44,8 +44,8 @@ async fn only_the_first_write_after_a_drain_signals() {
     insert_company("first.example").await;
     assert!(signal_pending(&admin).await, "the first write signals");
 
-    // A session that has looked at the signal does not look again within the same drain:
-    // with the signal cleared behind its back, its next write does not signal.
+    // A session that has looked at the signal does not look again within the same drain: with the
+    // signal cleared behind its back, its next write does not signal.
     admin
         .execute("UPDATE change_signal SET pending = false", &[])
         .await

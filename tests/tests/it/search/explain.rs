@@ -83,10 +83,9 @@ async fn selective_filters_do_not_scan_the_read_model() {
         );
     }
 
-    // Berlin lies in Germany: France and Berlin together match nothing. The extended
-    // statistics (migrations/V5__search.sql) tell the planner so, and it fetches the (no)
-    // matches through the filter indexes instead of walking the whole revenue index hoping to
-    // meet 51 of them early.
+    // Berlin lies in Germany: France and Berlin together match nothing. The extended statistics on
+    // the read model tell the planner so, and it fetches the (no) matches through the filter
+    // indexes instead of walking the whole revenue index hoping to meet 51 of them early.
     let request = SearchProspectsRequest {
         filter: Some(ProspectFilter {
             countries: vec!["France".into()],
@@ -123,10 +122,10 @@ async fn explain(
     (query.sql.clone(), plan.join("\n"))
 }
 
-/// Whether the trigram fallback runs depends on a probe (prospect_text_known) that first looks
-/// for the words in a sample of about 1,000 rows and only then asks the full-text index. A word
-/// of one row in 20,000 is usually not in the sample: it must still be found; words no row
-/// holds, or that only another organization holds, must not.
+/// Whether the trigram fallback runs depends on a probe (`prospect_text_known`) that first looks
+/// for the words in a sample of about 1,000 rows and only then asks the full-text index. A word of
+/// one row in 20,000 is usually not in the sample: it must still be found; words no row holds, or
+/// that only another organization holds, must not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_text_probe_finds_rare_words_its_sample_misses() {
     let app = spawn_app().await;

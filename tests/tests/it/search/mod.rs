@@ -1,4 +1,4 @@
-//! search-svc complete (issue 5): filters, sorting, paging, counts, export, bad input.
+//! search-svc: filters, sorting, paging, counts, export, freshness, plans, bad input.
 
 mod bad_input;
 mod companies;
