@@ -86,6 +86,11 @@ BEGIN
     IF TG_OP = 'DELETE' THEN
         INSERT INTO public.change_log (organization_id, company_id, source_table)
         SELECT organization_id, id, 'company' FROM old_rows;
+    ELSIF TG_OP = 'UPDATE' THEN
+        INSERT INTO public.change_log
+            (organization_id, company_id, source_table, profile_unchanged)
+        SELECT organization_id, id, 'company', profile_updated_at IS DISTINCT FROM now()
+        FROM new_rows;
     ELSE
         INSERT INTO public.change_log (organization_id, company_id, source_table)
         SELECT organization_id, id, 'company' FROM new_rows;
@@ -414,7 +419,8 @@ CREATE TABLE public.change_log (
     xid xid8 DEFAULT pg_current_xact_id() NOT NULL,
     traceparent text DEFAULT NULLIF(current_setting('lma.traceparent'::text, true), ''::text),
     created_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
-    prospect_id bigint
+    prospect_id bigint,
+    profile_unchanged boolean DEFAULT false NOT NULL
 );
 
 
@@ -705,7 +711,9 @@ CREATE TABLE public.company_rederivation (
     chunks integer DEFAULT 0 NOT NULL,
     passes integer DEFAULT 0 NOT NULL,
     worked_at timestamp with time zone,
-    queued_by xid8 DEFAULT pg_current_xact_id() NOT NULL
+    queued_by xid8 DEFAULT pg_current_xact_id() NOT NULL,
+    profile boolean DEFAULT true NOT NULL,
+    dirty_profile boolean DEFAULT false NOT NULL
 );
 
 

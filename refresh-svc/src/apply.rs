@@ -76,12 +76,14 @@ pub async fn apply_batch(
             "WITH claimed AS ( \
                  DELETE FROM change_log WHERE id IN ( \
                      SELECT id FROM change_log ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED) \
-                 RETURNING company_id, prospect_id, traceparent) \
+                 RETURNING company_id, prospect_id, traceparent, profile_unchanged) \
              SELECT count(*), coalesce(array_agg(DISTINCT company_id), '{}'), \
                  coalesce(array_agg(DISTINCT company_id) FILTER (WHERE prospect_id IS NULL), '{}'), \
                  coalesce(array_agg(DISTINCT prospect_id) FILTER (WHERE prospect_id IS NOT NULL), '{}'), \
                  array(SELECT DISTINCT traceparent FROM claimed \
-                       WHERE traceparent IS NOT NULL LIMIT $2) \
+                       WHERE traceparent IS NOT NULL LIMIT $2), \
+                 coalesce(array_agg(DISTINCT company_id) \
+                     FILTER (WHERE prospect_id IS NULL AND NOT profile_unchanged), '{}') \
              FROM claimed",
             &[&settings.batch_size, &MAX_LINKS],
         )
@@ -91,6 +93,7 @@ pub async fn apply_batch(
         companies: claim.try_get(1)?,
         whole_companies: claim.try_get(2)?,
         prospects: claim.try_get(3)?,
+        profile_companies: claim.try_get(5)?,
     };
     let writers: Vec<String> = claim.try_get(4)?;
     // A span only for a batch that applies something: the periodic drain of an empty log would
@@ -127,21 +130,35 @@ struct Changes {
     whole_companies: Vec<i64>,
     /// Prospects changed one by one (their companies are in `companies`).
     prospects: Vec<i64>,
+    /// Of `whole_companies`, those a change may have changed beyond the company's profile
+    /// columns: only these are re-derived whole in the models that read only the profile.
+    profile_companies: Vec<i64>,
 }
 
 impl Changes {
     /// Takes `large` companies out of what this batch re-derives, and returns those named whole
-    /// (every prospect row and the summary are left to chunks) and those named only through
-    /// single prospects (whose rows stay in the batch; only the summary, an aggregate over every
-    /// prospect of the company, is left).
-    fn defer(&mut self, large: &[i64]) -> (Vec<i64>, Vec<i64>) {
-        let (whole, summary_only) = large
+    /// (every prospect row and the summary are left to chunks), those of them whose profile may
+    /// have changed, and those named only through single prospects (whose rows stay in the
+    /// batch; only the summary, an aggregate over every prospect of the company, is left).
+    fn defer(&mut self, large: &[i64]) -> Deferred {
+        let (whole, summary_only): (Vec<i64>, Vec<i64>) = large
             .iter()
             .partition(|company| self.whole_companies.contains(company));
+        let profile = whole
+            .iter()
+            .copied()
+            .filter(|company| self.profile_companies.contains(company))
+            .collect();
         self.companies.retain(|company| !large.contains(company));
         self.whole_companies
             .retain(|company| !large.contains(company));
-        (whole, summary_only)
+        self.profile_companies
+            .retain(|company| !large.contains(company));
+        Deferred {
+            whole,
+            profile,
+            summary_only,
+        }
     }
 
     /// The rows of `model` to re-derive: a summary per company named; the prospect models'
@@ -149,6 +166,12 @@ impl Changes {
     fn affected(&self, model: ReadModel) -> Affected {
         if model.key == "company_id" {
             Affected::companies(self.companies.clone())
+        } else if model.profile_only {
+            Affected {
+                companies: self.profile_companies.clone(),
+                keys: self.prospects.clone(),
+                key_range: None,
+            }
         } else {
             Affected {
                 companies: self.whole_companies.clone(),
@@ -157,6 +180,13 @@ impl Changes {
             }
         }
     }
+}
+
+/// Large companies an apply leaves to chunked re-derivation (crate::rederivation::queue).
+struct Deferred {
+    whole: Vec<i64>,
+    profile: Vec<i64>,
+    summary_only: Vec<i64>,
 }
 
 /// Re-derives the claimed changes' rows of every read model and advances the watermark. The
@@ -189,8 +219,14 @@ async fn apply_claimed(
     .await?;
     let queued = large.len();
     if !large.is_empty() {
-        let (whole, summary_only) = changes.defer(&large);
-        rederivation::queue(&transaction, &whole, &summary_only).await?;
+        let deferred = changes.defer(&large);
+        rederivation::queue(
+            &transaction,
+            &deferred.whole,
+            &deferred.profile,
+            &deferred.summary_only,
+        )
+        .await?;
     }
     let mut models = Vec::with_capacity(READ_MODELS.len());
     let mut current: Vec<&str> = Vec::with_capacity(READ_MODELS.len());

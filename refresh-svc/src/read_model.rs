@@ -15,6 +15,10 @@ pub struct ReadModel {
     /// The table's primary key column.
     pub key: &'static str,
     pub proto: pb::ReadModel,
+    /// Of its company, its rows read only the profile (the columns `company.profile_updated_at`
+    /// moves with): a company change that left the profile alone (`change_log.profile_unchanged`)
+    /// changes none of them, and its rows of that company are not re-derived.
+    pub profile_only: bool,
 }
 
 pub const READ_MODELS: [ReadModel; 3] = [
@@ -23,18 +27,21 @@ pub const READ_MODELS: [ReadModel; 3] = [
         definition: "company_prospect_def",
         key: "prospect_id",
         proto: pb::ReadModel::CompanyProspect,
+        profile_only: false,
     },
     ReadModel {
         table: "company_summary_view",
         definition: "company_summary_def",
         key: "company_id",
         proto: pb::ReadModel::CompanySummary,
+        profile_only: false,
     },
     ReadModel {
         table: "prospect_search_view",
         definition: "prospect_search_def",
         key: "prospect_id",
         proto: pb::ReadModel::ProspectSearch,
+        profile_only: true,
     },
 ];
 

@@ -126,7 +126,8 @@ pub async fn reconcile(
         } else {
             (&large, &[])
         };
-        rederivation::queue(&transaction, whole, summary_only).await?;
+        // Drift may be anywhere in the rows: every model is re-derived.
+        rederivation::queue(&transaction, whole, whole, summary_only).await?;
     }
     let written = if drifted.is_empty() {
         read_model::Rederived::default()

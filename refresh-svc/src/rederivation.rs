@@ -91,9 +91,14 @@ pub async fn large_companies(
 /// - once the pass has started, a whole-company change is not covered by the chunks already
 ///   done: the row is marked dirty (with this watermark, if it is the first) for one more pass;
 /// - a summary-only change is covered by the summary step, which always ends a pass.
+///
+/// `profile` (a subset of `whole`) are the companies a change may have changed beyond their
+/// profile columns; the others' passes leave the models that read only the profile
+/// ([`ReadModel::profile_only`]) alone. A pass re-derives them if any change it covers asks.
 pub async fn queue(
     transaction: &Transaction<'_>,
     whole: &[i64],
+    profile: &[i64],
     summary_only: &[i64],
 ) -> Result<(), DbError> {
     let companies: Vec<i64> = whole.iter().chain(summary_only).copied().collect();
@@ -102,14 +107,19 @@ pub async fn queue(
         .map(|_| true)
         .chain(summary_only.iter().map(|_| false))
         .collect();
+    let profiles: Vec<bool> = whole
+        .iter()
+        .map(|company| profile.contains(company))
+        .chain(summary_only.iter().map(|_| false))
+        .collect();
     // A deleted company's organization is still in its read-model rows; a company found nowhere
     // has no rows to re-derive.
     transaction
         .execute(
             "INSERT INTO company_rederivation AS r \
-                 (company_id, organization_id, pending_since, whole) \
-             SELECT q.company_id, o.organization_id, w.published, q.whole \
-             FROM unnest($1::bigint[], $2::boolean[]) AS q(company_id, whole) \
+                 (company_id, organization_id, pending_since, whole, profile) \
+             SELECT q.company_id, o.organization_id, w.published, q.whole, q.profile \
+             FROM unnest($1::bigint[], $2::boolean[], $3::boolean[]) AS q(company_id, whole, profile) \
              CROSS JOIN (SELECT max(watermark) AS published FROM read_model_state) AS w \
              CROSS JOIN LATERAL (SELECT coalesce( \
                  (SELECT organization_id FROM company WHERE id = q.company_id), \
@@ -120,12 +130,16 @@ pub async fn queue(
              WHERE o.organization_id IS NOT NULL \
              ON CONFLICT (company_id) DO UPDATE SET \
                  whole = r.whole OR (excluded.whole AND r.pass_started_at IS NULL), \
+                 profile = CASE WHEN r.pass_started_at IS NULL \
+                     THEN r.profile OR excluded.profile ELSE r.profile END, \
+                 dirty_profile = CASE WHEN r.pass_started_at IS NOT NULL \
+                     THEN r.dirty_profile OR excluded.profile ELSE r.dirty_profile END, \
                  dirty_since = CASE WHEN excluded.whole AND r.pass_started_at IS NOT NULL \
                      THEN coalesce(r.dirty_since, excluded.pending_since) ELSE r.dirty_since END, \
                  dirty_at = CASE WHEN excluded.whole AND r.pass_started_at IS NOT NULL \
                      THEN coalesce(r.dirty_at, excluded.pending_at) ELSE r.dirty_at END, \
                  queued_by = excluded.queued_by",
-            &[&companies, &wholes],
+            &[&companies, &wholes, &profiles],
         )
         .await?;
     Ok(())
@@ -154,6 +168,8 @@ struct Work {
     whole: bool,
     /// `None`: every prospect row is done, the summary is left.
     done_up_to: Option<i64>,
+    /// The pass re-derives the models that read only the company's profile.
+    profile: bool,
 }
 
 /// Works one step of the queue, if there is any: the next chunk of `chunk_rows` prospect rows of
@@ -164,6 +180,7 @@ pub async fn step(
     replica: &str,
     wait: LockWait,
 ) -> Result<Step, DbError> {
+    let started = Instant::now();
     let transaction = client
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
@@ -181,7 +198,7 @@ pub async fn step(
     // The oldest change by id (a walk of the primary key) is the oldest by time, near enough.
     let next = transaction
         .query_opt(
-            "SELECT company_id, pending_since::text, whole, done_up_to, \
+            "SELECT company_id, pending_since::text, whole, done_up_to, profile, \
                  coalesce((SELECT created_at FROM change_log ORDER BY id LIMIT 1) \
                      < clock_timestamp() - make_interval(secs => $1), false) \
              FROM company_rederivation ORDER BY worked_at NULLS FIRST, company_id LIMIT 1",
@@ -192,7 +209,7 @@ pub async fn step(
         transaction.commit().await?;
         return Ok(Step::default());
     };
-    if next.try_get(4)? {
+    if next.try_get(5)? {
         transaction.commit().await?;
         return Ok(Step {
             pending: true,
@@ -205,6 +222,7 @@ pub async fn step(
         pending_since: next.try_get(1)?,
         whole: next.try_get(2)?,
         done_up_to: next.try_get(3)?,
+        profile: next.try_get(4)?,
     };
     let pending_rebuild = read_model::pending_rebuild(&transaction).await?;
     let healthy = |model: &ReadModel| !pending_rebuild.iter().any(|table| table == model.table);
@@ -213,7 +231,7 @@ pub async fn step(
     let mut step = Step::default();
     match (work.whole, work.done_up_to) {
         (true, Some(after)) => {
-            let started = Instant::now();
+            let chunk_started = Instant::now();
             let up_to = chunk_end(&transaction, work.company_id, after, chunk_rows).await?;
             let chunk = Affected {
                 companies: vec![work.company_id],
@@ -221,7 +239,7 @@ pub async fn step(
                 key_range: Some((after, up_to)),
             };
             for model in READ_MODELS.iter().filter(|model| is_prospect_keyed(model)) {
-                if healthy(model) {
+                if healthy(model) && (work.profile || !model.profile_only) {
                     step.models.push(
                         apply_to_model(
                             &transaction,
@@ -235,7 +253,7 @@ pub async fn step(
                     );
                 }
             }
-            step.chunk = Some((chunk_rows, started.elapsed()));
+            step.chunk = Some((chunk_rows, chunk_started.elapsed()));
             transaction
                 .execute(
                     "UPDATE company_rederivation SET done_up_to = $2, \
@@ -267,6 +285,27 @@ pub async fn step(
         }
     }
     transaction.batch_execute(read_model::INDEXED_DONE).await?;
+    // What each step cost and wrote, per model, beside the applies' own lines: where a large
+    // company's time goes and how steps and applies interleave. Debug only: a busy pass takes
+    // tens of steps a second.
+    tracing::debug!(
+        company_id = work.company_id,
+        chunk_rows = step.chunk.map(|(rows, _)| rows),
+        done_up_to = work.done_up_to,
+        models = %step
+            .models
+            .iter()
+            .map(|outcome| format!(
+                "{}:{}rows/{}ms",
+                outcome.model.table,
+                outcome.rows,
+                outcome.duration.as_millis()
+            ))
+            .collect::<Vec<_>>()
+            .join(","),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "chunked re-derivation step"
+    );
     step.pending = transaction
         .query_one("SELECT EXISTS (SELECT FROM company_rederivation)", &[])
         .await?
@@ -341,6 +380,7 @@ async fn finish_pass(transaction: &Transaction<'_>, company_id: i64) -> Result<(
         .execute(
             "UPDATE company_rederivation SET pending_since = dirty_since, pending_at = dirty_at, \
                  dirty_since = NULL, dirty_at = NULL, whole = true, done_up_to = 0, \
+                 profile = dirty_profile, dirty_profile = false, \
                  pass_started_at = NULL, chunks = 0, passes = passes + 1, worked_at = now() \
              WHERE company_id = $1",
             &[&company_id],

@@ -238,6 +238,18 @@ async fn a_company_change_no_search_hit_shows_leaves_the_search_rows_alone() {
     };
     let before = search_rows().await;
     assert_eq!(before.len(), 10);
+    let last_log = || async {
+        client
+            .query_one(
+                "SELECT coalesce(max(id), 0) FROM materialized_view_log \
+                 WHERE view_name = 'prospect_search_view' AND mode = 'incremental'",
+                &[],
+            )
+            .await
+            .expect("the refresh log")
+            .get::<_, i64>(0)
+    };
+    let logged_before = last_log().await;
 
     client
         .execute(
@@ -257,6 +269,11 @@ async fn a_company_change_no_search_hit_shows_leaves_the_search_rows_alone() {
         .get(0);
     assert_eq!(phones, 10, "the phone reached the view that shows it");
     assert_eq!(search_rows().await, before, "no search row was written");
+    assert_eq!(
+        last_log().await,
+        logged_before,
+        "nor were the company's search rows re-derived"
+    );
 
     rename_acme(&client).await;
     wait_until_consistent(&app.db).await;
@@ -268,6 +285,189 @@ async fn a_company_change_no_search_hit_shows_leaves_the_search_rows_alone() {
             "prospect {id}: the rename moved its hit's updated_at"
         );
     }
+}
+
+/// `change_log.profile_unchanged`, which lets the applies skip the search rows: true exactly for
+/// a company update that left every column a search hit shows as it was, however the
+/// transaction that made it is timed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_log_marks_a_company_update_that_left_the_profile_alone() {
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    // No refresh-svc: the change log keeps every row.
+    let mut first = db.connect().await;
+    let mut second = db.connect().await;
+    let organization = tenant.organization_id;
+    let companies: Vec<i64> = first
+        .query(
+            "INSERT INTO company (organization_id, domain, name) \
+             VALUES ($1, 'one.example', 'One'), ($1, 'two.example', 'Two') RETURNING id",
+            &[&organization],
+        )
+        .await
+        .expect("two companies")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let (one, two) = (companies[0], companies[1]);
+    // What the transaction logged so far, in order: (company, profile_unchanged).
+    async fn marks(transaction: &tokio_postgres::Transaction<'_>) -> Vec<(i64, bool)> {
+        transaction
+            .query(
+                "SELECT company_id, profile_unchanged FROM change_log \
+                 WHERE xid = pg_current_xact_id() ORDER BY id",
+                &[],
+            )
+            .await
+            .expect("this transaction's change log")
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect()
+    }
+    async fn logged(client: &mut tokio_postgres::Client, statements: &[&str]) -> Vec<(i64, bool)> {
+        let transaction = client.transaction().await.expect("begin");
+        for statement in statements {
+            transaction
+                .batch_execute(statement)
+                .await
+                .unwrap_or_else(|error| panic!("{statement}: {error}"));
+        }
+        let marks = marks(&transaction).await;
+        transaction.commit().await.expect("commit");
+        marks
+    }
+    let phone = format!("UPDATE company SET phone = '+1 555 0100' WHERE id = {one}");
+    let rename = format!("UPDATE company SET name = 'One Renamed' WHERE id = {one}");
+
+    assert_eq!(
+        logged(&mut first, &[&phone]).await,
+        [(one, true)],
+        "a phone"
+    );
+    assert_eq!(
+        logged(
+            &mut first,
+            &[&format!(
+                "UPDATE company SET phone = phone WHERE id = {one}"
+            )]
+        )
+        .await,
+        [(one, true)],
+        "an update that changes nothing"
+    );
+    assert_eq!(
+        logged(&mut first, &[&rename]).await,
+        [(one, false)],
+        "a rename"
+    );
+    // profile_updated_at is the transaction's start, however long before the update that is.
+    assert_eq!(
+        logged(
+            &mut first,
+            &[
+                "SELECT pg_sleep(0.05)",
+                &format!("UPDATE company SET industry = 'Media' WHERE id = {one}")
+            ]
+        )
+        .await,
+        [(one, false)],
+        "a profile change in a transaction that began earlier"
+    );
+    // After a profile change in the same transaction, any update of the company counts as one:
+    // more than needed, never less.
+    assert_eq!(
+        logged(
+            &mut first,
+            &[
+                &format!("UPDATE company SET city = 'Berlin' WHERE id = {one}"),
+                &format!("UPDATE company SET phone = '+1 555 0101' WHERE id = {one}")
+            ]
+        )
+        .await,
+        [(one, false), (one, false)],
+        "a phone after a profile change in the same transaction"
+    );
+    // One statement, two rows: each marked for itself.
+    assert_eq!(
+        logged(
+            &mut first,
+            &[&format!(
+                "UPDATE company SET phone = '+1 555 0102', \
+                     name = CASE WHEN id = {two} THEN 'Two Renamed' ELSE name END \
+                 WHERE id IN ({one}, {two})"
+            )]
+        )
+        .await
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>(),
+        [(one, true), (two, false)].into_iter().collect(),
+        "a statement that renames one of two companies"
+    );
+    // A transaction that began before another's rename committed, updating only the phone
+    // after it: the rename is the other transaction's to mark.
+    let older = first
+        .transaction()
+        .await
+        .expect("begin the older transaction");
+    older
+        .batch_execute("SELECT 1")
+        .await
+        .expect("the older transaction runs");
+    assert_eq!(
+        logged(
+            &mut second,
+            &[&format!(
+                "UPDATE company SET name = 'One Again' WHERE id = {one}"
+            )]
+        )
+        .await,
+        [(one, false)]
+    );
+    older
+        .batch_execute(&format!(
+            "UPDATE company SET phone = '+1 555 0103' WHERE id = {one}"
+        ))
+        .await
+        .expect("the older transaction's phone change");
+    assert_eq!(
+        marks(&older).await,
+        [(one, true)],
+        "a phone change in a transaction older than the rename before it"
+    );
+    older.commit().await.expect("commit");
+    // An upsert's update is marked like any update; inserts and deletes are never unchanged.
+    assert_eq!(
+        logged(
+            &mut first,
+            &[&format!(
+                "INSERT INTO company (organization_id, domain, name, phone) \
+                 VALUES ({organization}, 'two.example', 'ignored', '+1 555 0104') \
+                 ON CONFLICT (organization_id, domain) DO UPDATE SET phone = excluded.phone"
+            )]
+        )
+        .await,
+        [(two, true)],
+        "an upsert of the phone"
+    );
+    let inserted = logged(
+        &mut first,
+        &[&format!(
+            "INSERT INTO company (organization_id, domain, name) \
+             VALUES ({organization}, 'three.example', 'Three')"
+        )],
+    )
+    .await;
+    assert_eq!(inserted.len(), 1);
+    assert!(!inserted[0].1, "an insert: {inserted:?}");
+    assert_eq!(
+        logged(
+            &mut first,
+            &[&format!("DELETE FROM company WHERE id = {two}")]
+        )
+        .await,
+        [(two, false)],
+        "a delete"
+    );
 }
 
 /// Capture runs as the writer: the ingest role's update names every prospect it changed, however

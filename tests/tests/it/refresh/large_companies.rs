@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use lma_proto::v1::{GetStatusRequest, ReadModel, RefreshMode};
-use lma_tests::app::{Service, Shutdown, Tenant, create_tenant_in};
+use lma_tests::app::{RunningService, Service, Shutdown, Tenant, create_tenant_in};
 use lma_tests::process::ServiceProcess;
 use lma_tests::{TestDatabase, wait};
 use tokio_postgres::Client;
@@ -16,6 +16,8 @@ use super::{refresh_client, start_refresh, wait_until_consistent};
 
 /// More prospects than this make a company large in these tests.
 const LARGE: &str = "100";
+/// The phone [`change_phone`] gives a company.
+const PHONE: &str = "+1 555 0100";
 /// Most rows in one chunk in these tests.
 const CHUNK_ROWS: i64 = 50;
 
@@ -27,6 +29,24 @@ fn chunking(chunk_rows: i64) -> [String; 4] {
         "--rederive-chunk-rows".to_owned(),
         chunk_rows.to_string(),
     ]
+}
+
+/// Starts a refresh-svc replica named `name` with the small threshold and chunks of at most
+/// `chunk_rows`.
+async fn start_chunking(
+    db: &TestDatabase,
+    shutdown: &Shutdown,
+    name: &str,
+    chunk_rows: i64,
+) -> RunningService {
+    let flags = chunking(chunk_rows);
+    start_refresh(
+        db,
+        shutdown,
+        name,
+        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await
 }
 
 /// Inserts the company `domain` of `tenant` and `prospects` prospects of it, one statement each
@@ -53,6 +73,17 @@ async fn insert_company(client: &Client, tenant: &Tenant, domain: &str, prospect
         .await
         .expect("inserting prospects");
     company_id
+}
+
+/// Changes the company's phone to [`PHONE`], which no search hit shows.
+async fn change_phone(client: &Client, company_id: i64) {
+    client
+        .execute(
+            "UPDATE company SET phone = $2 WHERE id = $1",
+            &[&company_id, &PHONE],
+        )
+        .await
+        .expect("changing the phone");
 }
 
 /// Renames a company in its own transaction; returns that transaction's id (the write's token).
@@ -152,14 +183,7 @@ async fn a_change_to_a_large_company_is_applied_in_chunks_and_ends_equal_to_its_
     let tenant = create_tenant_in(&db, "acme").await;
     let other = create_tenant_in(&db, "globex").await;
     let shutdown = Shutdown::default();
-    let flags = chunking(CHUNK_ROWS);
-    let refresh = start_refresh(
-        &db,
-        &shutdown,
-        "chunks",
-        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .await;
+    let refresh = start_chunking(&db, &shutdown, "chunks", CHUNK_ROWS).await;
     let mut admin = db.connect().await;
     let search_role = db.connect_as("lma_search").await;
     const PROSPECTS: i64 = 2_000;
@@ -228,14 +252,7 @@ async fn another_companys_write_is_applied_while_a_large_company_is_pending() {
     let db = TestDatabase::create().await;
     let tenant = create_tenant_in(&db, "acme").await;
     let shutdown = Shutdown::default();
-    let flags = chunking(CHUNK_ROWS);
-    let _refresh = start_refresh(
-        &db,
-        &shutdown,
-        "interleaved",
-        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .await;
+    let _refresh = start_chunking(&db, &shutdown, "interleaved", CHUNK_ROWS).await;
     let mut admin = db.connect().await;
     let search_role = db.connect_as("lma_search").await;
     let big = insert_company(&admin, &tenant, "big.example", 5_000).await;
@@ -282,14 +299,7 @@ async fn a_company_changed_during_its_pass_converges_without_starting_over() {
     let db = TestDatabase::create().await;
     let tenant = create_tenant_in(&db, "acme").await;
     let shutdown = Shutdown::default();
-    let flags = chunking(20);
-    let _refresh = start_refresh(
-        &db,
-        &shutdown,
-        "coalescing",
-        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .await;
+    let _refresh = start_chunking(&db, &shutdown, "coalescing", 20).await;
     let mut admin = db.connect().await;
     let search_role = db.connect_as("lma_search").await;
     let big = insert_company(&admin, &tenant, "big.example", 3_000).await;
@@ -422,14 +432,7 @@ async fn a_full_rebuild_of_every_model_clears_the_work_it_covers() {
     let tenant = create_tenant_in(&db, "acme").await;
     let shutdown = Shutdown::default();
     // One row per chunk: the pass lasts far longer than the rebuild.
-    let flags = chunking(1);
-    let refresh = start_refresh(
-        &db,
-        &shutdown,
-        "rebuilt",
-        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .await;
+    let refresh = start_chunking(&db, &shutdown, "rebuilt", 1).await;
     let admin = db.connect().await;
     let search_role = db.connect_as("lma_search").await;
     let big = insert_company(&admin, &tenant, "big.example", 3_000).await;
@@ -466,14 +469,7 @@ async fn reconcile_hands_a_drifted_large_company_to_chunks() {
     let db = TestDatabase::create().await;
     let tenant = create_tenant_in(&db, "acme").await;
     let shutdown = Shutdown::default();
-    let flags = chunking(CHUNK_ROWS);
-    let refresh = start_refresh(
-        &db,
-        &shutdown,
-        "reconciling",
-        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .await;
+    let refresh = start_chunking(&db, &shutdown, "reconciling", CHUNK_ROWS).await;
     let admin = db.connect().await;
     let big = insert_company(&admin, &tenant, "big.example", 2_000).await;
     let small = insert_company(&admin, &tenant, "small.example", 3).await;
@@ -556,14 +552,7 @@ async fn a_wait_for_a_large_company_lasts_until_its_chunks_are_done_and_only_for
     let tenant = create_tenant_in(&db, "acme").await;
     let other = create_tenant_in(&db, "globex").await;
     let shutdown = Shutdown::default();
-    let flags = chunking(CHUNK_ROWS);
-    let _refresh = start_refresh(
-        &db,
-        &shutdown,
-        "search-contract",
-        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .await;
+    let _refresh = start_chunking(&db, &shutdown, "search-contract", CHUNK_ROWS).await;
     let search = lma_tests::app::start_service(Service::Search, &db.url(), &shutdown, &[]).await;
     lma_tests::app::wait_for_health(
         &search,
@@ -633,14 +622,7 @@ async fn a_wait_for_a_large_company_summary_lasts_until_its_pass_is_done() {
     let db = TestDatabase::create().await;
     let tenant = create_tenant_in(&db, "acme").await;
     let shutdown = Shutdown::default();
-    let flags = chunking(CHUNK_ROWS);
-    let _refresh = start_refresh(
-        &db,
-        &shutdown,
-        "summary-contract",
-        &flags.iter().map(String::as_str).collect::<Vec<_>>(),
-    )
-    .await;
+    let _refresh = start_chunking(&db, &shutdown, "summary-contract", CHUNK_ROWS).await;
     let search = lma_tests::app::start_service(Service::Search, &db.url(), &shutdown, &[]).await;
     lma_tests::app::wait_for_health(
         &search,
@@ -675,4 +657,162 @@ async fn a_wait_for_a_large_company_summary_lasts_until_its_pass_is_done() {
         "a min_token answer showed the summary from before the pass"
     );
     assert_eq!(company.prospect_count, PROSPECTS);
+}
+
+/// Incremental refreshes of `view` (applies and chunks) logged after `after`.
+async fn refreshes_logged(client: &Client, after: i64, view: &str) -> i64 {
+    client
+        .query_one(
+            "SELECT count(*) FROM materialized_view_log \
+             WHERE id > $1 AND view_name = $2 AND mode = 'incremental'",
+            &[&after, &view],
+        )
+        .await
+        .expect("reading the refresh log")
+        .get(0)
+}
+
+/// The company's search rows, each as its id, version (xmin) and updated_at, in one digest.
+async fn search_rows_digest(client: &Client, company_id: i64) -> (i64, String) {
+    let row = client
+        .query_one(
+            "SELECT count(*), coalesce(md5(string_agg( \
+                 prospect_id || ':' || xmin::text || ':' || updated_at::text, ',' \
+                 ORDER BY prospect_id)), '') \
+             FROM prospect_search_view WHERE company_id = $1",
+            &[&company_id],
+        )
+        .await
+        .expect("reading the search rows");
+    (row.get(0), row.get(1))
+}
+
+/// A company's phone shows in no search hit (company.profile_updated_at stays): its chunks
+/// re-derive company_prospect_view and leave prospect_search_view alone, re-deriving none of
+/// its rows, and every model still equals its definition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_change_to_a_large_company_rederives_its_prospect_rows_and_no_search_row() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let shutdown = Shutdown::default();
+    let _refresh = start_chunking(&db, &shutdown, "phone", CHUNK_ROWS).await;
+    let admin = db.connect().await;
+    const PROSPECTS: i64 = 2_000;
+    let big = insert_company(&admin, &tenant, "big.example", PROSPECTS).await;
+    wait_until_consistent(&db).await;
+    let search_before = search_rows_digest(&admin, big).await;
+    assert_eq!(search_before.0, PROSPECTS);
+    let before = last_log_id(&admin).await;
+
+    change_phone(&admin, big).await;
+    wait_until_consistent(&db).await;
+
+    let chunks = chunks_logged(&admin, before).await;
+    assert!(
+        chunks.len() as i64 >= PROSPECTS / CHUNK_ROWS,
+        "{} chunks of company_prospect_view for {PROSPECTS} prospects: {chunks:?}",
+        chunks.len()
+    );
+    let phones: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM company_prospect_view \
+             WHERE company_id = $1 AND company_phone = $2",
+            &[&big, &PHONE],
+        )
+        .await
+        .expect("counting the new phone")
+        .get(0);
+    assert_eq!(
+        phones, PROSPECTS,
+        "the phone reached the view that shows it"
+    );
+    assert_eq!(
+        refreshes_logged(&admin, before, "prospect_search_view").await,
+        0,
+        "a chunk re-derived search rows the phone cannot change"
+    );
+    assert_eq!(
+        search_rows_digest(&admin, big).await,
+        search_before,
+        "no search row was written"
+    );
+    super::consistency::row_counts_match_in(&db).await;
+}
+
+/// A rename (a profile change) claimed while a phone change's pass is under way: the pass goes
+/// on without the search rows, the row is marked for one more pass that re-derives them, and
+/// every search row ends with the new name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_during_a_phone_change_pass_reaches_every_search_row() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let shutdown = Shutdown::default();
+    // Small chunks: the phone's pass lasts well beyond the rename's apply.
+    let _refresh = start_chunking(&db, &shutdown, "profile", 20).await;
+    let mut admin = db.connect().await;
+    let search_role = db.connect_as("lma_search").await;
+    const PROSPECTS: i64 = 3_000;
+    let big = insert_company(&admin, &tenant, "big.example", PROSPECTS).await;
+    wait_until_consistent(&db).await;
+    let before = last_log_id(&admin).await;
+
+    change_phone(&admin, big).await;
+    wait_until_mid_pass(&search_role, big).await;
+    rename(&mut admin, big, "Renamed Inc").await;
+    wait::until(
+        "the rename to be claimed",
+        Duration::from_secs(10),
+        || async {
+            match super::pending_changes(&admin).await? {
+                0 => Ok(()),
+                pending => Err(format!("{pending} change-log rows pending")),
+            }
+        },
+    )
+    .await;
+    let marks = admin
+        .query_opt(
+            "SELECT passes, profile, dirty_profile FROM company_rederivation \
+             WHERE company_id = $1",
+            &[&big],
+        )
+        .await
+        .expect("reading the queued work")
+        .map(|row| {
+            (
+                row.get::<_, i32>(0),
+                row.get::<_, bool>(1),
+                row.get::<_, bool>(2),
+            )
+        });
+    assert_eq!(
+        marks,
+        Some((0, false, true)),
+        "the phone's pass (passes, profile, dirty_profile) was still under way, leaving the \
+         search rows out, and the rename marked the next pass to re-derive them"
+    );
+    wait_until_consistent(&db).await;
+
+    let (prospect_chunks, search_chunks) = (
+        refreshes_logged(&admin, before, "company_prospect_view").await,
+        refreshes_logged(&admin, before, "prospect_search_view").await,
+    );
+    assert!(
+        search_chunks > 0 && search_chunks < prospect_chunks,
+        "search chunks {search_chunks}, prospect chunks {prospect_chunks}: the phone's pass \
+         should have left the search rows alone, the rename's pass not"
+    );
+    let renamed: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM prospect_search_view \
+             WHERE company_id = $1 AND company_name = 'Renamed Inc'",
+            &[&big],
+        )
+        .await
+        .expect("counting renamed search rows")
+        .get(0);
+    assert_eq!(renamed, PROSPECTS, "every search row shows the new name");
+    super::consistency::row_counts_match_in(&db).await;
 }
