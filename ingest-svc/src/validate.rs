@@ -8,7 +8,7 @@ use lma_proto::v1::{CompanyRecord, JobTitleLevel, ProspectRecord};
 use svc_core::FieldViolation;
 use svc_core::error::{Violations, quoted, unstorable_text};
 
-use crate::normalize;
+use crate::{normalize, values};
 
 /// Column limits, in characters (varchar(n) in migrations/V2__base_tables.sql).
 pub(crate) mod limit {
@@ -241,10 +241,17 @@ pub fn company(
 pub fn prospect(record: &ProspectRecord) -> Result<ProspectRow, Vec<FieldViolation>> {
     let mut check = Checker::new("");
     let external_id = check.required("external_id", &record.external_id, limit::EXTERNAL_ID);
-    // Checked again once in lower case, which is what is stored and may be longer ("İ").
+    // Checked as RFC 5322 defines an address (values::normalize_email), then again for length
+    // as stored, in lower case, which may be longer ("İ").
     let email = check
         .required("email", &record.email, limit::EMAIL)
-        .map(|email| email.to_lowercase())
+        .and_then(|email| match values::normalize_email(&email) {
+            Ok(email) => Some(email),
+            Err(error) => {
+                check.violation("email", format!("{} {error}", quoted(&email)));
+                None
+            }
+        })
         .filter(|email| check.within("email", email, limit::EMAIL));
     let email_domain = match &email {
         Some(email) => Some(normalize::domain_of_email(email)),
@@ -433,6 +440,41 @@ mod tests {
     }
 
     #[test]
+    fn an_email_is_an_rfc_5322_dot_atom_before_the_at() {
+        for (email, reason) in [
+            ("dot..dot@acme.com", "has two dots in a row before the @"),
+            (
+                "<script>@acme.com",
+                "has a character that is not allowed before the @ ('<')",
+            ),
+            (
+                ".jane@acme.com",
+                "starts or ends the part before the @ with a dot",
+            ),
+            (
+                "\"jane doe\"@acme.com",
+                "has a quoted part before the @, which is not accepted",
+            ),
+        ] {
+            let mut input = record();
+            input.email = email.into();
+            let violations = prospect(&input).expect_err(email);
+            assert_eq!(fields(&violations), ["email"], "{email}");
+            assert_eq!(
+                violations[0].description,
+                format!("{} {reason}", quoted(email)),
+                "{email}"
+            );
+        }
+        let mut input = record();
+        input.email = "o'brien+sales@Acme.com".into();
+        assert_eq!(
+            prospect(&input).expect("valid").email,
+            "o'brien+sales@acme.com"
+        );
+    }
+
+    #[test]
     fn an_explicit_company_domain_wins_over_the_email() {
         let mut input = record();
         input.company = Some(CompanyRecord {
@@ -540,8 +582,10 @@ mod tests {
     #[test]
     fn an_email_is_checked_for_length_as_stored_in_lower_case() {
         let mut input = record();
-        // 250 characters as sent, 450 in lower case ("İ" is "i̇").
-        input.email = format!("{}@acme.com", "İ".repeat(241));
+        // 223 characters as sent, 255 in lower case ("İ" is "i̇"); the part before the @ is
+        // 64 octets as sent, the most RFC 5321 allows.
+        let host = format!("{}.{}.{}.com", "a".repeat(63), "b".repeat(63), "c".repeat(58));
+        input.email = format!("{}@{host}", "İ".repeat(32));
         let violations = prospect(&input).expect_err("too long once lower-cased");
         assert_eq!(fields(&violations), ["email"]);
         assert!(

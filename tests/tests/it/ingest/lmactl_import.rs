@@ -235,7 +235,10 @@ async fn lmactl_import_maps_columns_keeps_unknown_ones_and_prints_where_each_wen
     // Refused before anything is written while a column is unknown.
     let (result, _, _) = try_lmactl_import(&app, &input, &["--unknown-columns", "refuse"]).await;
     let error = format!("{:#}", result.expect_err("refused"));
-    assert!(error.contains("\"Headcount\""), "{error}");
+    assert!(
+        error.contains("Headcount") && error.contains("unknown columns are refused"),
+        "{error}"
+    );
     assert_eq!(count_in(&app.db, "SELECT count(*) FROM prospect").await, 0);
 
     let (stdout, stderr) = lmactl_import(
