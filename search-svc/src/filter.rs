@@ -101,7 +101,11 @@ impl ProspectConditions {
         let field = |name: &str| format!("{prefix}.{name}");
         let conditions = ProspectConditions {
             query: text_query(&mut violations, &field("query"), &filter.query),
-            industries: list(&mut violations, &field("industries"), &filter.industries),
+            industries: industries(list(
+                &mut violations,
+                &field("industries"),
+                &filter.industries,
+            )),
             job_title_levels: levels(
                 &mut violations,
                 &field("job_title_levels"),
@@ -113,8 +117,12 @@ impl ProspectConditions {
                 &field("company_domains"),
                 &filter.company_domains,
             ),
-            countries: list(&mut violations, &field("countries"), &filter.countries),
-            states: list(&mut violations, &field("states"), &filter.states),
+            countries: countries(list(
+                &mut violations,
+                &field("countries"),
+                &filter.countries,
+            )),
+            states: states(list(&mut violations, &field("states"), &filter.states)),
             cities: list(&mut violations, &field("cities"), &filter.cities),
             revenue: revenue(&mut violations, &field("revenue"), filter.revenue.as_ref()),
             employees: employees(
@@ -243,8 +251,16 @@ impl CompanyConditions {
         };
         let conditions = CompanyConditions {
             query: text_query(&mut violations, &field("query"), &filter.query),
-            industries: list(&mut violations, &field("industries"), &filter.industries),
-            countries: list(&mut violations, &field("countries"), &filter.countries),
+            industries: industries(list(
+                &mut violations,
+                &field("industries"),
+                &filter.industries,
+            )),
+            countries: countries(list(
+                &mut violations,
+                &field("countries"),
+                &filter.countries,
+            )),
             domains: list(&mut violations, &field("domains"), &filter.domains),
             name_prefix: prefix_value(&mut violations, &field("name_prefix"), &filter.name_prefix),
             revenue: revenue(&mut violations, &field("revenue"), filter.revenue.as_ref()),
@@ -381,6 +397,49 @@ fn list(violations: &mut Violations, field: &str, values: &[String]) -> Vec<Stri
     kept
 }
 
+/// Country filter values with the stored spelling of each added: the country's ISO 3166-1
+/// short name, as ingest stores it, so "usa", "U.S." and "United States" all find "United
+/// States of America". A value that names no known country is kept as given, and so is every
+/// value, which still finds rows stored before ingest normalized countries.
+fn countries(values: Vec<String>) -> Vec<String> {
+    with_stored(values, |value| {
+        lma_values::parse_country(value)
+            .ok()
+            .map(|country| country.name.to_lowercase())
+    })
+}
+
+/// Industry filter values with their canonical form added ("computer-software" finds
+/// "computer software", as ingest stores "COMPUTER_SOFTWARE").
+fn industries(values: Vec<String>) -> Vec<String> {
+    with_stored(values, |value| lma_values::canonical_industry(value).ok())
+}
+
+/// State filter values with the code of a US state or Canadian province added ("california"
+/// finds "CA", as ingest stores states of US and Canadian rows).
+fn states(values: Vec<String>) -> Vec<String> {
+    with_stored(values, |value| {
+        lma_values::parse_region(value, None)
+            .ok()
+            .flatten()
+            .map(|region| region.code.to_lowercase())
+    })
+}
+
+/// `values` (lower case) and, after them, the lower-case stored form `stored` gives for each,
+/// without repeats: matched with `lower(column) = ANY(...)`, the index the filter uses.
+fn with_stored(values: Vec<String>, stored: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let mut all = values.clone();
+    for value in &values {
+        if let Some(form) = stored(value)
+            && !all.contains(&form)
+        {
+            all.push(form);
+        }
+    }
+    all
+}
+
 fn levels(violations: &mut Violations, field: &str, values: &[i32]) -> Vec<String> {
     let mut kept = Vec::with_capacity(values.len());
     for (index, value) in values.iter().enumerate() {
@@ -511,6 +570,20 @@ mod tests {
             }
             other => panic!("expected violations, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn filter_values_find_their_stored_spelling_too() {
+        assert_eq!(
+            countries(vec!["usa".into(), "u.s.".into(), "narnia".into()]),
+            ["usa", "u.s.", "narnia", "united states of america"]
+        );
+        assert_eq!(
+            industries(vec!["computer-software".into()]),
+            ["computer-software", "computer software"]
+        );
+        assert_eq!(states(vec!["california".into()]), ["california", "ca"]);
+        assert_eq!(states(vec!["bavaria".into()]), ["bavaria"]);
     }
 
     #[test]
