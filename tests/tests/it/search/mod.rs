@@ -8,4 +8,5 @@ mod explain;
 mod export;
 mod filters;
 mod freshness;
+mod normalized;
 mod paging;
