@@ -8,7 +8,8 @@ use lma_proto::v1::{CompanyRecord, JobTitleLevel, ProspectRecord};
 use svc_core::FieldViolation;
 use svc_core::error::{Violations, quoted, unstorable_text};
 
-use crate::{normalize, values};
+use crate::normalize;
+use crate::values::{self, stored};
 
 /// Column limits, in characters (varchar(n) in migrations/V2__base_tables.sql).
 pub(crate) mod limit {
@@ -234,54 +235,12 @@ pub fn company(
             .unwrap_or_default(),
         external_id: check.text("external_id", &record.external_id, limit::EXTERNAL_ID),
     };
-    let country = canonical_country(&mut row.country);
-    canonical_state(&mut row.state, country);
-    canonical_phone(&mut row.phone, country);
-    canonical_phone(&mut row.mobile_phone, country);
-    canonical_industry(&mut row.industry);
+    let country = stored::country(&mut row.country);
+    stored::state(&mut row.state, country);
+    stored::phone(&mut row.phone, country);
+    stored::phone(&mut row.mobile_phone, country);
+    stored::industry(&mut row.industry);
     check.finish(row)
-}
-
-/// Stores a country as its ISO 3166-1 English short name ("USA", "U.S." and "United States"
-/// are all "United States of America") and returns its alpha-2 code. A value that names no
-/// known country is kept as written, not refused: the rest of the row is still worth having.
-pub fn canonical_country(country: &mut Option<String>) -> Option<&'static str> {
-    let found = values::parse_country(country.as_deref()?).ok()?;
-    *country = Some(found.name.to_owned());
-    Some(found.alpha2)
-}
-
-/// Stores a US state or Canadian province as its code ("California" is "CA") when the row's
-/// country is the US or Canada; any other region, or one that is not of that country, is kept
-/// as written.
-pub fn canonical_state(state: &mut Option<String>, country: Option<&str>) {
-    if !matches!(country, Some("US" | "CA")) {
-        return;
-    }
-    if let Some(text) = state.as_deref()
-        && let Ok(Some(region)) = values::parse_region(text, country)
-    {
-        *state = Some(region.code.to_owned());
-    }
-}
-
-/// Stores a phone number in E.164 when it reads as a valid number of the row's country (or
-/// carries its own country code); otherwise as written.
-pub fn canonical_phone(phone: &mut Option<String>, country: Option<&str>) {
-    if let Some(text) = phone.as_deref()
-        && let Ok(values::Phone::E164(number)) = values::parse_phone(text, country)
-    {
-        *phone = Some(number);
-    }
-}
-
-/// Stores an industry in its canonical form ("COMPUTER_SOFTWARE" is "computer software").
-pub fn canonical_industry(industry: &mut Option<String>) {
-    if let Some(text) = industry.as_deref()
-        && let Ok(canonical) = values::canonical_industry(text)
-    {
-        *industry = Some(canonical);
-    }
 }
 
 /// Validates a prospect record and its company.
@@ -371,16 +330,11 @@ pub fn prospect(record: &ProspectRecord) -> Result<ProspectRow, Vec<FieldViolati
         }),
     };
     // A prospect's number without a country of its own is read in its company's.
-    let country = canonical_country(&mut row.country).or_else(|| {
-        row.company
-            .country
-            .as_deref()
-            .and_then(|name| values::parse_country(name).ok())
-            .map(|country| country.alpha2)
-    });
-    canonical_state(&mut row.state, country);
-    canonical_phone(&mut row.phone, country);
-    canonical_phone(&mut row.mobile_phone, country);
+    let country = stored::country(&mut row.country)
+        .or_else(|| stored::country_code(row.company.country.as_deref()));
+    stored::state(&mut row.state, country);
+    stored::phone(&mut row.phone, country);
+    stored::phone(&mut row.mobile_phone, country);
     check.finish(row)
 }
 

@@ -23,6 +23,10 @@ pub enum Command {
     Key(KeyArgs),
     /// Import a CSV file of prospects through ingest-svc (ImportCsv), with a progress bar.
     Import(ImportArgs),
+    /// Bring stored companies and prospects into the normalized form ingest stores now
+    /// (countries, states, phones, industries); a one-off after upgrading, safe to repeat
+    /// (talks to the database directly).
+    Normalize(NormalizeArgs),
 }
 
 /// `lmactl import FILE`: streams the file to ingest-svc and prints the final report.
@@ -121,6 +125,16 @@ impl fmt::Debug for AdminDatabaseArgs {
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .finish()
     }
+}
+
+#[derive(Args, Debug)]
+pub struct NormalizeArgs {
+    #[command(flatten)]
+    pub database: AdminDatabaseArgs,
+
+    /// Rows read per statement.
+    #[arg(long = "batch-size", default_value_t = 1_000, value_parser = clap::value_parser!(i64).range(1..))]
+    pub batch_size: i64,
 }
 
 #[derive(Args, Debug)]

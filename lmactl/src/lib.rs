@@ -24,6 +24,7 @@ pub async fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> an
         cli::Command::Org(_) => "lmactl org",
         cli::Command::Key(_) => "lmactl key",
         cli::Command::Import(_) => "lmactl import",
+        cli::Command::Normalize(_) => "lmactl normalize",
     };
     let span = tracing::info_span!("lmactl", otel.name = name, otel.status_code = Empty);
     let mut out = commands::Output { stdout, stderr };
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> an
             cli::Command::Org(args) => commands::org::run(args, &mut out).await,
             cli::Command::Key(args) => commands::key::run(args, &mut out).await,
             cli::Command::Import(args) => commands::import::run(args, &mut out).await,
+            cli::Command::Normalize(args) => commands::normalize::run(args, &mut out).await,
         }
     }
     .instrument(span.clone())

@@ -16,6 +16,7 @@ mod numbers;
 mod phone;
 mod revenue;
 mod seniority;
+pub mod stored;
 
 pub use country::{Country, CountryError, Region, RegionError, parse_country, parse_region};
 pub use employees::{Employees, EmployeesError, MAX_EMPLOYEES, parse_employees};

@@ -7,8 +7,6 @@
 //! ("1.234,56"). Groups after the first have exactly three digits, so "1,20,000" is refused
 //! rather than guessed.
 
-use super::revenue::Currency;
-
 /// Why text is no amount or range; each kind turns these into its own message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum RangeError {
@@ -127,6 +125,25 @@ fn multiplier(word: &str) -> Option<u64> {
         "t" | "tn" | "trillion" | "trillions" => 1_000_000_000_000,
         _ => return None,
     })
+}
+
+/// A currency a value names by symbol or ISO 4217 code, before or after the number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Currency {
+    Usd,
+    Eur,
+    Gbp,
+}
+
+impl Currency {
+    /// The ISO 4217 code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Currency::Usd => "USD",
+            Currency::Eur => "EUR",
+            Currency::Gbp => "GBP",
+        }
+    }
 }
 
 /// Currency marks, longest first so "us$" wins over "$".

@@ -2,30 +2,12 @@
 //! "€3,5 Mio", "$1M-$10M", "$1B+", "<$1M", "$5 mil. - $10 mil.", or a plain number in a
 //! column declared in thousands of dollars.
 
+pub use super::numbers::Currency;
 use super::numbers::{self, RangeError, Reading};
 
 /// Above any company's yearly revenue (the largest are under a trillion): a typo or a
 /// misplaced multiplier.
 pub const MAX_REVENUE: i64 = 100_000_000_000_000;
-
-/// A currency a value names by symbol or ISO 4217 code, before or after the number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Currency {
-    Usd,
-    Eur,
-    Gbp,
-}
-
-impl Currency {
-    /// The ISO 4217 code.
-    pub fn code(self) -> &'static str {
-        match self {
-            Currency::Usd => "USD",
-            Currency::Eur => "EUR",
-            Currency::Gbp => "GBP",
-        }
-    }
-}
 
 /// Revenue bounds in whole currency units; a single amount is both bounds. `max` is `None`
 /// for an open range ("$1B+"); `currency` is `None` when the value names none.

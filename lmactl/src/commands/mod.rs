@@ -3,6 +3,7 @@
 pub mod import;
 pub mod key;
 pub mod migrate;
+pub mod normalize;
 pub mod org;
 
 use std::io::Write;

@@ -171,3 +171,55 @@ async fn lmactl_migrates_creates_an_organization_and_mints_a_working_key() {
     shutdown.trigger();
     search.stopped().await.expect("search-svc stops cleanly");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lmactl_normalize_brings_rows_stored_before_into_canonical_form_once() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = lma_tests::app::create_tenant_in(&db, "normalize").await;
+    let client = db.connect().await;
+    // As ingest stored them before it normalized values.
+    client
+        .execute(
+            "WITH c AS (
+                 INSERT INTO company (organization_id, domain, industry, state, country, phone)
+                 VALUES ($1, 'old.com', 'COMPUTER_SOFTWARE', 'Ontario', 'Canada',
+                         '416 555 0199')
+                 RETURNING id)
+             INSERT INTO prospect (organization_id, company_id, external_source, external_id,
+                                   email, country, state, phone)
+             SELECT $1, c.id, 'crm', 'old', 'old@old.com', 'USA', 'California',
+                    '(415) 555-2671' FROM c",
+            &[&tenant.organization_id],
+        )
+        .await
+        .expect("rows as stored before");
+    let url = db.url();
+
+    let run = lmactl_ok(&["normalize", "--database-url", &url, "--batch-size", "1"]).await;
+    assert_eq!(run.stdout.trim(), "normalized 1 companies, 1 prospects");
+    let company = client
+        .query_one(
+            "SELECT industry, state, country, phone FROM company WHERE domain = 'old.com'",
+            &[],
+        )
+        .await
+        .expect("the company");
+    let company: Vec<String> = (0..4).map(|i| company.get(i)).collect();
+    assert_eq!(
+        company,
+        ["computer software", "ON", "Canada", "+14165550199"]
+    );
+    let prospect = client
+        .query_one(
+            "SELECT country, state, phone FROM prospect WHERE external_id = 'old'",
+            &[],
+        )
+        .await
+        .expect("the prospect");
+    let prospect: Vec<String> = (0..3).map(|i| prospect.get(i)).collect();
+    assert_eq!(prospect, ["United States of America", "CA", "+14155552671"]);
+
+    let again = lmactl_ok(&["normalize", "--database-url", &url]).await;
+    assert_eq!(again.stdout.trim(), "normalized 0 companies, 0 prospects");
+}
