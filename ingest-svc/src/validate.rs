@@ -48,6 +48,8 @@ pub struct CompanyRow {
     pub city: Option<String>,
     pub state: Option<String>,
     pub country: Option<String>,
+    /// The ISO 3166-1 alpha-2 code of `country`, when it is a known one.
+    pub country_code: Option<String>,
     pub zip_code: Option<String>,
     pub phone: Option<String>,
     pub mobile_phone: Option<String>,
@@ -72,6 +74,8 @@ pub struct ProspectRow {
     pub city: Option<String>,
     pub state: Option<String>,
     pub country: Option<String>,
+    /// The ISO 3166-1 alpha-2 code of `country`, when it is a known one.
+    pub country_code: Option<String>,
     pub zip_code: Option<String>,
     pub phone: Option<String>,
     pub mobile_phone: Option<String>,
@@ -223,6 +227,7 @@ pub fn company(
         city: check.text("city", &record.city, limit::PLACE),
         state: check.text("state", &record.state, limit::PLACE),
         country: check.text("country", &record.country, limit::PLACE),
+        country_code: None,
         zip_code: check.text("zip_code", &record.zip_code, limit::ZIP_CODE),
         phone: check.text("phone", &record.phone, limit::PHONE),
         mobile_phone: check.text("mobile_phone", &record.mobile_phone, limit::PHONE),
@@ -236,6 +241,7 @@ pub fn company(
         external_id: check.text("external_id", &record.external_id, limit::EXTERNAL_ID),
     };
     let country = stored::country(&mut row.country);
+    row.country_code = country.map(str::to_owned);
     stored::state(&mut row.state, country);
     stored::phone(&mut row.phone, country);
     stored::phone(&mut row.mobile_phone, country);
@@ -318,6 +324,7 @@ pub fn prospect(record: &ProspectRecord) -> Result<ProspectRow, Vec<FieldViolati
         city: check.text("city", &record.city, limit::PLACE),
         state: check.text("state", &record.state, limit::PLACE),
         country: check.text("country", &record.country, limit::PLACE),
+        country_code: None,
         zip_code: check.text("zip_code", &record.zip_code, limit::ZIP_CODE),
         phone: check.text("phone", &record.phone, limit::PHONE),
         mobile_phone: check.text("mobile_phone", &record.mobile_phone, limit::PHONE),
@@ -330,8 +337,9 @@ pub fn prospect(record: &ProspectRecord) -> Result<ProspectRow, Vec<FieldViolati
         }),
     };
     // A prospect's number without a country of its own is read in its company's.
-    let country = stored::country(&mut row.country)
-        .or_else(|| stored::country_code(row.company.country.as_deref()));
+    let own = stored::country(&mut row.country);
+    row.country_code = own.map(str::to_owned);
+    let country = own.or(row.company.country_code.as_deref());
     stored::state(&mut row.state, country);
     stored::phone(&mut row.phone, country);
     stored::phone(&mut row.mobile_phone, country);

@@ -211,7 +211,9 @@ pub static COMPANY: Table<CompanyRow, Company> = Table {
         column!(address: TEXT, KeepWhenNull, text),
         column!(city: TEXT, KeepWhenNull, text),
         column!(state: TEXT, KeepWhenNull, text),
-        column!(country: TEXT, KeepWhenNull, text),
+        // The code goes with the name: a new country as written clears the old one's code.
+        column!(country: TEXT, PairWith("country_code"), text),
+        column!(country_code: TEXT, PairWith("country"), text),
         column!(zip_code: TEXT, KeepWhenNull, text),
         column!(phone: TEXT, KeepWhenNull, text),
         column!(mobile_phone: TEXT, KeepWhenNull, text),
@@ -241,7 +243,9 @@ pub static PROSPECT: Table<ProspectRow, Prospect> = Table {
         column!(address: TEXT, KeepWhenNull, text),
         column!(city: TEXT, KeepWhenNull, text),
         column!(state: TEXT, KeepWhenNull, text),
-        column!(country: TEXT, KeepWhenNull, text),
+        // The code goes with the name: a new country as written clears the old one's code.
+        column!(country: TEXT, PairWith("country_code"), text),
+        column!(country_code: TEXT, PairWith("country"), text),
         column!(zip_code: TEXT, KeepWhenNull, text),
         column!(phone: TEXT, KeepWhenNull, text),
         column!(mobile_phone: TEXT, KeepWhenNull, text),

@@ -100,6 +100,7 @@ pub(crate) fn staged(
             city: None,
             state: None,
             country: None,
+            country_code: None,
             zip_code: None,
             phone: None,
             mobile_phone: None,

@@ -1,6 +1,7 @@
 //! `lmactl normalize`: brings company and prospect rows stored before ingest normalized values
 //! into the form ingest stores now (lma-values' `stored`): countries as ISO short names, US and
-//! Canadian states as codes, phones in E.164 where the row's country reads them, industries in
+//! Canadian states as codes, the country's
+//! alpha-2 code beside its name, phones in E.164 where the row's country reads them, industries in
 //! canonical form. Rows are read in batches by id and only rows whose values change are
 //! updated, so running it again changes nothing; change capture then brings the updates into
 //! the read models as for any other write.
@@ -41,13 +42,14 @@ pub async fn normalize(
 }
 
 async fn companies(client: &tokio_postgres::Client, batch_size: i64) -> anyhow::Result<u64> {
-    let select = "SELECT id, country, state, phone, mobile_phone, industry FROM company \
-                  WHERE id > $1 ORDER BY id LIMIT $2";
+    let select = "SELECT id, country, state, phone, mobile_phone, industry, country_code \
+                  FROM company WHERE id > $1 ORDER BY id LIMIT $2";
     let update = "UPDATE company SET country = $2, state = $3, phone = $4, mobile_phone = $5, \
-                  industry = $6 WHERE id = $1";
+                  industry = $6, country_code = $7 WHERE id = $1";
     in_batches(client, batch_size, select, update, |values, _| {
-        let [country, state, phone, mobile_phone, industry] = values;
+        let [country, state, phone, mobile_phone, industry, country_code] = values;
         let code = stored::country(country);
+        *country_code = code.map(str::to_owned);
         stored::state(state, code);
         stored::phone(phone, code);
         stored::phone(mobile_phone, code);
@@ -57,16 +59,17 @@ async fn companies(client: &tokio_postgres::Client, batch_size: i64) -> anyhow::
 }
 
 async fn prospects(client: &tokio_postgres::Client, batch_size: i64) -> anyhow::Result<u64> {
-    let select = "SELECT p.id, p.country, p.state, p.phone, p.mobile_phone, c.country \
-                  FROM prospect p JOIN company c ON c.id = p.company_id \
+    let select = "SELECT p.id, p.country, p.state, p.phone, p.mobile_phone, p.country_code, \
+                  c.country FROM prospect p JOIN company c ON c.id = p.company_id \
                   WHERE p.id > $1 ORDER BY p.id LIMIT $2";
-    let update = "UPDATE prospect SET country = $2, state = $3, phone = $4, mobile_phone = $5 \
-                  WHERE id = $1";
+    let update = "UPDATE prospect SET country = $2, state = $3, phone = $4, mobile_phone = $5, \
+                  country_code = $6 WHERE id = $1";
     in_batches(client, batch_size, select, update, |values, row| {
-        let [country, state, phone, mobile_phone] = values;
+        let [country, state, phone, mobile_phone, country_code] = values;
+        let own = stored::country(country);
+        *country_code = own.map(str::to_owned);
         // As ingest reads them: a prospect without a country of its own is in its company's.
-        let code = stored::country(country)
-            .or_else(|| stored::country_code(row.get::<_, Option<&str>>(5)));
+        let code = own.or_else(|| stored::country_code(row.get::<_, Option<&str>>(6)));
         stored::state(state, code);
         stored::phone(phone, code);
         stored::phone(mobile_phone, code);

@@ -200,25 +200,29 @@ async fn lmactl_normalize_brings_rows_stored_before_into_canonical_form_once() {
     assert_eq!(run.stdout.trim(), "normalized 1 companies, 1 prospects");
     let company = client
         .query_one(
-            "SELECT industry, state, country, phone FROM company WHERE domain = 'old.com'",
+            "SELECT industry, state, country, phone, country_code FROM company \
+             WHERE domain = 'old.com'",
             &[],
         )
         .await
         .expect("the company");
-    let company: Vec<String> = (0..4).map(|i| company.get(i)).collect();
+    let company: Vec<String> = (0..5).map(|i| company.get(i)).collect();
     assert_eq!(
         company,
-        ["computer software", "ON", "Canada", "+14165550199"]
+        ["computer software", "ON", "Canada", "+14165550199", "CA"]
     );
     let prospect = client
         .query_one(
-            "SELECT country, state, phone FROM prospect WHERE external_id = 'old'",
+            "SELECT country, state, phone, country_code FROM prospect WHERE external_id = 'old'",
             &[],
         )
         .await
         .expect("the prospect");
-    let prospect: Vec<String> = (0..3).map(|i| prospect.get(i)).collect();
-    assert_eq!(prospect, ["United States of America", "CA", "+14155552671"]);
+    let prospect: Vec<String> = (0..4).map(|i| prospect.get(i)).collect();
+    assert_eq!(
+        prospect,
+        ["United States of America", "CA", "+14155552671", "US"]
+    );
 
     let again = lmactl_ok(&["normalize", "--database-url", &url]).await;
     assert_eq!(again.stdout.trim(), "normalized 0 companies, 0 prospects");

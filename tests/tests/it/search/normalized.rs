@@ -52,7 +52,7 @@ async fn any_spelling_of_a_country_or_industry_finds_its_canonical_value() {
         .connect()
         .await
         .query_one(
-            "SELECT country, state, phone FROM prospect WHERE external_id = 'first'",
+            "SELECT country, state, phone, country_code FROM prospect WHERE external_id = 'first'",
             &[],
         )
         .await
@@ -60,6 +60,7 @@ async fn any_spelling_of_a_country_or_industry_finds_its_canonical_value() {
     assert_eq!(stored.get::<_, String>(0), "United States of America");
     assert_eq!(stored.get::<_, String>(1), "CA");
     assert_eq!(stored.get::<_, String>(2), "+14155552671");
+    assert_eq!(stored.get::<_, String>(3), "US");
 
     let all = |page: &lma_tests::app::SearchPage, wanted: &[&str]| {
         let mut ids: Vec<&str> = page
