@@ -439,12 +439,12 @@ mod tests {
         assert!(sql.create_staging.contains("min_employees int4"));
         assert_eq!(sql.copy_new_prospects.types[0], Type::INT8);
         assert!(
-            sql.upsert_prospect.contains("$21)"),
+            sql.upsert_prospect.contains("$22)"),
             "{}",
             sql.upsert_prospect
         );
         assert!(
-            sql.upsert_company.contains("$17)"),
+            sql.upsert_company.contains("$18)"),
             "{}",
             sql.upsert_company
         );
