@@ -35,7 +35,7 @@ async fn upserted_prospect_is_streamed_by_search_with_computed_columns() {
     assert_eq!(hit.revenue, Some(1_250_000_000));
     assert_eq!(hit.company_name, "Acme Robotics");
     assert_eq!(hit.company_domain, "acme-robotics.com");
-    assert_eq!(hit.industry, "Robotics");
+    assert_eq!(hit.industry, "robotics");
     assert_eq!(hit.country, "Germany");
     assert_eq!(hit.email, "jane.doe@acme-robotics.com");
     assert_eq!(hit.prospect_id, stored.id);
