@@ -584,7 +584,12 @@ mod tests {
         let mut input = record();
         // 223 characters as sent, 255 in lower case ("İ" is "i̇"); the part before the @ is
         // 64 octets as sent, the most RFC 5321 allows.
-        let host = format!("{}.{}.{}.com", "a".repeat(63), "b".repeat(63), "c".repeat(58));
+        let host = format!(
+            "{}.{}.{}.com",
+            "a".repeat(63),
+            "b".repeat(63),
+            "c".repeat(58)
+        );
         input.email = format!("{}@{host}", "İ".repeat(32));
         let violations = prospect(&input).expect_err("too long once lower-cased");
         assert_eq!(fields(&violations), ["email"]);
