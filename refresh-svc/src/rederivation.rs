@@ -198,20 +198,12 @@ pub async fn step(
     wait: LockWait,
 ) -> Result<Step, DbError> {
     let started = Instant::now();
-    let transaction = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .start()
-        .await?;
-    transaction
-        .batch_execute(read_model::APPLY_SETTINGS)
-        .await?;
-    if !read_model::lock_apply(&transaction, wait).await? {
+    let Some(transaction) = read_model::begin_apply(client, wait).await? else {
         return Ok(Step {
             busy: true,
             ..Step::default()
         });
-    }
+    };
     // The oldest change by id (a walk of the primary key) is the oldest by time, near enough.
     let next = transaction
         .query_opt(
@@ -438,15 +430,11 @@ pub async fn summary_step(
     computing.commit().await?;
     let computed_in = computing_started.elapsed();
 
-    let transaction = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .start()
-        .await?;
-    transaction
-        .batch_execute(read_model::APPLY_SETTINGS)
-        .await?;
-    read_model::lock_apply(&transaction, LockWait::Wait).await?;
+    let Some(transaction) = read_model::begin_apply(client, LockWait::Wait).await? else {
+        return Err(DbError::Unexpected(
+            "the apply lock was refused to a waiting caller".into(),
+        ));
+    };
     let now = transaction
         .query_opt(
             "SELECT queued_by::text = $2, \
