@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use svc_core::DbError;
-use tokio_postgres::{Client, IsolationLevel, Transaction};
+use tokio_postgres::{Client, Transaction};
 use tracing::Instrument as _;
 
 use crate::model_apply::{OnCancel, apply_to_model};
@@ -56,20 +56,12 @@ pub async fn apply_batch(
     let started = Instant::now();
     // One snapshot for the claim, the re-derivation and the watermark.
     let horizon = read_model::writer_horizon(&*client).await?;
-    let transaction = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .start()
-        .await?;
-    transaction
-        .batch_execute(read_model::APPLY_SETTINGS)
-        .await?;
-    if !read_model::lock_apply(&transaction, wait).await? {
+    let Some(transaction) = read_model::begin_apply(client, wait).await? else {
         return Ok(BatchOutcome {
             busy: true,
             ..BatchOutcome::default()
         });
-    }
+    };
     // The claim also returns up to MAX_LINKS distinct writer traceparents, for the span links.
     let claim = transaction
         .query_one(

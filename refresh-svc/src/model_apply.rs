@@ -33,6 +33,29 @@ pub async fn apply_to_model(
     replica: &str,
     on_cancel: OnCancel,
 ) -> Result<Outcome, DbError> {
+    apply_to_model_from(
+        transaction,
+        model,
+        model.definition,
+        affected,
+        watermark,
+        replica,
+        on_cancel,
+    )
+    .await
+}
+
+/// Like [`apply_to_model`], from `source`: the definition, or rows already computed from it
+/// (the summary step computes its row before it takes the apply lock).
+pub async fn apply_to_model_from(
+    transaction: &Transaction<'_>,
+    model: ReadModel,
+    source: &str,
+    affected: &Affected,
+    watermark: &str,
+    replica: &str,
+    on_cancel: OnCancel,
+) -> Result<Outcome, DbError> {
     let model_started = Instant::now();
     transaction.batch_execute("SAVEPOINT read_model").await?;
     let mut outcome = Outcome {
@@ -47,7 +70,7 @@ pub async fn apply_to_model(
     };
     let rederived = traced(
         DbOperation::new("REDERIVE", model.table),
-        read_model::rederive(transaction, model, affected),
+        read_model::rederive_from(transaction, model, source, affected),
     );
     match rederived.await {
         Ok(written) => {

@@ -178,6 +178,21 @@ pub async fn lock_apply(transaction: &Transaction<'_>, wait: LockWait) -> Result
     }
 }
 
+/// Starts a REPEATABLE READ transaction with the apply settings holding the apply lock, as
+/// every write to the read models between applies does; `None` when `NoWait` found it held.
+pub async fn begin_apply(
+    client: &mut tokio_postgres::Client,
+    wait: LockWait,
+) -> Result<Option<Transaction<'_>>, DbError> {
+    let transaction = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .await?;
+    transaction.batch_execute(APPLY_SETTINGS).await?;
+    Ok(lock_apply(&transaction, wait).await?.then_some(transaction))
+}
+
 /// The writers of this database that were in progress just before an apply's snapshot, and the
 /// first transaction id not assigned by then. Taken before the apply transaction starts, so that
 /// the watermark waits only for transactions that can write this database's change log: the

@@ -8,7 +8,9 @@
 //! changes, and the leader works the queue a step at a time between applies. A step is one
 //! transaction under the apply lock: a chunk of the company's prospect rows (a prospect-id range
 //! of at most a few thousand rows, sized to take about [`CHUNK_TARGET`]), or, once every chunk
-//! is done, its summary. A write to any other company waits for at most one step.
+//! is done, its summary, whose aggregate is computed beside the applies, outside the lock, and
+//! only written under it ([`summary_step`]). A write to any other company waits for at most one
+//! chunk, or one summary's write.
 //!
 //! The queue is durable: a crash or a new leader goes on from the last committed step. It
 //! coalesces: a change claimed while a pass is under way marks the company dirty, and one more
@@ -23,7 +25,7 @@ use std::time::{Duration, Instant};
 use svc_core::DbError;
 use tokio_postgres::{Client, IsolationLevel, Transaction};
 
-use crate::model_apply::{OnCancel, apply_to_model};
+use crate::model_apply::{OnCancel, apply_to_model, apply_to_model_from};
 use crate::read_model::{self, Affected, LockWait, Outcome, READ_MODELS, ReadModel};
 
 /// How long a chunk should take: what a write to another company may wait for it, on top of
@@ -57,7 +59,9 @@ pub const YIELD_AFTER: Duration = Duration::from_millis(100);
 
 /// The companies among `companies` that are large: more than `threshold` prospects in the base
 /// table, or, by its summary, in the read models (a company whose prospects are being deleted
-/// still has its rows there). Each count stops at `threshold + 1`.
+/// still has its rows there), or already queued. Each count stops at `threshold + 1`. A queued
+/// company's changes are always queued, never applied beside its pass: the summary step relies
+/// on every claim of the company moving `queued_by` (see [`summary_step`]).
 pub async fn large_companies(
     transaction: &Transaction<'_>,
     companies: &[i64],
@@ -69,7 +73,8 @@ pub async fn large_companies(
     transaction
         .query(
             "SELECT c FROM unnest($1::bigint[]) AS c \
-             WHERE (SELECT count(*) FROM (SELECT FROM prospect WHERE company_id = c \
+             WHERE EXISTS (SELECT FROM company_rederivation WHERE company_id = c) \
+                OR (SELECT count(*) FROM (SELECT FROM prospect WHERE company_id = c \
                                           LIMIT $2::bigint + 1) AS p) > $2::bigint \
                 OR (SELECT prospect_count FROM company_summary_view WHERE company_id = c) \
                     > $2::bigint",
@@ -90,7 +95,9 @@ pub async fn large_companies(
 /// - before its pass has started, the pass to come covers the change: nothing moves;
 /// - once the pass has started, a whole-company change is not covered by the chunks already
 ///   done: the row is marked dirty (with this watermark, if it is the first) for one more pass;
-/// - a summary-only change is covered by the summary step, which always ends a pass.
+/// - a summary-only change is covered by the summary step, which always ends a pass: the step
+///   computes the summary outside the lock and sees, by `queued_by` (every call sets it), that
+///   a change was claimed meanwhile.
 ///
 /// `profile` (a subset of `whole`) are the companies a change may have changed beyond their
 /// profile columns; the others' passes leave the models that read only the profile
@@ -159,6 +166,16 @@ pub struct Step {
     pub yielded: bool,
     /// A chunk of prospect rows: the rows it was cut to and how long re-deriving them took.
     pub chunk: Option<(i64, Duration)>,
+    /// A company's summary is due: the caller runs [`summary_step`] beside the applies.
+    pub summary: Option<SummaryWork>,
+}
+
+/// A company whose pass has only its summary left.
+#[derive(Debug, Clone)]
+pub struct SummaryWork {
+    pub company_id: i64,
+    /// The pass's bound, for the refresh log.
+    pub pending_since: String,
 }
 
 /// The company worked least recently, and where its pass is.
@@ -181,20 +198,12 @@ pub async fn step(
     wait: LockWait,
 ) -> Result<Step, DbError> {
     let started = Instant::now();
-    let transaction = client
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .start()
-        .await?;
-    transaction
-        .batch_execute(read_model::APPLY_SETTINGS)
-        .await?;
-    if !read_model::lock_apply(&transaction, wait).await? {
+    let Some(transaction) = read_model::begin_apply(client, wait).await? else {
         return Ok(Step {
             busy: true,
             ..Step::default()
         });
-    }
+    };
     // The oldest change by id (a walk of the primary key) is the oldest by time, near enough.
     let next = transaction
         .query_opt(
@@ -224,66 +233,66 @@ pub async fn step(
         done_up_to: next.try_get(3)?,
         profile: next.try_get(4)?,
     };
+    let Some(after) = work.done_up_to.filter(|_| work.whole) else {
+        // The summary takes most of a second at 500,000 prospects: it is computed on another
+        // connection, without the apply lock, while the applies go on (see summary_step). The
+        // other companies' chunks go first meanwhile.
+        let pending = transaction
+            .query_one(
+                "WITH worked AS (UPDATE company_rederivation SET worked_at = now() \
+                     WHERE company_id = $1) \
+                 SELECT EXISTS (SELECT FROM company_rederivation WHERE company_id <> $1)",
+                &[&work.company_id],
+            )
+            .await?
+            .try_get(0)?;
+        transaction.commit().await?;
+        return Ok(Step {
+            pending,
+            summary: Some(SummaryWork {
+                company_id: work.company_id,
+                pending_since: work.pending_since,
+            }),
+            ..Step::default()
+        });
+    };
     let pending_rebuild = read_model::pending_rebuild(&transaction).await?;
     let healthy = |model: &ReadModel| !pending_rebuild.iter().any(|table| table == model.table);
     // Index ranges, as in an apply.
     transaction.batch_execute(read_model::INDEXED).await?;
     let mut step = Step::default();
-    match (work.whole, work.done_up_to) {
-        (true, Some(after)) => {
-            let chunk_started = Instant::now();
-            let up_to = chunk_end(&transaction, work.company_id, after, chunk_rows).await?;
-            let chunk = Affected {
-                companies: vec![work.company_id],
-                keys: Vec::new(),
-                key_range: Some((after, up_to)),
-            };
-            for model in READ_MODELS.iter().filter(|model| is_prospect_keyed(model)) {
-                if healthy(model) && (work.profile || !model.profile_only) {
-                    step.models.push(
-                        apply_to_model(
-                            &transaction,
-                            *model,
-                            &chunk,
-                            &work.pending_since,
-                            replica,
-                            OnCancel::Fail,
-                        )
-                        .await?,
-                    );
-                }
-            }
-            step.chunk = Some((chunk_rows, chunk_started.elapsed()));
-            transaction
-                .execute(
-                    "UPDATE company_rederivation SET done_up_to = $2, \
-                         pass_started_at = coalesce(pass_started_at, now()), \
-                         chunks = chunks + 1, worked_at = now() \
-                     WHERE company_id = $1",
-                    &[&work.company_id, &up_to],
+    let chunk_started = Instant::now();
+    let up_to = chunk_end(&transaction, work.company_id, after, chunk_rows).await?;
+    let chunk = Affected {
+        companies: vec![work.company_id],
+        keys: Vec::new(),
+        key_range: Some((after, up_to)),
+    };
+    for model in READ_MODELS.iter().filter(|model| is_prospect_keyed(model)) {
+        if healthy(model) && (work.profile || !model.profile_only) {
+            step.models.push(
+                apply_to_model(
+                    &transaction,
+                    *model,
+                    &chunk,
+                    &work.pending_since,
+                    replica,
+                    OnCancel::Fail,
                 )
-                .await?;
-        }
-        _ => {
-            let summary = Affected::companies(vec![work.company_id]);
-            for model in READ_MODELS.iter().filter(|model| !is_prospect_keyed(model)) {
-                if healthy(model) {
-                    step.models.push(
-                        apply_to_model(
-                            &transaction,
-                            *model,
-                            &summary,
-                            &work.pending_since,
-                            replica,
-                            OnCancel::Fail,
-                        )
-                        .await?,
-                    );
-                }
-            }
-            finish_pass(&transaction, work.company_id).await?;
+                .await?,
+            );
         }
     }
+    step.chunk = Some((chunk_rows, chunk_started.elapsed()));
+    transaction
+        .execute(
+            "UPDATE company_rederivation SET done_up_to = $2, \
+                 pass_started_at = coalesce(pass_started_at, now()), \
+                 chunks = chunks + 1, worked_at = now() \
+             WHERE company_id = $1",
+            &[&work.company_id, &up_to],
+        )
+        .await?;
     transaction.batch_execute(read_model::INDEXED_DONE).await?;
     // What each step cost and wrote, per model, beside the applies' own lines: where a large
     // company's time goes and how steps and applies interleave. Debug only: a busy pass takes
@@ -312,6 +321,194 @@ pub async fn step(
         .try_get(0)?;
     transaction.commit().await?;
     Ok(step)
+}
+
+/// The summary step: the company's summary row (an aggregate over all its prospects, most of a
+/// second at 500,000) is computed in a snapshot of its own *without* the apply lock, into a
+/// temporary table, and written from there in a short transaction under the lock. The caller
+/// runs it on a connection of its own, so applies of every other company go on meanwhile.
+///
+/// Invariant: while a company has a queue row, every change to it that an apply claims goes
+/// through [`queue`] (a queued company counts as large, [`large_companies`]), and [`queue`]
+/// sets `queued_by` to its own transaction. So, under the lock:
+/// - `queued_by` as the computing snapshot saw it: no change to the company was claimed since
+///   that snapshot. Every claimed change was committed before its claim, so it is in the row
+///   computed; the changes not yet claimed are above every published watermark, and their claim
+///   queues the company again. The pass finishes as it did when the summary was computed under
+///   the lock.
+/// - `queued_by` moved, same pass: changes were claimed since. The row computed is still the
+///   definition as of its snapshot, fresher than the stored one, and it is written; but the
+///   pass does not promise more than that snapshot: `w`, the highest watermark that snapshot
+///   saw, is below every change claimed after it (claims are serialized by the lock, and a
+///   watermark is below every write not yet claimed when it was computed), and every change
+///   claimed before it is in the row. The row stays queued, for its summary only (or for the
+///   dirty pass), with `pending_since` at most `w`: one more summary step follows, each from a
+///   later snapshot, so a company written to without pause still has its summary and its
+///   `pending_since` move on, one summary computation behind.
+/// - the row gone, or another pass: a full rebuild cleared it, or another leader's steps went
+///   on. The row computed may be older than what they wrote: nothing is written.
+pub async fn summary_step(
+    client: &mut Client,
+    work: &SummaryWork,
+    replica: &str,
+) -> Result<Step, DbError> {
+    let (company_id, pending_since) = (work.company_id, work.pending_since.as_str());
+    let summaries: Vec<ReadModel> = READ_MODELS
+        .iter()
+        .copied()
+        .filter(|model| !is_prospect_keyed(model))
+        .collect();
+    let computing_started = Instant::now();
+    let computing = client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .start()
+        .await?;
+    computing.batch_execute(read_model::APPLY_SETTINGS).await?;
+    // The first statement fixes the snapshot: the row computed, `queued_by` and `w` are of it.
+    let Some(seen) = computing
+        .query_opt(
+            "SELECT queued_by::text, passes, \
+                 (SELECT max(watermark) FROM read_model_state)::text, now()::text \
+             FROM company_rederivation \
+             WHERE company_id = $1 AND (done_up_to IS NULL OR NOT whole)",
+            &[&company_id],
+        )
+        .await?
+    else {
+        computing.commit().await?;
+        return Ok(Step {
+            pending: true,
+            ..Step::default()
+        });
+    };
+    let (queued_by, passes, seen_watermark, seen_at): (String, i32, String, String) = (
+        seen.try_get(0)?,
+        seen.try_get(1)?,
+        seen.try_get(2)?,
+        seen.try_get(3)?,
+    );
+    let pending_rebuild = read_model::pending_rebuild(&computing).await?;
+    computing.batch_execute(read_model::INDEXED).await?;
+    // Per summary model: computed here, or (a broken definition) left to the locked
+    // transaction, which records the failure as before.
+    let mut computed = Vec::with_capacity(summaries.len());
+    for model in &summaries {
+        if pending_rebuild.iter().any(|table| table == model.table) {
+            continue;
+        }
+        let fresh = fresh_table(model);
+        computing.batch_execute("SAVEPOINT summary").await?;
+        let created = computing
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS pg_temp.{fresh}; \
+                 CREATE TEMPORARY TABLE {fresh} AS \
+                 SELECT * FROM {} WHERE company_id = {company_id}",
+                model.definition
+            ))
+            .await
+            .map_err(DbError::from);
+        match created {
+            Ok(()) => {
+                computing.batch_execute("RELEASE SAVEPOINT summary").await?;
+                computed.push(model.table);
+            }
+            Err(error)
+                if error.sql_state() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) =>
+            {
+                return Err(error);
+            }
+            Err(error) if error.db_error().is_some() => {
+                computing
+                    .batch_execute("ROLLBACK TO SAVEPOINT summary")
+                    .await?;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    computing.batch_execute(read_model::INDEXED_DONE).await?;
+    computing.commit().await?;
+    let computed_in = computing_started.elapsed();
+
+    let Some(transaction) = read_model::begin_apply(client, LockWait::Wait).await? else {
+        return Err(DbError::Unexpected(
+            "the apply lock was refused to a waiting caller".into(),
+        ));
+    };
+    let now = transaction
+        .query_opt(
+            "SELECT queued_by::text = $2, \
+                 passes = $3 AND (done_up_to IS NULL OR NOT whole) \
+             FROM company_rederivation WHERE company_id = $1",
+            &[&company_id, &queued_by, &passes],
+        )
+        .await?;
+    let mut step = Step::default();
+    let outcome = match now {
+        Some(row) if row.try_get::<_, bool>(1)? => {
+            let unchanged: bool = row.try_get(0)?;
+            let pending_rebuild = read_model::pending_rebuild(&transaction).await?;
+            let summary = Affected::companies(vec![company_id]);
+            transaction.batch_execute(read_model::INDEXED).await?;
+            for model in &summaries {
+                if pending_rebuild.iter().any(|table| table == model.table) {
+                    continue;
+                }
+                let fresh = fresh_table(model);
+                let source = if computed.contains(&model.table) {
+                    fresh.as_str()
+                } else {
+                    model.definition
+                };
+                step.models.push(
+                    apply_to_model_from(
+                        &transaction,
+                        *model,
+                        source,
+                        &summary,
+                        pending_since,
+                        replica,
+                        OnCancel::Fail,
+                    )
+                    .await?,
+                );
+            }
+            transaction.batch_execute(read_model::INDEXED_DONE).await?;
+            if unchanged {
+                finish_pass(&transaction, company_id, None).await?;
+                "written, pass finished"
+            } else {
+                finish_pass(&transaction, company_id, Some((&seen_watermark, &seen_at))).await?;
+                "written, changes claimed meanwhile: one more summary step"
+            }
+        }
+        _ => "discarded: the pass was finished or cleared meanwhile",
+    };
+    for model in &summaries {
+        transaction
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS pg_temp.{}",
+                fresh_table(model)
+            ))
+            .await?;
+    }
+    step.pending = transaction
+        .query_one("SELECT EXISTS (SELECT FROM company_rederivation)", &[])
+        .await?
+        .try_get(0)?;
+    transaction.commit().await?;
+    tracing::debug!(
+        company_id,
+        computed_ms = computed_in.as_millis() as u64,
+        outcome,
+        "chunked re-derivation summary step"
+    );
+    Ok(step)
+}
+
+/// The temporary table a summary model's row is computed into.
+fn fresh_table(model: &ReadModel) -> String {
+    format!("lma_fresh_{}", model.table)
 }
 
 /// The prospect-keyed read models are chunked; the company-keyed summary is one row.
@@ -357,7 +554,33 @@ async fn chunk_end(
 
 /// Ends the company's pass after its summary step: the row goes, or, when a change to the whole
 /// company came in during the pass, the next pass starts from the bound of that change.
-async fn finish_pass(transaction: &Transaction<'_>, company_id: i64) -> Result<(), DbError> {
+///
+/// `claimed_since`: changes were claimed after the snapshot the summary was computed in, whose
+/// highest watermark and time these are (see [`summary_step`]). The row stays: for the dirty
+/// pass, or else for one more summary step, with `pending_since` at most that watermark.
+async fn finish_pass(
+    transaction: &Transaction<'_>,
+    company_id: i64,
+    claimed_since: Option<(&str, &str)>,
+) -> Result<(), DbError> {
+    if let Some((watermark, at)) = claimed_since {
+        // A new `queued_by`: a full rebuild that read the queue before this does not clear the
+        // row, whose summary may be older than the rebuild's.
+        transaction
+            .execute(
+                "UPDATE company_rederivation SET \
+                     pending_since = least(dirty_since, $2::text::xid8), \
+                     pending_at = least(dirty_at, $3::text::timestamptz), \
+                     dirty_since = NULL, dirty_at = NULL, whole = dirty_since IS NOT NULL, \
+                     done_up_to = 0, profile = dirty_profile, dirty_profile = false, \
+                     pass_started_at = NULL, chunks = 0, passes = passes + 1, \
+                     worked_at = now(), queued_by = pg_current_xact_id() \
+                 WHERE company_id = $1",
+                &[&company_id, &watermark, &at],
+            )
+            .await?;
+        return Ok(());
+    }
     let row = transaction
         .query_opt(
             "WITH done AS (DELETE FROM company_rederivation \

@@ -46,6 +46,8 @@ pub struct Refresher {
     /// When the next step of chunked re-derivation may run while other changes keep coming
     /// (rederivation::STEP_SHARE).
     step_due: std::sync::Mutex<Instant>,
+    /// The summary step running beside the applies (rederivation::summary_step), one at a time.
+    summary: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Refresher {
@@ -59,6 +61,7 @@ impl Refresher {
             whole_table: Mutex::new(()),
             chunk_rows: AtomicI64::new(sizes.max_chunk_rows),
             step_due: std::sync::Mutex::new(Instant::now()),
+            summary: std::sync::Mutex::new(None),
         }
     }
 
@@ -132,6 +135,12 @@ impl Refresher {
                 }
                 step => self.failed_everywhere(step).await?,
             };
+            // While another summary is computed, this one waits for its end (which wakes the
+            // applier) rather than have an idle loop pick it again and again meanwhile.
+            let waiting_summary = step
+                .summary
+                .clone()
+                .is_some_and(|work| !self.start_summary(work));
             add_up(&mut totals, step.models);
             if !step.yielded {
                 self.set_step_due(
@@ -142,7 +151,7 @@ impl Refresher {
                 let next = rederivation::next_chunk_rows(rows, elapsed, self.sizes.max_chunk_rows);
                 self.chunk_rows.store(next, Ordering::Relaxed);
             }
-            if step.busy || (batch.claimed == 0 && !step.pending) {
+            if step.busy || (batch.claimed == 0 && (waiting_summary || !step.pending)) {
                 return Ok(published(totals, &watermark));
             }
             if started.elapsed() >= MAX_DRAIN {
@@ -151,6 +160,40 @@ impl Refresher {
                 return Ok(published(totals, &watermark));
             }
         }
+    }
+
+    /// Runs the summary step of `work` on a connection of its own, unless one is running: the
+    /// aggregate is computed without the apply lock, and the applies on the drain's connection
+    /// go on meanwhile. It wakes the applier when done, for the next step. Returns whether it
+    /// started.
+    fn start_summary(&self, work: rederivation::SummaryWork) -> bool {
+        let mut running = self
+            .summary
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if running.as_ref().is_some_and(|task| !task.is_finished()) {
+            return false;
+        }
+        let (pool, replica, wake) = (self.pool.clone(), self.replica.clone(), self.wake.clone());
+        *running = Some(tokio::spawn(async move {
+            let done = async {
+                let mut client = pool.get().await?;
+                rederivation::summary_step(&mut client, &work, &replica).await
+            };
+            match done.await {
+                // Each model's outcome is recorded by its re-derivation.
+                Ok(_) => {}
+                // The queue row is left as it was: the step is tried again at the next drain,
+                // and the company's pending_since holds its organization's searches back.
+                Err(error) => tracing::error!(
+                    company_id = work.company_id,
+                    error = %crate::error::describe(&error),
+                    "the summary step of chunked re-derivation failed"
+                ),
+            }
+            wake.notify_one();
+        }));
+        true
     }
 
     fn step_due(&self) -> Instant {

@@ -425,20 +425,9 @@ async fn chunked_work_survives_a_killed_refresh_svc_and_resumes_where_it_stopped
     refresh.kill().await.expect("stopping refresh-svc");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_full_rebuild_of_every_model_clears_the_work_it_covers() {
-    lma_tests::init_test_logging();
-    let db = TestDatabase::create().await;
-    let tenant = create_tenant_in(&db, "acme").await;
-    let shutdown = Shutdown::default();
-    // One row per chunk: the pass lasts far longer than the rebuild.
-    let refresh = start_chunking(&db, &shutdown, "rebuilt", 1).await;
-    let admin = db.connect().await;
-    let search_role = db.connect_as("lma_search").await;
-    let big = insert_company(&admin, &tenant, "big.example", 3_000).await;
-    wait_until_mid_pass(&search_role, big).await;
-
-    let response = refresh_client(&refresh, &tenant.api_key)
+/// A full rebuild of every read model (RefreshNow FULL, waited for), which must succeed.
+async fn rebuild_every_model(refresh: &RunningService, tenant: &Tenant) {
+    let response = refresh_client(refresh, &tenant.api_key)
         .await
         .refresh_now(lma_proto::v1::RefreshNowRequest {
             mode: RefreshMode::Full as i32,
@@ -455,6 +444,22 @@ async fn a_full_rebuild_of_every_model_clears_the_work_it_covers() {
             .all(|result| result.error.is_empty()),
         "{response:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_rebuild_of_every_model_clears_the_work_it_covers() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let shutdown = Shutdown::default();
+    // One row per chunk: the pass lasts far longer than the rebuild.
+    let refresh = start_chunking(&db, &shutdown, "rebuilt", 1).await;
+    let admin = db.connect().await;
+    let search_role = db.connect_as("lma_search").await;
+    let big = insert_company(&admin, &tenant, "big.example", 3_000).await;
+    wait_until_mid_pass(&search_role, big).await;
+
+    rebuild_every_model(&refresh, &tenant).await;
     assert_eq!(
         queued_work(&search_role, big).await,
         None,
@@ -815,4 +820,181 @@ async fn a_rename_during_a_phone_change_pass_reaches_every_search_row() {
         .get(0);
     assert_eq!(renamed, PROSPECTS, "every search row shows the new name");
     super::consistency::row_counts_match_in(&db).await;
+}
+
+/// Prospects of the company whose summary the tests below catch being computed: enough for the
+/// aggregate to take a while (a hundred milliseconds or more).
+const SLOW_SUMMARY_PROSPECTS: i64 = 100_000;
+
+/// Inserts a company of [`SLOW_SUMMARY_PROSPECTS`] and has a full rebuild take the place of its
+/// first pass, which would take longer than the tests' patience; returns the company's id.
+async fn insert_rebuilt_company(
+    db: &TestDatabase,
+    refresh: &RunningService,
+    tenant: &Tenant,
+    domain: &str,
+) -> i64 {
+    let admin = db.connect().await;
+    let search_role = db.connect_as("lma_search").await;
+    let company_id = insert_company(&admin, tenant, domain, SLOW_SUMMARY_PROSPECTS).await;
+    wait_until_mid_pass(&search_role, company_id).await;
+    rebuild_every_model(refresh, tenant).await;
+    company_id
+}
+
+/// Changes one prospect of the company (a single prospect's change: its summary is queued), and
+/// waits, polling tightly, until a backend computes the company summary's definition without
+/// holding the apply lock; returns that backend's pid and query start. `None` when none was seen
+/// within a few seconds (the aggregate ended between two polls).
+async fn summary_computed_unlocked(
+    client: &Client,
+    company_id: i64,
+    department: &str,
+) -> Option<(i32, String)> {
+    client
+        .execute(
+            "UPDATE prospect SET department = $2 \
+             WHERE id = (SELECT min(id) FROM prospect WHERE company_id = $1)",
+            &[&company_id, &department],
+        )
+        .await
+        .expect("changing a prospect of the large company");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let seen = client
+            .query_opt(
+                "SELECT a.pid, a.query_start::text FROM pg_stat_activity a \
+                 WHERE a.state = 'active' AND a.pid <> pg_backend_pid() \
+                     AND a.query LIKE '%company_summary_def%' \
+                     AND NOT EXISTS (SELECT FROM pg_locks l WHERE l.pid = a.pid \
+                         AND l.granted AND l.relation = 'refresh_apply_lock'::regclass) \
+                 LIMIT 1",
+                &[],
+            )
+            .await
+            .expect("reading pg_stat_activity");
+        if let Some(row) = seen {
+            return Some((row.get(0), row.get(1)));
+        }
+    }
+    None
+}
+
+/// Whether the backend `pid` is still running the statement it started at `query_start`.
+async fn still_running(client: &Client, (pid, query_start): &(i32, String)) -> bool {
+    client
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE pid = $1 AND state = 'active' \
+                 AND query_start::text = $2)",
+            &[pid, query_start],
+        )
+        .await
+        .expect("reading pg_stat_activity")
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_companys_write_is_applied_while_a_large_company_summary_is_computed() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let shutdown = Shutdown::default();
+    let refresh = start_chunking(&db, &shutdown, "summary-beside", 10_000).await;
+    let mut admin = db.connect().await;
+    let watcher = db.connect().await;
+    let big = insert_rebuilt_company(&db, &refresh, &tenant, "big.example").await;
+    let small = insert_company(&admin, &tenant, "small.example", 3).await;
+    wait_until_consistent(&db).await;
+
+    // The aggregate may end before the small write is applied: a few tries.
+    let mut applied_during = false;
+    for attempt in 0..10 {
+        let Some(summary) =
+            summary_computed_unlocked(&watcher, big, &format!("Dept{attempt}")).await
+        else {
+            continue;
+        };
+        let name = format!("Small {attempt}");
+        rename(&mut admin, small, &name).await;
+        loop {
+            let renamed: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM company_summary_view WHERE company_id = $1 \
+                     AND name = $2",
+                    &[&small, &name],
+                )
+                .await
+                .expect("reading the small company's summary")
+                .get(0);
+            if renamed == 1 {
+                break;
+            }
+            if !still_running(&watcher, &summary).await {
+                break;
+            }
+        }
+        if still_running(&watcher, &summary).await {
+            applied_during = true;
+            break;
+        }
+        wait_until_consistent(&db).await;
+    }
+    assert!(
+        applied_during,
+        "no write of another company was applied while the large company's summary was computed"
+    );
+    wait_until_consistent(&db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prospect_change_claimed_while_the_summary_is_computed_reaches_the_summary() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let shutdown = Shutdown::default();
+    let refresh = start_chunking(&db, &shutdown, "summary-raced", 10_000).await;
+    let admin = db.connect().await;
+    let watcher = db.connect().await;
+    let big = insert_rebuilt_company(&db, &refresh, &tenant, "big.example").await;
+    wait_until_consistent(&db).await;
+
+    let mut raced = 0;
+    for attempt in 0..5 {
+        let Some(summary) =
+            summary_computed_unlocked(&watcher, big, &format!("Before{attempt}")).await
+        else {
+            continue;
+        };
+        // A department no prospect had: the summary computed so far cannot show it.
+        let department = format!("Raced{attempt}");
+        admin
+            .execute(
+                "UPDATE prospect SET department = $2 \
+                 WHERE id = (SELECT max(id) FROM prospect WHERE company_id = $1)",
+                &[&big, &department],
+            )
+            .await
+            .expect("changing another prospect of the large company");
+        if still_running(&watcher, &summary).await {
+            raced += 1;
+        }
+        // Compares every model with its definition, once the queue is empty.
+        wait_until_consistent(&db).await;
+        let departments: Vec<String> = watcher
+            .query_one(
+                "SELECT departments::text[] FROM company_summary_view WHERE company_id = $1",
+                &[&big],
+            )
+            .await
+            .expect("reading the summary")
+            .get(0);
+        assert!(
+            departments.contains(&department),
+            "the summary misses {department}: {departments:?}"
+        );
+    }
+    assert!(
+        raced > 0,
+        "no change arrived while the summary was computed"
+    );
 }
