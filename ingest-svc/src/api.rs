@@ -11,7 +11,7 @@ use lma_proto::v1::ingest_service_server::IngestService;
 use lma_proto::v1::{
     CsvImportOptions, DeleteCompanyRequest, DeleteCompanyResponse, DeleteProspectRequest,
     DeleteProspectResponse, GetProspectRequest, GetProspectResponse, ImportCsvRequest,
-    ImportCsvResponse, ImportProgress, ImportReport, IngestProspectsRequest,
+    ImportCsvResponse, ImportHeader, ImportProgress, ImportReport, IngestProspectsRequest,
     IngestProspectsResponse, MigrateLegacyCustomersRequest, MigrateLegacyCustomersResponse,
     UnknownColumns, UpsertCompanyRequest, UpsertCompanyResponse, UpsertProspectRequest,
     UpsertProspectResponse,
@@ -233,9 +233,20 @@ async fn import_csv(
     };
     let parser = {
         let rows_read = rows_read.clone();
+        let responses = responses.clone();
         tokio::task::spawn_blocking(move || {
             let reader = ChunkReader::new(chunk_receiver);
-            csv_import::parse(reader, &csv_options, &batch_sender, &rows_read)
+            csv_import::parse(reader, &csv_options, &batch_sender, &rows_read, |header| {
+                // First of the responses: the writer sends nothing before the first batch,
+                // which the parser sends only after this. A client gone is noticed elsewhere.
+                let _ = responses.blocking_send(Ok(ImportCsvResponse {
+                    message: Some(ImportMessage::Header(ImportHeader {
+                        columns: header.columns.clone(),
+                        encoding: header.encoding.into(),
+                        delimiter: header.delimiter.clone(),
+                    })),
+                }));
+            })
         })
     };
     let mut upload_error = None;

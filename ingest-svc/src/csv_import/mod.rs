@@ -51,12 +51,14 @@ pub type RowsRead = std::sync::Arc<std::sync::atomic::AtomicU64>;
 /// Reads the whole file from `input` (blocking), validating each row and sending batches.
 /// A header without the required columns fails before any batch is sent. An input that breaks
 /// off ([`upload::UploadAborted`]) fails with [`CsvError::Aborted`] and sends nothing more: the
-/// record it cut and the rows of the unfinished batch are dropped.
+/// record it cut and the rows of the unfinished batch are dropped. `on_header` learns how the
+/// header was read and mapped before the first row is.
 pub fn parse(
     input: impl Read,
     options: &CsvOptions,
     batches: &mpsc::Sender<Batch>,
     rows_read: &RowsRead,
+    on_header: impl FnOnce(&HeaderReport),
 ) -> Result<HeaderReport, CsvError> {
     let mut decoded =
         BufReader::with_capacity(256 * 1024, DecodingReader::new(input, options.encoding));
@@ -89,6 +91,7 @@ pub fn parse(
         encoding,
         delimiter: char::from(delimiter).to_string(),
     };
+    on_header(&report);
     let mut intake = Intake::new(options.batch_rows, batches.clone());
     loop {
         let (line, input) = match reader.read_record(&mut record) {

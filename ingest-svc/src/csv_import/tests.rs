@@ -16,7 +16,7 @@ fn options() -> CsvOptions {
 /// Parses `bytes` and returns the report and every batch.
 fn parse_all(bytes: &[u8]) -> (Result<HeaderReport, CsvError>, Vec<Batch>) {
     let (sender, mut receiver) = mpsc::channel(1_000);
-    let result = parse(bytes, &options(), &sender, &RowsRead::default());
+    let result = parse(bytes, &options(), &sender, &RowsRead::default(), |_| {});
     drop(sender);
     let mut batches = Vec::new();
     while let Ok(batch) = receiver.try_recv() {
@@ -87,7 +87,14 @@ fn a_tools_export_takes_the_tools_name_as_source_unless_told_otherwise() {
         source_overrides: true,
         ..options()
     };
-    parse(file.as_bytes(), &options, &sender, &RowsRead::default()).expect("importable");
+    parse(
+        file.as_bytes(),
+        &options,
+        &sender,
+        &RowsRead::default(),
+        |_| {},
+    )
+    .expect("importable");
     drop(sender);
     let batch = receiver.try_recv().expect("a batch");
     assert_eq!(batch.rows[0].record.external_source, "crm");
@@ -278,6 +285,7 @@ fn parse_upload(chunks: &[&str], clean_end: bool) -> (Result<HeaderReport, CsvEr
         &options,
         &batches,
         &RowsRead::default(),
+        |_| {},
     );
     drop(batches);
     let mut sent = Vec::new();
@@ -445,7 +453,13 @@ fn parse_planned(
         ..options()
     };
     let (sender, mut receiver) = mpsc::channel(1_000);
-    let result = parse(file.as_bytes(), &options, &sender, &RowsRead::default());
+    let result = parse(
+        file.as_bytes(),
+        &options,
+        &sender,
+        &RowsRead::default(),
+        |_| {},
+    );
     drop(sender);
     let mut batches = Vec::new();
     while let Ok(batch) = receiver.try_recv() {

@@ -13,8 +13,8 @@ use lma_proto::v1::import_csv_request::Part;
 use lma_proto::v1::import_csv_response::Message;
 use lma_proto::v1::ingest_service_client::IngestServiceClient;
 use lma_proto::v1::{
-    ColumnSource, CsvEncoding, CsvImportOptions, ImportCsvRequest, ImportProgress, ImportReport,
-    RowError, UnknownColumns,
+    ColumnDestination, ColumnSource, CsvEncoding, CsvImportOptions, ImportCsvRequest,
+    ImportProgress, ImportReport, RowError, UnknownColumns,
 };
 use tokio::io::AsyncReadExt as _;
 use tokio::sync::mpsc;
@@ -119,6 +119,7 @@ pub async fn run(args: ImportArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
     let mut report = None;
     let mut last_progress: Option<ImportProgress> = None;
     let mut file_read = false;
+    let mut columns_printed = false;
     let failure = loop {
         let message = tokio::select! {
             message = stream.message() => message,
@@ -147,6 +148,11 @@ pub async fn run(args: ImportArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
                     }
                     last_progress = Some(progress);
                 }
+                Some(Message::Header(header)) => {
+                    // Before the first row is stored, so a wrong mapping can be stopped early.
+                    bar.suspend(|| print_columns(&header.columns, out))?;
+                    columns_printed = true;
+                }
                 Some(Message::Report(final_report)) => report = Some(final_report),
                 None => {}
             },
@@ -173,6 +179,9 @@ pub async fn run(args: ImportArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
             .with_context(|| format!("reading {}", args.file.display()))?;
     }
     print_report(&report, out)?;
+    if !columns_printed {
+        print_columns(&report.columns, out)?;
+    }
     if let Some(path) = &args.rejects {
         let written = write_rejects(&args.file, &report, path, &rejected)?;
         writeln!(
@@ -267,7 +276,6 @@ fn print_report(report: &ImportReport, out: &mut Output<'_>) -> anyhow::Result<(
         },
         summary.consistency_token
     )?;
-    print_columns(report, out)?;
     for error in summary.errors.iter().take(20) {
         writeln!(
             out.stderr,
@@ -296,9 +304,9 @@ fn print_report(report: &ImportReport, out: &mut Output<'_>) -> anyhow::Result<(
 }
 
 /// Where every header column went, one line each: "Headcount -> company.employees (mapped)".
-fn print_columns(report: &ImportReport, out: &mut Output<'_>) -> anyhow::Result<()> {
+fn print_columns(columns: &[ColumnDestination], out: &mut Output<'_>) -> anyhow::Result<()> {
     writeln!(out.stderr, "columns:")?;
-    for destination in &report.columns {
+    for destination in columns {
         let source = match ColumnSource::try_from(destination.source) {
             Ok(ColumnSource::Recognized) => "recognized",
             Ok(ColumnSource::Mapped) => "mapped",

@@ -227,6 +227,12 @@ async fn an_import_cut_off_mid_record_keeps_only_the_batches_reported_committed(
         .await
         .expect("ImportCsv starts")
         .into_inner();
+    let header = responses
+        .message()
+        .await
+        .expect("the header message")
+        .and_then(|message| message.message);
+    assert!(matches!(header, Some(Message::Header(_))), "{header:?}");
     let first = responses
         .message()
         .await
@@ -433,6 +439,12 @@ async fn an_import_past_its_deadline_keeps_only_the_batches_reported_committed()
         .await
         .expect("ImportCsv starts")
         .into_inner();
+    let header = responses
+        .message()
+        .await
+        .expect("the header message")
+        .and_then(|message| message.message);
+    assert!(matches!(header, Some(Message::Header(_))), "{header:?}");
     let first = responses
         .message()
         .await

@@ -146,8 +146,14 @@ async fn lmactl_import_dry_run_and_a_missing_file() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let input = dir.path().join("dry.csv");
     std::fs::write(&input, "external_id,email\nx1,x@dry.io\n").expect("writing the input");
-    let (stdout, _) = lmactl_import(&app, &input, &["--dry-run"]).await;
+    let (stdout, stderr) = lmactl_import(&app, &input, &["--dry-run"]).await;
     assert!(stdout.contains("validated 1"), "{stdout}");
+    assert!(
+        stderr.starts_with(
+            "columns:\n  external_id -> external_id (recognized)\n  email -> email (recognized)\n"
+        ),
+        "a dry run shows the mapping: {stderr}"
+    );
     assert_eq!(count_in(&app.db, "SELECT count(*) FROM prospect").await, 0);
 
     let missing = dir.path().join("missing.csv");
@@ -217,6 +223,15 @@ async fn lmactl_import_failing_mid_way_reports_what_was_committed() {
         "{stderr}"
     );
     assert!(stderr.contains("import the same file again"), "{stderr}");
+    // The mapping was printed when the header was read, before any row: a failed import,
+    // which never gets a report, shows it too, ahead of what was committed.
+    let columns = stderr
+        .find("columns:\n  external_id -> external_id (recognized)\n  email -> email (recognized)");
+    let committed = stderr.find("committed the batches");
+    assert!(
+        matches!((columns, committed), (Some(c), Some(b)) if c < b),
+        "{stderr}"
+    );
     shutdown.trigger();
     ingest.stopped().await.expect("ingest-svc stops cleanly");
 }

@@ -40,14 +40,28 @@ pub(crate) async fn import_csv(
         .into_inner();
     let mut progress = Vec::new();
     let mut report = None;
+    let mut header = None;
     while let Some(message) = stream.message().await? {
         match message.message {
+            Some(Message::Header(first)) => {
+                assert!(
+                    progress.is_empty() && report.is_none() && header.is_none(),
+                    "the header comes once, first"
+                );
+                header = Some(first);
+            }
             Some(Message::Progress(update)) => progress.push(update),
             Some(Message::Report(r)) => report = Some(r),
             None => panic!("empty ImportCsv message"),
         }
     }
-    Ok((report.expect("a final report"), progress))
+    let report = report.expect("a final report");
+    // What the client was told before the rows is what the report says at the end.
+    let header = header.expect("a header message before the rows");
+    assert_eq!(header.columns, report.columns);
+    assert_eq!(header.encoding, report.encoding);
+    assert_eq!(header.delimiter, report.delimiter);
+    Ok((report, progress))
 }
 
 /// The single `bigint` result of `sql`, run as superuser.

@@ -300,7 +300,7 @@ async fn import(
                     token: progress.consistency_token,
                 });
             }
-            Some(Message::Progress(_)) => {}
+            Some(Message::Progress(_) | Message::Header(_)) => {}
             Some(Message::Report(last)) => report = Some(last),
             None => return Err("an empty ImportCsv message".to_owned()),
         }
