@@ -7,8 +7,8 @@ use lma_proto::v1::{CompanySort, ProspectSort, SearchCompaniesRequest, SearchPro
 
 use crate::error::SearchError;
 use crate::filter::{
-    COMPANY_NAME_KEY, CompanyConditions, PROSPECT_COMPANY_NAME_KEY, PROSPECT_REVENUE_KEY,
-    ProspectConditions, Rendered, TextQuery,
+    COMPANY_NAME_KEY, CompanyConditions, PROSPECT_COMPANY_NAME_KEY, ProspectConditions,
+    REVENUE_KEY, Rendered, TextQuery,
 };
 use crate::page_token::{self, Cursor, OrganizationTokens, SortKey, TextMode};
 use crate::sql::SqlQuery;
@@ -273,7 +273,7 @@ fn page(
         Order::UpdatedAt => "updated_at".to_owned(),
         Order::Relevance => score.clone(),
         Order::CompanyName => target.company_name_key.to_owned(),
-        Order::Revenue => PROSPECT_REVENUE_KEY.to_owned(),
+        Order::Revenue => REVENUE_KEY.to_owned(),
         Order::ProspectCount => "prospect_count".to_owned(),
     };
     if let Some(cursor) = cursor {
