@@ -158,23 +158,23 @@ $$;
 ALTER FUNCTION public.capture_prospect_move() OWNER TO <migrator>;
 
 --
--- Name: company_context(text, text, text, integer, integer, bigint, text, text); Type: FUNCTION; Schema: public; Owner: <migrator>
+-- Name: company_context(text, text, text, integer, integer, bigint, bigint, text, text); Type: FUNCTION; Schema: public; Owner: <migrator>
 --
 
-CREATE FUNCTION public.company_context(name text, domain text, industry text, min_employees integer, max_employees integer, revenue bigint, city text, country text) RETURNS text
+CREATE FUNCTION public.company_context(name text, domain text, industry text, min_employees integer, max_employees integer, revenue bigint, max_revenue bigint, city text, country text) RETURNS text
     LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
     SELECT concat_ws(', ',
         CASE WHEN name IS NULL THEN domain ELSE name || ' (' || domain || ')' END,
         industry,
         format_employee_range(min_employees, max_employees) || ' employees',
-        CASE WHEN revenue IS NOT NULL THEN format_revenue(revenue) || ' revenue' END,
+        CASE WHEN revenue IS NOT NULL THEN format_revenue(revenue, max_revenue) || ' revenue' END,
         city,
         country)
 $$;
 
 
-ALTER FUNCTION public.company_context(name text, domain text, industry text, min_employees integer, max_employees integer, revenue bigint, city text, country text) OWNER TO <migrator>;
+ALTER FUNCTION public.company_context(name text, domain text, industry text, min_employees integer, max_employees integer, revenue bigint, max_revenue bigint, city text, country text) OWNER TO <migrator>;
 
 --
 -- Name: employee_size_bucket(integer, integer); Type: FUNCTION; Schema: public; Owner: <migrator>
@@ -237,6 +237,23 @@ $_$;
 ALTER FUNCTION public.format_revenue(revenue bigint) OWNER TO <migrator>;
 
 --
+-- Name: format_revenue(bigint, bigint); Type: FUNCTION; Schema: public; Owner: <migrator>
+--
+
+CREATE FUNCTION public.format_revenue(revenue bigint, max_revenue bigint) RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT CASE
+        WHEN revenue IS NULL OR max_revenue = revenue THEN format_revenue(revenue)
+        WHEN max_revenue IS NULL THEN format_revenue(revenue) || '+'
+        ELSE format_revenue(revenue) || '-' || format_revenue(max_revenue)
+    END
+$$;
+
+
+ALTER FUNCTION public.format_revenue(revenue bigint, max_revenue bigint) OWNER TO <migrator>;
+
+--
 -- Name: lower_tags(text[]); Type: FUNCTION; Schema: public; Owner: <migrator>
 --
 
@@ -295,10 +312,10 @@ BEGIN
     NEW.updated_at := now();
     -- Keep in step with the company columns prospect_search_def reads.
     IF (NEW.domain, NEW.name, NEW.industry, NEW.min_employees, NEW.max_employees, NEW.revenue,
-        NEW.city, NEW.state, NEW.country)
+        NEW.max_revenue, NEW.city, NEW.state, NEW.country)
        IS DISTINCT FROM
        (OLD.domain, OLD.name, OLD.industry, OLD.min_employees, OLD.max_employees, OLD.revenue,
-        OLD.city, OLD.state, OLD.country) THEN
+        OLD.max_revenue, OLD.city, OLD.state, OLD.country) THEN
         NEW.profile_updated_at := now();
     ELSE
         NEW.profile_updated_at := coalesce(OLD.profile_updated_at, OLD.updated_at);
@@ -480,11 +497,14 @@ CREATE TABLE public.company (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     profile_updated_at timestamp with time zone DEFAULT now(),
     country_code text,
+    max_revenue bigint,
     CONSTRAINT company_country_code_alpha2 CHECK ((country_code ~ '^[A-Z]{2}$'::text)),
     CONSTRAINT company_domain_format CHECK (((domain)::text ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$'::text)),
     CONSTRAINT company_employees_non_negative CHECK (((min_employees >= 0) AND (max_employees >= 0))),
     CONSTRAINT company_employees_range CHECK ((min_employees <= max_employees)),
-    CONSTRAINT company_revenue_non_negative CHECK ((revenue >= 0))
+    CONSTRAINT company_max_revenue_has_revenue CHECK (((max_revenue IS NULL) OR (revenue IS NOT NULL))),
+    CONSTRAINT company_revenue_non_negative CHECK ((revenue >= 0)),
+    CONSTRAINT company_revenue_range CHECK ((max_revenue >= revenue))
 );
 
 
@@ -579,18 +599,19 @@ CREATE VIEW public.prospect_with_company_def AS
     c.max_employees,
     c.employee_size_link,
     c.revenue,
-    public.format_revenue(c.revenue) AS formatted_revenue,
+    public.format_revenue(c.revenue, c.max_revenue) AS formatted_revenue,
     c.address AS company_address,
     c.city AS company_city,
     c.state AS company_state,
     c.country AS company_country,
     c.zip_code AS company_zip_code,
     c.phone AS company_phone,
-    public.company_context((c.name)::text, (c.domain)::text, (c.industry)::text, c.min_employees, c.max_employees, c.revenue, (c.city)::text, (c.country)::text) AS company_context,
+    public.company_context((c.name)::text, (c.domain)::text, (c.industry)::text, c.min_employees, c.max_employees, c.revenue, c.max_revenue, (c.city)::text, (c.country)::text) AS company_context,
     p.created_at,
     p.updated_at AS prospect_updated_at,
     c.updated_at AS company_updated_at,
-    COALESCE(c.profile_updated_at, c.updated_at) AS company_profile_updated_at
+    COALESCE(c.profile_updated_at, c.updated_at) AS company_profile_updated_at,
+    c.max_revenue
    FROM (public.prospect p
      JOIN public.company c ON ((c.id = p.company_id)));
 
@@ -641,7 +662,8 @@ CREATE VIEW public.company_prospect_def AS
     prospect_with_company_def.company_phone,
     prospect_with_company_def.company_context,
     prospect_with_company_def.created_at,
-    GREATEST(prospect_with_company_def.prospect_updated_at, prospect_with_company_def.company_updated_at) AS updated_at
+    GREATEST(prospect_with_company_def.prospect_updated_at, prospect_with_company_def.company_updated_at) AS updated_at,
+    prospect_with_company_def.max_revenue
    FROM public.prospect_with_company_def;
 
 
@@ -691,7 +713,8 @@ CREATE TABLE public.company_prospect_view (
     company_phone character varying(50),
     company_context text,
     created_at timestamp with time zone,
-    updated_at timestamp with time zone
+    updated_at timestamp with time zone,
+    max_revenue bigint
 )
 WITH (fillfactor='85');
 
@@ -753,7 +776,8 @@ SELECT
     NULL::timestamp with time zone AS last_prospect_updated_at,
     NULL::timestamp with time zone AS created_at,
     NULL::timestamp with time zone AS updated_at,
-    NULL::tsvector AS search_document;
+    NULL::tsvector AS search_document,
+    NULL::bigint AS max_revenue;
 
 
 ALTER TABLE public.company_summary_def OWNER TO <migrator>;
@@ -787,7 +811,8 @@ CREATE TABLE public.company_summary_view (
     last_prospect_updated_at timestamp with time zone,
     created_at timestamp with time zone,
     updated_at timestamp with time zone,
-    search_document tsvector
+    search_document tsvector,
+    max_revenue bigint
 )
 WITH (fillfactor='85');
 
@@ -832,7 +857,8 @@ CREATE TABLE public.customer (
     company_zip_code text,
     company_phone text,
     created_at timestamp with time zone DEFAULT now() NOT NULL,
-    updated_at timestamp with time zone DEFAULT now() NOT NULL
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    max_revenue bigint
 );
 
 
@@ -991,7 +1017,8 @@ CREATE VIEW public.prospect_search_def AS
     d.company_context,
     GREATEST(d.prospect_updated_at, d.company_profile_updated_at) AS updated_at,
     (((setweight(to_tsvector('simple'::regconfig, d.full_name), 'A'::"char") || setweight(to_tsvector('simple'::regconfig, concat_ws(' '::text, d.company_name, d.company_domain)), 'A'::"char")) || setweight(to_tsvector('simple'::regconfig, concat_ws(' '::text, d.job_title, d.email)), 'B'::"char")) || setweight(to_tsvector('simple'::regconfig, concat_ws(' '::text, d.industry, d.department)), 'C'::"char")) AS search_document,
-    public.lower_tags(d.tags) AS search_tags
+    public.lower_tags(d.tags) AS search_tags,
+    d.max_revenue
    FROM public.prospect_with_company_def d;
 
 
@@ -1030,7 +1057,8 @@ CREATE TABLE public.prospect_search_view (
     company_context text,
     updated_at timestamp with time zone,
     search_document tsvector,
-    search_tags text[]
+    search_tags text[],
+    max_revenue bigint
 );
 
 
@@ -1508,7 +1536,7 @@ CREATE OR REPLACE VIEW public.company_summary_def AS
     c.max_employees,
     c.employee_size_link,
     c.revenue,
-    public.format_revenue(c.revenue) AS formatted_revenue,
+    public.format_revenue(c.revenue, c.max_revenue) AS formatted_revenue,
     c.address,
     c.city,
     c.state,
@@ -1517,13 +1545,14 @@ CREATE OR REPLACE VIEW public.company_summary_def AS
     c.phone,
     c.external_source,
     c.external_id,
-    public.company_context((c.name)::text, (c.domain)::text, (c.industry)::text, c.min_employees, c.max_employees, c.revenue, (c.city)::text, (c.country)::text) AS company_context,
+    public.company_context((c.name)::text, (c.domain)::text, (c.industry)::text, c.min_employees, c.max_employees, c.revenue, c.max_revenue, (c.city)::text, (c.country)::text) AS company_context,
     count(p.id) AS prospect_count,
     COALESCE(array_agg(DISTINCT p.department ORDER BY p.department) FILTER (WHERE (p.department IS NOT NULL)), '{}'::character varying[]) AS departments,
     max(p.updated_at) AS last_prospect_updated_at,
     c.created_at,
     c.updated_at,
-    to_tsvector('simple'::regconfig, concat_ws(' '::text, c.name, c.domain, c.industry)) AS search_document
+    to_tsvector('simple'::regconfig, concat_ws(' '::text, c.name, c.domain, c.industry)) AS search_document,
+    c.max_revenue
    FROM (public.company c
      LEFT JOIN public.prospect p ON ((p.company_id = c.id)))
   GROUP BY c.id;

@@ -43,7 +43,11 @@ pub struct CompanyRow {
     pub min_employees: Option<i32>,
     pub max_employees: Option<i32>,
     pub employee_size_link: Option<String>,
+    /// The amount, or the lower bound of a range.
     pub revenue: Option<i64>,
+    /// `revenue` for an exact amount, the upper bound of a range; `None` for a range open
+    /// upwards or unknown revenue. Written with `revenue`, never alone.
+    pub max_revenue: Option<i64>,
     pub address: Option<String>,
     pub city: Option<String>,
     pub state: Option<String>,
@@ -190,6 +194,7 @@ pub fn company(
             format!("is {revenue}; revenue cannot be negative"),
         );
     }
+    let max_revenue = revenue_upper_bound(&mut check, record);
     for (field, value) in [
         ("min_employees", record.min_employees),
         ("max_employees", record.max_employees),
@@ -223,6 +228,7 @@ pub fn company(
             limit::LINK,
         ),
         revenue: record.revenue,
+        max_revenue,
         address: check.text("address", &record.address, limit::ADDRESS),
         city: check.text("city", &record.city, limit::PLACE),
         state: check.text("state", &record.state, limit::PLACE),
@@ -247,6 +253,47 @@ pub fn company(
     stored::phone(&mut row.mobile_phone, country);
     stored::industry(&mut row.industry);
     check.finish(row)
+}
+
+/// The stored upper bound of a record's revenue: `max_revenue` for a range, none for a range
+/// open upwards, the amount itself when neither is given (an exact amount, as records without
+/// the bounds have always meant). A bound without the amount, below it, or both kinds of upper
+/// end at once are violations.
+fn revenue_upper_bound(check: &mut Checker, record: &CompanyRecord) -> Option<i64> {
+    match (
+        record.revenue,
+        record.max_revenue,
+        record.revenue_open_ended,
+    ) {
+        (_, Some(_), true) => {
+            check.violation(
+                "max_revenue",
+                "is set with revenue_open_ended; a revenue range has one upper end",
+            );
+            None
+        }
+        (None, Some(max), false) => {
+            check.violation(
+                "max_revenue",
+                format!("is {max} without revenue; a revenue range needs its lower bound"),
+            );
+            None
+        }
+        (None, None, true) => {
+            check.violation(
+                "revenue_open_ended",
+                "is set without revenue; an open revenue range needs its lower bound",
+            );
+            None
+        }
+        (Some(min), Some(max), false) if max < min => {
+            check.violation("max_revenue", format!("is {max}, below revenue {min}"));
+            None
+        }
+        (Some(_), Some(max), false) => Some(max),
+        (Some(_), None, true) => None,
+        (amount, None, false) => amount,
+    }
 }
 
 /// Validates a prospect record and its company.
@@ -530,6 +577,59 @@ mod tests {
                 "company.min_employees"
             ]
         );
+    }
+
+    #[test]
+    fn revenue_bounds_are_stored_as_given_or_as_the_exact_amount() {
+        let stored = |revenue, max_revenue, revenue_open_ended| {
+            let mut input = record();
+            input.company = Some(CompanyRecord {
+                revenue,
+                max_revenue,
+                revenue_open_ended,
+                ..Default::default()
+            });
+            prospect(&input).map(|row| (row.company.revenue, row.company.max_revenue))
+        };
+        assert_eq!(stored(Some(5), None, false), Ok((Some(5), Some(5))));
+        assert_eq!(stored(Some(5), Some(9), false), Ok((Some(5), Some(9))));
+        assert_eq!(stored(Some(5), Some(5), false), Ok((Some(5), Some(5))));
+        assert_eq!(stored(Some(5), None, true), Ok((Some(5), None)));
+        assert_eq!(stored(None, None, false), Ok((None, None)));
+        for (revenue, max_revenue, open, field, description) in [
+            (
+                Some(9),
+                Some(5),
+                false,
+                "company.max_revenue",
+                "is 5, below revenue 9",
+            ),
+            (
+                None,
+                Some(5),
+                false,
+                "company.max_revenue",
+                "is 5 without revenue; a revenue range needs its lower bound",
+            ),
+            (
+                Some(1),
+                Some(5),
+                true,
+                "company.max_revenue",
+                "is set with revenue_open_ended; a revenue range has one upper end",
+            ),
+            (
+                None,
+                None,
+                true,
+                "company.revenue_open_ended",
+                "is set without revenue; an open revenue range needs its lower bound",
+            ),
+        ] {
+            let violations = stored(revenue, max_revenue, open).expect_err(field);
+            assert_eq!(fields(&violations), [field]);
+            assert_eq!(violations[0].description, description);
+        }
     }
 
     /// Every text of a record is a field PostgreSQL would refuse whole with a NUL in it.

@@ -25,8 +25,9 @@ pub const MAX_CUSTOM_FIELDS: usize = 50;
 pub const PROSPECT_COMPANY_NAME_KEY: &str =
     "(lower(coalesce(company_name, company_domain)) COLLATE \"C\")";
 pub const COMPANY_NAME_KEY: &str = "(lower(coalesce(name, domain)) COLLATE \"C\")";
-/// Revenue as a sort and range key: unknown revenue (-1) sorts last and matches no range.
-pub const PROSPECT_REVENUE_KEY: &str = "coalesce(revenue, -1)";
+/// Revenue as a sort and range key, in both read models: the amount or a range's lower bound;
+/// unknown revenue (-1) sorts last and matches no range.
+pub const REVENUE_KEY: &str = "coalesce(revenue, -1)";
 /// The text trigram matching compares a query with: the expression of the read model's trigram
 /// index, so that the index serves it.
 pub const TRIGRAM_TEXT: &str =
@@ -178,11 +179,7 @@ impl ProspectConditions {
         any(&mut conditions, "lower(state)", &self.states);
         any(&mut conditions, "lower(city)", &self.cities);
         if let Some((min, max)) = self.revenue {
-            conditions.push(format!(
-                "{PROSPECT_REVENUE_KEY} BETWEEN {} AND {}",
-                query.bind(min),
-                query.bind(max)
-            ));
+            conditions.push(revenue_overlap(query, min, max));
         }
         if let Some((min, max)) = self.employees {
             conditions.push(employees_overlap(query, min, max));
@@ -292,11 +289,7 @@ impl CompanyConditions {
             ));
         }
         if let Some((min, max)) = self.revenue {
-            conditions.push(format!(
-                "coalesce(revenue, -1) BETWEEN {} AND {}",
-                query.bind(min),
-                query.bind(max)
-            ));
+            conditions.push(revenue_overlap(query, min, max));
         }
         if let Some((min, max)) = self.employees {
             conditions.push(employees_overlap(query, min, max));
@@ -330,6 +323,21 @@ fn timestamp_in_range(timestamp: prost_types::Timestamp) -> Result<SystemTime, (
         return Err(());
     }
     SystemTime::try_from(timestamp).map_err(|_| ())
+}
+
+/// Companies whose revenue range overlaps [min, max]: the lower bound (`revenue`) at most `max`,
+/// the upper one at least `min`; an open range ("$1B+", no `max_revenue`) reaches any amount,
+/// an exact amount (both bounds equal) matches as it always has, unknown revenue matches no
+/// range. The lower bound is compared as the revenue sort key (both read models index
+/// `coalesce(revenue, -1)`), so the index serves the condition; 0 as its floor keeps unknown
+/// revenue (-1) out.
+fn revenue_overlap(query: &mut SqlQuery, min: i64, max: i64) -> String {
+    format!(
+        "{REVENUE_KEY} BETWEEN 0 AND {} AND coalesce(max_revenue, {}) >= {}",
+        query.bind(max),
+        i64::MAX,
+        query.bind(min)
+    )
 }
 
 /// Companies whose employee range overlaps [min, max]; an open upper bound ("5000+") reaches

@@ -7,8 +7,8 @@ use lma_proto::v1::{CompanySort, ProspectSort, SearchCompaniesRequest, SearchPro
 
 use crate::error::SearchError;
 use crate::filter::{
-    COMPANY_NAME_KEY, CompanyConditions, PROSPECT_COMPANY_NAME_KEY, PROSPECT_REVENUE_KEY,
-    ProspectConditions, Rendered, TextQuery,
+    COMPANY_NAME_KEY, CompanyConditions, PROSPECT_COMPANY_NAME_KEY, ProspectConditions,
+    REVENUE_KEY, Rendered, TextQuery,
 };
 use crate::page_token::{self, Cursor, OrganizationTokens, SortKey, TextMode};
 use crate::sql::SqlQuery;
@@ -136,11 +136,11 @@ impl<C> PageRequest<C> {
 pub const PROSPECT_COLUMNS: &str = "prospect_id, company_id, salutation, first_name, last_name, \
      full_name, email, job_title, job_title_level, department, city, state, country, tags, \
      custom_fields, company_domain, company_name, industry, min_employees, max_employees, revenue, \
-     formatted_revenue, company_context, external_source, external_id, updated_at";
+     max_revenue, formatted_revenue, company_context, external_source, external_id, updated_at";
 
 /// The columns a company summary is read from (see `rows::company_from_row`).
 pub const COMPANY_COLUMNS: &str = "company_id, domain, name, industry, min_employees, \
-     max_employees, revenue, formatted_revenue, city, state, country, company_context, \
+     max_employees, revenue, max_revenue, formatted_revenue, city, state, country, company_context, \
      prospect_count, departments, last_prospect_updated_at, updated_at";
 
 /// The order of a result set; every order ends in the row id so that it is total and a keyset
@@ -273,7 +273,7 @@ fn page(
         Order::UpdatedAt => "updated_at".to_owned(),
         Order::Relevance => score.clone(),
         Order::CompanyName => target.company_name_key.to_owned(),
-        Order::Revenue => PROSPECT_REVENUE_KEY.to_owned(),
+        Order::Revenue => REVENUE_KEY.to_owned(),
         Order::ProspectCount => "prospect_count".to_owned(),
     };
     if let Some(cursor) = cursor {

@@ -158,13 +158,15 @@ impl Column {
                         company.max_employees = self.employees(text)?.and_then(|count| count.max);
                     }
                     Column::EmployeeSizeLink => company.employee_size_link = text.to_owned(),
-                    Column::Revenue => company.revenue = self.revenue(text, false)?,
+                    Column::Revenue => set_revenue(company, self.revenue(text, false)?),
                     Column::EmployeeCount => {
                         let count = self.employees(text)?;
                         company.min_employees = count.map(|count| count.min);
                         company.max_employees = count.and_then(|count| count.max);
                     }
-                    Column::RevenueInThousands => company.revenue = self.revenue(text, true)?,
+                    Column::RevenueInThousands => {
+                        set_revenue(company, self.revenue(text, true)?);
+                    }
                     Column::CompanyAddress => company.address = text.to_owned(),
                     Column::CompanyCity => company.city = text.to_owned(),
                     Column::CompanyState => company.state = text.to_owned(),
@@ -194,10 +196,14 @@ impl Column {
             .map_err(|error| self.violation(format!("{} {error}", quoted(text))))
     }
 
-    /// A yearly revenue in US dollars as exports write it ("$2,750,000.00", "$1.2M"); empty is
-    /// "not given". The record holds one amount in dollars: a range or another currency is
-    /// refused rather than stored as something it is not.
-    fn revenue(&self, text: &str, in_thousands: bool) -> Result<Option<i64>, FieldViolation> {
+    /// A yearly revenue in US dollars as exports write it: an amount ("$2,750,000.00",
+    /// "$1.2M") or a range ("$1M-$10M", "$1B+"); empty is "not given". Another currency is
+    /// refused rather than stored as dollars it is not.
+    fn revenue(
+        &self,
+        text: &str,
+        in_thousands: bool,
+    ) -> Result<Option<values::Revenue>, FieldViolation> {
         if text.is_empty() {
             return Ok(None);
         }
@@ -210,14 +216,16 @@ impl Column {
                 currency.code()
             )));
         }
-        if revenue.max != Some(revenue.min) {
-            return Err(self.violation(format!(
-                "{} is a range; revenue holds one amount",
-                quoted(text)
-            )));
-        }
-        Ok(Some(revenue.min))
+        Ok(Some(revenue))
     }
+}
+
+/// A revenue cell's bounds into the record: an exact amount is both bounds, an open range
+/// ("$1B+") has none above; an empty cell gives nothing.
+fn set_revenue(company: &mut CompanyRecord, revenue: Option<values::Revenue>) {
+    company.revenue = revenue.map(|revenue| revenue.min);
+    company.max_revenue = revenue.and_then(|revenue| revenue.max);
+    company.revenue_open_ended = revenue.is_some_and(|revenue| revenue.max.is_none());
 }
 
 /// How a header maps to fields.

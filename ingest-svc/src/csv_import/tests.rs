@@ -113,7 +113,7 @@ fn a_head_count_or_range_sets_the_bounds_and_thousands_are_multiplied() {
                 z3,c@acme.com,50-99,\n\
                 z4,d@acme.com,,9999999999999999\n\
                 z5,e@acme.com,\"10,001+\",$1.2M\n\
-                z6,f@acme.com,201-500 employees,\n\
+                z6,f@acme.com,201-500 employees,1000-5000\n\
                 z7,g@acme.com,many,\n";
     let (report, batches) = parse_all(file.as_bytes());
     let report = report.expect("importable");
@@ -140,10 +140,13 @@ fn a_head_count_or_range_sets_the_bounds_and_thousands_are_multiplied() {
             ("z6", Some(201), Some(500)),
         ]
     );
-    assert_eq!(rows[0].record.company.revenue, Some(48_000_000));
-    assert_eq!(rows[1].record.company.revenue, None);
+    let revenue = |row: &StagedRow| (row.record.company.revenue, row.record.company.max_revenue);
+    assert_eq!(revenue(rows[0]), (Some(48_000_000), Some(48_000_000)));
+    assert_eq!(revenue(rows[1]), (None, None));
     // A value with its own multiplier means what it says, whatever the column's unit.
-    assert_eq!(rows[3].record.company.revenue, Some(1_200_000));
+    assert_eq!(revenue(rows[3]), (Some(1_200_000), Some(1_200_000)));
+    // A range in thousands: both bounds multiplied.
+    assert_eq!(revenue(rows[4]), (Some(1_000_000), Some(5_000_000)));
     let errors: Vec<(u64, &str)> = batches
         .iter()
         .flat_map(|b| &b.rejected)
@@ -160,26 +163,37 @@ fn revenue_and_levels_are_read_as_exports_write_them() {
                 c,c@acme.com,12500000,VP-Level Exec\n\
                 d,d@acme.com,\u{20ac}3M,director\n\
                 e,e@acme.com,$1M-$10M,manager\n\
-                f,f@acme.com,,chief wizard\n";
+                f,f@acme.com,,chief wizard\n\
+                g,g@acme.com,$1B+,\n\
+                h,h@acme.com,\"1,000,000 - 5,000,000\",\n\
+                i,i@acme.com,,\n";
     let (report, batches) = parse_all(file.as_bytes());
     report.expect("importable");
-    let rows: Vec<(&str, Option<i64>, Option<&str>)> = batches
+    let rows: Vec<_> = batches
         .iter()
         .flat_map(|b| &b.rows)
         .map(|row| {
             (
                 row.record.external_id.as_str(),
                 row.record.company.revenue,
+                row.record.company.max_revenue,
                 row.record.job_title_level,
             )
         })
         .collect();
+    const M: i64 = 1_000_000;
     assert_eq!(
         rows,
         [
-            ("a", Some(2_750_000), Some("vp")),
-            ("b", Some(1_200_000), Some("c_suite")),
-            ("c", Some(12_500_000), Some("vp")),
+            // An exact amount is both bounds.
+            ("a", Some(2_750_000), Some(2_750_000), Some("vp")),
+            ("b", Some(1_200_000), Some(1_200_000), Some("c_suite")),
+            ("c", Some(12_500_000), Some(12_500_000), Some("vp")),
+            ("e", Some(M), Some(10 * M), Some("manager")),
+            // An open range has no upper bound.
+            ("g", Some(1_000 * M), None, None),
+            ("h", Some(M), Some(5 * M), None),
+            ("i", None, None, None),
         ]
     );
     let errors: Vec<(u64, &str, &str)> = batches
@@ -194,11 +208,6 @@ fn revenue_and_levels_are_read_as_exports_write_them() {
                 5,
                 "company.revenue",
                 "\"\u{20ac}3M\" is in EUR; revenue is stored in US dollars"
-            ),
-            (
-                6,
-                "company.revenue",
-                "\"$1M-$10M\" is a range; revenue holds one amount"
             ),
             (
                 7,

@@ -207,7 +207,10 @@ pub static COMPANY: Table<CompanyRow, Company> = Table {
         column!(min_employees: INT4, PairWith("max_employees"), same),
         column!(max_employees: INT4, PairWith("min_employees"), same),
         column!(employee_size_link: TEXT, KeepWhenNull, text),
-        column!(revenue: INT8, KeepWhenNull, same),
+        // The revenue range goes together: a new exact amount or range replaces both bounds, and
+        // an open range ("$1B+", max_revenue NULL) clears the old upper bound.
+        column!(revenue: INT8, PairWith("max_revenue"), same),
+        column!(max_revenue: INT8, PairWith("revenue"), same),
         column!(address: TEXT, KeepWhenNull, text),
         column!(city: TEXT, KeepWhenNull, text),
         column!(state: TEXT, KeepWhenNull, text),
@@ -333,6 +336,8 @@ pub static CUSTOMER: CustomerTable = CustomerTable {
         customer!(max_employees <- "c.max_employees" => company.max_employees, same),
         customer!(employee_size_link <- "c.employee_size_link" => company.employee_size_link, text),
         customer!(revenue <- "c.revenue" => company.revenue, same),
+        // NULL reads as "not given", so an exact amount: what legacy rows without it mean.
+        customer!(max_revenue <- "c.max_revenue" => company.max_revenue, same),
         customer!(company_address <- "c.address" => company.address, text),
         customer!(company_city <- "c.city" => company.city, text),
         customer!(company_state <- "c.state" => company.state, text),

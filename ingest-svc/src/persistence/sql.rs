@@ -438,13 +438,21 @@ mod tests {
         );
         assert!(sql.create_staging.contains("min_employees int4"));
         assert_eq!(sql.copy_new_prospects.types[0], Type::INT8);
+        // The organization, the company's id and the prospect's written columns.
         assert!(
             sql.upsert_prospect.contains("$22)"),
             "{}",
             sql.upsert_prospect
         );
+        // The organization and the company's written columns (with country_code and
+        // max_revenue), no more.
         assert!(
-            sql.upsert_company.contains("$18)"),
+            sql.upsert_company.contains("$19)"),
+            "{}",
+            sql.upsert_company
+        );
+        assert!(
+            !sql.upsert_company.contains("$20"),
             "{}",
             sql.upsert_company
         );

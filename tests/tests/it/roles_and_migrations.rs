@@ -143,3 +143,139 @@ async fn an_empty_database_has_no_schema_version() {
         None
     );
 }
+
+/// V11 (revenue ranges) on a database holding data: every stored revenue was an exact amount,
+/// so it gets max_revenue = revenue, in the base tables and the read models alike, without
+/// moving updated_at or logging a change; and the read models still equal their definitions.
+#[tokio::test]
+async fn the_revenue_range_migration_keeps_stored_amounts_exact() {
+    let db = TestDatabase::create_empty().await;
+    let client = db.connect().await;
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let file = |version: u32| {
+        let prefix = format!("V{version}__");
+        let entry = std::fs::read_dir(&migrations)
+            .expect("migrations/")
+            .filter_map(Result::ok)
+            .find(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+            .unwrap_or_else(|| panic!("no migration {prefix}"));
+        std::fs::read_to_string(entry.path()).expect("a migration")
+    };
+    // What the runner creates (V7 grants on it).
+    client
+        .batch_execute("CREATE TABLE refinery_schema_history (version integer PRIMARY KEY)")
+        .await
+        .expect("refinery_schema_history");
+    for version in 1..=10 {
+        client
+            .batch_execute(&file(version))
+            .await
+            .unwrap_or_else(|error| panic!("V{version}: {error}"));
+    }
+    client
+        .batch_execute(
+            "INSERT INTO organization (name) VALUES ('acme');
+             INSERT INTO company (organization_id, domain, name, revenue)
+             SELECT id, 'exact.io', 'Exact', 1250000000 FROM organization;
+             INSERT INTO company (organization_id, domain, name)
+             SELECT id, 'unknown.io', 'Unknown' FROM organization;
+             INSERT INTO prospect (organization_id, company_id, external_id, email)
+             SELECT organization_id, id, 'p-' || domain, 'pat@' || domain FROM company;
+             INSERT INTO company_prospect_view SELECT * FROM company_prospect_def;
+             INSERT INTO prospect_search_view SELECT * FROM prospect_search_def;
+             INSERT INTO company_summary_view SELECT * FROM company_summary_def;
+             DELETE FROM change_log;",
+        )
+        .await
+        .expect("data before V11");
+    let updated_at = "SELECT string_agg(updated_at::text, ',' ORDER BY id) FROM company";
+    let before: String = client
+        .query_one(updated_at, &[])
+        .await
+        .expect("updated_at")
+        .get(0);
+
+    client.batch_execute(&file(11)).await.expect("V11");
+
+    let bounds: Vec<(String, Option<i64>, Option<i64>)> = client
+        .query(
+            "SELECT domain, revenue, max_revenue FROM company ORDER BY domain",
+            &[],
+        )
+        .await
+        .expect("companies")
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
+    assert_eq!(
+        bounds,
+        [
+            (
+                "exact.io".to_owned(),
+                Some(1_250_000_000),
+                Some(1_250_000_000)
+            ),
+            ("unknown.io".to_owned(), None, None),
+        ]
+    );
+    let after: String = client
+        .query_one(updated_at, &[])
+        .await
+        .expect("updated_at")
+        .get(0);
+    assert_eq!(after, before, "filling max_revenue changes no company");
+    let logged: i64 = client
+        .query_one("SELECT count(*) FROM change_log", &[])
+        .await
+        .expect("change_log")
+        .get(0);
+    assert_eq!(logged, 0, "filling max_revenue logs no change");
+    for model in READ_MODELS {
+        let definition = model.replace("_view", "_def");
+        let differing: i64 = client
+            .query_one(
+                &format!(
+                    "SELECT count(*) FROM ((TABLE {model} EXCEPT ALL TABLE {definition}) \
+                     UNION ALL (TABLE {definition} EXCEPT ALL TABLE {model})) AS d"
+                ),
+                &[],
+            )
+            .await
+            .unwrap_or_else(|error| panic!("{model}: {error}"))
+            .get(0);
+        assert_eq!(differing, 0, "{model} equals its definition after V11");
+        let exact: Option<i64> = client
+            .query_one(
+                &format!("SELECT max_revenue FROM {model} WHERE revenue IS NOT NULL LIMIT 1"),
+                &[],
+            )
+            .await
+            .unwrap_or_else(|error| panic!("{model}: {error}"))
+            .get(0);
+        assert_eq!(exact, Some(1_250_000_000), "{model}");
+    }
+    // A range is formatted with both bounds.
+    client
+        .batch_execute("UPDATE company SET max_revenue = 2000000000 WHERE domain = 'exact.io'")
+        .await
+        .expect("a range");
+    let formatted: String = client
+        .query_one(
+            "SELECT formatted_revenue FROM company_summary_def WHERE domain = 'exact.io'",
+            &[],
+        )
+        .await
+        .expect("formatted")
+        .get(0);
+    assert_eq!(formatted, "1.3B-2.0B");
+    // The upper bound is part of the profile a search hit shows: its change re-derives the hits.
+    let profile_changed: bool = client
+        .query_one(
+            "SELECT bool_and(NOT profile_unchanged) AND count(*) = 1 FROM change_log",
+            &[],
+        )
+        .await
+        .expect("change_log")
+        .get(0);
+    assert!(profile_changed, "a max_revenue change is a profile change");
+}

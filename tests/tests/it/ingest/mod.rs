@@ -5,6 +5,7 @@ mod bulk;
 mod cancel;
 mod csv_files;
 mod lmactl_import;
+mod revenue_ranges;
 mod rpcs;
 mod vendors;
 

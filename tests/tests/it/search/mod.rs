@@ -10,3 +10,4 @@ mod filters;
 mod freshness;
 mod normalized;
 mod paging;
+mod revenue_ranges;
