@@ -29,7 +29,7 @@ fn check(bytes: &[u8], encoding: CsvEncoding) -> Result<(), TestCaseError> {
     };
     let (sender, mut receiver) = mpsc::channel(100_000);
     let rows_read = RowsRead::default();
-    let result = parse(bytes, &options, &sender, &rows_read);
+    let result = parse(bytes, &options, &sender, &rows_read, |_| {});
     drop(sender);
     let mut staged = 0u64;
     let mut rejected = 0u64;
