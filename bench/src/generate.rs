@@ -37,17 +37,59 @@ const INDUSTRIES: &[&str] = &[
     "Energy",
     "Hospitality",
 ];
-const PLACES: &[(&str, &str, &str)] = &[
-    ("Berlin", "Berlin", "Germany"),
-    ("Munich", "Bavaria", "Germany"),
-    ("Paris", "Île-de-France", "France"),
-    ("London", "England", "United Kingdom"),
-    ("Austin", "Texas", "United States"),
-    ("New York", "New York", "United States"),
-    ("Toronto", "Ontario", "Canada"),
-    ("Madrid", "Madrid", "Spain"),
-    ("Stockholm", "Stockholm", "Sweden"),
-    ("Tokyo", "Tokyo", "Japan"),
+/// A prospect's location, with the spellings exports use for its state and country (the
+/// first is the one the plain files use) and its phone numbers' calling code.
+struct Place {
+    city: &'static str,
+    state: &'static str,
+    country: &'static str,
+    states: &'static [&'static str],
+    countries: &'static [&'static str],
+    phone: &'static str,
+}
+
+const fn place(
+    city: &'static str,
+    states: &'static [&'static str],
+    countries: &'static [&'static str],
+    phone: &'static str,
+) -> Place {
+    Place {
+        city,
+        state: states[0],
+        country: countries[0],
+        states,
+        countries,
+        phone,
+    }
+}
+
+const PLACES: &[Place] = &[
+    place("Berlin", &["Berlin"], &["Germany", "DE"], "+49 30"),
+    place("Munich", &["Bavaria"], &["Germany", "DE"], "+49 89"),
+    place("Paris", &["Île-de-France"], &["France", "FR"], "+33 1"),
+    place(
+        "London",
+        &["England"],
+        &["United Kingdom", "UK", "GB"],
+        "+44 20",
+    ),
+    place(
+        "Austin",
+        &["Texas", "TX"],
+        &["United States", "USA", "US", "U.S."],
+        "+1",
+    ),
+    place(
+        "New York",
+        &["New York", "NY"],
+        &["United States", "United States of America", "US"],
+        "+1",
+    ),
+    place("Toronto", &["Ontario", "ON"], &["Canada", "CA"], "+1"),
+    place("Madrid", &["Madrid"], &["Spain", "ES"], "+34 91"),
+    place("Stockholm", &["Stockholm"], &["Sweden", "SE"], "+46 8"),
+    place("Tokyo", &["Tokyo"], &["Japan", "JP"], "+81 3"),
 ];
 const SIZES: &[(u32, u32)] = &[
     (1, 10),
@@ -138,14 +180,104 @@ pub fn write_csv_with(
     messy: bool,
 ) -> io::Result<()> {
     writeln!(out, "{HEADER}")?;
+    write_rows(out, prospects, companies, seed, messy, |out, row| {
+        let (min, max) = row.size;
+        writeln!(
+            out,
+            "p{},{},{},{},{},{},{},{},{},{},{},{},{min},{max},{}",
+            row.id,
+            field(row.first),
+            field(row.last),
+            row.email,
+            field(row.title),
+            field(row.department),
+            field(row.place.city),
+            field(row.place.state),
+            field(row.place.country),
+            field(&row.company_name),
+            row.domain,
+            row.industry,
+            row.revenue,
+        )
+    })
+}
+
+/// A contact export as HubSpot writes it (its column names, docs/INGEST.md): websites as URLs,
+/// employee counts as ranges with thousands separators, revenue with a currency symbol,
+/// separators or a suffix, countries and states in the spellings exports mix ("USA", "U.S.",
+/// "United States"; "TX", "Texas"), and phone numbers as people type them. Messy as
+/// [`write_csv_with`]; the same prospects and companies as [`write_csv`] with the same seed.
+pub fn write_vendor_csv(
+    out: &mut impl Write,
+    prospects: u64,
+    companies: u64,
+    seed: u64,
+) -> io::Result<()> {
+    writeln!(out, "{VENDOR_HEADER}")?;
+    write_rows(out, prospects, companies, seed, true, |out, row| {
+        let variant = row.id as usize;
+        let country = row.place.countries[variant % row.place.countries.len()];
+        let state = row.place.states[variant % row.place.states.len()];
+        writeln!(
+            out,
+            "p{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            row.id,
+            field(row.first),
+            field(row.last),
+            row.email,
+            field(row.title),
+            field(row.department),
+            field(row.place.city),
+            field(state),
+            field(country),
+            field(&vendor_phone(row.place.phone, row.id)),
+            field(&row.company_name),
+            vendor_website(&row.domain, row.company),
+            row.industry,
+            field(&vendor_employees(row.size, row.company)),
+            field(&vendor_revenue(row.revenue, row.company)),
+        )
+    })
+}
+
+/// The header of [`write_vendor_csv`].
+pub const VENDOR_HEADER: &str = "Record ID,First Name,Last Name,Email,Job Title,Department,City,\
+State/Region,Country/Region,Phone Number,Company Name,Website URL,Industry,Number of Employees,\
+Annual Revenue";
+
+/// One generated prospect and its company.
+struct Row<'a> {
+    id: u64,
+    company: u64,
+    first: &'a str,
+    last: &'a str,
+    email: String,
+    title: &'a str,
+    department: &'a str,
+    place: &'a Place,
+    company_name: String,
+    domain: String,
+    industry: &'a str,
+    size: (u32, u32),
+    revenue: u64,
+}
+
+fn write_rows<W: Write>(
+    out: &mut W,
+    prospects: u64,
+    companies: u64,
+    seed: u64,
+    messy: bool,
+    mut write: impl FnMut(&mut W, &Row<'_>) -> io::Result<()>,
+) -> io::Result<()> {
     let mut rng = SplitMix64(seed);
     for id in 0..prospects {
         let company_n = rng.next() % companies;
-        let (domain, company_name, industry, (min, max), revenue) = company(company_n, seed, messy);
+        let (domain, company_name, industry, size, revenue) = company(company_n, seed, messy);
         let first = rng.pick(FIRST_NAMES);
         let last = rng.pick(LAST_NAMES);
         let (title, department) = rng.pick(TITLES);
-        let (city, state, country) = rng.pick(PLACES);
+        let place = rng.pick(PLACES);
         let local: String = format!("{first}.{last}.{id}")
             .to_lowercase()
             .chars()
@@ -156,20 +288,88 @@ pub fn write_csv_with(
         } else {
             "@"
         };
-        writeln!(
-            out,
-            "p{id},{},{},{local}{at}{domain},{},{},{},{},{},{},{domain},{industry},{min},{max},{revenue}",
-            field(first),
-            field(last),
-            field(title),
-            field(department),
-            field(city),
-            field(state),
-            field(country),
-            field(&company_name),
-        )?;
+        let row = Row {
+            id,
+            company: company_n,
+            first,
+            last,
+            email: format!("{local}{at}{domain}"),
+            title,
+            department,
+            place,
+            company_name,
+            domain,
+            industry,
+            size,
+            revenue,
+        };
+        write(out, &row)?;
     }
     Ok(())
+}
+
+/// "https://www.company1.com/", "http://company1.com" or "www.company1.com".
+fn vendor_website(domain: &str, company: u64) -> String {
+    match company % 3 {
+        0 => format!("https://www.{domain}/"),
+        1 => format!("http://{domain}"),
+        _ => format!("www.{domain}"),
+    }
+}
+
+/// "1,001-5,000", "1,001 - 5,000 employees" or a head count ("1,001").
+fn vendor_employees((min, max): (u32, u32), company: u64) -> String {
+    match company % 3 {
+        0 => format!(
+            "{}-{}",
+            thousands(u64::from(min)),
+            thousands(u64::from(max))
+        ),
+        1 => format!(
+            "{} - {} employees",
+            thousands(u64::from(min)),
+            thousands(u64::from(max))
+        ),
+        _ => thousands(u64::from(min)),
+    }
+}
+
+/// "$2,750,000.00", "2750000" or "$2.75M" (revenue is whole thousands, so the suffix form is
+/// exact).
+fn vendor_revenue(revenue: u64, company: u64) -> String {
+    match company % 3 {
+        0 => format!("${}.00", thousands(revenue)),
+        1 => revenue.to_string(),
+        _ => {
+            let millions = format!("{}.{:03}", revenue / 1_000_000, revenue / 1_000 % 1_000);
+            format!("${}M", millions.trim_end_matches('0').trim_end_matches('.'))
+        }
+    }
+}
+
+/// A phone number in the place's country as people type it: with the calling code and
+/// spaces or dashes, or (for North America) in the national form.
+fn vendor_phone(prefix: &str, id: u64) -> String {
+    let line = format!("{:04}", id % 10_000);
+    let exchange = 200 + id / 10_000 % 700;
+    match (prefix, id % 2) {
+        ("+1", 0) => format!("({}) {exchange}-{line}", 212 + id % 7 * 100),
+        ("+1", _) => format!("+1 {}-{exchange}-{line}", 212 + id % 7 * 100),
+        (prefix, _) => format!("{prefix} {exchange} {line}"),
+    }
+}
+
+/// 1234567 as "1,234,567".
+fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -227,5 +427,43 @@ mod tests {
             "{} domains",
             domains.len()
         );
+    }
+
+    #[test]
+    fn the_vendor_file_writes_values_as_exports_do() {
+        let mut out = Vec::new();
+        write_vendor_csv(&mut out, 3_000, 60, 5).expect("writing to memory");
+        let csv = String::from_utf8(out).expect("generated CSV is UTF-8");
+        let mut reader = csv::ReaderBuilder::new().from_reader(csv.as_bytes());
+        let header = reader.headers().expect("a header").clone();
+        assert_eq!(header.iter().collect::<Vec<_>>().join(","), VENDOR_HEADER);
+        let rows: Vec<csv::StringRecord> = reader
+            .records()
+            .collect::<Result<_, _>>()
+            .expect("every row reads as CSV");
+        assert_eq!(rows.len(), 3_000);
+        let column = |name: &str| {
+            let at = header.iter().position(|h| h == name).expect(name);
+            rows.iter().map(move |row| row[at].to_owned())
+        };
+        for shape in ["https://www.", "http://", "www."] {
+            assert!(
+                column("Website URL").any(|w| w.starts_with(shape)),
+                "{shape}"
+            );
+        }
+        assert!(column("Number of Employees").any(|e| e.contains(" employees")));
+        assert!(column("Number of Employees").any(|e| e.contains(",") && e.contains('-')));
+        assert!(column("Annual Revenue").any(|r| r.starts_with('$') && r.ends_with(".00")));
+        assert!(column("Annual Revenue").any(|r| r.ends_with('M')));
+        for country in ["USA", "U.S.", "United States"] {
+            assert!(column("Country/Region").any(|c| c == country), "{country}");
+        }
+        assert!(column("Phone Number").any(|p| p.starts_with('(')));
+        assert_eq!(vendor_revenue(2_750_000, 2), "$2.75M");
+        assert_eq!(vendor_revenue(2_000_000, 2), "$2M");
+        assert_eq!(vendor_revenue(1_234_000, 0), "$1,234,000.00");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(999), "999");
     }
 }

@@ -1,8 +1,10 @@
 //! The ingest benchmark, all in one run on a throwaway PostgreSQL cluster (lma-tests).
 //!
-//! For each file size a deterministic CSV is generated under `--data-dir` (with a small share of
-//! messy rows: quoted company names with commas and quotes, and one row in 1,000 with an invalid
-//! email), then `--rounds` rounds alternate, each into a fresh migrated database:
+//! For each file size a deterministic CSV is generated under `--data-dir`: a HubSpot-style
+//! contact export with values as such exports write them (website URLs, employee ranges,
+//! revenue with symbols, separators and suffixes, mixed country and state spellings, typed
+//! phone numbers; `generate::write_vendor_csv`) and a small share of messy rows (quoted
+//! company names with commas and quotes, one row in 1,000 with an invalid email), then `--rounds` rounds alternate, each into a fresh migrated database:
 //!
 //! (a) the SQL-only baseline: one `psql` run that `\copy`s the file into a staging table and
 //!     merges it the way a hand-written loader would (companies first with
@@ -157,7 +159,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
 fn generated_file(args: &IngestArgs, rows: u64) -> anyhow::Result<PathBuf> {
     let path = args
         .data_dir
-        .join(format!("ingest-{rows}-seed{}-messy.csv", args.seed));
+        .join(format!("ingest-{rows}-seed{}-vendor.csv", args.seed));
     if path.is_file() {
         return Ok(path);
     }
@@ -166,7 +168,7 @@ fn generated_file(args: &IngestArgs, rows: u64) -> anyhow::Result<PathBuf> {
     let file = std::fs::File::create(&partial)
         .with_context(|| format!("creating {}", partial.display()))?;
     let mut sink = std::io::BufWriter::with_capacity(1 << 20, file);
-    generate::write_csv_with(&mut sink, rows, companies, args.seed, true)?;
+    generate::write_vendor_csv(&mut sink, rows, companies, args.seed)?;
     std::io::Write::flush(&mut sink)?;
     drop(sink);
     std::fs::rename(&partial, &path)?;
@@ -177,23 +179,37 @@ fn generated_file(args: &IngestArgs, rows: u64) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
-/// The hand-written loader: staging table, `\copy`, set-based merges, one transaction.
+/// The hand-written loader: staging table, `\copy`, set-based merges, one transaction. It
+/// reads the export's values as a loader written for this one file would: the domain from the
+/// website URL, employee bounds from the range, revenue without its symbol, separators and "M";
+/// countries, states and phones are stored as written.
 const BASELINE_SQL: &str = r#"
 BEGIN;
 CREATE TEMP TABLE staging (
     external_id text, first_name text, last_name text, email text, job_title text,
-    department text, city text, state text, country text, company_name text,
-    company_domain text, industry text, min_employees text, max_employees text, revenue text
+    department text, city text, state text, country text, phone text, company_name text,
+    website text, industry text, employees text, revenue text
 ) ON COMMIT DROP;
 \copy staging FROM 'FILE' WITH (FORMAT csv, HEADER true)
 DELETE FROM staging WHERE email !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$';
+CREATE TEMP TABLE parsed ON COMMIT DROP AS
+SELECT s.*,
+    regexp_replace(lower(website), '^(https?://)?(www\.)?([^/]+).*$', '\3') AS domain,
+    split_part(e.bounds, '-', 1)::integer AS min_employees,
+    coalesce(nullif(split_part(e.bounds, '-', 2), ''), split_part(e.bounds, '-', 1))::integer
+        AS max_employees,
+    CASE WHEN revenue LIKE '%M'
+        THEN (regexp_replace(revenue, '[$,M]', '', 'g')::numeric * 1000000)::bigint
+        ELSE regexp_replace(revenue, '[$,]', '', 'g')::numeric::bigint
+    END AS revenue_usd
+FROM staging s,
+    LATERAL (SELECT regexp_replace(employees, '[^0-9-]', '', 'g') AS bounds) e;
 INSERT INTO company AS c
     (organization_id, domain, name, industry, min_employees, max_employees, revenue)
-SELECT DISTINCT ON (lower(company_domain))
-    :org, lower(company_domain), company_name, industry,
-    min_employees::integer, max_employees::integer, revenue::bigint
-FROM staging
-ORDER BY lower(company_domain), external_id DESC
+SELECT DISTINCT ON (domain)
+    :org, domain, company_name, industry, min_employees, max_employees, revenue_usd
+FROM parsed
+ORDER BY domain, external_id DESC
 ON CONFLICT (organization_id, domain) DO UPDATE SET
     name = EXCLUDED.name, industry = EXCLUDED.industry,
     min_employees = EXCLUDED.min_employees, max_employees = EXCLUDED.max_employees,
@@ -203,21 +219,21 @@ WHERE (c.name, c.industry, c.min_employees, c.max_employees, c.revenue)
                       EXCLUDED.max_employees, EXCLUDED.revenue);
 INSERT INTO prospect AS p
     (organization_id, company_id, external_source, external_id, first_name, last_name, email,
-     job_title, department, city, state, country)
+     job_title, department, city, state, country, phone)
 SELECT :org, c.id, 'csv', s.external_id, s.first_name, s.last_name, s.email,
-       s.job_title, s.department, s.city, s.state, s.country
-FROM staging s
-JOIN company c ON c.organization_id = :org AND c.domain = lower(s.company_domain)
+       s.job_title, s.department, s.city, s.state, s.country, s.phone
+FROM parsed s
+JOIN company c ON c.organization_id = :org AND c.domain = s.domain
 ON CONFLICT (organization_id, external_source, external_id) DO UPDATE SET
     company_id = EXCLUDED.company_id, first_name = EXCLUDED.first_name,
     last_name = EXCLUDED.last_name, email = EXCLUDED.email, job_title = EXCLUDED.job_title,
     department = EXCLUDED.department, city = EXCLUDED.city, state = EXCLUDED.state,
-    country = EXCLUDED.country, updated_at = now()
+    country = EXCLUDED.country, phone = EXCLUDED.phone, updated_at = now()
 WHERE (p.company_id, p.first_name, p.last_name, p.email, p.job_title, p.department, p.city,
-       p.state, p.country)
+       p.state, p.country, p.phone)
     IS DISTINCT FROM (EXCLUDED.company_id, EXCLUDED.first_name, EXCLUDED.last_name,
                       EXCLUDED.email, EXCLUDED.job_title, EXCLUDED.department, EXCLUDED.city,
-                      EXCLUDED.state, EXCLUDED.country);
+                      EXCLUDED.state, EXCLUDED.country, EXCLUDED.phone);
 COMMIT;
 "#;
 
