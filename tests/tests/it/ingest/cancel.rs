@@ -26,6 +26,27 @@ use tonic_health::pb::health_check_response::ServingStatus;
 
 use super::count_in;
 
+/// The progress message of the first committed batch, after the header message.
+async fn first_progress(
+    responses: &mut tonic::Streaming<lma_proto::v1::ImportCsvResponse>,
+) -> lma_proto::v1::ImportProgress {
+    let header = responses
+        .message()
+        .await
+        .expect("the header message")
+        .and_then(|message| message.message);
+    assert!(matches!(header, Some(Message::Header(_))), "{header:?}");
+    let first = responses
+        .message()
+        .await
+        .expect("a progress message")
+        .and_then(|message| message.message);
+    let Some(Message::Progress(committed)) = first else {
+        panic!("expected progress after the first batch, got {first:?}");
+    };
+    committed
+}
+
 const WAIT: Duration = Duration::from_secs(20);
 
 /// ingest-svc writing batches of two rows, on a fresh database.
@@ -227,20 +248,7 @@ async fn an_import_cut_off_mid_record_keeps_only_the_batches_reported_committed(
         .await
         .expect("ImportCsv starts")
         .into_inner();
-    let header = responses
-        .message()
-        .await
-        .expect("the header message")
-        .and_then(|message| message.message);
-    assert!(matches!(header, Some(Message::Header(_))), "{header:?}");
-    let first = responses
-        .message()
-        .await
-        .expect("a progress message")
-        .and_then(|message| message.message);
-    let Some(Message::Progress(committed)) = first else {
-        panic!("expected progress after the first batch, got {first:?}");
-    };
+    let committed = first_progress(&mut responses).await;
     assert_eq!(committed.rows_accepted, 2, "{committed:?}");
     assert!(!committed.consistency_token.is_empty(), "{committed:?}");
     setup.until_lock_waits(true).await;
@@ -439,20 +447,7 @@ async fn an_import_past_its_deadline_keeps_only_the_batches_reported_committed()
         .await
         .expect("ImportCsv starts")
         .into_inner();
-    let header = responses
-        .message()
-        .await
-        .expect("the header message")
-        .and_then(|message| message.message);
-    assert!(matches!(header, Some(Message::Header(_))), "{header:?}");
-    let first = responses
-        .message()
-        .await
-        .expect("a progress message")
-        .and_then(|message| message.message);
-    let Some(Message::Progress(committed)) = first else {
-        panic!("expected progress after the first batch, got {first:?}");
-    };
+    let committed = first_progress(&mut responses).await;
     assert_eq!(committed.rows_accepted, 2, "{committed:?}");
 
     // The upload stays open and the second batch waits on the held key until the deadline.
