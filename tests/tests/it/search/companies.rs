@@ -9,11 +9,12 @@ use tonic::Code;
 
 use super::data::load_people;
 
-async fn company_domains(
+/// Every company a search returns, page after page.
+pub(super) async fn all_companies(
     client: &mut lma_tests::clients::SearchClient,
     mut request: SearchCompaniesRequest,
-) -> Vec<String> {
-    let mut domains = Vec::new();
+) -> Vec<lma_proto::v1::CompanySummary> {
+    let mut found = Vec::new();
     loop {
         let mut stream = client
             .search_companies(request.clone())
@@ -23,16 +24,27 @@ async fn company_domains(
         let mut token = None;
         while let Some(message) = stream.message().await.expect("a message") {
             match message.result {
-                Some(CompanyResult::Company(company)) => domains.push(company.domain),
+                Some(CompanyResult::Company(company)) => found.push(company),
                 Some(CompanyResult::End(end)) => token = Some(end.next_page_token),
                 None => panic!("empty message"),
             }
         }
         match token.expect("PageEnd") {
-            token if token.is_empty() => return domains,
+            token if token.is_empty() => return found,
             token => request.page_token = token,
         }
     }
+}
+
+async fn company_domains(
+    client: &mut lma_tests::clients::SearchClient,
+    request: SearchCompaniesRequest,
+) -> Vec<String> {
+    all_companies(client, request)
+        .await
+        .into_iter()
+        .map(|company| company.domain)
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,6 @@
 //! revenue sort orders by the lower bound, and hits and company summaries show both bounds and
 //! the range formatted.
 
-use lma_proto::v1::search_companies_response::Result as CompanyResult;
 use lma_proto::v1::{
     CompanyFilter, CompanyRecord, CompanySort, CompanySummary, Int64Range, ProspectFilter,
     ProspectRecord, ProspectSort, SearchCompaniesRequest, SearchProspectsRequest,
@@ -222,30 +221,11 @@ async fn companies(
     filter: CompanyFilter,
     sort: CompanySort,
 ) -> Vec<CompanySummary> {
-    let mut request = SearchCompaniesRequest {
+    let request = SearchCompaniesRequest {
         filter: Some(filter),
         sort: sort as i32,
         page_size: 2,
         ..Default::default()
     };
-    let mut found = Vec::new();
-    loop {
-        let mut stream = client
-            .search_companies(request.clone())
-            .await
-            .expect("SearchCompanies")
-            .into_inner();
-        let mut token = None;
-        while let Some(message) = stream.message().await.expect("a message") {
-            match message.result {
-                Some(CompanyResult::Company(company)) => found.push(company),
-                Some(CompanyResult::End(end)) => token = Some(end.next_page_token),
-                None => panic!("empty message"),
-            }
-        }
-        match token.expect("PageEnd") {
-            token if token.is_empty() => return found,
-            token => request.page_token = token,
-        }
-    }
+    super::companies::all_companies(client, request).await
 }
