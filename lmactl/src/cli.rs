@@ -187,8 +187,9 @@ pub struct KeyCreateArgs {
     #[arg(long = "name")]
     pub name: String,
 
-    /// A scope to grant; repeat for several: ingest.write, search.read, refresh.admin.
-    #[arg(long = "scope", value_name = "SCOPE", required = true, value_parser = parse_scope)]
+    // The help lists Scope::ALL, so a new scope shows without editing this text.
+    #[arg(long = "scope", value_name = "SCOPE", required = true, value_parser = parse_scope,
+          help = format!("A scope to grant; repeat for several: {}", Scope::names()))]
     pub scopes: Vec<Scope>,
 
     #[command(flatten)]

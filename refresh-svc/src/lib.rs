@@ -35,6 +35,7 @@ const SPEC: ServiceSpec = ServiceSpec {
     name: "refresh-svc",
     grpc_services: &["lma.v1.RefreshService"],
     required_scope: Scope::RefreshAdmin,
+    scoped_services: &[],
     file_descriptor_set: lma_proto::FILE_DESCRIPTOR_SET,
 };
 

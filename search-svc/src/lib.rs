@@ -65,6 +65,7 @@ const SPEC: ServiceSpec = ServiceSpec {
     name: "search-svc",
     grpc_services: &["lma.v1.SearchService"],
     required_scope: Scope::SearchRead,
+    scoped_services: &[],
     file_descriptor_set: lma_proto::FILE_DESCRIPTOR_SET,
 };
 

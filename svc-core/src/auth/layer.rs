@@ -19,6 +19,7 @@ const INVALID_KEY_MESSAGE: &str = "invalid or revoked API key";
 pub struct AuthLayer {
     authenticator: Arc<Authenticator>,
     required_scope: Scope,
+    scoped_services: &'static [(&'static str, Scope)],
     rate_limiter: Option<Arc<RateLimiter>>,
 }
 
@@ -27,8 +28,16 @@ impl AuthLayer {
         Self {
             authenticator,
             required_scope,
+            scoped_services: &[],
             rate_limiter: None,
         }
+    }
+
+    /// gRPC services (`lma.v1.PrivacyService`) whose calls need another scope than the
+    /// layer's `required_scope`.
+    pub fn with_scoped_services(mut self, services: &'static [(&'static str, Scope)]) -> Self {
+        self.scoped_services = services;
+        self
     }
 
     /// Limits each API key's request rate (`None`: no limit).
@@ -46,6 +55,7 @@ impl<S> Layer<S> for AuthLayer {
             inner,
             authenticator: Arc::clone(&self.authenticator),
             required_scope: self.required_scope,
+            scoped_services: self.scoped_services,
             rate_limiter: self.rate_limiter.clone(),
         }
     }
@@ -57,6 +67,7 @@ pub struct AuthService<S> {
     inner: S,
     authenticator: Arc<Authenticator>,
     required_scope: Scope,
+    scoped_services: &'static [(&'static str, Scope)],
     rate_limiter: Option<Arc<RateLimiter>>,
 }
 
@@ -88,7 +99,11 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let authenticator = Arc::clone(&self.authenticator);
-        let required_scope = self.required_scope;
+        let required_scope = scope_for_path(
+            request.uri().path(),
+            self.required_scope,
+            self.scoped_services,
+        );
         let rate_limiter = self.rate_limiter.clone();
         Box::pin(async move {
             let caller = match authenticator.authenticate(&key).await {
@@ -128,6 +143,19 @@ where
     }
 }
 
+/// The scope a call to `path` (`/package.Service/Method`) needs.
+fn scope_for_path(path: &str, default: Scope, scoped_services: &[(&'static str, Scope)]) -> Scope {
+    let service = path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    scoped_services
+        .iter()
+        .find(|(name, _)| *name == service)
+        .map_or(default, |(_, scope)| *scope)
+}
+
 fn reject<T, E>(status: Status) -> BoxFuture<http::Response<T>, E>
 where
     T: Default + Send + 'static,
@@ -138,6 +166,29 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn scoped_services_need_their_own_scope() {
+        let scoped = &[("lma.v1.PrivacyService", Scope::PrivacyAdmin)];
+        for (path, scope) in [
+            (
+                "/lma.v1.PrivacyService/AddSuppressions",
+                Scope::PrivacyAdmin,
+            ),
+            ("/lma.v1.IngestService/UpsertProspect", Scope::IngestWrite),
+            (
+                "/lma.v1.PrivacyServiceX/AddSuppressions",
+                Scope::IngestWrite,
+            ),
+            ("", Scope::IngestWrite),
+        ] {
+            assert_eq!(
+                super::scope_for_path(path, Scope::IngestWrite, scoped),
+                scope,
+                "{path}"
+            );
+        }
+    }
+
     use super::*;
     use std::convert::Infallible;
     use std::time::Duration;

@@ -28,11 +28,20 @@ pub enum Scope {
     SearchRead,
     /// Trigger and watch refreshes (refresh-svc).
     RefreshAdmin,
+    /// Suppression lists and other privacy operations (ingest-svc's PrivacyService), and
+    /// searches that include suppressed rows. Separate from ingest.write: a key that loads
+    /// data must not be able to lift a suppression.
+    PrivacyAdmin,
 }
 
 impl Scope {
     /// Every scope, in a stable order.
-    pub const ALL: [Scope; 3] = [Scope::IngestWrite, Scope::SearchRead, Scope::RefreshAdmin];
+    pub const ALL: [Scope; 4] = [
+        Scope::IngestWrite,
+        Scope::SearchRead,
+        Scope::RefreshAdmin,
+        Scope::PrivacyAdmin,
+    ];
 
     /// The scope's name as stored in the database and shown to callers.
     pub const fn as_str(self) -> &'static str {
@@ -40,7 +49,13 @@ impl Scope {
             Scope::IngestWrite => "ingest.write",
             Scope::SearchRead => "search.read",
             Scope::RefreshAdmin => "refresh.admin",
+            Scope::PrivacyAdmin => "privacy.admin",
         }
+    }
+
+    /// Every scope's name, comma-separated, for error texts and help.
+    pub fn names() -> String {
+        Scope::ALL.map(Scope::as_str).join(", ")
     }
 }
 
@@ -52,7 +67,7 @@ impl fmt::Display for Scope {
 
 /// A scope name that is not one of [`Scope::ALL`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scope {0:?} (expected one of ingest.write, search.read, refresh.admin)")]
+#[error("unknown scope {0:?} (expected one of {names})", names = Scope::names())]
 pub struct UnknownScope(pub String);
 
 impl FromStr for Scope {
@@ -157,6 +172,12 @@ mod tests {
         assert_eq!(Scope::IngestWrite.as_str(), "ingest.write");
         assert_eq!(Scope::SearchRead.as_str(), "search.read");
         assert_eq!(Scope::RefreshAdmin.as_str(), "refresh.admin");
+        assert_eq!(Scope::PrivacyAdmin.as_str(), "privacy.admin");
+        assert_eq!(
+            UnknownScope("admin".to_owned()).to_string(),
+            "unknown scope \"admin\" (expected one of ingest.write, search.read, refresh.admin, \
+             privacy.admin)"
+        );
     }
 
     #[test]

@@ -56,10 +56,22 @@ pub struct ServiceSpec {
     /// Fully qualified gRPC service names it serves, e.g. `&["lma.v1.IngestService"]`; each gets
     /// a health status.
     pub grpc_services: &'static [&'static str],
-    /// The scope every call to this service needs.
+    /// The scope every call to this service needs, unless `scoped_services` names another.
     pub required_scope: Scope,
+    /// gRPC services of this process that need another scope than `required_scope`, with
+    /// that scope (ingest-svc's PrivacyService needs privacy.admin, not ingest.write). Each
+    /// also gets a health status and is advertised by reflection.
+    pub scoped_services: &'static [(&'static str, Scope)],
     /// Encoded `FileDescriptorSet` of its API, published through reflection.
     pub file_descriptor_set: &'static [u8],
+}
+
+impl ServiceSpec {
+    /// Every gRPC service of the API this process serves.
+    fn served(&self) -> impl Iterator<Item = &'static str> + use<> {
+        let scoped = self.scoped_services.iter().map(|(name, _)| *name);
+        self.grpc_services.iter().copied().chain(scoped)
+    }
 }
 
 impl fmt::Debug for ServiceSpec {
@@ -68,6 +80,7 @@ impl fmt::Debug for ServiceSpec {
             .field("name", &self.name)
             .field("grpc_services", &self.grpc_services)
             .field("required_scope", &self.required_scope)
+            .field("scoped_services", &self.scoped_services)
             .field("file_descriptor_set_len", &self.file_descriptor_set.len())
             .finish()
     }
@@ -213,7 +226,11 @@ impl GrpcServer {
                 args.concurrency_limit,
                 limit::MAX_PERMIT_WAIT,
             ))
-            .layer(AuthLayer::new(authenticator, spec.required_scope).with_rate_limit(rate_limiter))
+            .layer(
+                AuthLayer::new(authenticator, spec.required_scope)
+                    .with_scoped_services(spec.scoped_services)
+                    .with_rate_limit(rate_limiter),
+            )
             .layer(limit::KeyConcurrencyLimitLayer::new(
                 args.key_concurrency_limit
                     .unwrap_or_else(|| limit::default_key_limit(args.concurrency_limit)),
@@ -352,9 +369,7 @@ fn reflection(spec: &ServiceSpec) -> tonic_reflection::server::Builder<'static> 
     let builder = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(spec.file_descriptor_set)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
-    spec.grpc_services
-        .iter()
-        .copied()
+    spec.served()
         .chain(ADVERTISED_INFRASTRUCTURE)
         .fold(builder, |builder, name| builder.with_service_name(name))
 }
@@ -368,7 +383,7 @@ const ADVERTISED_INFRASTRUCTURE: [&str; 3] = [
 
 async fn set_health(health: &HealthReporter, spec: &ServiceSpec, status: ServingStatus) {
     health.set_service_status("", status).await;
-    for service in spec.grpc_services {
+    for service in spec.served() {
         health.set_service_status(service, status).await;
     }
 }
@@ -443,6 +458,7 @@ mod tests {
             name: "test-svc",
             grpc_services: &["grpc.health.v1.Health"],
             required_scope: Scope::SearchRead,
+            scoped_services: &[],
             file_descriptor_set: tonic_health::pb::FILE_DESCRIPTOR_SET,
         };
         assert!(reflection(&spec).build_v1().is_ok());

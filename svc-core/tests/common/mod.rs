@@ -14,6 +14,7 @@ pub const SPEC: ServiceSpec = ServiceSpec {
     name: "test-svc",
     grpc_services: &["grpc.health.v1.Health"],
     required_scope: Scope::SearchRead,
+    scoped_services: &[],
     file_descriptor_set: tonic_health::pb::FILE_DESCRIPTOR_SET,
 };
 
