@@ -390,7 +390,7 @@ CREATE TABLE public.api_key (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     revoked_at timestamp with time zone,
     CONSTRAINT api_key_hash_length CHECK ((octet_length(key_hash) = 32)),
-    CONSTRAINT api_key_known_scopes CHECK ((scopes <@ ARRAY['ingest.write'::text, 'search.read'::text, 'refresh.admin'::text]))
+    CONSTRAINT api_key_known_scopes CHECK ((scopes <@ ARRAY['ingest.write'::text, 'search.read'::text, 'refresh.admin'::text, 'privacy.admin'::text]))
 );
 
 
@@ -971,6 +971,41 @@ ALTER TABLE public.organization ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
 
 
 --
+-- Name: privacy_audit; Type: TABLE; Schema: public; Owner: <migrator>
+--
+
+CREATE TABLE public.privacy_audit (
+    id bigint NOT NULL,
+    organization_id bigint NOT NULL,
+    at timestamp with time zone DEFAULT now() NOT NULL,
+    api_key_id bigint NOT NULL,
+    action text NOT NULL,
+    suppression_id bigint,
+    email_hmac bytea,
+    domain character varying(253),
+    reason text,
+    policy text,
+    CONSTRAINT privacy_audit_action_known CHECK ((action = ANY (ARRAY['suppression_added'::text, 'suppression_updated'::text, 'suppression_removed'::text])))
+);
+
+
+ALTER TABLE public.privacy_audit OWNER TO <migrator>;
+
+--
+-- Name: privacy_audit_id_seq; Type: SEQUENCE; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE public.privacy_audit ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.privacy_audit_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
 -- Name: prospect_id_seq; Type: SEQUENCE; Schema: public; Owner: <migrator>
 --
 
@@ -1126,6 +1161,58 @@ CREATE TABLE public.refresh_leader (
 ALTER TABLE public.refresh_leader OWNER TO <migrator>;
 
 --
+-- Name: suppression; Type: TABLE; Schema: public; Owner: <migrator>
+--
+
+CREATE TABLE public.suppression (
+    id bigint NOT NULL,
+    organization_id bigint NOT NULL,
+    email_hmac bytea,
+    domain character varying(253),
+    reason text NOT NULL,
+    reason_text character varying(500),
+    policy text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT suppression_domain_format CHECK (((domain)::text ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$'::text)),
+    CONSTRAINT suppression_email_hmac_length CHECK ((octet_length(email_hmac) = 32)),
+    CONSTRAINT suppression_one_subject CHECK (((email_hmac IS NULL) <> (domain IS NULL))),
+    CONSTRAINT suppression_policy_known CHECK ((policy = ANY (ARRAY['refuse'::text, 'hide'::text]))),
+    CONSTRAINT suppression_reason_known CHECK ((reason = ANY (ARRAY['erased'::text, 'opted_out'::text, 'do_not_contact'::text, 'competitor'::text, 'other'::text])))
+);
+
+
+ALTER TABLE public.suppression OWNER TO <migrator>;
+
+--
+-- Name: suppression_id_seq; Type: SEQUENCE; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE public.suppression ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.suppression_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: suppression_secret; Type: TABLE; Schema: public; Owner: <migrator>
+--
+
+CREATE TABLE public.suppression_secret (
+    organization_id bigint NOT NULL,
+    secret bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT suppression_secret_length CHECK ((octet_length(secret) = 32))
+);
+
+
+ALTER TABLE public.suppression_secret OWNER TO <migrator>;
+
+--
 -- Name: api_key api_key_hash_unique; Type: CONSTRAINT; Schema: public; Owner: <migrator>
 --
 
@@ -1262,6 +1349,14 @@ ALTER TABLE ONLY public.organization
 
 
 --
+-- Name: privacy_audit privacy_audit_pkey; Type: CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.privacy_audit
+    ADD CONSTRAINT privacy_audit_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: prospect prospect_external_id_unique; Type: CONSTRAINT; Schema: public; Owner: <migrator>
 --
 
@@ -1307,6 +1402,22 @@ ALTER TABLE ONLY public.read_model_state
 
 ALTER TABLE ONLY public.refresh_leader
     ADD CONSTRAINT refresh_leader_pkey PRIMARY KEY (singleton);
+
+
+--
+-- Name: suppression suppression_pkey; Type: CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.suppression
+    ADD CONSTRAINT suppression_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: suppression_secret suppression_secret_pkey; Type: CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.suppression_secret
+    ADD CONSTRAINT suppression_secret_pkey PRIMARY KEY (organization_id);
 
 
 --
@@ -1408,6 +1519,13 @@ CREATE INDEX materialized_view_log_view_idx ON public.materialized_view_log USIN
 
 
 --
+-- Name: privacy_audit_organization_idx; Type: INDEX; Schema: public; Owner: <migrator>
+--
+
+CREATE INDEX privacy_audit_organization_idx ON public.privacy_audit USING btree (organization_id, at);
+
+
+--
 -- Name: prospect_company_idx; Type: INDEX; Schema: public; Owner: <migrator>
 --
 
@@ -1475,6 +1593,27 @@ CREATE INDEX prospect_search_view_trigram_idx ON public.prospect_search_view USI
 --
 
 CREATE INDEX prospect_search_view_updated_idx ON public.prospect_search_view USING btree (organization_id, updated_at DESC, prospect_id DESC);
+
+
+--
+-- Name: suppression_domain_idx; Type: INDEX; Schema: public; Owner: <migrator>
+--
+
+CREATE UNIQUE INDEX suppression_domain_idx ON public.suppression USING btree (organization_id, domain) WHERE (domain IS NOT NULL);
+
+
+--
+-- Name: suppression_email_idx; Type: INDEX; Schema: public; Owner: <migrator>
+--
+
+CREATE UNIQUE INDEX suppression_email_idx ON public.suppression USING btree (organization_id, email_hmac) WHERE (email_hmac IS NOT NULL);
+
+
+--
+-- Name: suppression_organization_idx; Type: INDEX; Schema: public; Owner: <migrator>
+--
+
+CREATE INDEX suppression_organization_idx ON public.suppression USING btree (organization_id, id);
 
 
 --
@@ -1653,11 +1792,35 @@ ALTER TABLE ONLY public.customer
 
 
 --
+-- Name: privacy_audit privacy_audit_organization_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.privacy_audit
+    ADD CONSTRAINT privacy_audit_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES public.organization(id) ON DELETE CASCADE;
+
+
+--
 -- Name: prospect prospect_company_fk; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
 --
 
 ALTER TABLE ONLY public.prospect
     ADD CONSTRAINT prospect_company_fk FOREIGN KEY (organization_id, company_id) REFERENCES public.company(organization_id, id);
+
+
+--
+-- Name: suppression suppression_organization_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.suppression
+    ADD CONSTRAINT suppression_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES public.organization(id) ON DELETE CASCADE;
+
+
+--
+-- Name: suppression_secret suppression_secret_organization_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.suppression_secret
+    ADD CONSTRAINT suppression_secret_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES public.organization(id) ON DELETE CASCADE;
 
 
 --
@@ -1836,6 +1999,13 @@ GRANT SELECT,INSERT,DELETE ON TABLE public.materialized_view_log TO lma_refresh;
 
 
 --
+-- Name: TABLE privacy_audit; Type: ACL; Schema: public; Owner: <migrator>
+--
+
+GRANT INSERT ON TABLE public.privacy_audit TO lma_ingest;
+
+
+--
 -- Name: TABLE prospect_search_def; Type: ACL; Schema: public; Owner: <migrator>
 --
 
@@ -1876,6 +2046,20 @@ GRANT SELECT,UPDATE ON TABLE public.refresh_apply_lock TO lma_refresh;
 --
 
 GRANT SELECT,INSERT,UPDATE ON TABLE public.refresh_leader TO lma_refresh;
+
+
+--
+-- Name: TABLE suppression; Type: ACL; Schema: public; Owner: <migrator>
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.suppression TO lma_ingest;
+
+
+--
+-- Name: TABLE suppression_secret; Type: ACL; Schema: public; Owner: <migrator>
+--
+
+GRANT SELECT,INSERT ON TABLE public.suppression_secret TO lma_ingest;
 
 
 --

@@ -9,6 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "lma/v1/ingest.proto",
         "lma/v1/search.proto",
         "lma/v1/refresh.proto",
+        "lma/v1/privacy.proto",
     ];
     for file in files {
         println!("cargo:rerun-if-changed={file}");

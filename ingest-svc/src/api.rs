@@ -27,9 +27,9 @@ use crate::abort::Abort;
 use crate::csv_import::upload::{ChunkReader, Upload};
 use crate::csv_import::{self, CsvOptions, RowsRead};
 use crate::error::IngestError;
-use crate::persistence::{BatchOptions, DeleteCompanyOutcome, Store};
+use crate::persistence::{BatchOptions, DeleteCompanyOutcome, Store, Verdict};
 use crate::pipeline::{self, Input, Intake, Target};
-use crate::{legacy, validate};
+use crate::{legacy, suppression, validate};
 
 /// File chunks buffered between the gRPC stream and the CSV parser: with the batch channel,
 /// what bounds an import's memory whatever the file size.
@@ -42,9 +42,9 @@ pub struct IngestApi {
 }
 
 impl IngestApi {
-    pub fn new(store: Store, batch_rows: usize, write_connections: usize) -> Self {
+    pub fn new(store: Arc<Store>, batch_rows: usize, write_connections: usize) -> Self {
         Self {
-            store: Arc::new(store),
+            store,
             batch_rows,
             write_connections,
         }
@@ -64,7 +64,7 @@ impl IngestApi {
     }
 }
 
-fn parse_id(field: &str, value: &str) -> Result<i64, IngestError> {
+pub(crate) fn parse_id(field: &str, value: &str) -> Result<i64, IngestError> {
     if let Some(why) = unstorable_text(value) {
         return Err(IngestError::invalid(field, why));
     }
@@ -447,6 +447,18 @@ impl IngestService for IngestApi {
             .ok_or_else(|| IngestError::invalid("prospect", "is required"))?;
         let row = validate::prospect(&record)
             .map_err(|violations| IngestError::invalid_within("prospect", violations))?;
+        let verdict = self
+            .store
+            .screen(caller.organization_id, &[&row])
+            .await
+            .map_err(IngestError::from)?;
+        if let Some(Some(Verdict::Refuse(field, reason))) = verdict.first() {
+            return Err(IngestError::Suppressed {
+                field: format!("prospect.{field}"),
+                reason: suppression::refusal_reason(*reason),
+            }
+            .into());
+        }
         let upserted = self
             .store
             .upsert_prospect(caller.organization_id, &row)

@@ -36,6 +36,11 @@ pub enum IngestError {
     PastDeadline,
     #[error("{0} failed: {1}")]
     TaskFailed(&'static str, tokio::task::JoinError),
+    /// A suppression entry refuses the record (a single write; bulk writes report a row error).
+    #[error("{field}: {reason}")]
+    Suppressed { field: String, reason: String },
+    #[error("making a suppression secret: {0}")]
+    Secret(getrandom::Error),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -78,6 +83,11 @@ impl From<IngestError> for Status {
             IngestError::TaskFailed(task, error) => {
                 svc_core::error::internal("ingest-svc", &format!("{task} failed: {error}"))
             }
+            // The organization's data forbids the write, not the request's form.
+            IngestError::Suppressed { field, reason } => {
+                Status::failed_precondition(format!("{field}: {reason}"))
+            }
+            IngestError::Secret(error) => svc_core::error::internal("ingest-svc", &error),
             IngestError::Db(error) => error.into(),
         }
     }

@@ -10,13 +10,18 @@ mod legacy;
 mod normalize;
 mod persistence;
 mod pipeline;
+mod privacy_api;
+mod suppression;
 mod validate;
 pub mod values;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use lma_proto::v1::ingest_service_server::IngestServiceServer;
+use lma_proto::v1::privacy_service_server::PrivacyServiceServer;
 use svc_core::{GrpcServer, Scope, ServiceSpec};
 use tonic::service::Routes;
 
@@ -26,6 +31,8 @@ const SPEC: ServiceSpec = ServiceSpec {
     name: "ingest-svc",
     grpc_services: &["lma.v1.IngestService"],
     required_scope: Scope::IngestWrite,
+    // Suppressions lift and impose limits on what ingest.write may do: a scope of their own.
+    scoped_services: &[("lma.v1.PrivacyService", Scope::PrivacyAdmin)],
     file_descriptor_set: lma_proto::FILE_DESCRIPTOR_SET,
 };
 
@@ -43,7 +50,11 @@ impl Application {
         let pool = svc_core::db::build_pool(&config.common.database, SPEC.name)?;
         let control_pool = svc_core::db::build_control_pool(&config.common.database, SPEC.name)?;
         let max_message_bytes = config.common.server.max_message_bytes;
-        let store = persistence::Store::new(pool.clone(), config.ingest.dual_ingest);
+        let store = Arc::new(persistence::Store::new(
+            pool.clone(),
+            config.ingest.dual_ingest,
+        ));
+        let privacy = privacy_api::PrivacyApi::new(store.clone());
         let api = api::IngestApi::new(
             store,
             config.ingest.batch_rows as usize,
@@ -51,6 +62,11 @@ impl Application {
         );
         let routes = Routes::new(
             IngestServiceServer::new(api)
+                .max_decoding_message_size(max_message_bytes)
+                .max_encoding_message_size(max_message_bytes),
+        )
+        .add_service(
+            PrivacyServiceServer::new(privacy)
                 .max_decoding_message_size(max_message_bytes)
                 .max_encoding_message_size(max_message_bytes),
         );

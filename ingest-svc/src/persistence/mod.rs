@@ -8,12 +8,14 @@ mod lanes;
 mod retry;
 mod sql;
 mod store;
+mod suppression;
 
 use lma_proto::v1::RowError;
 
 pub use batch::ImportMemory;
 pub use lanes::BatchOptions;
 pub use store::{DeleteCompanyOutcome, Store};
+pub use suppression::Verdict;
 
 use crate::validate::ProspectRow;
 

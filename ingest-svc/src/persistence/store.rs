@@ -1,6 +1,9 @@
 //! The store: every read and write of ingest-svc's tables goes through [`Store`]. Single-row
 //! writes are here; batches are in [`super::lanes`] and [`super::batch`].
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use deadpool_postgres::GenericClient;
 use lma_proto::v1::{Company, Prospect, ProspectRecord, WriteOutcome};
 use svc_core::{DbError, Pool};
@@ -10,12 +13,15 @@ use tokio_postgres::types::ToSql;
 use super::columns::{COMPANY, CUSTOMER, PROSPECT};
 use super::retry;
 use super::sql::SQL;
+use crate::suppression::EmailKey;
 use crate::validate::{CompanyRow, ProspectRow};
 
 pub struct Store {
     pub(super) pool: Pool,
     /// Also write each stored prospect, flattened, into the legacy `customer` table.
     dual_ingest: bool,
+    /// Organizations' email secrets once read: a secret never changes once made.
+    email_keys: Mutex<HashMap<i64, EmailKey>>,
 }
 
 /// What an upsert stored.
@@ -100,7 +106,27 @@ pub(super) fn later_token(a: String, b: String) -> String {
 
 impl Store {
     pub fn new(pool: Pool, dual_ingest: bool) -> Self {
-        Self { pool, dual_ingest }
+        Self {
+            pool,
+            dual_ingest,
+            email_keys: Mutex::default(),
+        }
+    }
+
+    pub(super) fn cached_email_key(&self, organization_id: i64) -> Option<EmailKey> {
+        let keys = self
+            .email_keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        keys.get(&organization_id).cloned()
+    }
+
+    pub(super) fn cache_email_key(&self, organization_id: i64, key: EmailKey) {
+        let mut keys = self
+            .email_keys
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        keys.insert(organization_id, key);
     }
 
     /// Whether stored prospects are mirrored into the legacy `customer` table.

@@ -278,14 +278,22 @@ where
         let counted = (totals.stored(), totals.rejected);
         let mut errors = batch.rejected;
         let received = batch.rows.len() as u64 + batch.rejected_records;
+        // Rows the suppression list refuses: one statement for the whole batch. Dry runs
+        // report them too.
+        let (rows, refused) = target
+            .store
+            .screen_batch(target.organization_id, batch.rows)
+            .await?;
+        let refused_records = refused.len() as u64;
+        errors.extend(refused);
         if target.dry_run {
-            totals.validated += batch.rows.len() as u64;
-        } else if !batch.rows.is_empty() {
+            totals.validated += rows.len() as u64;
+        } else if !rows.is_empty() {
             let outcome = target
                 .store
                 .write_batch(
                     target.organization_id,
-                    batch.rows,
+                    rows,
                     target.options,
                     &target.abort,
                     &memory,
@@ -307,10 +315,10 @@ where
                 totals.consistency_token = token;
             }
             errors.extend(outcome.rejected);
-            errors.sort_by_key(|error| error.row);
         }
+        errors.sort_by_key(|error| error.row);
         totals.received += received;
-        totals.rejected += batch.rejected_records;
+        totals.rejected += batch.rejected_records + refused_records;
         totals.add_errors(&errors);
         count_rows(totals.stored() - counted.0, totals.rejected - counted.1);
         on_batch(&totals, errors).await;

@@ -7,6 +7,7 @@ mod csv_files;
 mod lmactl_import;
 mod revenue_ranges;
 mod rpcs;
+mod suppression;
 mod vendors;
 
 use lma_proto::v1::import_csv_request::Part;

@@ -1,0 +1,481 @@
+//! Suppression lists in the database: the organization's email secret, adding, removing and
+//! listing entries with their audit records, and screening rows to be ingested against them.
+//!
+//! Every change takes the organization's suppression lock first, so concurrent calls of one
+//! organization apply one after the other and never race on a new value.
+
+use std::collections::{HashMap, HashSet};
+use std::time::SystemTime;
+
+use lma_proto::v1::{RowError, Suppression, SuppressionKind};
+use svc_core::DbError;
+use tokio_postgres::types::ToSql;
+
+use super::StagedRow;
+use super::store::{Store, begin_write, consistency_token};
+use crate::normalize;
+use crate::suppression::{self, EmailKey, Entry, Policy, Reason, Subject};
+use crate::validate::ProspectRow;
+
+/// Serializes an organization's suppression changes (a transaction-level advisory lock).
+const LOCK: &str =
+    "SELECT pg_advisory_xact_lock(hashtextextended('lma.suppression:' || $1::text, 0))";
+
+const SELECT_SECRET: &str = "SELECT secret FROM suppression_secret WHERE organization_id = $1";
+
+/// Keeps a secret that another call stored first.
+const INSERT_SECRET: &str = "INSERT INTO suppression_secret (organization_id, secret) \
+     VALUES ($1, $2) ON CONFLICT (organization_id) DO NOTHING";
+
+/// The entries of these values, locked for the change.
+const SELECT_EXISTING: &str = "SELECT id, email_hmac, domain, reason, reason_text, policy \
+     FROM suppression WHERE organization_id = $1 \
+     AND (email_hmac = ANY($2::bytea[]) OR domain = ANY($3::text[])) FOR UPDATE";
+
+const INSERT_ENTRIES: &str = "INSERT INTO suppression \
+     (organization_id, email_hmac, domain, reason, reason_text, policy) \
+     SELECT $1, e.email_hmac, e.domain, e.reason, e.reason_text, e.policy \
+     FROM unnest($2::bytea[], $3::text[], $4::text[], $5::text[], $6::text[]) \
+     AS e(email_hmac, domain, reason, reason_text, policy) \
+     RETURNING id, email_hmac, domain";
+
+const UPDATE_ENTRIES: &str = "UPDATE suppression s \
+     SET reason = e.reason, reason_text = e.reason_text, policy = e.policy, updated_at = now() \
+     FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[]) \
+     AS e(id, reason, reason_text, policy) \
+     WHERE s.organization_id = $1 AND s.id = e.id";
+
+const INSERT_AUDIT: &str = "INSERT INTO privacy_audit \
+     (organization_id, api_key_id, action, suppression_id, email_hmac, domain, reason, policy) \
+     SELECT $1, $2, a.action, a.suppression_id, a.email_hmac, a.domain, a.reason, a.policy \
+     FROM unnest($3::text[], $4::int8[], $5::bytea[], $6::text[], $7::text[], $8::text[]) \
+     AS a(action, suppression_id, email_hmac, domain, reason, policy)";
+
+const DELETE_ENTRY: &str = "DELETE FROM suppression WHERE organization_id = $1 AND id = $2 \
+     RETURNING email_hmac, domain, reason, policy";
+
+const LIST_ENTRIES: &str = "SELECT id, email_hmac, domain, reason, reason_text, policy, \
+     created_at, updated_at FROM suppression WHERE organization_id = $1 AND id > $2 \
+     ORDER BY id LIMIT $3";
+
+/// The entries that match any of a batch's hashes or domains: at most one per value.
+const MATCHING: &str = "SELECT email_hmac, domain, reason, policy FROM suppression \
+     WHERE organization_id = $1 \
+     AND (email_hmac = ANY($2::bytea[]) OR domain = ANY($3::text[]))";
+
+/// An audit record's action (`privacy_audit.action`).
+#[derive(Clone, Copy)]
+enum Action {
+    Added,
+    Updated,
+    Removed,
+}
+
+impl Action {
+    fn as_stored(self) -> &'static str {
+        match self {
+            Action::Added => "suppression_added",
+            Action::Updated => "suppression_updated",
+            Action::Removed => "suppression_removed",
+        }
+    }
+}
+
+/// The columns of an entry's subject: (email_hmac, domain).
+type StoredSubject = (Option<Vec<u8>>, Option<String>);
+
+/// What a row is looked up by: its email's hash, its company's domain, its email's company
+/// domain when that differs.
+type RowKeys<'a> = (Option<Vec<u8>>, &'a str, Option<String>);
+
+/// Audit records of one change, as columns.
+#[derive(Default)]
+struct Audit {
+    actions: Vec<&'static str>,
+    ids: Vec<i64>,
+    hashes: Vec<Option<Vec<u8>>>,
+    domains: Vec<Option<String>>,
+    reasons: Vec<&'static str>,
+    policies: Vec<&'static str>,
+}
+
+impl Audit {
+    fn push(
+        &mut self,
+        action: Action,
+        id: i64,
+        subject: &StoredSubject,
+        reason: Reason,
+        policy: Policy,
+    ) {
+        self.actions.push(action.as_stored());
+        self.ids.push(id);
+        self.hashes.push(subject.0.clone());
+        self.domains.push(subject.1.clone());
+        self.reasons.push(reason.as_stored());
+        self.policies.push(policy.as_stored());
+    }
+
+    async fn write(
+        &self,
+        transaction: &tokio_postgres::Transaction<'_>,
+        organization_id: i64,
+        api_key_id: i64,
+    ) -> Result<(), DbError> {
+        if self.ids.is_empty() {
+            return Ok(());
+        }
+        transaction
+            .execute(
+                INSERT_AUDIT,
+                &[
+                    &organization_id,
+                    &api_key_id,
+                    &self.actions,
+                    &self.ids,
+                    &self.hashes,
+                    &self.domains,
+                    &self.reasons,
+                    &self.policies,
+                ],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// What screening found for one row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Refused: the field that matched, and the entry's reason.
+    Refuse(&'static str, Reason),
+}
+
+fn stored_reason(stored: &str) -> Reason {
+    Reason::from_stored(stored).unwrap_or(Reason::Other)
+}
+
+fn stored_policy(stored: &str) -> Policy {
+    // An unknown policy (a newer release's) is treated as the stricter one.
+    Policy::from_stored(stored).unwrap_or(Policy::Refuse)
+}
+
+impl Store {
+    /// The organization's email secret, from the cache or the database; `candidate` becomes it
+    /// when the organization has none yet (`None`: only look).
+    async fn email_key(
+        &self,
+        organization_id: i64,
+        candidate: Option<&EmailKey>,
+    ) -> Result<Option<EmailKey>, DbError> {
+        if let Some(key) = self.cached_email_key(organization_id) {
+            return Ok(Some(key));
+        }
+        let client = self.pool.get().await?;
+        if let Some(candidate) = candidate {
+            client
+                .execute(INSERT_SECRET, &[&organization_id, &candidate.as_bytes()])
+                .await?;
+        }
+        let Some(row) = client.query_opt(SELECT_SECRET, &[&organization_id]).await? else {
+            return Ok(None);
+        };
+        let stored: Vec<u8> = row.try_get(0)?;
+        // The table's CHECK keeps it 32 bytes.
+        let key = EmailKey::from_stored(&stored);
+        if let Some(key) = &key {
+            self.cache_email_key(organization_id, key.clone());
+        }
+        Ok(key)
+    }
+
+    /// Adds or updates entries in one transaction with their audit records; returns each
+    /// entry's id in input order and the consistency token.
+    pub async fn add_suppressions(
+        &self,
+        organization_id: i64,
+        api_key_id: i64,
+        entries: &[Entry],
+        candidate_key: &EmailKey,
+    ) -> Result<(Vec<i64>, String), DbError> {
+        let needs_key = entries
+            .iter()
+            .any(|entry| matches!(entry.subject, Subject::Email(_)));
+        let key = if needs_key {
+            self.email_key(organization_id, Some(candidate_key)).await?
+        } else {
+            None
+        };
+        // Subjects as stored; the last entry of a value wins.
+        let subjects: Vec<StoredSubject> = entries
+            .iter()
+            .map(|entry| match &entry.subject {
+                Subject::Email(email) => (key.as_ref().map(|key| key.hash(email)), None),
+                Subject::Domain(domain) => (None, Some(domain.clone())),
+            })
+            .collect();
+        let mut last: HashMap<&StoredSubject, &Entry> = HashMap::new();
+        for (subject, entry) in subjects.iter().zip(entries) {
+            last.insert(subject, entry);
+        }
+        let hashes: Vec<&Vec<u8>> = subjects.iter().filter_map(|s| s.0.as_ref()).collect();
+        let domains: Vec<&String> = subjects.iter().filter_map(|s| s.1.as_ref()).collect();
+
+        let mut client = self.pool.get().await?;
+        let transaction = begin_write(&mut client).await?;
+        transaction
+            .execute(LOCK, &[&organization_id.to_string()])
+            .await?;
+        let mut ids: HashMap<StoredSubject, i64> = HashMap::new();
+        let mut audit = Audit::default();
+        let mut updates = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for row in transaction
+            .query(SELECT_EXISTING, &[&organization_id, &hashes, &domains])
+            .await?
+        {
+            let id: i64 = row.try_get("id")?;
+            let subject: StoredSubject = (row.try_get("email_hmac")?, row.try_get("domain")?);
+            let stored = (
+                stored_reason(row.try_get("reason")?),
+                row.try_get::<_, Option<String>>("reason_text")?,
+                stored_policy(row.try_get("policy")?),
+            );
+            if let Some(entry) = last.remove(&subject)
+                && stored != (entry.reason, entry.reason_text.clone(), entry.policy)
+            {
+                updates.0.push(id);
+                updates.1.push(entry.reason.as_stored());
+                updates.2.push(entry.reason_text.clone());
+                updates.3.push(entry.policy.as_stored());
+                audit.push(Action::Updated, id, &subject, entry.reason, entry.policy);
+            }
+            ids.insert(subject, id);
+        }
+        if !updates.0.is_empty() {
+            transaction
+                .execute(
+                    UPDATE_ENTRIES,
+                    &[
+                        &organization_id,
+                        &updates.0,
+                        &updates.1,
+                        &updates.2,
+                        &updates.3,
+                    ],
+                )
+                .await?;
+        }
+        // What is left is new, in input order.
+        let mut new = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut seen = HashSet::new();
+        for subject in &subjects {
+            if let Some(entry) = last.get(subject)
+                && seen.insert(subject)
+            {
+                new.0.push(subject.0.clone());
+                new.1.push(subject.1.clone());
+                new.2.push(entry.reason.as_stored());
+                new.3.push(entry.reason_text.clone());
+                new.4.push(entry.policy.as_stored());
+            }
+        }
+        if !new.0.is_empty() {
+            for row in transaction
+                .query(
+                    INSERT_ENTRIES,
+                    &[&organization_id, &new.0, &new.1, &new.2, &new.3, &new.4],
+                )
+                .await?
+            {
+                let id: i64 = row.try_get("id")?;
+                let subject: StoredSubject = (row.try_get("email_hmac")?, row.try_get("domain")?);
+                if let Some(entry) = last.get(&subject) {
+                    audit.push(Action::Added, id, &subject, entry.reason, entry.policy);
+                }
+                ids.insert(subject, id);
+            }
+        }
+        audit
+            .write(&transaction, organization_id, api_key_id)
+            .await?;
+        let wrote = !audit.ids.is_empty();
+        let token = consistency_token(&transaction, wrote).await?;
+        transaction.commit().await?;
+        let ids = subjects
+            .iter()
+            .map(|subject| ids.get(subject).copied().unwrap_or_default())
+            .collect();
+        Ok((ids, token))
+    }
+
+    /// Removes an entry with its audit record; `None` when the organization has no such entry.
+    pub async fn remove_suppression(
+        &self,
+        organization_id: i64,
+        api_key_id: i64,
+        id: i64,
+    ) -> Result<Option<String>, DbError> {
+        let mut client = self.pool.get().await?;
+        let transaction = begin_write(&mut client).await?;
+        transaction
+            .execute(LOCK, &[&organization_id.to_string()])
+            .await?;
+        let Some(row) = transaction
+            .query_opt(DELETE_ENTRY, &[&organization_id, &id])
+            .await?
+        else {
+            return Ok(None);
+        };
+        let subject: StoredSubject = (row.try_get("email_hmac")?, row.try_get("domain")?);
+        let mut audit = Audit::default();
+        audit.push(
+            Action::Removed,
+            id,
+            &subject,
+            stored_reason(row.try_get("reason")?),
+            stored_policy(row.try_get("policy")?),
+        );
+        audit
+            .write(&transaction, organization_id, api_key_id)
+            .await?;
+        let token = consistency_token(&transaction, true).await?;
+        transaction.commit().await?;
+        Ok(Some(token))
+    }
+
+    /// Up to `limit` entries after the entry `after`, by id.
+    pub async fn list_suppressions(
+        &self,
+        organization_id: i64,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<(i64, Suppression)>, DbError> {
+        let client = self.pool.get().await?;
+        let rows = client
+            .query(LIST_ENTRIES, &[&organization_id, &after, &i64::from(limit)])
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let id: i64 = row.try_get("id")?;
+                let hash: Option<Vec<u8>> = row.try_get("email_hmac")?;
+                let domain: Option<String> = row.try_get("domain")?;
+                let kind = if hash.is_some() {
+                    SuppressionKind::Email
+                } else {
+                    SuppressionKind::Domain
+                };
+                Ok((
+                    id,
+                    Suppression {
+                        id: id.to_string(),
+                        kind: kind.into(),
+                        domain: domain.unwrap_or_default(),
+                        email_hash_prefix: hash
+                            .as_deref()
+                            .map(suppression::hash_prefix)
+                            .unwrap_or_default(),
+                        reason: stored_reason(row.try_get("reason")?).to_proto().into(),
+                        reason_text: row
+                            .try_get::<_, Option<String>>("reason_text")?
+                            .unwrap_or_default(),
+                        policy: stored_policy(row.try_get("policy")?).to_proto().into(),
+                        created_at: Some(row.try_get::<_, SystemTime>("created_at")?.into()),
+                        updated_at: Some(row.try_get::<_, SystemTime>("updated_at")?.into()),
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// What the organization's suppression list says of each row, in one statement for all
+    /// of them (plus, until the organization has an email secret, the look for it).
+    pub async fn screen(
+        &self,
+        organization_id: i64,
+        rows: &[&ProspectRow],
+    ) -> Result<Vec<Option<Verdict>>, DbError> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let key = self.email_key(organization_id, None).await?;
+        // Per row: its email's hash, its company's domain, its email's company domain.
+        let keys: Vec<RowKeys<'_>> = rows
+            .iter()
+            .map(|row| {
+                let hash = key.as_ref().map(|key| key.hash(&row.email));
+                let email_domain = normalize::domain_of_email(&row.email)
+                    .ok()
+                    .filter(|domain| *domain != row.company.domain);
+                (hash, row.company.domain.as_str(), email_domain)
+            })
+            .collect();
+        let hashes: Vec<&Vec<u8>> = keys.iter().filter_map(|k| k.0.as_ref()).collect();
+        let mut domains: Vec<&str> = keys
+            .iter()
+            .flat_map(|k| [Some(k.1), k.2.as_deref()])
+            .flatten()
+            .collect();
+        domains.sort_unstable();
+        domains.dedup();
+        let params: [&(dyn ToSql + Sync); 3] = [&organization_id, &hashes, &domains];
+        let client = self.pool.get().await?;
+        let mut by_hash = HashMap::new();
+        let mut by_domain = HashMap::new();
+        for row in client.query(MATCHING, &params).await? {
+            let entry = (
+                stored_reason(row.try_get("reason")?),
+                stored_policy(row.try_get("policy")?),
+            );
+            if let Some(hash) = row.try_get::<_, Option<Vec<u8>>>("email_hmac")? {
+                by_hash.insert(hash, entry);
+            }
+            if let Some(domain) = row.try_get::<_, Option<String>>("domain")? {
+                by_domain.insert(domain, entry);
+            }
+        }
+        if by_hash.is_empty() && by_domain.is_empty() {
+            return Ok(vec![None; rows.len()]);
+        }
+        Ok(keys
+            .iter()
+            .map(|(hash, company_domain, email_domain)| {
+                let matches = [
+                    ("email", hash.as_ref().and_then(|h| by_hash.get(h))),
+                    ("company.domain", by_domain.get(*company_domain)),
+                    (
+                        "email",
+                        email_domain.as_ref().and_then(|d| by_domain.get(d)),
+                    ),
+                ];
+                matches.into_iter().find_map(|(field, entry)| match entry {
+                    Some((reason, Policy::Refuse)) => Some(Verdict::Refuse(field, *reason)),
+                    _ => None,
+                })
+            })
+            .collect())
+    }
+
+    /// Screens a batch: the rows that may be written, and a row error for each refused one.
+    pub async fn screen_batch(
+        &self,
+        organization_id: i64,
+        rows: Vec<StagedRow>,
+    ) -> Result<(Vec<StagedRow>, Vec<RowError>), DbError> {
+        let records: Vec<&ProspectRow> = rows.iter().map(|row| &row.record).collect();
+        let verdicts = self.screen(organization_id, &records).await?;
+        let mut kept = Vec::with_capacity(rows.len());
+        let mut refused = Vec::new();
+        for (row, verdict) in rows.into_iter().zip(verdicts) {
+            match verdict {
+                None => kept.push(row),
+                Some(Verdict::Refuse(field, reason)) => refused.push(RowError {
+                    row: row.row,
+                    external_id: row.record.external_id.clone(),
+                    field: field.to_owned(),
+                    reason: suppression::refusal_reason(reason),
+                }),
+            }
+        }
+        Ok((kept, refused))
+    }
+}
