@@ -985,7 +985,9 @@ CREATE TABLE public.privacy_audit (
     domain character varying(253),
     reason text,
     policy text,
-    CONSTRAINT privacy_audit_action_known CHECK ((action = ANY (ARRAY['suppression_added'::text, 'suppression_updated'::text, 'suppression_removed'::text])))
+    prospect_ids bigint[],
+    legacy_customer_ids bigint[],
+    CONSTRAINT privacy_audit_action_known CHECK ((action = ANY (ARRAY['suppression_added'::text, 'suppression_updated'::text, 'suppression_removed'::text, 'person_exported'::text, 'person_erased'::text])))
 );
 
 
@@ -1502,6 +1504,13 @@ CREATE INDEX company_summary_view_revenue_idx ON public.company_summary_view USI
 --
 
 CREATE INDEX company_summary_view_sort_name_idx ON public.company_summary_view USING btree (organization_id, lower((COALESCE(name, domain))::text) COLLATE "C", company_id);
+
+
+--
+-- Name: customer_organization_email_idx; Type: INDEX; Schema: public; Owner: <migrator>
+--
+
+CREATE INDEX customer_organization_email_idx ON public.customer USING btree (organization_id, lower(btrim(email)));
 
 
 --
