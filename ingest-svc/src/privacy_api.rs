@@ -1,20 +1,23 @@
-//! The `lma.v1.PrivacyService` gRPC handlers: suppression lists. Served by ingest-svc because
-//! its changes write the tables ingest screens rows against, in ingest's own transactions; the
-//! auth layer requires `privacy.admin` for every call (`lib.rs`).
+//! The `lma.v1.PrivacyService` gRPC handlers: suppression lists, and a person's data exported
+//! or erased. Served by ingest-svc because its changes write the tables ingest screens rows
+//! against, in ingest's own transactions; the auth layer requires `privacy.admin` for every
+//! call (`lib.rs`). Nothing here logs or answers an email address: ids and counts only.
 
 use std::sync::Arc;
 
 use base64::Engine as _;
+use lma_proto::v1::erase_person_request::Person as ProtoPerson;
 use lma_proto::v1::privacy_service_server::PrivacyService;
 use lma_proto::v1::{
-    AddSuppressionsRequest, AddSuppressionsResponse, ListSuppressionsRequest,
+    AddSuppressionsRequest, AddSuppressionsResponse, ErasePersonRequest, ErasePersonResponse,
+    ExportPersonDataRequest, ExportPersonDataResponse, ListSuppressionsRequest,
     ListSuppressionsResponse, RemoveSuppressionRequest, RemoveSuppressionResponse,
 };
 use tonic::{Request, Response, Status};
 
 use crate::error::IngestError;
 use crate::persistence::Store;
-use crate::suppression::{self, EmailKey};
+use crate::suppression::{self, EmailKey, Person};
 
 /// Page tokens of ListSuppressions: the last id of the page, encoded. Not sealed like search's
 /// tokens: it holds only a position in the caller's own list, which every query bounds to the
@@ -50,6 +53,22 @@ fn page_size(requested: u32) -> Result<u32, IngestError> {
                 suppression::MAX_PAGE_SIZE
             ),
         )),
+    }
+}
+
+/// The person an ErasePerson request names.
+fn person(request: &ErasePersonRequest) -> Result<Person, IngestError> {
+    match &request.person {
+        None => Err(IngestError::invalid(
+            "email",
+            "an email or a prospect_id is required",
+        )),
+        Some(ProtoPerson::Email(email)) => suppression::email(email)
+            .map(Person::Email)
+            .map_err(|why| IngestError::invalid("email", why)),
+        Some(ProtoPerson::ProspectId(id)) => {
+            crate::api::parse_id("prospect_id", id).map(Person::Prospect)
+        }
     }
 }
 
@@ -151,6 +170,79 @@ impl PrivacyService for PrivacyApi {
             next_page_token,
         }))
     }
+
+    async fn export_person_data(
+        &self,
+        request: Request<ExportPersonDataRequest>,
+    ) -> Result<Response<ExportPersonDataResponse>, Status> {
+        let caller = svc_core::auth::caller(&request)?;
+        let email = suppression::email(&request.get_ref().email)
+            .map_err(|why| IngestError::invalid("email", why))?;
+        let candidate = EmailKey::generate().map_err(IngestError::Secret)?;
+        let data = self
+            .store
+            .export_person(
+                caller.organization_id,
+                caller.api_key_id,
+                &email,
+                &candidate,
+            )
+            .await
+            .map_err(IngestError::from)?
+            .ok_or(IngestError::NotFound("person"))?;
+        tracing::info!(
+            prospects = data.prospects.len(),
+            legacy_customers = data.legacy_customers.len(),
+            suppressions = data.suppressions.len(),
+            api_key_id = caller.api_key_id,
+            "person data exported"
+        );
+        Ok(Response::new(ExportPersonDataResponse {
+            prospects: data.prospects,
+            legacy_customers: data.legacy_customers,
+            suppressions: data.suppressions,
+        }))
+    }
+
+    async fn erase_person(
+        &self,
+        request: Request<ErasePersonRequest>,
+    ) -> Result<Response<ErasePersonResponse>, Status> {
+        let caller = svc_core::auth::caller(&request)?;
+        let person = person(request.get_ref())?;
+        let candidate = EmailKey::generate().map_err(IngestError::Secret)?;
+        let erased = self
+            .store
+            .erase_person(
+                caller.organization_id,
+                caller.api_key_id,
+                &person,
+                &candidate,
+            )
+            .await
+            .map_err(IngestError::from)?
+            .ok_or(IngestError::NotFound("person"))?;
+        tracing::info!(
+            prospects = erased.prospect_ids.len(),
+            legacy_customers = erased.legacy_customers,
+            suppression_id = erased.suppression_id,
+            api_key_id = caller.api_key_id,
+            "person erased"
+        );
+        Ok(Response::new(ErasePersonResponse {
+            prospect_ids: erased
+                .prospect_ids
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            legacy_customers_erased: erased.legacy_customers,
+            suppression_id: erased
+                .suppression_id
+                .map(|id| id.to_string())
+                .unwrap_or_default(),
+            consistency_token: erased.consistency_token,
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -169,5 +261,39 @@ mod tests {
             suppression::DEFAULT_PAGE_SIZE
         );
         assert!(page_size(suppression::MAX_PAGE_SIZE + 1).is_err());
+    }
+
+    fn field_of(error: IngestError) -> String {
+        match error {
+            IngestError::Invalid(violations) => violations[0].field.clone(),
+            other => panic!("not a violation: {other}"),
+        }
+    }
+
+    #[test]
+    fn an_erasure_names_one_person_and_bad_ones_name_their_field() {
+        let request = |person| ErasePersonRequest {
+            person: Some(person),
+        };
+        assert_eq!(
+            person(&request(ProtoPerson::Email(" Ann@Acme.COM ".into()))).expect("email"),
+            Person::Email("ann@acme.com".into())
+        );
+        assert_eq!(
+            person(&request(ProtoPerson::ProspectId("42".into()))).expect("id"),
+            Person::Prospect(42)
+        );
+        let bad = person(&request(ProtoPerson::Email("secret.person@@acme".into())))
+            .expect_err("not an address");
+        assert!(!format!("{bad:?}").contains("secret.person"), "{bad:?}");
+        assert_eq!(field_of(bad), "email");
+        assert_eq!(
+            field_of(person(&ErasePersonRequest { person: None }).expect_err("none")),
+            "email"
+        );
+        assert_eq!(
+            field_of(person(&request(ProtoPerson::ProspectId("x".into()))).expect_err("bad id")),
+            "prospect_id"
+        );
     }
 }

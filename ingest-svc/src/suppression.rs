@@ -1,6 +1,7 @@
 //! Suppression entries, without the database: their vocabulary (reasons, policies) as the API
 //! and the tables name it, the limits of a request, validation of AddSuppressions entries into
-//! normalized subjects, and the keyed hash that stands for an email address.
+//! normalized subjects, the person an access or erasure request names and the entry an
+//! erasure leaves, and the keyed hash that stands for an email address.
 //!
 //! An email is never stored for an entry: only HMAC-SHA256 of the normalized address under the
 //! organization's secret ([`EmailKey`]), so the same address always meets the same entry and
@@ -13,6 +14,7 @@ use sha2::Sha256;
 use svc_core::FieldViolation;
 use svc_core::error::{quoted, unstorable_text};
 
+use crate::validate::limit;
 use crate::{normalize, values};
 
 /// Entries one AddSuppressions call may carry: one transaction, bounded.
@@ -187,21 +189,13 @@ fn entry(entry: &SuppressionEntry) -> Result<Entry, Vec<(&'static str, String)>>
             problems.push(("email", "an email or a domain is required".to_owned()));
             None
         }
-        Some(ProtoSubject::Email(email)) => {
-            if let Some(why) = unstorable_text(email) {
-                problems.push(("email", why.to_owned()));
+        Some(ProtoSubject::Email(value)) => match email(value) {
+            Ok(email) => Some(Subject::Email(email)),
+            Err(why) => {
+                problems.push(("email", why));
                 None
-            } else {
-                match values::normalize_email(email) {
-                    Ok(email) => Some(Subject::Email(email)),
-                    // The address is personal data: the reason goes back, the value does not.
-                    Err(error) => {
-                        problems.push(("email", format!("the value {error}")));
-                        None
-                    }
-                }
             }
-        }
+        },
         Some(ProtoSubject::Domain(domain)) => {
             if let Some(why) = unstorable_text(domain) {
                 problems.push(("domain", why.to_owned()));
@@ -267,6 +261,56 @@ fn entry(entry: &SuppressionEntry) -> Result<Entry, Vec<(&'static str, String)>>
             policy,
         }),
         _ => Err(problems),
+    }
+}
+
+/// An email address of a request, normalized as ingest normalizes emails, or why it is none.
+/// The address is personal data: the reason never quotes it.
+pub fn email(value: &str) -> Result<String, String> {
+    if let Some(why) = unstorable_text(value) {
+        return Err(why.to_owned());
+    }
+    if value.trim().is_empty() {
+        return Err("is required".to_owned());
+    }
+    let email = values::normalize_email(value).map_err(|error| format!("the value {error}"))?;
+    let chars = email.chars().count();
+    if chars > limit::EMAIL {
+        return Err(format!(
+            "has {chars} characters; at most {} are allowed",
+            limit::EMAIL
+        ));
+    }
+    Ok(email)
+}
+
+/// The person an ExportPersonData or ErasePerson request names.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Person {
+    /// A normalized email address; never logged.
+    Email(String),
+    /// A prospect by id: the person is that prospect and every other with its address.
+    Prospect(i64),
+}
+
+// Hand-written: an address never reaches a log, not even through `{:?}`.
+impl std::fmt::Debug for Person {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Person::Email(_) => f.write_str("Person::Email(<redacted>)"),
+            Person::Prospect(id) => write!(f, "Person::Prospect({id})"),
+        }
+    }
+}
+
+/// The entry an erasure leaves for the (normalized) address, so that no import brings the
+/// person back.
+pub fn erasure_entry(email: String) -> Entry {
+    Entry {
+        subject: Subject::Email(email),
+        reason: Reason::Erased,
+        reason_text: None,
+        policy: Policy::Refuse,
     }
 }
 

@@ -397,6 +397,16 @@ impl CustomerTable {
         )
     }
 
+    /// The columns ExportPersonData shows of a row, by name: the key first, then the others.
+    pub fn exported(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.key.iter().copied().chain(
+            self.columns
+                .iter()
+                .map(|column| column.name)
+                .filter(|name| !self.key.contains(name)),
+        )
+    }
+
     /// The record of a customer row read by [`CustomerTable::select_page`] (after its id).
     pub fn read_into(
         &self,

@@ -1,10 +1,14 @@
 //! Ingest's persistence: the column tables ([`columns`]) and the statements derived from them
-//! ([`sql`]), the [`Store`] every read and write goes through, and the batch writer (binary
-//! COPY and set-based merges, [`batch`], over several connections, [`lanes`]).
+//! ([`sql`]), the [`Store`] every read and write goes through, the batch writer (binary
+//! COPY and set-based merges, [`batch`], over several connections, [`lanes`]), suppression
+//! lists ([`suppression`]), a person's data exported and erased ([`person`]) and the privacy
+//! audit log both write ([`audit`]).
 
+mod audit;
 mod batch;
 mod columns;
 mod lanes;
+mod person;
 mod retry;
 mod sql;
 mod store;

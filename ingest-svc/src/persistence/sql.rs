@@ -44,7 +44,30 @@ pub struct Statements {
     /// Dual ingestion of one prospect by id (`$2`).
     pub mirror_prospect_to_customer: String,
     pub select_customers: String,
+    /// Deletes the prospects of the ids `$2`; each one's id and key.
+    pub delete_prospects: String,
+    /// Deletes the `customer` rows of the keys `$2`, `$3`, ...; their ids.
+    pub delete_customers_by_key: String,
+    /// The prospects of a person: the organization's prospects of the email `$2`, with their
+    /// companies, as [`Statements::select_prospect`] reads them.
+    pub select_prospects_by_email: String,
+    /// Locks and names the prospects of a person: of the email `$2` (NULL: none) or the id `$3`.
+    pub lock_person_prospects: String,
+    /// The `customer` rows of the email `$2`: id, key, then every other column as text, as
+    /// [`super::columns::CustomerTable::exported`] names them.
+    pub select_customers_by_email: String,
+    /// Deletes the `customer` rows of the email `$2`; their ids.
+    pub delete_customers_by_email: String,
 }
+
+/// Whether a prospect `p` has the email `$2` (normalized, so lower case): compared lower-cased,
+/// as the index `prospect_organization_email_idx` has it, so rows stored before emails were
+/// normalized match too.
+const PROSPECT_HAS_EMAIL: &str = "p.organization_id = $1 AND lower(p.email) = $2";
+
+/// Whether a `customer` row has the email `$2`: legacy values are dirty, so trimmed and
+/// compared case-insensitively (the index `customer_organization_email_idx`).
+const CUSTOMER_HAS_EMAIL: &str = "organization_id = $1 AND lower(btrim(email)) = $2";
 
 /// A binary COPY statement and the types of its columns, in order.
 pub struct Copy {
@@ -393,6 +416,39 @@ impl Statements {
             )),
             mirror_prospect_to_customer: CUSTOMER.mirror("p.organization_id = $1 AND p.id = $2"),
             select_customers: CUSTOMER.select_page(),
+            delete_prospects: format!(
+                "DELETE FROM prospect WHERE organization_id = $1 AND id = ANY($2::int8[]) \
+                 RETURNING id, {prospect_key}"
+            ),
+            // A mirror has its prospect's key: the arrays are the prospects' key columns.
+            delete_customers_by_key: format!(
+                "DELETE FROM customer WHERE organization_id = $1 AND ({}) IN (SELECT * FROM {}) \
+                 RETURNING id",
+                CUSTOMER.key.join(", "),
+                unnest_keys(&PROSPECT, 2)
+            ),
+            select_prospects_by_email: format!(
+                "SELECT {}, {} FROM prospect {p} JOIN company {c} ON {c}.id = {p}.{} \
+                 WHERE {PROSPECT_HAS_EMAIL} ORDER BY {p}.id",
+                select_list(&PROSPECT),
+                select_list(&COMPANY),
+                COMPANY_ID.0,
+            ),
+            lock_person_prospects: format!(
+                "SELECT {p}.id FROM prospect {p} WHERE ({PROSPECT_HAS_EMAIL}) \
+                 OR ({p}.organization_id = $1 AND {p}.id = $3) ORDER BY {p}.id FOR UPDATE"
+            ),
+            select_customers_by_email: format!(
+                "SELECT id, {} FROM customer WHERE {CUSTOMER_HAS_EMAIL} ORDER BY id",
+                CUSTOMER
+                    .exported()
+                    .map(|name| format!("{name}::text"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            delete_customers_by_email: format!(
+                "DELETE FROM customer WHERE {CUSTOMER_HAS_EMAIL} RETURNING id"
+            ),
         }
     }
 }

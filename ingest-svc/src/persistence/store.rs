@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use deadpool_postgres::GenericClient;
 use lma_proto::v1::{Company, Prospect, ProspectRecord, WriteOutcome};
 use svc_core::{DbError, Pool};
-use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
+use tokio_postgres::{IsolationLevel, Row};
 
 use super::columns::{COMPANY, CUSTOMER, PROSPECT};
 use super::retry;
@@ -56,6 +56,14 @@ pub struct LegacyCustomer {
     pub record: ProspectRecord,
 }
 
+/// What [`Store::delete_prospects`] deleted, by id.
+#[derive(Debug, Default)]
+pub struct DeletedProspects {
+    pub prospect_ids: Vec<i64>,
+    /// The prospects' `customer` mirrors (dual ingestion).
+    pub customer_ids: Vec<i64>,
+}
+
 /// What the integrity checks after a legacy migration found.
 pub struct LegacyIntegrity {
     pub prospects_without_company: u64,
@@ -71,7 +79,26 @@ const SET_TRACEPARENT: &str = "SELECT set_config('lma.traceparent', $1, true)";
 pub(super) async fn begin_write(
     client: &mut deadpool_postgres::Client,
 ) -> Result<deadpool_postgres::Transaction<'_>, DbError> {
-    let transaction = client.transaction().await?;
+    begin(client, IsolationLevel::ReadCommitted).await
+}
+
+/// [`begin_write`] in one snapshot for every statement (REPEATABLE READ): for a write that
+/// also answers with what it read, such as ExportPersonData's record of what it disclosed.
+pub(super) async fn begin_snapshot_write(
+    client: &mut deadpool_postgres::Client,
+) -> Result<deadpool_postgres::Transaction<'_>, DbError> {
+    begin(client, IsolationLevel::RepeatableRead).await
+}
+
+async fn begin(
+    client: &mut deadpool_postgres::Client,
+    isolation: IsolationLevel,
+) -> Result<deadpool_postgres::Transaction<'_>, DbError> {
+    let transaction = client
+        .build_transaction()
+        .isolation_level(isolation)
+        .start()
+        .await?;
     if let Some(traceparent) = svc_core::telemetry::current_traceparent() {
         let statement = transaction.prepare_cached(SET_TRACEPARENT).await?;
         transaction.execute(&statement, &[&traceparent]).await?;
@@ -235,30 +262,50 @@ impl Store {
     ) -> Result<Option<String>, DbError> {
         let mut client = self.pool.get().await?;
         let transaction = begin_write(&mut client).await?;
-        let deleted = transaction
-            .query_opt(
-                "DELETE FROM prospect WHERE organization_id = $1 AND id = $2 \
-                 RETURNING external_source, external_id",
-                &[&organization_id, &prospect_id],
-            )
+        let deleted = self
+            .delete_prospects(&transaction, organization_id, &[prospect_id])
             .await?;
-        let Some(deleted) = deleted else {
+        if deleted.prospect_ids.is_empty() {
             return Ok(None);
-        };
-        if self.dual_ingest {
-            let external_source: String = deleted.try_get(0)?;
-            let external_id: String = deleted.try_get(1)?;
-            transaction
-                .execute(
-                    "DELETE FROM customer WHERE organization_id = $1 \
-                     AND external_source = $2 AND external_id = $3",
-                    &[&organization_id, &external_source, &external_id],
-                )
-                .await?;
         }
         let token = consistency_token(&transaction, true).await?;
         transaction.commit().await?;
         Ok(Some(token))
+    }
+
+    /// Deletes the organization's prospects of `ids` in `transaction`, with their `customer`
+    /// mirrors when dual ingestion is on: the one delete path of DeleteProspect and
+    /// ErasePerson. The capture triggers log each deletion by ids only, and refresh-svc then
+    /// removes the prospects from every read model.
+    pub(super) async fn delete_prospects(
+        &self,
+        transaction: &tokio_postgres::Transaction<'_>,
+        organization_id: i64,
+        ids: &[i64],
+    ) -> Result<DeletedProspects, DbError> {
+        let rows = transaction
+            .query(SQL.delete_prospects.as_str(), &[&organization_id, &ids])
+            .await?;
+        let mut deleted = DeletedProspects::default();
+        let mut sources = Vec::with_capacity(rows.len());
+        let mut external_ids = Vec::with_capacity(rows.len());
+        for row in &rows {
+            deleted.prospect_ids.push(row.try_get("id")?);
+            sources.push(row.try_get::<_, String>("external_source")?);
+            external_ids.push(row.try_get::<_, String>("external_id")?);
+        }
+        if self.dual_ingest && !rows.is_empty() {
+            for row in transaction
+                .query(
+                    SQL.delete_customers_by_key.as_str(),
+                    &[&organization_id, &sources, &external_ids],
+                )
+                .await?
+            {
+                deleted.customer_ids.push(row.try_get(0)?);
+            }
+        }
+        Ok(deleted)
     }
 
     /// Merges one company by domain.
@@ -449,7 +496,7 @@ fn company_from_row(row: &Row, first: usize) -> Result<Company, DbError> {
 }
 
 /// A prospect read by [`PROSPECT`]'s columns, then its company's.
-fn prospect_from_row(row: &Row) -> Result<Prospect, DbError> {
+pub(super) fn prospect_from_row(row: &Row) -> Result<Prospect, DbError> {
     let mut prospect = Prospect::default();
     PROSPECT.read_into(row, 0, &mut prospect)?;
     let company = company_from_row(row, PROSPECT.columns.len())?;

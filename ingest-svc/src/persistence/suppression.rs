@@ -5,13 +5,16 @@
 //! organization apply one after the other and never race on a new value.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 use std::time::SystemTime;
 
 use lma_proto::v1::{RowError, Suppression, SuppressionKind};
 use svc_core::DbError;
+use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
 use super::StagedRow;
+use super::audit::{Action, EntryRecords, StoredSubject};
 use super::store::{Store, begin_write, consistency_token};
 use crate::normalize;
 use crate::suppression::{self, EmailKey, Entry, Policy, Reason, Subject};
@@ -45,104 +48,36 @@ const UPDATE_ENTRIES: &str = "UPDATE suppression s \
      AS e(id, reason, reason_text, policy) \
      WHERE s.organization_id = $1 AND s.id = e.id";
 
-const INSERT_AUDIT: &str = "INSERT INTO privacy_audit \
-     (organization_id, api_key_id, action, suppression_id, email_hmac, domain, reason, policy) \
-     SELECT $1, $2, a.action, a.suppression_id, a.email_hmac, a.domain, a.reason, a.policy \
-     FROM unnest($3::text[], $4::int8[], $5::bytea[], $6::text[], $7::text[], $8::text[]) \
-     AS a(action, suppression_id, email_hmac, domain, reason, policy)";
-
 const DELETE_ENTRY: &str = "DELETE FROM suppression WHERE organization_id = $1 AND id = $2 \
      RETURNING email_hmac, domain, reason, policy";
 
-const LIST_ENTRIES: &str = "SELECT id, email_hmac, domain, reason, reason_text, policy, \
-     created_at, updated_at FROM suppression WHERE organization_id = $1 AND id > $2 \
-     ORDER BY id LIMIT $3";
+/// What [`suppression_from_row`] reads.
+const ENTRY_COLUMNS: &str =
+    "id, email_hmac, domain, reason, reason_text, policy, created_at, updated_at";
+
+static LIST_ENTRIES: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {ENTRY_COLUMNS} FROM suppression WHERE organization_id = $1 AND id > $2 \
+         ORDER BY id LIMIT $3"
+    )
+});
+
+/// The entries of an email's hash (`$2`) or of any of the domains `$3`, by id.
+pub(super) static ENTRIES_OF: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {ENTRY_COLUMNS} FROM suppression WHERE organization_id = $1 \
+         AND (email_hmac = $2 OR domain = ANY($3::text[])) ORDER BY id"
+    )
+});
 
 /// The entries that match any of a batch's hashes or domains: at most one per value.
 const MATCHING: &str = "SELECT email_hmac, domain, reason, policy FROM suppression \
      WHERE organization_id = $1 \
      AND (email_hmac = ANY($2::bytea[]) OR domain = ANY($3::text[]))";
 
-/// An audit record's action (`privacy_audit.action`).
-#[derive(Clone, Copy)]
-enum Action {
-    Added,
-    Updated,
-    Removed,
-}
-
-impl Action {
-    fn as_stored(self) -> &'static str {
-        match self {
-            Action::Added => "suppression_added",
-            Action::Updated => "suppression_updated",
-            Action::Removed => "suppression_removed",
-        }
-    }
-}
-
-/// The columns of an entry's subject: (email_hmac, domain).
-type StoredSubject = (Option<Vec<u8>>, Option<String>);
-
 /// What a row is looked up by: its email's hash, its company's domain, its email's company
 /// domain when that differs.
 type RowKeys<'a> = (Option<Vec<u8>>, &'a str, Option<String>);
-
-/// Audit records of one change, as columns.
-#[derive(Default)]
-struct Audit {
-    actions: Vec<&'static str>,
-    ids: Vec<i64>,
-    hashes: Vec<Option<Vec<u8>>>,
-    domains: Vec<Option<String>>,
-    reasons: Vec<&'static str>,
-    policies: Vec<&'static str>,
-}
-
-impl Audit {
-    fn push(
-        &mut self,
-        action: Action,
-        id: i64,
-        subject: &StoredSubject,
-        reason: Reason,
-        policy: Policy,
-    ) {
-        self.actions.push(action.as_stored());
-        self.ids.push(id);
-        self.hashes.push(subject.0.clone());
-        self.domains.push(subject.1.clone());
-        self.reasons.push(reason.as_stored());
-        self.policies.push(policy.as_stored());
-    }
-
-    async fn write(
-        &self,
-        transaction: &tokio_postgres::Transaction<'_>,
-        organization_id: i64,
-        api_key_id: i64,
-    ) -> Result<(), DbError> {
-        if self.ids.is_empty() {
-            return Ok(());
-        }
-        transaction
-            .execute(
-                INSERT_AUDIT,
-                &[
-                    &organization_id,
-                    &api_key_id,
-                    &self.actions,
-                    &self.ids,
-                    &self.hashes,
-                    &self.domains,
-                    &self.reasons,
-                    &self.policies,
-                ],
-            )
-            .await?;
-        Ok(())
-    }
-}
 
 /// What screening found for one row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,10 +95,158 @@ fn stored_policy(stored: &str) -> Policy {
     Policy::from_stored(stored).unwrap_or(Policy::Refuse)
 }
 
+/// Takes the organization's suppression lock for the rest of `transaction`.
+pub(super) async fn lock_list(
+    transaction: &tokio_postgres::Transaction<'_>,
+    organization_id: i64,
+) -> Result<(), DbError> {
+    transaction
+        .execute(LOCK, &[&organization_id.to_string()])
+        .await?;
+    Ok(())
+}
+
+/// A subject as its entry stores it: an email by its hash under `key`, a domain as it is.
+/// Without a key (never: the secret is made before any email entry) an email has no column
+/// set, which the table's CHECK refuses, so nothing is written.
+pub(super) fn stored_subject(key: Option<&EmailKey>, subject: &Subject) -> StoredSubject {
+    match subject {
+        Subject::Email(email) => (key.map(|key| key.hash(email)), None),
+        Subject::Domain(domain) => (None, Some(domain.clone())),
+    }
+}
+
+/// Adds or updates the entries of `subjects` (the stored form of `entries`, in the same order;
+/// the last entry of a value wins) under the organization's suppression lock, which the
+/// caller holds, and gathers their audit records. Returns the id of every subject's entry.
+pub(super) async fn write_entries(
+    transaction: &tokio_postgres::Transaction<'_>,
+    organization_id: i64,
+    subjects: &[StoredSubject],
+    entries: &[Entry],
+    records: &mut EntryRecords,
+) -> Result<HashMap<StoredSubject, i64>, DbError> {
+    let mut last: HashMap<&StoredSubject, &Entry> = HashMap::new();
+    for (subject, entry) in subjects.iter().zip(entries) {
+        last.insert(subject, entry);
+    }
+    let hashes: Vec<&Vec<u8>> = subjects.iter().filter_map(|s| s.0.as_ref()).collect();
+    let domains: Vec<&String> = subjects.iter().filter_map(|s| s.1.as_ref()).collect();
+    let mut ids: HashMap<StoredSubject, i64> = HashMap::new();
+    let mut updates = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for row in transaction
+        .query(SELECT_EXISTING, &[&organization_id, &hashes, &domains])
+        .await?
+    {
+        let id: i64 = row.try_get("id")?;
+        let subject: StoredSubject = (row.try_get("email_hmac")?, row.try_get("domain")?);
+        let stored = (
+            stored_reason(row.try_get("reason")?),
+            row.try_get::<_, Option<String>>("reason_text")?,
+            stored_policy(row.try_get("policy")?),
+        );
+        if let Some(entry) = last.remove(&subject)
+            && stored != (entry.reason, entry.reason_text.clone(), entry.policy)
+        {
+            updates.0.push(id);
+            updates.1.push(entry.reason.as_stored());
+            updates.2.push(entry.reason_text.clone());
+            updates.3.push(entry.policy.as_stored());
+            records.push(
+                Action::SuppressionUpdated,
+                id,
+                &subject,
+                entry.reason,
+                entry.policy,
+            );
+        }
+        ids.insert(subject, id);
+    }
+    if !updates.0.is_empty() {
+        transaction
+            .execute(
+                UPDATE_ENTRIES,
+                &[
+                    &organization_id,
+                    &updates.0,
+                    &updates.1,
+                    &updates.2,
+                    &updates.3,
+                ],
+            )
+            .await?;
+    }
+    // What is left is new, in input order.
+    let mut new = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut seen = HashSet::new();
+    for subject in subjects {
+        if let Some(entry) = last.get(subject)
+            && seen.insert(subject)
+        {
+            new.0.push(subject.0.clone());
+            new.1.push(subject.1.clone());
+            new.2.push(entry.reason.as_stored());
+            new.3.push(entry.reason_text.clone());
+            new.4.push(entry.policy.as_stored());
+        }
+    }
+    if !new.0.is_empty() {
+        for row in transaction
+            .query(
+                INSERT_ENTRIES,
+                &[&organization_id, &new.0, &new.1, &new.2, &new.3, &new.4],
+            )
+            .await?
+        {
+            let id: i64 = row.try_get("id")?;
+            let subject: StoredSubject = (row.try_get("email_hmac")?, row.try_get("domain")?);
+            if let Some(entry) = last.get(&subject) {
+                records.push(
+                    Action::SuppressionAdded,
+                    id,
+                    &subject,
+                    entry.reason,
+                    entry.policy,
+                );
+            }
+            ids.insert(subject, id);
+        }
+    }
+    Ok(ids)
+}
+
+/// An entry as the API shows it, from a row of [`ENTRY_COLUMNS`].
+pub(super) fn suppression_from_row(row: &Row) -> Result<Suppression, DbError> {
+    let id: i64 = row.try_get("id")?;
+    let hash: Option<Vec<u8>> = row.try_get("email_hmac")?;
+    let domain: Option<String> = row.try_get("domain")?;
+    let kind = if hash.is_some() {
+        SuppressionKind::Email
+    } else {
+        SuppressionKind::Domain
+    };
+    Ok(Suppression {
+        id: id.to_string(),
+        kind: kind.into(),
+        domain: domain.unwrap_or_default(),
+        email_hash_prefix: hash
+            .as_deref()
+            .map(suppression::hash_prefix)
+            .unwrap_or_default(),
+        reason: stored_reason(row.try_get("reason")?).to_proto().into(),
+        reason_text: row
+            .try_get::<_, Option<String>>("reason_text")?
+            .unwrap_or_default(),
+        policy: stored_policy(row.try_get("policy")?).to_proto().into(),
+        created_at: Some(row.try_get::<_, SystemTime>("created_at")?.into()),
+        updated_at: Some(row.try_get::<_, SystemTime>("updated_at")?.into()),
+    })
+}
+
 impl Store {
     /// The organization's email secret, from the cache or the database; `candidate` becomes it
     /// when the organization has none yet (`None`: only look).
-    async fn email_key(
+    pub(super) async fn email_key(
         &self,
         organization_id: i64,
         candidate: Option<&EmailKey>,
@@ -206,100 +289,26 @@ impl Store {
         } else {
             None
         };
-        // Subjects as stored; the last entry of a value wins.
         let subjects: Vec<StoredSubject> = entries
             .iter()
-            .map(|entry| match &entry.subject {
-                Subject::Email(email) => (key.as_ref().map(|key| key.hash(email)), None),
-                Subject::Domain(domain) => (None, Some(domain.clone())),
-            })
+            .map(|entry| stored_subject(key.as_ref(), &entry.subject))
             .collect();
-        let mut last: HashMap<&StoredSubject, &Entry> = HashMap::new();
-        for (subject, entry) in subjects.iter().zip(entries) {
-            last.insert(subject, entry);
-        }
-        let hashes: Vec<&Vec<u8>> = subjects.iter().filter_map(|s| s.0.as_ref()).collect();
-        let domains: Vec<&String> = subjects.iter().filter_map(|s| s.1.as_ref()).collect();
-
         let mut client = self.pool.get().await?;
         let transaction = begin_write(&mut client).await?;
-        transaction
-            .execute(LOCK, &[&organization_id.to_string()])
-            .await?;
-        let mut ids: HashMap<StoredSubject, i64> = HashMap::new();
-        let mut audit = Audit::default();
-        let mut updates = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for row in transaction
-            .query(SELECT_EXISTING, &[&organization_id, &hashes, &domains])
-            .await?
-        {
-            let id: i64 = row.try_get("id")?;
-            let subject: StoredSubject = (row.try_get("email_hmac")?, row.try_get("domain")?);
-            let stored = (
-                stored_reason(row.try_get("reason")?),
-                row.try_get::<_, Option<String>>("reason_text")?,
-                stored_policy(row.try_get("policy")?),
-            );
-            if let Some(entry) = last.remove(&subject)
-                && stored != (entry.reason, entry.reason_text.clone(), entry.policy)
-            {
-                updates.0.push(id);
-                updates.1.push(entry.reason.as_stored());
-                updates.2.push(entry.reason_text.clone());
-                updates.3.push(entry.policy.as_stored());
-                audit.push(Action::Updated, id, &subject, entry.reason, entry.policy);
-            }
-            ids.insert(subject, id);
-        }
-        if !updates.0.is_empty() {
-            transaction
-                .execute(
-                    UPDATE_ENTRIES,
-                    &[
-                        &organization_id,
-                        &updates.0,
-                        &updates.1,
-                        &updates.2,
-                        &updates.3,
-                    ],
-                )
-                .await?;
-        }
-        // What is left is new, in input order.
-        let mut new = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut seen = HashSet::new();
-        for subject in &subjects {
-            if let Some(entry) = last.get(subject)
-                && seen.insert(subject)
-            {
-                new.0.push(subject.0.clone());
-                new.1.push(subject.1.clone());
-                new.2.push(entry.reason.as_stored());
-                new.3.push(entry.reason_text.clone());
-                new.4.push(entry.policy.as_stored());
-            }
-        }
-        if !new.0.is_empty() {
-            for row in transaction
-                .query(
-                    INSERT_ENTRIES,
-                    &[&organization_id, &new.0, &new.1, &new.2, &new.3, &new.4],
-                )
-                .await?
-            {
-                let id: i64 = row.try_get("id")?;
-                let subject: StoredSubject = (row.try_get("email_hmac")?, row.try_get("domain")?);
-                if let Some(entry) = last.get(&subject) {
-                    audit.push(Action::Added, id, &subject, entry.reason, entry.policy);
-                }
-                ids.insert(subject, id);
-            }
-        }
-        audit
+        lock_list(&transaction, organization_id).await?;
+        let mut records = EntryRecords::default();
+        let ids = write_entries(
+            &transaction,
+            organization_id,
+            &subjects,
+            entries,
+            &mut records,
+        )
+        .await?;
+        records
             .write(&transaction, organization_id, api_key_id)
             .await?;
-        let wrote = !audit.ids.is_empty();
-        let token = consistency_token(&transaction, wrote).await?;
+        let token = consistency_token(&transaction, !records.is_empty()).await?;
         transaction.commit().await?;
         let ids = subjects
             .iter()
@@ -317,9 +326,7 @@ impl Store {
     ) -> Result<Option<String>, DbError> {
         let mut client = self.pool.get().await?;
         let transaction = begin_write(&mut client).await?;
-        transaction
-            .execute(LOCK, &[&organization_id.to_string()])
-            .await?;
+        lock_list(&transaction, organization_id).await?;
         let Some(row) = transaction
             .query_opt(DELETE_ENTRY, &[&organization_id, &id])
             .await?
@@ -327,15 +334,15 @@ impl Store {
             return Ok(None);
         };
         let subject: StoredSubject = (row.try_get("email_hmac")?, row.try_get("domain")?);
-        let mut audit = Audit::default();
-        audit.push(
-            Action::Removed,
+        let mut records = EntryRecords::default();
+        records.push(
+            Action::SuppressionRemoved,
             id,
             &subject,
             stored_reason(row.try_get("reason")?),
             stored_policy(row.try_get("policy")?),
         );
-        audit
+        records
             .write(&transaction, organization_id, api_key_id)
             .await?;
         let token = consistency_token(&transaction, true).await?;
@@ -352,38 +359,13 @@ impl Store {
     ) -> Result<Vec<(i64, Suppression)>, DbError> {
         let client = self.pool.get().await?;
         let rows = client
-            .query(LIST_ENTRIES, &[&organization_id, &after, &i64::from(limit)])
+            .query(
+                LIST_ENTRIES.as_str(),
+                &[&organization_id, &after, &i64::from(limit)],
+            )
             .await?;
         rows.iter()
-            .map(|row| {
-                let id: i64 = row.try_get("id")?;
-                let hash: Option<Vec<u8>> = row.try_get("email_hmac")?;
-                let domain: Option<String> = row.try_get("domain")?;
-                let kind = if hash.is_some() {
-                    SuppressionKind::Email
-                } else {
-                    SuppressionKind::Domain
-                };
-                Ok((
-                    id,
-                    Suppression {
-                        id: id.to_string(),
-                        kind: kind.into(),
-                        domain: domain.unwrap_or_default(),
-                        email_hash_prefix: hash
-                            .as_deref()
-                            .map(suppression::hash_prefix)
-                            .unwrap_or_default(),
-                        reason: stored_reason(row.try_get("reason")?).to_proto().into(),
-                        reason_text: row
-                            .try_get::<_, Option<String>>("reason_text")?
-                            .unwrap_or_default(),
-                        policy: stored_policy(row.try_get("policy")?).to_proto().into(),
-                        created_at: Some(row.try_get::<_, SystemTime>("created_at")?.into()),
-                        updated_at: Some(row.try_get::<_, SystemTime>("updated_at")?.into()),
-                    },
-                ))
-            })
+            .map(|row| Ok((row.try_get("id")?, suppression_from_row(row)?)))
             .collect()
     }
 
