@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use lma_proto::v1::ingest_service_client::IngestServiceClient;
+use lma_proto::v1::privacy_service_client::PrivacyServiceClient;
 use lma_proto::v1::refresh_service_client::RefreshServiceClient;
 use lma_proto::v1::search_service_client::SearchServiceClient;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
@@ -17,6 +18,8 @@ pub type AuthChannel = InterceptedService<Channel, BearerAuth>;
 pub type IngestClient = IngestServiceClient<AuthChannel>;
 pub type SearchClient = SearchServiceClient<AuthChannel>;
 pub type RefreshClient = RefreshServiceClient<AuthChannel>;
+/// PrivacyService, served by ingest-svc.
+pub type PrivacyClient = PrivacyServiceClient<AuthChannel>;
 
 /// Sets the `authorization` metadata of every call.
 #[derive(Clone, Debug)]
@@ -81,6 +84,11 @@ pub async fn search_client(addr: SocketAddr, auth: BearerAuth) -> SearchClient {
 
 pub async fn refresh_client(addr: SocketAddr, auth: BearerAuth) -> RefreshClient {
     RefreshServiceClient::with_interceptor(channel(addr).await, auth)
+}
+
+/// PrivacyService at ingest-svc's address.
+pub async fn privacy_client(addr: SocketAddr, auth: BearerAuth) -> PrivacyClient {
+    PrivacyServiceClient::with_interceptor(channel(addr).await, auth)
 }
 
 /// Health needs no key.

@@ -1,6 +1,7 @@
 //! No secret reaches a log line: the services run with the production log format at the most
 //! verbose level of our own crates while they receive valid, unknown, revoked and malformed API
 //! keys and connect with a database password, and the captured output must contain none of them.
+//! Nor does the email address of a person whose data is exported and erased (PrivacyService).
 //!
 //! A test binary of its own: the capture is a thread-local subscriber, and tracing caches
 //! per-callsite interest process-wide, so callsites first hit by services of concurrently
@@ -9,12 +10,15 @@
 use std::str::FromStr as _;
 use std::time::Duration;
 
-use lma_proto::v1::{ProspectFilter, UpsertProspectRequest};
+use lma_proto::v1::erase_person_request::Person;
+use lma_proto::v1::{
+    ErasePersonRequest, ExportPersonDataRequest, ProspectFilter, UpsertProspectRequest,
+};
 use lma_tests::app::{
     Service, Shutdown, create_tenant_in, search_prospects, search_request, start_service,
     wait_for_health,
 };
-use lma_tests::clients::{ingest_client, search_client};
+use lma_tests::clients::{ingest_client, privacy_client, search_client};
 use lma_tests::{BearerAuth, TestDatabase, fixtures, wait};
 use svc_core::config::{LogFormat, TelemetryArgs};
 use svc_core::telemetry::LogSink;
@@ -74,6 +78,31 @@ async fn production_logs_carry_no_api_key_or_database_password() {
         .await
         .expect("a search with a valid key");
 
+    // The person's data exported and erased, and an address that is none: at trace level, no
+    // line may carry them.
+    let person = fixtures::jane_doe().email;
+    let malformed_email = "jane.doe@@acme-robotics";
+    let mut privacy = privacy_client(ingest.addr, BearerAuth::key(&tenant.api_key)).await;
+    privacy
+        .export_person_data(ExportPersonDataRequest {
+            email: person.clone(),
+        })
+        .await
+        .expect("ExportPersonData");
+    let status = privacy
+        .export_person_data(ExportPersonDataRequest {
+            email: malformed_email.to_owned(),
+        })
+        .await
+        .expect_err("not an address");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status}");
+    privacy
+        .erase_person(ErasePersonRequest {
+            person: Some(Person::Email(person.clone())),
+        })
+        .await
+        .expect("ErasePerson");
+
     // Keys that are refused: well-formed but unknown, revoked, and malformed.
     let unknown_key = format!("lma_{}", "7f3a".repeat(16));
     let revoked =
@@ -128,6 +157,8 @@ async fn production_logs_carry_no_api_key_or_database_password() {
         ("the unknown API key", unknown_key.as_str()),
         ("the revoked API key", revoked.key.as_str()),
         ("the malformed API key", malformed_key),
+        ("the erased person's email", person.as_str()),
+        ("the malformed email", malformed_email),
     ];
     for (what, secret) in secrets {
         if let Some(line) = logs.lines().find(|line| line.contains(secret)) {

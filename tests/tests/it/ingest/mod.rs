@@ -1,10 +1,12 @@
-//! ingest-svc: bulk paths, CSV, normalization, validation, concurrency, cancelled calls.
+//! ingest-svc: bulk paths, CSV, normalization, validation, concurrency, cancelled calls,
+//! suppression lists and a person's data exported and erased.
 
 mod bad_input;
 mod bulk;
 mod cancel;
 mod csv_files;
 mod lmactl_import;
+mod person_data;
 mod revenue_ranges;
 mod rpcs;
 mod suppression;

@@ -2,7 +2,6 @@
 //! by field, REFUSE enforced on every ingest path with nothing of a refused row written, no
 //! readable email stored, audit rows in the same transaction, paging.
 
-use lma_proto::v1::privacy_service_client::PrivacyServiceClient;
 use lma_proto::v1::suppression_entry::Subject;
 use lma_proto::v1::{
     AddSuppressionsRequest, CsvImportOptions, IngestProspectsRequest, ListSuppressionsRequest,
@@ -10,20 +9,18 @@ use lma_proto::v1::{
     SuppressionReason, UpsertProspectRequest,
 };
 use lma_tests::app::TestApp;
-use lma_tests::clients::{AuthChannel, channel};
+use lma_tests::clients::PrivacyClient;
 use lma_tests::{BearerAuth, spawn_app};
 use svc_core::Scope;
 use tonic::Code;
 
 use super::{count_in, import_csv};
 
-type PrivacyClient = PrivacyServiceClient<AuthChannel>;
-
-async fn privacy_client(app: &TestApp, key: &str) -> PrivacyClient {
-    PrivacyServiceClient::with_interceptor(channel(app.ingest.addr).await, BearerAuth::key(key))
+pub(super) async fn privacy_client(app: &TestApp, key: &str) -> PrivacyClient {
+    lma_tests::clients::privacy_client(app.ingest.addr, BearerAuth::key(key)).await
 }
 
-fn entry(subject: Subject, reason: SuppressionReason) -> SuppressionEntry {
+pub(super) fn entry(subject: Subject, reason: SuppressionReason) -> SuppressionEntry {
     SuppressionEntry {
         subject: Some(subject),
         reason: reason.into(),
