@@ -7,15 +7,20 @@
 use lma_proto::v1::erase_person_request::Person;
 use lma_proto::v1::suppression_entry::Subject;
 use lma_proto::v1::{
-    AddSuppressionsRequest, CsvImportOptions, ErasePersonRequest, ErasePersonResponse,
-    ExportPersonDataRequest, ExportPersonDataResponse, ProspectFilter, ProspectRecord,
-    SearchProspectsRequest, SuppressionKind, SuppressionPolicy, SuppressionReason,
+    AddSuppressionsRequest, CsvImportOptions, DeleteProspectRequest, ErasePersonRequest,
+    ErasePersonResponse, ExportPersonDataRequest, ExportPersonDataResponse, ProspectFilter,
+    ProspectRecord, SearchProspectsRequest, SuppressionKind, SuppressionPolicy, SuppressionReason,
+    UpsertProspectRequest,
 };
-use lma_tests::app::{TestApp, VISIBLE_TIMEOUT, search_prospects};
+use lma_tests::app::{
+    Service, Shutdown, TestApp, VISIBLE_TIMEOUT, create_tenant_in, search_prospects, start_service,
+    wait_for_health,
+};
 use lma_tests::clients::PrivacyClient;
-use lma_tests::{TestDatabase, spawn_app, wait};
+use lma_tests::{BearerAuth, TestDatabase, spawn_app, wait};
 use svc_core::Scope;
 use tonic::Code;
+use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_types::StatusExt as _;
 
 use super::suppression::{entry, privacy_client};
@@ -669,4 +674,66 @@ async fn a_failed_erasure_changes_nothing() {
         .await
         .expect("ErasePerson");
     assert_eq!(erased.prospect_ids.len(), 2);
+}
+
+/// Under dual ingestion a prospect's `customer` mirror goes with it, through the delete path
+/// DeleteProspect and ErasePerson share, even when the mirror's address no longer matches.
+#[tokio::test]
+async fn under_dual_ingestion_the_mirrors_go_with_their_prospects() {
+    lma_tests::init_test_logging();
+    let db = TestDatabase::create().await;
+    let tenant = create_tenant_in(&db, "acme").await;
+    let shutdown = Shutdown::default();
+    let ingest = start_service(Service::Ingest, &db.url(), &shutdown, &["--dual-ingest"]).await;
+    wait_for_health(&ingest, ServingStatus::Serving).await;
+    let mut client =
+        lma_tests::clients::ingest_client(ingest.addr, BearerAuth::key(&tenant.api_key)).await;
+    let mut prospect_ids = Vec::new();
+    for record in [
+        crm_record(),
+        ProspectRecord {
+            external_source: "crm".into(),
+            external_id: "crm-78".into(),
+            email: "ada.lovelace@zephyrcorp.io".into(),
+            ..Default::default()
+        },
+    ] {
+        let stored = client
+            .upsert_prospect(UpsertProspectRequest {
+                prospect: Some(record),
+            })
+            .await
+            .expect("UpsertProspect")
+            .into_inner();
+        prospect_ids.push(stored.prospect.expect("the stored prospect").id);
+    }
+    let admin = db.connect().await;
+    // A mirror whose address went stale: found by its prospect's key, not its address.
+    admin
+        .execute(
+            "UPDATE customer SET email = 'someone.else@zephyrcorp.io' WHERE external_id = 'crm-77'",
+            &[],
+        )
+        .await
+        .expect("aging the mirror");
+    assert_eq!(count_in(&db, "SELECT count(*) FROM customer").await, 2);
+
+    client
+        .delete_prospect(DeleteProspectRequest {
+            prospect_id: prospect_ids[1].clone(),
+        })
+        .await
+        .expect("DeleteProspect");
+    assert_eq!(count_in(&db, "SELECT count(*) FROM customer").await, 1);
+
+    let mut privacy =
+        lma_tests::clients::privacy_client(ingest.addr, BearerAuth::key(&tenant.api_key)).await;
+    let erased = erase(&mut privacy, Person::Email(EMAIL.into()))
+        .await
+        .expect("ErasePerson");
+    assert_eq!(erased.prospect_ids, [prospect_ids[0].clone()]);
+    assert_eq!(erased.legacy_customers_erased, 1, "the stale mirror");
+    assert_eq!(count_in(&db, "SELECT count(*) FROM customer").await, 0);
+    shutdown.trigger();
+    ingest.stopped().await.expect("ingest-svc stops cleanly");
 }
