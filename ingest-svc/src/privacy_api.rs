@@ -7,7 +7,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use lma_proto::v1::privacy_service_server::PrivacyService;
 use lma_proto::v1::{
-    AddSuppressionsRequest, AddSuppressionsResponse, ListSuppressionsRequest,
+    AddSuppressionsRequest, AddSuppressionsResponse, ErasePersonRequest, ErasePersonResponse,
+    ExportPersonDataRequest, ExportPersonDataResponse, ListSuppressionsRequest,
     ListSuppressionsResponse, RemoveSuppressionRequest, RemoveSuppressionResponse,
 };
 use tonic::{Request, Response, Status};
@@ -150,6 +151,24 @@ impl PrivacyService for PrivacyApi {
             suppressions: entries.into_iter().map(|(_, entry)| entry).collect(),
             next_page_token,
         }))
+    }
+
+    // Placeholders so the workspace builds while the implementation is written on the
+    // issue19-suppression branch; that branch's handlers replace these when they merge.
+    async fn export_person_data(
+        &self,
+        _request: Request<ExportPersonDataRequest>,
+    ) -> Result<Response<ExportPersonDataResponse>, Status> {
+        Err(Status::unimplemented(
+            "ExportPersonData is not implemented yet",
+        ))
+    }
+
+    async fn erase_person(
+        &self,
+        _request: Request<ErasePersonRequest>,
+    ) -> Result<Response<ErasePersonResponse>, Status> {
+        Err(Status::unimplemented("ErasePerson is not implemented yet"))
     }
 }
 
