@@ -5,9 +5,11 @@ use std::fmt;
 use clap::{Args, Parser, Subcommand};
 use svc_core::Scope;
 
+use crate::failure::Exit;
+
 /// Command-line client and admin tool of the LMA prospect services.
 #[derive(Parser)]
-#[command(name = "lmactl", version, propagate_version = true)]
+#[command(name = "lmactl", version, propagate_version = true, after_help = Exit::help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -29,12 +31,9 @@ pub enum Command {
     Normalize(NormalizeArgs),
 }
 
-/// `lmactl import FILE`: streams the file to ingest-svc and prints the final report.
-#[derive(Args)]
-pub struct ImportArgs {
-    /// The CSV file to import.
-    pub file: std::path::PathBuf,
-
+/// How commands that call ingest-svc reach it and authenticate.
+#[derive(Args, Clone)]
+pub struct IngestConnection {
     /// ingest-svc address.
     #[arg(
         long = "ingest-url",
@@ -46,6 +45,26 @@ pub struct ImportArgs {
     /// API key with the ingest.write scope.
     #[arg(long = "api-key", env = "LMA_API_KEY", hide_env_values = true)]
     pub api_key: String,
+}
+
+// Hand-written: the key is a secret.
+impl fmt::Debug for IngestConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IngestConnection")
+            .field("ingest_url", &self.ingest_url)
+            .field("api_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `lmactl import FILE`: streams the file to ingest-svc and prints the final report.
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The CSV file to import.
+    pub file: std::path::PathBuf,
+
+    #[command(flatten)]
+    pub ingest: IngestConnection,
 
     /// Field delimiter (one character); detected from the header line when omitted.
     #[arg(long = "delimiter")]
@@ -84,13 +103,11 @@ pub struct ImportArgs {
     pub quiet: bool,
 }
 
-// Hand-written: the key is a secret.
 impl fmt::Debug for ImportArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ImportArgs")
             .field("file", &self.file)
-            .field("ingest_url", &self.ingest_url)
-            .field("api_key", &"<redacted>")
+            .field("ingest", &self.ingest)
             .finish_non_exhaustive()
     }
 }
@@ -273,6 +290,23 @@ mod tests {
         unknown.extend(["--scope", "admin.all"]);
         assert!(Cli::try_parse_from(unknown).is_err());
         assert!(Cli::try_parse_from(base).is_err(), "a key needs a scope");
+    }
+
+    #[test]
+    fn the_help_lists_the_exit_codes_and_the_privacy_scope() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("Exit codes:") && help.contains("  6  permission"),
+            "{help}"
+        );
+        let mut command = Cli::command();
+        let key_create = command
+            .find_subcommand_mut("key")
+            .and_then(|key| key.find_subcommand_mut("create"))
+            .expect("key create")
+            .render_help()
+            .to_string();
+        assert!(key_create.contains("privacy.admin"), "{key_create}");
     }
 
     #[test]

@@ -2,12 +2,16 @@
 //! integration tests can drive exactly what the binary runs, with its output captured.
 //!
 //! Output contract: the one value a script wants (an id, a key) goes to stdout alone;
-//! everything meant for people goes to stderr.
+//! everything meant for people goes to stderr. A failure prints the status code, the message
+//! and each field violation, and exits with a code that says what kind of failure it was
+//! ([`failure::Exit`]).
 
 pub mod admin;
 pub mod cli;
 mod commands;
 mod db;
+pub mod failure;
+mod grpc;
 
 use std::io::Write;
 

@@ -35,9 +35,6 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => ExitCode::from(lmactl::failure::report(&error, &mut stderr)),
     }
 }
