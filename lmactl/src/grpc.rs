@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use lma_proto::v1::ingest_service_client::IngestServiceClient;
+use lma_proto::v1::privacy_service_client::PrivacyServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -50,4 +51,11 @@ pub async fn ingest_client(
 ) -> anyhow::Result<IngestServiceClient<Authenticated>> {
     let (channel, credentials) = connect(args).await?;
     Ok(IngestServiceClient::with_interceptor(channel, credentials))
+}
+
+pub async fn privacy_client(
+    args: &IngestConnection,
+) -> anyhow::Result<PrivacyServiceClient<Authenticated>> {
+    let (channel, credentials) = connect(args).await?;
+    Ok(PrivacyServiceClient::with_interceptor(channel, credentials))
 }
