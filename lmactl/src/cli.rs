@@ -9,7 +9,7 @@ use lma_proto::v1::{SuppressionPolicy, SuppressionReason};
 use svc_core::Scope;
 
 use crate::failure::Exit;
-use crate::output::Format;
+use crate::output::{DocumentFormat, Format};
 use crate::suppression;
 
 /// Command-line client and admin tool of the LMA prospect services.
@@ -37,6 +37,11 @@ pub enum Command {
     /// Suppression lists: addresses and domains that ingest refuses (PrivacyService; the key
     /// needs the privacy.admin scope).
     Suppress(SuppressArgs),
+    /// Erase everything held about one person and suppress the address, so that no import
+    /// brings it back (ErasePerson; privacy.admin).
+    Erase(EraseArgs),
+    /// What is held about one person (ExportPersonData; privacy.admin).
+    Person(PersonArgs),
 }
 
 /// How commands that call ingest-svc reach it and authenticate: `import` and the privacy
@@ -51,8 +56,8 @@ pub struct IngestConnection {
     )]
     pub ingest_url: String,
 
-    /// API key of the organization: `import` needs the ingest.write scope, `suppress`
-    /// privacy.admin.
+    /// API key of the organization: `import` needs the ingest.write scope; `suppress`, `erase`
+    /// and `person` need privacy.admin.
     #[arg(long = "api-key", env = "LMA_API_KEY", hide_env_values = true)]
     pub api_key: String,
 }
@@ -223,6 +228,75 @@ pub struct SuppressListArgs {
 
     #[command(flatten)]
     pub ingest: IngestConnection,
+}
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("person").required(true).args(["email", "prospect_id"])))]
+pub struct EraseArgs {
+    /// The person's email address: every prospect with it is erased.
+    #[arg(long = "email", value_name = "ADDR")]
+    pub email: Option<String>,
+
+    /// A prospect's id: it and every other prospect with its address are erased.
+    #[arg(long = "prospect-id", value_name = "ID")]
+    pub prospect_id: Option<String>,
+
+    /// Erase without asking. Required when stdin is not a terminal.
+    #[arg(long = "yes")]
+    pub yes: bool,
+
+    #[command(flatten)]
+    pub ingest: IngestConnection,
+}
+
+// Hand-written: the address is personal data and never reaches a log.
+impl fmt::Debug for EraseArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EraseArgs")
+            .field("email", &self.email.as_ref().map(|_| "<redacted>"))
+            .field("prospect_id", &self.prospect_id)
+            .field("yes", &self.yes)
+            .field("ingest", &self.ingest)
+            .finish()
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PersonArgs {
+    #[command(subcommand)]
+    pub command: PersonCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PersonCommand {
+    /// Print everything held about one person as JSON: the prospects with the address (each
+    /// with its company), the legacy customer rows, and the suppression entries that match.
+    Export(PersonExportArgs),
+}
+
+#[derive(Args)]
+pub struct PersonExportArgs {
+    /// The person's email address.
+    #[arg(long = "email", value_name = "ADDR")]
+    pub email: String,
+
+    /// Output format.
+    #[arg(long = "output", value_enum, default_value_t = DocumentFormat::Json)]
+    pub output: DocumentFormat,
+
+    #[command(flatten)]
+    pub ingest: IngestConnection,
+}
+
+// Hand-written: the address is personal data and never reaches a log.
+impl fmt::Debug for PersonExportArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PersonExportArgs")
+            .field("email", &"<redacted>")
+            .field("output", &self.output)
+            .field("ingest", &self.ingest)
+            .finish()
+    }
 }
 
 /// How admin commands reach the database: as a role that owns the schema (the migration role),
@@ -444,6 +518,20 @@ mod tests {
         assert_eq!(args.policy, SuppressionPolicy::Refuse);
         assert!(!format!("{args:?}").contains("lma_x"));
 
+        assert!(parse(&["erase", "--yes"]).is_err(), "erase needs a person");
+        assert!(parse(&["erase", "--email", "a@b.io", "--prospect-id", "1"]).is_err());
+        let cli = parse(&["erase", "--email", "ann@acme.com"]).expect("one person");
+        let Command::Erase(args) = cli.command else {
+            panic!("parsed as another command");
+        };
+        assert!(
+            !format!("{args:?}").contains("ann@"),
+            "the address is not logged"
+        );
+        assert!(
+            parse(&["person", "export"]).is_err(),
+            "export needs --email"
+        );
         assert!(parse(&["suppress", "list", "--output", "yaml"]).is_err());
         assert!(parse(&["suppress", "list", "--page-size", "0"]).is_err());
     }

@@ -12,6 +12,7 @@ mod commands;
 mod db;
 pub mod failure;
 mod grpc;
+mod json;
 mod output;
 mod suppression;
 
@@ -44,6 +45,8 @@ pub async fn run_with(cli: Cli, mut out: Output<'_>) -> anyhow::Result<()> {
         cli::Command::Import(_) => "lmactl import",
         cli::Command::Normalize(_) => "lmactl normalize",
         cli::Command::Suppress(_) => "lmactl suppress",
+        cli::Command::Erase(_) => "lmactl erase",
+        cli::Command::Person(_) => "lmactl person",
     };
     let span = tracing::info_span!("lmactl", otel.name = name, otel.status_code = Empty);
     let out = &mut out;
@@ -55,6 +58,8 @@ pub async fn run_with(cli: Cli, mut out: Output<'_>) -> anyhow::Result<()> {
             cli::Command::Import(args) => commands::import::run(args, out).await,
             cli::Command::Normalize(args) => commands::normalize::run(args, out).await,
             cli::Command::Suppress(args) => commands::suppress::run(args, out).await,
+            cli::Command::Erase(args) => commands::erase::run(args, out).await,
+            cli::Command::Person(args) => commands::person::run(args, out).await,
         }
     }
     .instrument(span.clone())

@@ -16,6 +16,15 @@ pub enum Format {
     Csv,
 }
 
+/// `--output` of commands that print one document.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DocumentFormat {
+    /// Indented JSON.
+    Json,
+    /// The same JSON on one line.
+    Jsonl,
+}
+
 /// A JSON object of `columns` and their `values`, all strings.
 pub fn json_object(columns: &[&str], values: Vec<String>) -> serde_json::Value {
     serde_json::Value::Object(
@@ -25,6 +34,20 @@ pub fn json_object(columns: &[&str], values: Vec<String>) -> serde_json::Value {
             .zip(values.into_iter().map(serde_json::Value::String))
             .collect(),
     )
+}
+
+/// Writes `document` as `format` says, ending with a newline.
+pub fn write_document(
+    out: &mut dyn Write,
+    format: DocumentFormat,
+    document: &serde_json::Value,
+) -> anyhow::Result<()> {
+    match format {
+        DocumentFormat::Json => serde_json::to_writer_pretty(&mut *out, document)?,
+        DocumentFormat::Jsonl => serde_json::to_writer(&mut *out, document)?,
+    }
+    writeln!(out)?;
+    Ok(())
 }
 
 /// Writes rows of `columns` in one [`Format`]; [`RowWriter::finish`] completes the output.

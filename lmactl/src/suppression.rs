@@ -129,6 +129,11 @@ pub fn values(entry: &Suppression) -> Vec<String> {
     ]
 }
 
+/// An entry as a JSON object of [`COLUMNS`].
+pub fn to_json(entry: &Suppression) -> serde_json::Value {
+    crate::output::json_object(&COLUMNS, values(entry))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,5 +198,6 @@ mod tests {
                 ""
             ]
         );
+        assert_eq!(to_json(&entry)["reason"], "erased");
     }
 }

@@ -1,10 +1,12 @@
 //! One module per subcommand group.
 
+pub mod erase;
 pub mod import;
 pub mod key;
 pub mod migrate;
 pub mod normalize;
 pub mod org;
+pub mod person;
 pub mod suppress;
 
 use std::io::Write;
