@@ -2,12 +2,19 @@
 
 use std::fmt;
 
-use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Parser, Subcommand};
+use lma_proto::v1::{SuppressionPolicy, SuppressionReason};
 use svc_core::Scope;
+
+use crate::failure::Exit;
+use crate::output::{DocumentFormat, Format};
+use crate::suppression;
 
 /// Command-line client and admin tool of the LMA prospect services.
 #[derive(Parser)]
-#[command(name = "lmactl", version, propagate_version = true)]
+#[command(name = "lmactl", version, propagate_version = true, after_help = Exit::help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -27,14 +34,20 @@ pub enum Command {
     /// (countries, states, phones, industries); a one-off after upgrading, safe to repeat
     /// (talks to the database directly).
     Normalize(NormalizeArgs),
+    /// Suppression lists: addresses and domains that ingest refuses (PrivacyService; the key
+    /// needs the privacy.admin scope).
+    Suppress(SuppressArgs),
+    /// Erase everything held about one person and suppress the address, so that no import
+    /// brings it back (ErasePerson; privacy.admin).
+    Erase(EraseArgs),
+    /// What is held about one person (ExportPersonData; privacy.admin).
+    Person(PersonArgs),
 }
 
-/// `lmactl import FILE`: streams the file to ingest-svc and prints the final report.
-#[derive(Args)]
-pub struct ImportArgs {
-    /// The CSV file to import.
-    pub file: std::path::PathBuf,
-
+/// How commands that call ingest-svc reach it and authenticate: `import` and the privacy
+/// commands.
+#[derive(Args, Clone)]
+pub struct IngestConnection {
     /// ingest-svc address.
     #[arg(
         long = "ingest-url",
@@ -43,9 +56,30 @@ pub struct ImportArgs {
     )]
     pub ingest_url: String,
 
-    /// API key with the ingest.write scope.
+    /// API key of the organization: `import` needs the ingest.write scope; `suppress`, `erase`
+    /// and `person` need privacy.admin.
     #[arg(long = "api-key", env = "LMA_API_KEY", hide_env_values = true)]
     pub api_key: String,
+}
+
+// Hand-written: the key is a secret.
+impl fmt::Debug for IngestConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IngestConnection")
+            .field("ingest_url", &self.ingest_url)
+            .field("api_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `lmactl import FILE`: streams the file to ingest-svc and prints the final report.
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The CSV file to import.
+    pub file: std::path::PathBuf,
+
+    #[command(flatten)]
+    pub ingest: IngestConnection,
 
     /// Field delimiter (one character); detected from the header line when omitted.
     #[arg(long = "delimiter")]
@@ -84,14 +118,184 @@ pub struct ImportArgs {
     pub quiet: bool,
 }
 
-// Hand-written: the key is a secret.
 impl fmt::Debug for ImportArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ImportArgs")
             .field("file", &self.file)
-            .field("ingest_url", &self.ingest_url)
-            .field("api_key", &"<redacted>")
+            .field("ingest", &self.ingest)
             .finish_non_exhaustive()
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct SuppressArgs {
+    #[command(subcommand)]
+    pub command: SuppressCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SuppressCommand {
+    /// Add entries, or update the reason and policy of listed ones, from flags and a CSV file.
+    /// Every entry is checked before anything is sent; prints how many were added and the
+    /// consistency token.
+    Add(SuppressAddArgs),
+    /// Remove one entry by its id (as `suppress list` shows it).
+    Remove(SuppressRemoveArgs),
+    /// List the organization's entries, oldest first. Email entries show only the first digits
+    /// of their keyed hash: no address is stored.
+    List(SuppressListArgs),
+}
+
+#[derive(Args)]
+#[command(group(
+    ArgGroup::new("entries").required(true).multiple(true).args(["emails", "domains", "file"])
+))]
+pub struct SuppressAddArgs {
+    /// An email address to suppress; repeat for several. Only a keyed hash of it is stored.
+    #[arg(long = "email", value_name = "ADDR")]
+    pub emails: Vec<String>,
+
+    /// A company domain (or website) to suppress; repeat for several.
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    pub domains: Vec<String>,
+
+    /// A CSV file of entries ("-" reads stdin). Its header names the columns, in any order and
+    /// case: email or domain (one per row), and optionally reason, reason_text and policy,
+    /// which override the flags for their row.
+    #[arg(long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    #[arg(long = "reason", value_name = "REASON", value_parser = suppression::parse_reason,
+          help = format!("Why, for every entry without a reason of its own: {}", suppression::reason_names()))]
+    pub reason: Option<SuppressionReason>,
+
+    /// Free text for every entry without a reason_text of its own (at most 500 characters;
+    /// never personal data).
+    #[arg(long = "reason-text", value_name = "TEXT")]
+    pub reason_text: Option<String>,
+
+    #[arg(long = "policy", value_name = "POLICY", default_value = "refuse",
+          value_parser = suppression::parse_policy,
+          help = format!("What a match does, for every entry without a policy of its own: {} \
+                          (refuse: ingest rejects the row; hide: searches leave it out, which \
+                          the service does not offer yet)", suppression::policy_names()))]
+    pub policy: SuppressionPolicy,
+
+    #[command(flatten)]
+    pub ingest: IngestConnection,
+}
+
+// Hand-written: the addresses are personal data and never reach a log.
+impl fmt::Debug for SuppressAddArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SuppressAddArgs")
+            .field("emails", &self.emails.len())
+            .field("domains", &self.domains)
+            .field("file", &self.file)
+            .field("reason", &self.reason)
+            .field("policy", &self.policy)
+            .field("ingest", &self.ingest)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct SuppressRemoveArgs {
+    /// Id of the entry.
+    pub id: String,
+
+    #[command(flatten)]
+    pub ingest: IngestConnection,
+}
+
+#[derive(Args, Debug)]
+pub struct SuppressListArgs {
+    /// Follow the page tokens to the end of the list.
+    #[arg(long = "all")]
+    pub all: bool,
+
+    /// Entries per call (the service's default when omitted, 50; at most 1,000).
+    #[arg(long = "page-size", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub page_size: Option<u32>,
+
+    /// Start after the page this token ends (as a previous list printed it).
+    #[arg(long = "page-token", value_name = "TOKEN")]
+    pub page_token: Option<String>,
+
+    /// Output format.
+    #[arg(long = "output", value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+
+    #[command(flatten)]
+    pub ingest: IngestConnection,
+}
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("person").required(true).args(["email", "prospect_id"])))]
+pub struct EraseArgs {
+    /// The person's email address: every prospect with it is erased.
+    #[arg(long = "email", value_name = "ADDR")]
+    pub email: Option<String>,
+
+    /// A prospect's id: it and every other prospect with its address are erased.
+    #[arg(long = "prospect-id", value_name = "ID")]
+    pub prospect_id: Option<String>,
+
+    /// Erase without asking. Required when stdin is not a terminal.
+    #[arg(long = "yes")]
+    pub yes: bool,
+
+    #[command(flatten)]
+    pub ingest: IngestConnection,
+}
+
+// Hand-written: the address is personal data and never reaches a log.
+impl fmt::Debug for EraseArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EraseArgs")
+            .field("email", &self.email.as_ref().map(|_| "<redacted>"))
+            .field("prospect_id", &self.prospect_id)
+            .field("yes", &self.yes)
+            .field("ingest", &self.ingest)
+            .finish()
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct PersonArgs {
+    #[command(subcommand)]
+    pub command: PersonCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PersonCommand {
+    /// Print everything held about one person as JSON: the prospects with the address (each
+    /// with its company), the legacy customer rows, and the suppression entries that match.
+    Export(PersonExportArgs),
+}
+
+#[derive(Args)]
+pub struct PersonExportArgs {
+    /// The person's email address.
+    #[arg(long = "email", value_name = "ADDR")]
+    pub email: String,
+
+    /// Output format.
+    #[arg(long = "output", value_enum, default_value_t = DocumentFormat::Json)]
+    pub output: DocumentFormat,
+
+    #[command(flatten)]
+    pub ingest: IngestConnection,
+}
+
+// Hand-written: the address is personal data and never reaches a log.
+impl fmt::Debug for PersonExportArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PersonExportArgs")
+            .field("email", &"<redacted>")
+            .field("output", &self.output)
+            .field("ingest", &self.ingest)
+            .finish()
     }
 }
 
@@ -273,6 +477,80 @@ mod tests {
         unknown.extend(["--scope", "admin.all"]);
         assert!(Cli::try_parse_from(unknown).is_err());
         assert!(Cli::try_parse_from(base).is_err(), "a key needs a scope");
+    }
+
+    #[test]
+    fn privacy_commands_parse_and_need_what_they_act_on() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["lmactl"].iter().chain(args).chain(&["--api-key", "lma_x"]))
+        };
+        let cli = parse(&[
+            "suppress",
+            "add",
+            "--file",
+            "-",
+            "--reason",
+            "OPTED_OUT",
+            "--policy",
+            "hide",
+        ])
+        .expect("a file alone is enough");
+        let Command::Suppress(SuppressArgs {
+            command: SuppressCommand::Add(args),
+        }) = cli.command
+        else {
+            panic!("parsed as another command");
+        };
+        assert_eq!(args.reason, Some(SuppressionReason::OptedOut));
+        assert_eq!(args.policy, SuppressionPolicy::Hide);
+        assert!(
+            parse(&["suppress", "add", "--reason", "erased"]).is_err(),
+            "no entries"
+        );
+        assert!(parse(&["suppress", "add", "--domain", "a.io", "--reason", "why"]).is_err());
+        let cli = parse(&["suppress", "add", "--domain", "a.io"]).expect("defaults");
+        let Command::Suppress(SuppressArgs {
+            command: SuppressCommand::Add(args),
+        }) = cli.command
+        else {
+            panic!("parsed as another command");
+        };
+        assert_eq!(args.policy, SuppressionPolicy::Refuse);
+        assert!(!format!("{args:?}").contains("lma_x"));
+
+        assert!(parse(&["erase", "--yes"]).is_err(), "erase needs a person");
+        assert!(parse(&["erase", "--email", "a@b.io", "--prospect-id", "1"]).is_err());
+        let cli = parse(&["erase", "--email", "ann@acme.com"]).expect("one person");
+        let Command::Erase(args) = cli.command else {
+            panic!("parsed as another command");
+        };
+        assert!(
+            !format!("{args:?}").contains("ann@"),
+            "the address is not logged"
+        );
+        assert!(
+            parse(&["person", "export"]).is_err(),
+            "export needs --email"
+        );
+        assert!(parse(&["suppress", "list", "--output", "yaml"]).is_err());
+        assert!(parse(&["suppress", "list", "--page-size", "0"]).is_err());
+    }
+
+    #[test]
+    fn the_help_lists_the_exit_codes_and_the_privacy_scope() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(
+            help.contains("Exit codes:") && help.contains("  6  permission"),
+            "{help}"
+        );
+        let mut command = Cli::command();
+        let key_create = command
+            .find_subcommand_mut("key")
+            .and_then(|key| key.find_subcommand_mut("create"))
+            .expect("key create")
+            .render_help()
+            .to_string();
+        assert!(key_create.contains("privacy.admin"), "{key_create}");
     }
 
     #[test]

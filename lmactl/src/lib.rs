@@ -2,12 +2,19 @@
 //! integration tests can drive exactly what the binary runs, with its output captured.
 //!
 //! Output contract: the one value a script wants (an id, a key) goes to stdout alone;
-//! everything meant for people goes to stderr.
+//! everything meant for people goes to stderr. A failure prints the status code, the message
+//! and each field violation, and exits with a code that says what kind of failure it was
+//! ([`failure::Exit`]).
 
 pub mod admin;
 pub mod cli;
 mod commands;
 mod db;
+pub mod failure;
+mod grpc;
+mod json;
+mod output;
+mod suppression;
 
 use std::io::Write;
 
@@ -15,26 +22,44 @@ use tracing::Instrument as _;
 use tracing::field::Empty;
 
 pub use cli::Cli;
+pub use commands::Output;
 
-/// Runs one parsed command line, writing results to `stdout` and notes to `stderr`, inside a
-/// root span named after the command (`lmactl import`), which the services' spans join.
+/// Runs one parsed command line, writing results to `stdout` and notes to `stderr` (buffers,
+/// never a terminal).
 pub async fn run(cli: Cli, stdout: &mut dyn Write, stderr: &mut dyn Write) -> anyhow::Result<()> {
+    let out = Output {
+        stdout,
+        stderr,
+        stdout_is_terminal: false,
+    };
+    run_with(cli, out).await
+}
+
+/// Runs one parsed command line inside a root span named after the command (`lmactl import`),
+/// which the services' spans join.
+pub async fn run_with(cli: Cli, mut out: Output<'_>) -> anyhow::Result<()> {
     let name = match &cli.command {
         cli::Command::Migrate(_) => "lmactl migrate",
         cli::Command::Org(_) => "lmactl org",
         cli::Command::Key(_) => "lmactl key",
         cli::Command::Import(_) => "lmactl import",
         cli::Command::Normalize(_) => "lmactl normalize",
+        cli::Command::Suppress(_) => "lmactl suppress",
+        cli::Command::Erase(_) => "lmactl erase",
+        cli::Command::Person(_) => "lmactl person",
     };
     let span = tracing::info_span!("lmactl", otel.name = name, otel.status_code = Empty);
-    let mut out = commands::Output { stdout, stderr };
+    let out = &mut out;
     let result = async {
         match cli.command {
-            cli::Command::Migrate(args) => commands::migrate::run(args, &mut out).await,
-            cli::Command::Org(args) => commands::org::run(args, &mut out).await,
-            cli::Command::Key(args) => commands::key::run(args, &mut out).await,
-            cli::Command::Import(args) => commands::import::run(args, &mut out).await,
-            cli::Command::Normalize(args) => commands::normalize::run(args, &mut out).await,
+            cli::Command::Migrate(args) => commands::migrate::run(args, out).await,
+            cli::Command::Org(args) => commands::org::run(args, out).await,
+            cli::Command::Key(args) => commands::key::run(args, out).await,
+            cli::Command::Import(args) => commands::import::run(args, out).await,
+            cli::Command::Normalize(args) => commands::normalize::run(args, out).await,
+            cli::Command::Suppress(args) => commands::suppress::run(args, out).await,
+            cli::Command::Erase(args) => commands::erase::run(args, out).await,
+            cli::Command::Person(args) => commands::person::run(args, out).await,
         }
     }
     .instrument(span.clone())

@@ -1,5 +1,6 @@
 //! `lmactl`: the command-line client and admin tool of the LMA services.
 
+use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -18,6 +19,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let stdout_is_terminal = std::io::stdout().is_terminal();
     let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr();
     let result = runtime.block_on(async {
@@ -28,16 +30,18 @@ fn main() -> ExitCode {
             log_filter: "off".to_owned(),
         };
         let telemetry = svc_core::telemetry::init("lmactl", &logs)?;
-        let result = lmactl::run(cli, &mut stdout, &mut stderr).await;
+        let out = lmactl::Output {
+            stdout: &mut stdout,
+            stderr: &mut stderr,
+            stdout_is_terminal,
+        };
+        let result = lmactl::run_with(cli, out).await;
         // Exported before the process exits, while the runtime still drives the export.
         telemetry.shutdown().await;
         result
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => ExitCode::from(lmactl::failure::report(&error, &mut stderr)),
     }
 }

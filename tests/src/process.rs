@@ -1,10 +1,11 @@
 //! A service binary run as a child process, for what needs a real process: SIGKILL and SIGTERM
-//! from outside, and the memory (`/proc/<pid>/status`) of each service on its own.
+//! from outside, and the memory (`/proc/<pid>/status`) of each service on its own. Also where
+//! the tests find the real `lmactl` binary ([`workspace_binary`]).
 //!
 //! Where the binary comes from: the profile directory (`target/debug`, `target/release`), which
 //! is the test's own directory or the parent of its `deps/` directory. `cargo test` does not
 //! build the plain binary of a package without integration tests, so one found there may be
-//! stale (built before the sources changed): each service is built with `$CARGO build -p
+//! stale (built before the sources changed): each binary is built with `$CARGO build -p
 //! <package> --bin <name>` (plus `--release` for the release profile) into the same target
 //! directory once per test process, which is a no-op when it is current.
 
@@ -223,27 +224,24 @@ impl ServiceProcess {
 /// The service's binary in this process's profile directory, brought up to date there once per
 /// process (see the module docs).
 pub async fn service_binary(service: Service) -> anyhow::Result<PathBuf> {
-    // The services built so far; the lock also serializes builds, so that two tests asking at
+    workspace_binary(service.binary()).await
+}
+
+/// The binary `name` of the workspace package of the same name (a service, `lmactl`) in this
+/// process's profile directory, brought up to date there once per process (see the module docs).
+pub async fn workspace_binary(name: &'static str) -> anyhow::Result<PathBuf> {
+    // The binaries built so far; the lock also serializes builds, so that two tests asking at
     // once do not both run cargo.
-    static BUILT: Mutex<Vec<Service>> = Mutex::const_new(Vec::new());
+    static BUILT: Mutex<Vec<&'static str>> = Mutex::const_new(Vec::new());
     let profile_dir = profile_dir()?;
-    let binary = profile_dir.join(service.binary());
+    let binary = profile_dir.join(name);
     let mut built = BUILT.lock().await;
-    if built.contains(&service) {
+    if built.contains(&name) {
         return Ok(binary);
     }
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
-    build
-        // Each service's package is named after its binary.
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            service.binary(),
-            "--bin",
-            service.binary(),
-        ]);
+    build.args(["build", "--quiet", "-p", name, "--bin", name]);
     if profile_dir
         .file_name()
         .is_some_and(|name| name == "release")
@@ -258,14 +256,14 @@ pub async fn service_binary(service: Service) -> anyhow::Result<PathBuf> {
         .stdin(Stdio::null())
         .status()
         .await
-        .with_context(|| format!("building {}", service.binary()))?;
-    anyhow::ensure!(status.success(), "building {}: {status}", service.binary());
+        .with_context(|| format!("building {name}"))?;
+    anyhow::ensure!(status.success(), "building {name}: {status}");
     anyhow::ensure!(
         binary.is_file(),
         "{} is still missing after the build",
         binary.display()
     );
-    built.push(service);
+    built.push(name);
     Ok(binary)
 }
 

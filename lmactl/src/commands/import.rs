@@ -11,14 +11,12 @@ use anyhow::Context as _;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lma_proto::v1::import_csv_request::Part;
 use lma_proto::v1::import_csv_response::Message;
-use lma_proto::v1::ingest_service_client::IngestServiceClient;
 use lma_proto::v1::{
     ColumnDestination, ColumnSource, CsvEncoding, CsvImportOptions, ImportCsvRequest,
     ImportProgress, ImportReport, RowError, UnknownColumns,
 };
 use tokio::io::AsyncReadExt as _;
 use tokio::sync::mpsc;
-use tonic::metadata::MetadataValue;
 
 use super::Output;
 use crate::cli::ImportArgs;
@@ -53,23 +51,8 @@ pub async fn run(args: ImportArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
             _ => UnknownColumns::Keep,
         } as i32,
     };
-    let channel = tonic::transport::Endpoint::from_shared(args.ingest_url.clone())
-        .with_context(|| format!("invalid --ingest-url {:?}", args.ingest_url))?
-        .connect()
-        .await
-        .with_context(|| format!("connecting to ingest-svc at {}", args.ingest_url))?;
-    let bearer: MetadataValue<_> = format!("Bearer {}", args.api_key)
-        .parse()
-        .context("the API key is not valid header text")?;
-    let mut client =
-        IngestServiceClient::with_interceptor(channel, move |mut request: tonic::Request<()>| {
-            request
-                .metadata_mut()
-                .insert("authorization", bearer.clone());
-            // ingest-svc's spans join this command's trace.
-            svc_core::telemetry::inject_context(request.metadata_mut());
-            Ok(request)
-        })
+    let mut client = crate::grpc::ingest_client(&args.ingest)
+        .await?
         .max_decoding_message_size(64 * 1024 * 1024);
 
     // The file is read while it is sent: never more than a few chunks in memory.

@@ -1,10 +1,13 @@
 //! One module per subcommand group.
 
+pub mod erase;
 pub mod import;
 pub mod key;
 pub mod migrate;
 pub mod normalize;
 pub mod org;
+pub mod person;
+pub mod suppress;
 
 use std::io::Write;
 
@@ -12,4 +15,6 @@ use std::io::Write;
 pub struct Output<'a> {
     pub stdout: &'a mut dyn Write,
     pub stderr: &'a mut dyn Write,
+    /// Whether `stdout` is a terminal (a table is then aligned).
+    pub stdout_is_terminal: bool,
 }

@@ -1,4 +1,7 @@
-//! lmactl's admin commands against a fresh, empty database produce a key the services accept.
+//! lmactl's admin commands against a fresh, empty database produce a key the services accept;
+//! its privacy commands are in `privacy`.
+
+mod privacy;
 
 use clap::Parser as _;
 use lma_proto::v1::ProspectFilter;
