@@ -6,7 +6,7 @@
 //! (`mail.acme.co.uk` -> `acme.co.uk`). IP literals, unknown suffixes and bare public suffixes
 //! are not company domains, and neither are free-mail or disposable providers.
 
-use std::collections::HashSet;
+use foldhash::HashSet;
 use std::net::IpAddr;
 use std::sync::LazyLock;
 

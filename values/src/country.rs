@@ -130,7 +130,6 @@ const REGION_COUNTRIES: [&str; 2] = ["US", "CA"];
 /// their regions; without a country a match in either is taken and anything else is `Ok(None)`;
 /// for any other country the value is `Ok(None)`: such regions are kept as written.
 pub fn parse_region(raw: &str, country: Option<&str>) -> Result<Option<Region>, RegionError> {
-    let key = lookup_key(raw);
     let country = country.map(str::to_ascii_uppercase);
     let candidates: &[&str] = match country.as_deref() {
         None => &REGION_COUNTRIES,
@@ -138,20 +137,12 @@ pub fn parse_region(raw: &str, country: Option<&str>) -> Result<Option<Region>, 
         Some("CA") => &["CA"],
         Some(_) => return Ok(None),
     };
+    let matches = REGIONS.get(&lookup_key(raw));
     let found = candidates.iter().find_map(|&alpha2| {
-        rust_iso3166::from_alpha2(alpha2)?
-            .subdivisions()?
+        matches?
             .iter()
-            .find(|region| {
-                [region.region_code, region.code, region.name]
-                    .iter()
-                    .any(|form| lookup_key(form) == key)
-            })
-            .map(|region| Region {
-                code: region.region_code,
-                country: alpha2,
-                name: region.name,
-            })
+            .find(|region| region.country == alpha2)
+            .copied()
     });
     match (found, country.as_deref()) {
         (Some(region), _) => Ok(Some(region)),
@@ -160,6 +151,32 @@ pub fn parse_region(raw: &str, country: Option<&str>) -> Result<Option<Region>, 
         (None, _) => Ok(None),
     }
 }
+
+/// The regions of [`REGION_COUNTRIES`] by the lookup key of each of their forms (code, ISO
+/// 3166-2 code, name), in ISO order within each country: built once, as every row with a
+/// state is read by it.
+static REGIONS: LazyLock<HashMap<String, Vec<Region>>> = LazyLock::new(|| {
+    let mut regions: HashMap<String, Vec<Region>> = HashMap::new();
+    for alpha2 in REGION_COUNTRIES {
+        let Some(country) = rust_iso3166::from_alpha2(alpha2) else {
+            continue;
+        };
+        for subdivision in country.subdivisions().unwrap_or_default() {
+            let region = Region {
+                code: subdivision.region_code,
+                country: alpha2,
+                name: subdivision.name,
+            };
+            for form in [subdivision.region_code, subdivision.code, subdivision.name] {
+                let found = regions.entry(lookup_key(form)).or_default();
+                if !found.contains(&region) {
+                    found.push(region);
+                }
+            }
+        }
+    }
+    regions
+});
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use phonenumber::{Mode, country, metadata::DATABASE};
+use phonenumber::{Mode, PhoneNumber, country, metadata::DATABASE};
 
 /// A phone number as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,26 +49,30 @@ pub fn parse_phone(raw: &str, country: Option<&str>) -> Result<Phone, PhoneError
     // A number that carries its country code is read by it alone; the library, given a region
     // as well, can refuse a valid foreign number.
     let region = region.filter(|_| !text.starts_with('+'));
-    match valid_e164(region, text) {
-        // Stored only if it reads back as itself: a number valid only through its national
-        // dialling (a carrier prefix) would otherwise change meaning when read again.
-        Some(number) if valid_e164(None, &number).as_deref() == Some(number.as_str()) => {
-            Ok(Phone::E164(number))
-        }
+    match catch_unwind(AssertUnwindSafe(|| reads_back_valid(region, text))) {
+        Ok(Some(number)) => Ok(Phone::E164(number)),
         _ => as_written(),
     }
 }
 
-/// The number in E.164 if the library reads `text` (in `region`) as a valid one without an
-/// extension. The parser has had panics on crafted input (its advisories); a bad number must
-/// not stop an import, so one is treated as a number it cannot read.
-fn valid_e164(region: Option<country::Id>, text: &str) -> Option<String> {
-    match catch_unwind(AssertUnwindSafe(|| phonenumber::parse(region, text))) {
-        Ok(Ok(number)) if number.extension().is_none() && phonenumber::is_valid(&number) => {
-            Some(number.format().mode(Mode::E164).to_string())
-        }
-        _ => None,
+/// The number in E.164 if the library reads `text` (in `region`) without an extension, and
+/// that E.164 form reads back as itself and is a valid number. Stored only if it reads back
+/// as itself: a number valid only through its national dialling (a carrier prefix) would
+/// otherwise change meaning when read again. Validity depends only on the country code and
+/// national number, which the E.164 form holds, so the number read back is the one checked.
+///
+/// The parser has had panics on crafted input (its advisories); the caller treats one as a
+/// number it cannot read, since a bad number must not stop an import.
+fn reads_back_valid(region: Option<country::Id>, text: &str) -> Option<String> {
+    let e164 = |number: &PhoneNumber| number.format().mode(Mode::E164).to_string();
+    let first = phonenumber::parse(region, text).ok()?;
+    if first.extension().is_some() {
+        return None;
     }
+    let number = e164(&first);
+    let again = phonenumber::parse(None, &number).ok()?;
+    (again.extension().is_none() && e164(&again) == number && phonenumber::is_valid(&again))
+        .then_some(number)
 }
 
 #[cfg(test)]

@@ -6,11 +6,12 @@
 //! before the merge: the later row's given values win, absent values never erase (pairs taken
 //! together), exactly as if the rows had been merged one after the other.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{Hash, Hasher};
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use foldhash::{HashMap, HashMapExt};
 use futures_util::pin_mut;
 use svc_core::DbError;
 use tokio_postgres::Transaction;
@@ -82,9 +83,7 @@ impl ImportMemory {
 
 fn fingerprint(company: &CompanyRow) -> u64 {
     // A fixed-key hasher: fingerprints compare across parts of one import.
-    let mut hasher = std::hash::DefaultHasher::new();
-    company.hash(&mut hasher);
-    hasher.finish()
+    foldhash::fast::FixedState::default().hash_one(company)
 }
 
 /// How one attempt at writing a part ended.

@@ -2,6 +2,8 @@
 //! atomically in its own transaction, the parts at once. A part the database refuses for one
 //! bad row is written again row by row, so that only the bad rows are rejected.
 
+use std::hash::BuildHasher;
+
 use lma_proto::v1::{RowError, WriteOutcome};
 use svc_core::DbError;
 use svc_core::db::{DbOperation, PooledClient};
@@ -44,9 +46,8 @@ fn split_by_company(rows: Vec<StagedRow>, parts: usize) -> Vec<Vec<StagedRow>> {
         .collect();
     for row in rows {
         // A fixed-key hasher: the same domain always goes to the same part.
-        let mut hasher = std::hash::DefaultHasher::new();
-        std::hash::Hash::hash(&row.record.company.domain, &mut hasher);
-        let part = (std::hash::Hasher::finish(&hasher) % parts as u64) as usize;
+        let hash = foldhash::fast::FixedState::default().hash_one(&row.record.company.domain);
+        let part = (hash % parts as u64) as usize;
         split[part].push(row);
     }
     split.retain(|part| !part.is_empty());

@@ -279,8 +279,13 @@ impl Statements {
         let prospect_stage = written(prospect_typed.clone(), &[(COMPANY_ID.0, Type::INT8)]);
         // A JIT compilation takes longer than a batch's statements run: the tables'
         // statistics, which lag behind a large import, can make them look costly enough.
+        // The session's force_custom_plan would plan the foreign-key checks (saved plans that
+        // probe a primary key) anew for every inserted row; under auto they keep one plan,
+        // while this transaction's own statements, each prepared once, are still planned for
+        // their values.
         let create_staging = format!(
-            "SET LOCAL client_min_messages = warning; SET LOCAL jit = off; {} {}",
+            "SET LOCAL client_min_messages = warning; SET LOCAL jit = off; \
+             SET LOCAL plan_cache_mode = auto; {} {}",
             staging_ddl("ingest_company_stage", &company_typed),
             staging_ddl("ingest_prospect_stage", &prospect_stage),
         );
