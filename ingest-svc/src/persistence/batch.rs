@@ -38,12 +38,21 @@ const COMPANIES_REMEMBERED: usize = 250_000;
 /// checks every id: a company deleted meanwhile fails the part, which is written again after
 /// [`ImportMemory::forget`].
 ///
-/// Whether it met stored rows: until it does, its rows are taken to be new ([`prepare_part`]);
-/// from then on every part is merged.
+/// Whether it met stored companies, and stored prospects: until it does, its rows of that
+/// table are taken to be new ([`prepare_part`]); from then on they are merged. The two are
+/// apart because a large file names more companies than the import remembers: a company met
+/// again says nothing of whether the prospects are new.
 #[derive(Default)]
 pub struct ImportMemory {
     known: Mutex<HashMap<Box<str>, (i64, u64)>>,
-    met_stored_rows: AtomicBool,
+    met_stored: [AtomicBool; 2],
+}
+
+/// The table whose rows an import met stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Stored {
+    Companies = 0,
+    Prospects = 1,
 }
 
 impl ImportMemory {
@@ -70,14 +79,14 @@ impl ImportMemory {
         }
     }
 
-    /// Whether parts are still taken to be new.
-    fn optimistic(&self) -> bool {
-        !self.met_stored_rows.load(Ordering::Relaxed)
+    /// Whether the rows of `table` are still taken to be new.
+    fn optimistic(&self, table: Stored) -> bool {
+        !self.met_stored[table as usize].load(Ordering::Relaxed)
     }
 
-    /// A part met stored rows: the rest of the import merges.
-    pub(super) fn met_stored_rows(&self) {
-        self.met_stored_rows.store(true, Ordering::Relaxed);
+    /// A part met stored rows of `table`: the rest of the import merges them.
+    pub(super) fn met_stored(&self, table: Stored) {
+        self.met_stored[table as usize].store(true, Ordering::Relaxed);
     }
 }
 
@@ -92,9 +101,9 @@ pub(super) enum Attempt {
     /// A company the part's prospects belong to was deleted after the company merge left it
     /// unchanged; the transaction was not committed.
     CompanyVanished,
-    /// Rows taken to be new were stored already; the transaction was not committed, and the
-    /// part is to be merged.
-    MetStoredRows,
+    /// Rows of the table taken to be new were stored already; the transaction was not
+    /// committed, and the part is to be merged.
+    MetStoredRows(Stored),
     /// The write was aborted before its commit; the transaction was not committed.
     Aborted,
 }
@@ -120,7 +129,7 @@ pub(super) async fn try_write_part(
         Prepared::Part(outcome, learned) => (outcome, learned),
         // Never lose rows silently: roll back and write the part again.
         Prepared::CompanyVanished => return Ok(Attempt::CompanyVanished),
-        Prepared::MetStoredRows => return Ok(Attempt::MetStoredRows),
+        Prepared::MetStoredRows(table) => return Ok(Attempt::MetStoredRows(table)),
     };
     let token = consistency_token(&transaction, outcome.wrote()).await?;
     if abort.is_aborted() {
@@ -198,18 +207,20 @@ enum Prepared {
     Part(BatchOutcome, Learned),
     /// A company of the part vanished meanwhile.
     CompanyVanished,
-    /// Rows taken to be new were stored already.
-    MetStoredRows,
+    /// Rows of the table taken to be new were stored already.
+    MetStoredRows(Stored),
 }
 
 /// Everything of a part's transaction but its commit.
 ///
-/// Until an import meets a stored row its rows are taken to be new and inserted as they are:
+/// Until an import meets a stored row of a table its rows of that table are taken to be new
+/// and inserted as they are:
 /// companies with one plain `INSERT ... RETURNING`, prospects with a binary COPY straight into
 /// `prospect`. That needs no look-up, which is what a large import's stale table statistics
-/// make expensive. When such an insert meets a stored row (a file imported again, or rows
-/// another writer stored), the attempt ends ([`Prepared::MetStoredRows`]) and the part is
-/// written again, staged and merged, each row looked up by its key. (A savepoint would save
+/// make expensive. When such an insert meets a stored row (a file imported again, rows another
+/// writer stored, a company of an earlier file), the attempt ends ([`Prepared::MetStoredRows`])
+/// and the part is written again, that table's rows staged and merged, each looked up by its
+/// key. (A savepoint would save
 /// the redo, but rows written under one carry a transaction id above the consistency token.)
 async fn prepare_part(
     transaction: &Transaction<'_>,
@@ -218,7 +229,6 @@ async fn prepare_part(
     mirror: bool,
     memory: &ImportMemory,
 ) -> Result<Prepared, DbError> {
-    let optimistic = memory.optimistic();
     let mut outcome = BatchOutcome::default();
     transaction.batch_execute(&SQL.create_staging).await?;
     let companies = companies_of(rows);
@@ -247,14 +257,14 @@ async fn prepare_part(
             },
         )
         .await?;
-        let written = if optimistic {
+        let written = if memory.optimistic(Stored::Companies) {
             let inserted = unless_duplicate(
                 "company_domain_unique",
                 transaction.query(SQL.insert_companies.as_str(), &[&organization_id]),
             )
             .await?;
             let Some(inserted) = inserted else {
-                return Ok(Prepared::MetStoredRows);
+                return Ok(Prepared::MetStoredRows(Stored::Companies));
             };
             outcome.companies_created = inserted.len() as u64;
             inserted
@@ -315,6 +325,7 @@ async fn prepare_part(
     prospects.sort_unstable_by(|(_, a), (_, b)| a.record.key().cmp(&b.record.key()));
     // Rows taken to be new go straight into `prospect`, with their organization; others are
     // staged for the merge.
+    let optimistic = memory.optimistic(Stored::Prospects);
     let (copy, organization) = if optimistic {
         (&SQL.copy_new_prospects, Some(&organization_id))
     } else {
@@ -339,7 +350,7 @@ async fn prepare_part(
             .await?
             .is_none()
         {
-            return Ok(Prepared::MetStoredRows);
+            return Ok(Prepared::MetStoredRows(Stored::Prospects));
         }
         outcome.inserted = prospects.len() as u64;
     } else {

@@ -231,8 +231,8 @@ impl Store {
                 Ok(Attempt::Aborted) => return Ok(PartWrite::Aborted),
                 Ok(Attempt::CompanyVanished) => None,
                 // Not a conflict: written again at once, merged.
-                Ok(Attempt::MetStoredRows) => {
-                    memory.met_stored_rows();
+                Ok(Attempt::MetStoredRows(table)) => {
+                    memory.met_stored(table);
                     continue;
                 }
                 Err(error)

@@ -2,7 +2,8 @@
 //! and concurrent imports with overlapping domains.
 
 use lma_proto::v1::{
-    CsvImportOptions, ImportReport, IngestProspectsRequest, IngestSummary, ProspectRecord,
+    CompanyRecord, CsvImportOptions, ImportReport, IngestProspectsRequest, IngestSummary,
+    ProspectRecord,
 };
 use lma_tests::clients::IngestClient;
 use lma_tests::spawn_app;
@@ -74,6 +75,52 @@ async fn reingesting_the_same_records_changes_nothing() {
     assert_eq!((third.updated, third.unchanged), (1, 249));
     assert_eq!(count(&app, "SELECT count(*) FROM prospect").await, 250);
     assert_eq!(count(&app, "SELECT count(*) FROM company").await, 25);
+}
+
+/// New people at companies already stored (the next file of a vendor): the import meets the
+/// stored companies and merges them, while its prospects, all new, are still inserted as new;
+/// every one lands once, and a company whose values changed is updated.
+#[tokio::test]
+async fn new_people_at_stored_companies_are_all_inserted_and_the_companies_merged() {
+    let app = spawn_app().await;
+    let mut client = app.ingest_client().await;
+    let domain = |i: u64| format!("known{}.com", i % 40);
+    let first: Vec<ProspectRecord> = (0..400).map(|i| record(i, &domain(i))).collect();
+    let stored = ingest(&mut client, first).await;
+    assert_eq!((stored.inserted, stored.companies_created), (400, 40));
+
+    let mut next: Vec<ProspectRecord> = (400..2_400).map(|i| record(i, &domain(i))).collect();
+    for record in next.iter_mut().filter(|r| r.email.ends_with("@known7.com")) {
+        record.company = Some(CompanyRecord {
+            name: "Known Seven Ltd".into(),
+            ..Default::default()
+        });
+    }
+    let summary = ingest(&mut client, next).await;
+    assert_eq!(
+        (
+            summary.inserted,
+            summary.updated,
+            summary.unchanged,
+            summary.rejected
+        ),
+        (2_000, 0, 0, 0)
+    );
+    assert_eq!(
+        (summary.companies_created, summary.companies_updated),
+        (0, 1)
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM prospect").await, 2_400);
+    assert_eq!(count(&app, "SELECT count(*) FROM company").await, 40);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM prospect p JOIN company c ON c.id = p.company_id \
+             WHERE c.domain = 'known7.com' AND c.name = 'Known Seven Ltd'"
+        )
+        .await,
+        60
+    );
 }
 
 /// A batch of 3,000 rows is written as two concurrent transactions split by company domain
