@@ -14,6 +14,11 @@
 //!     lma_ingest) so its peak RSS (VmHWM) can be read; lmactl's peak RSS comes from
 //!     `/usr/bin/time -f %M`.
 //!
+//! With `--suppressions N`, both loaders first get the same N email suppression entries, half
+//! of them addresses of the file (spread over it), half addresses it does not hold: (a) as a
+//! plain list its SQL deletes from the staging table, (b) through `lmactl suppress add` (keyed
+//! hashes, untimed, before the import), so ingest-svc screens every row against them.
+//!
 //! Both databases must end with the same prospect and company counts. Run the release build of
 //! the measured binaries: `cargo build --release -p ingest-svc -p lmactl`.
 
@@ -56,6 +61,10 @@ pub struct IngestArgs {
     /// when omitted.
     #[arg(long)]
     pub batch_rows: Option<u32>,
+    /// Email suppression entries (policy refuse) both loaders apply, half of them matching rows
+    /// of the file; none when 0.
+    #[arg(long, default_value_t = 0)]
+    pub suppressions: u64,
 }
 
 /// How long ingest-svc may take to report SERVING.
@@ -97,12 +106,15 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<()> {
     let mut summary = Vec::new();
     for &rows in &args.sizes {
         let file = generated_file(&args, rows)?;
-        let expected = rows - generate::invalid_rows(rows, true);
+        let suppressions = suppression_file(&args, &file, rows)?;
+        let refused = suppressions.as_ref().map_or(0, |list| list.matching);
+        let expected = rows - generate::invalid_rows(rows, true) - refused;
         let mut baseline = Vec::new();
         let mut imports = Vec::new();
         for round in 0..args.rounds {
-            let a = sql_baseline(&args, &file).await?;
-            let b = lmactl_import(&args, &ingest_svc, &lmactl, &file).await?;
+            let list = suppressions.as_ref().map(|list| list.path.as_path());
+            let a = sql_baseline(&args, &file, list).await?;
+            let b = lmactl_import(&args, &ingest_svc, &lmactl, &file, list).await?;
             ensure!(
                 a.prospects == expected as i64 && b.load.prospects == a.prospects,
                 "prospects stored: expected {expected}, (a) {}, (b) {}",
@@ -179,6 +191,62 @@ fn generated_file(args: &IngestArgs, rows: u64) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// A suppression list written for one data file.
+struct SuppressionList {
+    path: PathBuf,
+    /// Entries naming an address of the file: rows both loaders must refuse.
+    matching: u64,
+}
+
+/// The list of `--suppressions` entries for `file`, unless none were asked for: every
+/// `rows / matching`-th valid address of the file, then addresses it does not hold.
+fn suppression_file(
+    args: &IngestArgs,
+    file: &Path,
+    rows: u64,
+) -> anyhow::Result<Option<SuppressionList>> {
+    if args.suppressions == 0 {
+        return Ok(None);
+    }
+    let wanted = args.suppressions / 2;
+    let every = (rows / wanted.max(1)).max(1);
+    let mut reader =
+        csv::Reader::from_path(file).with_context(|| format!("reading {}", file.display()))?;
+    let email_column = reader
+        .headers()?
+        .iter()
+        .position(|name| name == "Email")
+        .context("the data file has no Email column")?;
+    let mut emails = Vec::with_capacity(args.suppressions as usize);
+    for (index, record) in reader.records().enumerate() {
+        if emails.len() as u64 == wanted {
+            break;
+        }
+        let record = record?;
+        let email = record.get(email_column).unwrap_or_default();
+        if index as u64 % every == 0 && email.contains('@') {
+            emails.push(email.to_owned());
+        }
+    }
+    let matching = emails.len() as u64;
+    emails
+        .extend((matching..args.suppressions).map(|n| format!("opted.out.{n}@elsewhere.example")));
+    let path = args.data_dir.join(format!(
+        "suppressions-{}-{}.csv",
+        args.suppressions,
+        file.file_stem()
+            .and_then(|stem| stem.to_str())
+            .unwrap_or("data")
+    ));
+    let mut out = String::from("email\n");
+    for email in &emails {
+        out.push_str(email);
+        out.push('\n');
+    }
+    std::fs::write(&path, out).with_context(|| format!("writing {}", path.display()))?;
+    Ok(Some(SuppressionList { path, matching }))
+}
+
 /// The hand-written loader: staging table, `\copy`, set-based merges, one transaction. It
 /// reads the export's values as a loader written for this one file would: the domain from the
 /// website URL, employee bounds from the range, revenue without its symbol, separators and "M";
@@ -192,6 +260,7 @@ CREATE TEMP TABLE staging (
 ) ON COMMIT DROP;
 \copy staging FROM 'FILE' WITH (FORMAT csv, HEADER true)
 DELETE FROM staging WHERE email !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$';
+-- SUPPRESSIONS
 CREATE TEMP TABLE parsed ON COMMIT DROP AS
 SELECT s.*,
     regexp_replace(lower(website), '^(https?://)?(www\.)?([^/]+).*$', '\3') AS domain,
@@ -237,17 +306,36 @@ WHERE (p.company_id, p.first_name, p.last_name, p.email, p.job_title, p.departme
 COMMIT;
 "#;
 
+/// The baseline's suppression step: the list copied in, matching rows deleted.
+const BASELINE_SUPPRESSIONS_SQL: &str = r#"CREATE TEMP TABLE suppressed (email text) ON COMMIT DROP;
+\copy suppressed FROM 'LIST' WITH (FORMAT csv, HEADER true)
+DELETE FROM staging s USING suppressed x WHERE lower(s.email) = lower(x.email);"#;
+
+/// A path quoted for a psql script (psql does not interpolate variables into \copy).
+fn quoted_path(path: &Path) -> anyhow::Result<String> {
+    let path = std::path::absolute(path)?;
+    let path = path.to_str().context("a data file's path is not UTF-8")?;
+    Ok(format!("'{}'", path.replace('\'', "''")))
+}
+
 /// (a): the whole psql process, timed, into a fresh database.
-async fn sql_baseline(args: &IngestArgs, file: &Path) -> anyhow::Result<Load> {
+async fn sql_baseline(
+    args: &IngestArgs,
+    file: &Path,
+    suppressions: Option<&Path>,
+) -> anyhow::Result<Load> {
     let db = TestDatabase::create().await;
     let tenant = create_tenant_in(&db, "bench").await;
-    // psql does not interpolate variables into \copy: the path is written into the script.
-    let file = std::path::absolute(file)?;
-    let file = file.to_str().context("the data file's path is not UTF-8")?;
+    let suppression_step = match suppressions {
+        Some(list) => BASELINE_SUPPRESSIONS_SQL.replace("'LIST'", &quoted_path(list)?),
+        None => String::new(),
+    };
     let script = args.data_dir.join("ingest-baseline.sql");
     std::fs::write(
         &script,
-        BASELINE_SQL.replace("'FILE'", &format!("'{}'", file.replace('\'', "''"))),
+        BASELINE_SQL
+            .replace("'FILE'", &quoted_path(file)?)
+            .replace("-- SUPPRESSIONS", &suppression_step),
     )
     .with_context(|| format!("writing {}", script.display()))?;
     let started = Instant::now();
@@ -284,6 +372,7 @@ async fn lmactl_import(
     ingest_svc: &Path,
     lmactl: &Path,
     file: &Path,
+    suppressions: Option<&Path>,
 ) -> anyhow::Result<Import> {
     let db = TestDatabase::create().await;
     let tenant = create_tenant_in(&db, "bench").await;
@@ -303,7 +392,15 @@ async fn lmactl_import(
     let mut service = service
         .spawn()
         .with_context(|| format!("starting {}", ingest_svc.display()))?;
-    let result = import_against(&mut service, addr, &tenant.api_key, lmactl, file).await;
+    let result = import_against(
+        &mut service,
+        addr,
+        &tenant.api_key,
+        lmactl,
+        file,
+        suppressions,
+    )
+    .await;
     service.start_kill().ok();
     service.wait().await.ok();
     let (seconds, service_kib, client_kib) = result?;
@@ -325,6 +422,7 @@ async fn import_against(
     api_key: &str,
     lmactl: &Path,
     file: &Path,
+    suppressions: Option<&Path>,
 ) -> anyhow::Result<(f64, u64, u64)> {
     let pid = service.id().context("ingest-svc exited at once")?;
     let deadline = Instant::now() + READY_TIMEOUT;
@@ -340,6 +438,24 @@ async fn import_against(
             "ingest-svc did not serve within {READY_TIMEOUT:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if let Some(list) = suppressions {
+        let output = Command::new(lmactl)
+            .args(["suppress", "add", "--reason", "opted-out", "--file"])
+            .arg(list)
+            .arg("--ingest-url")
+            .arg(format!("http://{addr}"))
+            .env("LMA_API_KEY", api_key)
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .context("running lmactl suppress add")?;
+        ensure!(
+            output.status.success(),
+            "lmactl suppress add failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let rss_file = std::env::temp_dir().join(format!("lma-bench-lmactl-rss-{pid}"));
     let started = Instant::now();
