@@ -302,6 +302,25 @@ $$;
 ALTER FUNCTION public.prospect_trigram_text(full_name text, email text, job_title text, company_name text, industry text) OWNER TO <migrator>;
 
 --
+-- Name: set_company_suppressed_by(); Type: FUNCTION; Schema: public; Owner: <migrator>
+--
+
+CREATE FUNCTION public.set_company_suppressed_by() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.suppressed_by := (
+        SELECT s.id FROM public.suppression s
+        WHERE s.organization_id = NEW.organization_id AND s.domain = NEW.domain
+          AND s.policy = 'hide');
+    RETURN NEW;
+END
+$$;
+
+
+ALTER FUNCTION public.set_company_suppressed_by() OWNER TO <migrator>;
+
+--
 -- Name: set_company_updated_at(); Type: FUNCTION; Schema: public; Owner: <migrator>
 --
 
@@ -312,10 +331,10 @@ BEGIN
     NEW.updated_at := now();
     -- Keep in step with the company columns prospect_search_def reads.
     IF (NEW.domain, NEW.name, NEW.industry, NEW.min_employees, NEW.max_employees, NEW.revenue,
-        NEW.max_revenue, NEW.city, NEW.state, NEW.country)
+        NEW.max_revenue, NEW.city, NEW.state, NEW.country, NEW.suppressed_by IS NULL)
        IS DISTINCT FROM
        (OLD.domain, OLD.name, OLD.industry, OLD.min_employees, OLD.max_employees, OLD.revenue,
-        OLD.max_revenue, OLD.city, OLD.state, OLD.country) THEN
+        OLD.max_revenue, OLD.city, OLD.state, OLD.country, OLD.suppressed_by IS NULL) THEN
         NEW.profile_updated_at := now();
     ELSE
         NEW.profile_updated_at := coalesce(OLD.profile_updated_at, OLD.updated_at);
@@ -498,6 +517,7 @@ CREATE TABLE public.company (
     profile_updated_at timestamp with time zone DEFAULT now(),
     country_code text,
     max_revenue bigint,
+    suppressed_by bigint,
     CONSTRAINT company_country_code_alpha2 CHECK ((country_code ~ '^[A-Z]{2}$'::text)),
     CONSTRAINT company_domain_format CHECK (((domain)::text ~ '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$'::text)),
     CONSTRAINT company_employees_non_negative CHECK (((min_employees >= 0) AND (max_employees >= 0))),
@@ -554,6 +574,7 @@ CREATE TABLE public.prospect (
     created_at timestamp with time zone DEFAULT now() NOT NULL,
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     country_code text,
+    suppressed_by bigint,
     CONSTRAINT prospect_country_code_alpha2 CHECK ((country_code ~ '^[A-Z]{2}$'::text)),
     CONSTRAINT prospect_custom_fields_object CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
     CONSTRAINT prospect_email_format CHECK (((email)::text ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'::text)),
@@ -611,7 +632,8 @@ CREATE VIEW public.prospect_with_company_def AS
     p.updated_at AS prospect_updated_at,
     c.updated_at AS company_updated_at,
     COALESCE(c.profile_updated_at, c.updated_at) AS company_profile_updated_at,
-    c.max_revenue
+    c.max_revenue,
+    ((p.suppressed_by IS NOT NULL) OR (c.suppressed_by IS NOT NULL)) AS suppressed
    FROM (public.prospect p
      JOIN public.company c ON ((c.id = p.company_id)));
 
@@ -1055,7 +1077,8 @@ CREATE VIEW public.prospect_search_def AS
     GREATEST(d.prospect_updated_at, d.company_profile_updated_at) AS updated_at,
     (((setweight(to_tsvector('simple'::regconfig, d.full_name), 'A'::"char") || setweight(to_tsvector('simple'::regconfig, concat_ws(' '::text, d.company_name, d.company_domain)), 'A'::"char")) || setweight(to_tsvector('simple'::regconfig, concat_ws(' '::text, d.job_title, d.email)), 'B'::"char")) || setweight(to_tsvector('simple'::regconfig, concat_ws(' '::text, d.industry, d.department)), 'C'::"char")) AS search_document,
     public.lower_tags(d.tags) AS search_tags,
-    d.max_revenue
+    d.max_revenue,
+    d.suppressed
    FROM public.prospect_with_company_def d;
 
 
@@ -1095,7 +1118,8 @@ CREATE TABLE public.prospect_search_view (
     updated_at timestamp with time zone,
     search_document tsvector,
     search_tags text[],
-    max_revenue bigint
+    max_revenue bigint,
+    suppressed boolean
 );
 
 
@@ -1507,6 +1531,13 @@ CREATE INDEX company_summary_view_sort_name_idx ON public.company_summary_view U
 
 
 --
+-- Name: company_suppressed_by_idx; Type: INDEX; Schema: public; Owner: <migrator>
+--
+
+CREATE INDEX company_suppressed_by_idx ON public.company USING btree (suppressed_by) WHERE (suppressed_by IS NOT NULL);
+
+
+--
 -- Name: customer_organization_email_idx; Type: INDEX; Schema: public; Owner: <migrator>
 --
 
@@ -1602,6 +1633,13 @@ CREATE INDEX prospect_search_view_trigram_idx ON public.prospect_search_view USI
 --
 
 CREATE INDEX prospect_search_view_updated_idx ON public.prospect_search_view USING btree (organization_id, updated_at DESC, prospect_id DESC);
+
+
+--
+-- Name: prospect_suppressed_by_idx; Type: INDEX; Schema: public; Owner: <migrator>
+--
+
+CREATE INDEX prospect_suppressed_by_idx ON public.prospect USING btree (suppressed_by) WHERE (suppressed_by IS NOT NULL);
 
 
 --
@@ -1728,6 +1766,13 @@ CREATE TRIGGER company_capture_update AFTER UPDATE ON public.company REFERENCING
 
 
 --
+-- Name: company company_set_suppressed_by; Type: TRIGGER; Schema: public; Owner: <migrator>
+--
+
+CREATE TRIGGER company_set_suppressed_by BEFORE INSERT OR UPDATE OF domain ON public.company FOR EACH ROW EXECUTE FUNCTION public.set_company_suppressed_by();
+
+
+--
 -- Name: company company_set_updated_at; Type: TRIGGER; Schema: public; Owner: <migrator>
 --
 
@@ -1793,6 +1838,14 @@ ALTER TABLE ONLY public.company
 
 
 --
+-- Name: company company_suppressed_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.company
+    ADD CONSTRAINT company_suppressed_by_fkey FOREIGN KEY (suppressed_by) REFERENCES public.suppression(id) ON DELETE SET NULL;
+
+
+--
 -- Name: customer customer_organization_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
 --
 
@@ -1814,6 +1867,14 @@ ALTER TABLE ONLY public.privacy_audit
 
 ALTER TABLE ONLY public.prospect
     ADD CONSTRAINT prospect_company_fk FOREIGN KEY (organization_id, company_id) REFERENCES public.company(organization_id, id);
+
+
+--
+-- Name: prospect prospect_suppressed_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.prospect
+    ADD CONSTRAINT prospect_suppressed_by_fkey FOREIGN KEY (suppressed_by) REFERENCES public.suppression(id) ON DELETE SET NULL;
 
 
 --

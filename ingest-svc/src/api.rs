@@ -445,19 +445,23 @@ impl IngestService for IngestApi {
             .into_inner()
             .prospect
             .ok_or_else(|| IngestError::invalid("prospect", "is required"))?;
-        let row = validate::prospect(&record)
+        let mut row = validate::prospect(&record)
             .map_err(|violations| IngestError::invalid_within("prospect", violations))?;
         let verdict = self
             .store
             .screen(caller.organization_id, &[&row])
             .await
             .map_err(IngestError::from)?;
-        if let Some(Some(Verdict::Refuse(field, reason))) = verdict.first() {
-            return Err(IngestError::Suppressed {
-                field: format!("prospect.{field}"),
-                reason: suppression::refusal_reason(*reason),
+        match verdict.first() {
+            Some(Some(Verdict::Refuse(field, reason))) => {
+                return Err(IngestError::Suppressed {
+                    field: format!("prospect.{field}"),
+                    reason: suppression::refusal_reason(*reason),
+                }
+                .into());
             }
-            .into());
+            Some(Some(Verdict::Hide(id))) => row.suppressed_by = Some(*id),
+            _ => {}
         }
         let upserted = self
             .store

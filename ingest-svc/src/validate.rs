@@ -86,6 +86,9 @@ pub struct ProspectRow {
     pub tags: Vec<String>,
     pub custom_fields: serde_json::Value,
     pub company: CompanyRow,
+    /// The suppression entry (policy hide) of the email: set by screening, not by the record,
+    /// so that a prospect whose email moves to or away from a hidden address follows.
+    pub suppressed_by: Option<i64>,
 }
 
 impl ProspectRow {
@@ -382,6 +385,7 @@ pub fn prospect(record: &ProspectRecord) -> Result<ProspectRow, Vec<FieldViolati
             check.violations.extend(violations);
             CompanyRow::default()
         }),
+        suppressed_by: None,
     };
     // A prospect's number without a country of its own is read in its company's.
     let own = stored::country(&mut row.country);

@@ -177,8 +177,8 @@ pub struct SuppressAddArgs {
     #[arg(long = "policy", value_name = "POLICY", default_value = "refuse",
           value_parser = suppression::parse_policy,
           help = format!("What a match does, for every entry without a policy of its own: {} \
-                          (refuse: ingest rejects the row; hide: searches leave it out, which \
-                          the service does not offer yet)", suppression::policy_names()))]
+                          (refuse: ingest rejects the row; hide: the row is kept but searches, \
+                          counts and exports leave it out)", suppression::policy_names()))]
     pub policy: SuppressionPolicy,
 
     #[command(flatten)]

@@ -92,6 +92,7 @@ impl SearchService for SearchApi {
             .page_token_keys
             .for_organization(caller.organization_id);
         let page = PageRequest::prospects(&request, &tokens)?;
+        page.conditions.authorize(&caller, "filter")?;
         let wait = Wait {
             watermarks: Arc::clone(&self.watermarks),
             model: ReadModel::ProspectSearch,
@@ -307,6 +308,7 @@ impl SearchService for SearchApi {
         let deadline = self.deadline(&request);
         let request = request.into_inner();
         let conditions = ProspectConditions::parse(&request.filter.unwrap_or_default(), "filter")?;
+        conditions.authorize(&caller, "filter")?;
         let facets = count::facets(&request.facets)?;
         let facet_limit = count::facet_limit(request.facet_limit)?;
         let wait = Wait {
@@ -350,10 +352,12 @@ impl SearchService for SearchApi {
         let caller = svc_core::auth::caller(&request)?;
         let deadline = self.deadline(&request);
         let request = request.into_inner();
+        let conditions = ProspectConditions::parse(&request.filter.unwrap_or_default(), "filter")?;
+        conditions.authorize(&caller, "filter")?;
         let export = export::Export {
             organization_id: caller.organization_id,
             api_key_id: caller.api_key_id,
-            conditions: ProspectConditions::parse(&request.filter.unwrap_or_default(), "filter")?,
+            conditions,
             wait: Wait {
                 watermarks: Arc::clone(&self.watermarks),
                 model: ReadModel::ProspectSearch,

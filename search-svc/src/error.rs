@@ -15,6 +15,10 @@ pub enum SearchError {
     NotFreshInTime { token: u64, watermark: u64 },
     #[error("{0} not found")]
     NotFound(String),
+    /// The request asks for something the caller's key lacks the scope for (the message names
+    /// the field and the scope).
+    #[error("{0}")]
+    PermissionDenied(String),
     /// Too many `min_token` waits at once, of the caller's key or of the whole service.
     #[error(
         "{whose} already has {limit} searches waiting for min_token, the most allowed; retry \
@@ -57,6 +61,7 @@ impl From<SearchError> for Status {
                 Status::deadline_exceeded(error.to_string())
             }
             SearchError::NotFound(what) => Status::not_found(format!("{what} not found")),
+            SearchError::PermissionDenied(why) => Status::permission_denied(why),
             error @ (SearchError::TooManyWaits { .. } | SearchError::PoolShareInUse { .. }) => {
                 Status::resource_exhausted(error.to_string())
             }

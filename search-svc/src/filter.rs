@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use lma_proto::v1::{CompanyFilter, Int32Range, Int64Range, JobTitleLevel, ProspectFilter};
 use svc_core::error::Violations;
+use svc_core::{Caller, Scope};
 
 use crate::error::SearchError;
 use crate::page_token::TextMode;
@@ -81,6 +82,9 @@ pub struct ProspectConditions {
     tags_all: Vec<String>,
     custom_fields: Option<serde_json::Value>,
     updated_since: Option<SystemTime>,
+    /// Rows hidden by a suppression entry match too (the caller's key must allow it:
+    /// [`ProspectConditions::authorize`]).
+    pub include_suppressed: bool,
 }
 
 /// A company filter, validated and normalized.
@@ -153,8 +157,21 @@ impl ProspectConditions {
                     })
                     .ok()
             }),
+            include_suppressed: filter.include_suppressed,
         };
         violations.finish(conditions).map_err(SearchError::Invalid)
+    }
+
+    /// Whether `caller` may run these conditions: including hidden rows needs the
+    /// privacy.admin scope, as lifting a suppression does. `prefix` is the filter's path.
+    pub fn authorize(&self, caller: &Caller, prefix: &str) -> Result<(), SearchError> {
+        if self.include_suppressed && !caller.has_scope(Scope::PrivacyAdmin) {
+            return Err(SearchError::PermissionDenied(format!(
+                "{prefix}.include_suppressed needs an API key with the {} scope",
+                Scope::PrivacyAdmin.as_str()
+            )));
+        }
+        Ok(())
     }
 
     /// The conditions (organization first) and the free text's score, their values bound to
@@ -166,6 +183,10 @@ impl ProspectConditions {
         text_mode: TextMode,
     ) -> Rendered {
         let mut conditions = vec![format!("organization_id = {}", query.bind(organization_id))];
+        // Hidden rows are few: a filter on the rows the indexes find, no index of its own.
+        if !self.include_suppressed {
+            conditions.push("NOT suppressed".to_owned());
+        }
         let mut any = |conditions: &mut Vec<String>, column: &str, values: &[String]| {
             if !values.is_empty() {
                 conditions.push(format!("{column} = ANY({})", query.bind(values.to_vec())));

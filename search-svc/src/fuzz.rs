@@ -174,13 +174,14 @@ fn prospect_filter() -> impl Strategy<Value = ProspectFilter> {
             texts(),
             prop::collection::hash_map(text(), text(), 0..3),
             prop::option::of((any::<i64>(), any::<i32>())),
+            any::<bool>(),
         ),
     )
         .prop_map(
             |(
                 (query, industries, job_title_levels, departments, company_domains),
                 (countries, states, revenue, employees, company_name_prefix),
-                (tags_any, tags_all, custom_fields, updated_since),
+                (tags_any, tags_all, custom_fields, updated_since, include_suppressed),
             )| ProspectFilter {
                 query,
                 industries,
@@ -198,6 +199,7 @@ fn prospect_filter() -> impl Strategy<Value = ProspectFilter> {
                 custom_fields,
                 updated_since: updated_since
                     .map(|(seconds, nanos)| prost_types::Timestamp { seconds, nanos }),
+                include_suppressed,
             },
         )
 }

@@ -136,7 +136,8 @@ impl<C> PageRequest<C> {
 pub const PROSPECT_COLUMNS: &str = "prospect_id, company_id, salutation, first_name, last_name, \
      full_name, email, job_title, job_title_level, department, city, state, country, tags, \
      custom_fields, company_domain, company_name, industry, min_employees, max_employees, revenue, \
-     max_revenue, formatted_revenue, company_context, external_source, external_id, updated_at";
+     max_revenue, formatted_revenue, company_context, external_source, external_id, updated_at, \
+     suppressed";
 
 /// The columns a company summary is read from (see `rows::company_from_row`).
 pub const COMPANY_COLUMNS: &str = "company_id, domain, name, industry, min_employees, \

@@ -75,6 +75,7 @@ pub fn prospect_from_row(row: &Row) -> Result<ProspectSummary, SearchError> {
         external_source: c.get("external_source")?,
         external_id: c.get("external_id")?,
         updated_at: Some(c.get::<SystemTime>("updated_at")?.into()),
+        suppressed: c.get::<Option<bool>>("suppressed")?.unwrap_or_default(),
     })
 }
 

@@ -154,6 +154,14 @@ fn level(row: &Row, index: usize) -> Result<i32, tokio_postgres::Error> {
     Ok(JobTitleLevel::from_stored(row.try_get::<_, Option<&str>>(index)?).into())
 }
 
+/// An id the database may leave NULL: empty when it does.
+fn optional_id(row: &Row, index: usize) -> Result<String, tokio_postgres::Error> {
+    Ok(row
+        .try_get::<_, Option<i64>>(index)?
+        .map(|id| id.to_string())
+        .unwrap_or_default())
+}
+
 fn object(
     row: &Row,
     index: usize,
@@ -222,6 +230,9 @@ pub static COMPANY: Table<CompanyRow, Company> = Table {
         column!(mobile_phone: TEXT, KeepWhenNull, text),
         column!(external_source: TEXT, Follows("external_id"), same),
         column!(external_id: TEXT, KeepWhenNull, text),
+        // The hide entry of the domain: set by the database (a trigger on insert and on a
+        // domain change, AddSuppressions on stored rows), never by a record.
+        column!(suppressed_by, optional_id => suppressed_by),
         column!(created_at, timestamp => created_at),
         column!(updated_at, timestamp => updated_at),
     ],
@@ -254,6 +265,9 @@ pub static PROSPECT: Table<ProspectRow, Prospect> = Table {
         column!(mobile_phone: TEXT, KeepWhenNull, text),
         column!(tags: TEXT_ARRAY, KeepWhenEmpty, same),
         column!(custom_fields: JSONB, ObjectKeys, object),
+        // The hide entry of the email, as screening found it for this record: every write
+        // states it, so a prospect whose email moves to or away from a hidden address follows.
+        column!(suppressed_by: INT8, Overwrite, optional_id),
         column!(created_at, timestamp => created_at),
         column!(updated_at, timestamp => updated_at),
     ],

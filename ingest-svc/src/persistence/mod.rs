@@ -116,6 +116,7 @@ pub(crate) fn staged(
                 domain: domain.into(),
                 ..company
             },
+            suppressed_by: None,
         },
     }
 }

@@ -223,7 +223,7 @@ impl Store {
             Some(email) => {
                 let entry = suppression::erasure_entry(email);
                 let subject = stored_subject(key.as_ref(), &entry.subject);
-                let ids = write_entries(
+                let written = write_entries(
                     &transaction,
                     organization_id,
                     std::slice::from_ref(&subject),
@@ -231,7 +231,7 @@ impl Store {
                     &mut records,
                 )
                 .await?;
-                let entry_id = ids.get(&subject).copied();
+                let entry_id = written.ids.get(&subject).copied();
                 (
                     subject.0,
                     entry_id.map(|id| (id, entry.reason, entry.policy)),

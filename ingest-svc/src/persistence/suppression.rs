@@ -51,6 +51,30 @@ const UPDATE_ENTRIES: &str = "UPDATE suppression s \
 const DELETE_ENTRY: &str = "DELETE FROM suppression WHERE organization_id = $1 AND id = $2 \
      RETURNING email_hmac, domain, reason, policy";
 
+/// Hides the stored prospects of email hide entries (`$2` normalized emails, `$3` entry ids),
+/// matched lower-cased as `prospect_organization_email_idx` has them; rows already hidden by
+/// the entry are left alone, so a repeated call writes nothing.
+const HIDE_PROSPECTS: &str = "UPDATE prospect p SET suppressed_by = e.id \
+     FROM unnest($2::text[], $3::int8[]) AS e(email, id) \
+     WHERE p.organization_id = $1 AND lower(p.email) = e.email \
+     AND p.suppressed_by IS DISTINCT FROM e.id";
+
+/// Hides the stored companies of domain hide entries (`$2` domains, `$3` entry ids). The rows
+/// are locked in domain order, the order ingest's merges lock companies in, so the two cannot
+/// deadlock.
+const HIDE_COMPANIES: &str = "UPDATE company c SET suppressed_by = h.entry_id \
+     FROM (SELECT c2.id, e.id AS entry_id FROM company c2 \
+           JOIN unnest($2::text[], $3::int8[]) AS e(domain, id) ON c2.domain = e.domain \
+           WHERE c2.organization_id = $1 AND c2.suppressed_by IS DISTINCT FROM e.id \
+           ORDER BY c2.domain FOR UPDATE OF c2) h \
+     WHERE c.id = h.id";
+
+/// Shows again the rows that entries `$2`, now refusing, hid (`*_suppressed_by_idx`).
+const SHOW_PROSPECTS: &str = "UPDATE prospect SET suppressed_by = NULL \
+     WHERE organization_id = $1 AND suppressed_by = ANY($2::int8[])";
+const SHOW_COMPANIES: &str = "UPDATE company SET suppressed_by = NULL \
+     WHERE organization_id = $1 AND suppressed_by = ANY($2::int8[])";
+
 /// What [`suppression_from_row`] reads.
 const ENTRY_COLUMNS: &str =
     "id, email_hmac, domain, reason, reason_text, policy, created_at, updated_at";
@@ -71,7 +95,7 @@ pub(super) static ENTRIES_OF: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The entries that match any of a batch's hashes or domains: at most one per value.
-const MATCHING: &str = "SELECT email_hmac, domain, reason, policy FROM suppression \
+const MATCHING: &str = "SELECT id, email_hmac, domain, reason, policy FROM suppression \
      WHERE organization_id = $1 \
      AND (email_hmac = ANY($2::bytea[]) OR domain = ANY($3::text[]))";
 
@@ -84,6 +108,9 @@ type RowKeys<'a> = (Option<Vec<u8>>, &'a str, Option<String>);
 pub enum Verdict {
     /// Refused: the field that matched, and the entry's reason.
     Refuse(&'static str, Reason),
+    /// Stored hidden by the hide entry of the row's email (the id). A hide entry of a domain
+    /// hides the company instead (a trigger on `company`), so it gives no verdict here.
+    Hide(i64),
 }
 
 fn stored_reason(stored: &str) -> Reason {
@@ -116,10 +143,88 @@ pub(super) fn stored_subject(key: Option<&EmailKey>, subject: &Subject) -> Store
     }
 }
 
+/// What [`write_entries`] did.
+pub(super) struct Written {
+    /// The id of every subject's entry.
+    pub ids: HashMap<StoredSubject, i64>,
+    /// Stored rows hidden or shown again.
+    pub rows: u64,
+}
+
 /// Adds or updates the entries of `subjects` (the stored form of `entries`, in the same order;
 /// the last entry of a value wins) under the organization's suppression lock, which the
-/// caller holds, and gathers their audit records. Returns the id of every subject's entry.
+/// caller holds, and gathers their audit records. Then brings the stored rows in step with the
+/// entries' policies ([`apply_policies`]), in the same transaction.
 pub(super) async fn write_entries(
+    transaction: &tokio_postgres::Transaction<'_>,
+    organization_id: i64,
+    subjects: &[StoredSubject],
+    entries: &[Entry],
+    records: &mut EntryRecords,
+) -> Result<Written, DbError> {
+    let ids = upsert_entries(transaction, organization_id, subjects, entries, records).await?;
+    let rows = apply_policies(transaction, organization_id, subjects, entries, &ids).await?;
+    Ok(Written { ids, rows })
+}
+
+/// Hides the stored rows the hide entries among `entries` match (prospects by email, companies
+/// by domain) and shows again those that entries now refusing had hidden. Returns how many
+/// rows it changed; the capture triggers log each change, so the read models follow by the
+/// transaction's token.
+async fn apply_policies(
+    transaction: &tokio_postgres::Transaction<'_>,
+    organization_id: i64,
+    subjects: &[StoredSubject],
+    entries: &[Entry],
+    ids: &HashMap<StoredSubject, i64>,
+) -> Result<u64, DbError> {
+    // The last entry of a value wins, as in the entries written.
+    let mut last: HashMap<&StoredSubject, &Entry> = HashMap::new();
+    for (subject, entry) in subjects.iter().zip(entries) {
+        last.insert(subject, entry);
+    }
+    let (mut emails, mut email_ids) = (Vec::new(), Vec::new());
+    let (mut domains, mut domain_ids) = (Vec::new(), Vec::new());
+    let mut refusing = Vec::new();
+    for (subject, entry) in last {
+        let Some(&id) = ids.get(subject) else {
+            continue;
+        };
+        match (entry.policy, &entry.subject) {
+            (Policy::Hide, Subject::Email(email)) => {
+                emails.push(email.as_str());
+                email_ids.push(id);
+            }
+            (Policy::Hide, Subject::Domain(domain)) => {
+                domains.push(domain.as_str());
+                domain_ids.push(id);
+            }
+            (Policy::Refuse, _) => refusing.push(id),
+        }
+    }
+    let mut rows = 0;
+    if !emails.is_empty() {
+        rows += transaction
+            .execute(HIDE_PROSPECTS, &[&organization_id, &emails, &email_ids])
+            .await?;
+    }
+    if !domains.is_empty() {
+        rows += transaction
+            .execute(HIDE_COMPANIES, &[&organization_id, &domains, &domain_ids])
+            .await?;
+    }
+    if !refusing.is_empty() {
+        for statement in [SHOW_PROSPECTS, SHOW_COMPANIES] {
+            rows += transaction
+                .execute(statement, &[&organization_id, &refusing])
+                .await?;
+        }
+    }
+    Ok(rows)
+}
+
+/// Inserts or updates the entries; the id of every subject's entry.
+async fn upsert_entries(
     transaction: &tokio_postgres::Transaction<'_>,
     organization_id: i64,
     subjects: &[StoredSubject],
@@ -297,7 +402,7 @@ impl Store {
         let transaction = begin_write(&mut client).await?;
         lock_list(&transaction, organization_id).await?;
         let mut records = EntryRecords::default();
-        let ids = write_entries(
+        let written = write_entries(
             &transaction,
             organization_id,
             &subjects,
@@ -308,7 +413,11 @@ impl Store {
         records
             .write(&transaction, organization_id, api_key_id)
             .await?;
-        let token = consistency_token(&transaction, !records.is_empty()).await?;
+        // Rows hidden again by an unchanged entry (stored by an import that raced with it)
+        // are a write too: the token must wait for them.
+        let wrote = !records.is_empty() || written.rows > 0;
+        let token = consistency_token(&transaction, wrote).await?;
+        let ids = written.ids;
         transaction.commit().await?;
         let ids = subjects
             .iter()
@@ -407,6 +516,7 @@ impl Store {
             let entry = (
                 stored_reason(row.try_get("reason")?),
                 stored_policy(row.try_get("policy")?),
+                row.try_get::<_, i64>("id")?,
             );
             if let Some(hash) = row.try_get::<_, Option<Vec<u8>>>("email_hmac")? {
                 by_hash.insert(hash, entry);
@@ -429,8 +539,13 @@ impl Store {
                         email_domain.as_ref().and_then(|d| by_domain.get(d)),
                     ),
                 ];
-                matches.into_iter().find_map(|(field, entry)| match entry {
-                    Some((reason, Policy::Refuse)) => Some(Verdict::Refuse(field, *reason)),
+                // A refusal wins over hiding: nothing of the row is written.
+                let refused = matches.iter().find_map(|(field, entry)| match entry {
+                    Some((reason, Policy::Refuse, _)) => Some(Verdict::Refuse(field, *reason)),
+                    _ => None,
+                });
+                refused.or(match matches[0].1 {
+                    Some((_, Policy::Hide, id)) => Some(Verdict::Hide(*id)),
                     _ => None,
                 })
             })
@@ -447,9 +562,13 @@ impl Store {
         let verdicts = self.screen(organization_id, &records).await?;
         let mut kept = Vec::with_capacity(rows.len());
         let mut refused = Vec::new();
-        for (row, verdict) in rows.into_iter().zip(verdicts) {
+        for (mut row, verdict) in rows.into_iter().zip(verdicts) {
             match verdict {
                 None => kept.push(row),
+                Some(Verdict::Hide(id)) => {
+                    row.record.suppressed_by = Some(id);
+                    kept.push(row);
+                }
                 Some(Verdict::Refuse(field, reason)) => refused.push(RowError {
                     row: row.row,
                     external_id: row.record.external_id.clone(),

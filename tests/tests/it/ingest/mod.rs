@@ -5,6 +5,7 @@ mod bad_input;
 mod bulk;
 mod cancel;
 mod csv_files;
+mod hidden_suppression;
 mod lmactl_import;
 mod person_data;
 mod revenue_ranges;

@@ -212,8 +212,9 @@ async fn privacy_needs_its_own_scope_and_names_bad_fields() {
     assert!(status.message().contains("privacy.admin"));
 
     let mut privacy = privacy_client(&app, &app.tenant.api_key).await;
-    let mut hide = entry(Subject::Domain("acme.com".into()), SuppressionReason::Other);
-    hide.policy = SuppressionPolicy::Hide.into();
+    // A policy is required (REFUSE or HIDE; HIDE is tested in hidden_suppression.rs).
+    let mut no_policy = entry(Subject::Domain("acme.com".into()), SuppressionReason::Other);
+    no_policy.policy = SuppressionPolicy::Unspecified.into();
     let status = privacy
         .add_suppressions(AddSuppressionsRequest {
             entries: vec![
@@ -225,7 +226,7 @@ async fn privacy_needs_its_own_scope_and_names_bad_fields() {
                     Subject::Email("not an email".into()),
                     SuppressionReason::Erased,
                 ),
-                hide,
+                no_policy,
             ],
         })
         .await
