@@ -499,9 +499,10 @@ mod tests {
         );
         assert!(sql.create_staging.contains("min_employees int4"));
         assert_eq!(sql.copy_new_prospects.types[0], Type::INT8);
-        // The organization, the company's id and the prospect's written columns.
+        // The organization, the company's id and the prospect's written columns (with
+        // suppressed_by).
         assert!(
-            sql.upsert_prospect.contains("$22)"),
+            sql.upsert_prospect.contains("$23)"),
             "{}",
             sql.upsert_prospect
         );
