@@ -224,7 +224,7 @@ fn suppression_file(
         }
         let record = record?;
         let email = record.get(email_column).unwrap_or_default();
-        if index as u64 % every == 0 && email.contains('@') {
+        if (index as u64).is_multiple_of(every) && email.contains('@') {
             emails.push(email.to_owned());
         }
     }
