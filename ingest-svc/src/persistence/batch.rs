@@ -24,10 +24,10 @@ use super::identity::{self, EMAIL_OF_ANOTHER_PROSPECT, Found};
 use super::sql::{Copy, SQL};
 use super::store::consistency_token;
 use super::{BatchOutcome, StagedRow};
-use crate::validate::ProspectRow;
-use lma_proto::v1::RowError;
 use crate::abort::Abort;
 use crate::validate::CompanyRow;
+use crate::validate::ProspectRow;
+use lma_proto::v1::RowError;
 
 /// Most companies one import remembers: enough for the files people send, and a bound on
 /// the memory of the largest.
@@ -170,7 +170,9 @@ pub(super) const PROSPECT_IDENTITY: &[&str] = &[
 pub(super) fn is_duplicate(error: &tokio_postgres::Error, constraints: &[&str]) -> bool {
     error.as_db_error().is_some_and(|db| {
         db.code() == &SqlState::UNIQUE_VIOLATION
-            && db.constraint().is_some_and(|name| constraints.contains(&name))
+            && db
+                .constraint()
+                .is_some_and(|name| constraints.contains(&name))
     })
 }
 
@@ -300,7 +302,10 @@ async fn prepare_part(
 
     let ids = &ids;
     let company_id = |record: &ProspectRow| ids.get(record.company.domain.as_str()).copied();
-    if rows.iter().any(|staged| company_id(&staged.record).is_none()) {
+    if rows
+        .iter()
+        .any(|staged| company_id(&staged.record).is_none())
+    {
         return Ok(Prepared::Vanished);
     }
     let records: Vec<&ProspectRow> = rows.iter().map(|staged| &staged.record).collect();
@@ -344,15 +349,14 @@ async fn prepare_part(
         .persons
         .iter()
         .map(|person| {
-            let of_person: Vec<&StagedRow> = person.rows.iter().map(|&index| &rows[index]).collect();
+            let of_person: Vec<&StagedRow> =
+                person.rows.iter().map(|&index| &rows[index]).collect();
             identity::fold(&of_person)
         })
         .collect();
     let mut persons: Vec<(i64, Option<i64>, &ProspectRow)> = Vec::with_capacity(folded.len());
     for (person, folded) in resolution.persons.iter().zip(&folded) {
-        let record = folded
-            .as_ref()
-            .unwrap_or(&rows[person.rows[0]].record);
+        let record = folded.as_ref().unwrap_or(&rows[person.rows[0]].record);
         let Some(company) = company_id(record) else {
             return Ok(Prepared::Vanished);
         };
@@ -416,7 +420,11 @@ async fn prepare_part(
         .iter()
         .flat_map(|person| {
             let skip = usize::from(person.target.is_none());
-            person.rows.iter().skip(skip).map(|&index| &rows[index].record)
+            person
+                .rows
+                .iter()
+                .skip(skip)
+                .map(|&index| &rows[index].record)
         })
         .collect();
     if !to_link.is_empty() {

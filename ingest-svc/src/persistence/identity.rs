@@ -9,8 +9,8 @@
 
 use std::collections::HashMap;
 
-use super::columns::{Merge, Table};
 use super::StagedRow;
+use super::columns::{Merge, Table};
 use crate::validate::ProspectRow;
 
 /// The reason of a record refused because its link and its email name different people
@@ -86,12 +86,13 @@ pub fn resolve(rows: &[&ProspectRow], found: &[Found]) -> Resolution {
     }
     let mut resolution = Resolution::default();
     for (members, target) in groups.into_iter().zip(targets) {
-        let (kept, refused): (Vec<usize>, Vec<usize>) = members
-            .into_iter()
-            .partition(|&index| match found_of(index).linked {
-                Some(linked) => Some(linked) == target,
-                None => true,
-            });
+        let (kept, refused): (Vec<usize>, Vec<usize>) =
+            members
+                .into_iter()
+                .partition(|&index| match found_of(index).linked {
+                    Some(linked) => Some(linked) == target,
+                    None => true,
+                });
         resolution.refused.extend(refused);
         if !kept.is_empty() {
             resolution.persons.push(Person { target, rows: kept });
@@ -120,7 +121,11 @@ pub fn fold(rows: &[&StagedRow]) -> Option<ProspectRow> {
 
 /// Folds `later` into `earlier` by the merge rules of `table`.
 pub fn fold_into<R, M>(table: &Table<R, M>, earlier: &mut R, later: &R) {
-    let given = |name: &str| table.write_of(name).is_some_and(|write| (write.given)(later));
+    let given = |name: &str| {
+        table
+            .write_of(name)
+            .is_some_and(|write| (write.given)(later))
+    };
     for (name, write) in table.written() {
         let taken = match write.merge {
             Merge::Key => false,
@@ -164,8 +169,14 @@ mod tests {
         assert_eq!(
             resolution.persons,
             [
-                Person { target: None, rows: vec![0, 1] },
-                Person { target: None, rows: vec![2] }
+                Person {
+                    target: None,
+                    rows: vec![0, 1]
+                },
+                Person {
+                    target: None,
+                    rows: vec![2]
+                }
             ]
         );
         assert!(resolution.refused.is_empty());
@@ -189,8 +200,14 @@ mod tests {
         assert_eq!(
             resolution.persons,
             [
-                Person { target: Some(7), rows: vec![0] },
-                Person { target: Some(9), rows: vec![2] }
+                Person {
+                    target: Some(7),
+                    rows: vec![0]
+                },
+                Person {
+                    target: Some(9),
+                    rows: vec![2]
+                }
             ]
         );
         assert_eq!(resolution.refused, [1]);
@@ -204,7 +221,10 @@ mod tests {
         let resolution = resolve(&records, &[found(Some(5), None), found(Some(5), Some(5))]);
         assert_eq!(
             resolution.persons,
-            [Person { target: Some(5), rows: vec![1] }]
+            [Person {
+                target: Some(5),
+                rows: vec![1]
+            }]
         );
         assert_eq!(resolution.refused, [0]);
     }

@@ -10,8 +10,8 @@ use svc_core::db::{DbOperation, PooledClient};
 use tokio_postgres::error::SqlState;
 
 use super::batch::{Attempt, ImportMemory, PROSPECT_IDENTITY, try_write_part};
-use super::retry::Retry;
 use super::identity::EMAIL_OF_ANOTHER_PROSPECT;
+use super::retry::Retry;
 use super::store::{Store, UpsertError};
 use super::{BatchOutcome, StagedRow};
 use crate::abort::Abort;

@@ -288,9 +288,7 @@ impl Store {
             )
             .await?
             // The prospect the record resolved to was deleted since the look-up: look again.
-            .ok_or_else(|| {
-                DbError::Conflict("the prospect was deleted meanwhile".to_owned())
-            })?;
+            .ok_or_else(|| DbError::Conflict("the prospect was deleted meanwhile".to_owned()))?;
         let prospect = prospect_from_row(&stored)?;
         transaction.commit().await?;
         Ok(Some(UpsertedProspect {
