@@ -412,14 +412,15 @@ async fn prepare_part(
         outcome.inserted = count(0)?;
         outcome.updated = count(1)?;
     }
-    // Every written row's key links to its person: the database linked each new prospect's
-    // own key; the other keys (rows folded into another, records from a new source matched by
-    // email) are linked here.
+    // Every written row's key links to its person. The database linked each inserted
+    // prospect's own key; the other keys (rows folded into another, records from a new source
+    // matched by email, and under a merge a new person another writer inserted first) are
+    // linked here.
     let to_link: Vec<&ProspectRow> = resolution
         .persons
         .iter()
         .flat_map(|person| {
-            let skip = usize::from(person.target.is_none());
+            let skip = usize::from(optimistic);
             person
                 .rows
                 .iter()

@@ -360,11 +360,12 @@ impl Statements {
             unnest_keys(&COMPANY, 2)
         );
         // Each staged prospect names the prospect it resolved to (by its source link, else by
-        // its email; `target_id`), or none for a new person. New ones are inserted plainly (no
-        // speculative insertion), resolved ones the merge would change are updated by id, and
-        // unchanged ones are left alone (neither written nor locked). A person another writer
-        // inserts meanwhile makes the plain insert fail on a unique index, and the part is
-        // retried; a resolved prospect deleted meanwhile is counted, and the part retried.
+        // its email; `target_id`), or none for a new person. Resolved ones the merge would
+        // change are updated by id, unchanged ones are left alone (neither written nor locked),
+        // and new ones are inserted in email order. A person another writer inserted since the
+        // look-up (the same address from a concurrent import or another part of this batch) is
+        // merged into by its email, by the same rules, rather than failing the part. A resolved
+        // prospect deleted meanwhile is counted, and the part retried.
         let merge_prospects = format!(
             "WITH looked_up AS MATERIALIZED (
                  SELECT s.*,
@@ -375,20 +376,24 @@ impl Statements {
                  FROM ingest_prospect_stage s
                  LEFT JOIN prospect {p} ON {p}.organization_id = $1 AND {p}.id = s.target_id),
              inserted AS (
-                 INSERT INTO prospect (organization_id, {}, {prospect_list})
+                 INSERT INTO prospect AS {p} (organization_id, {}, {prospect_list})
                  SELECT $1, {}, {prospect_list} FROM looked_up WHERE stored_as = 'new'
                  ORDER BY lower(email)
-                 RETURNING 1),
+                 ON CONFLICT (organization_id, lower(email)) {}
+                 RETURNING (xmax = 0) AS inserted),
              updated AS (
                  UPDATE prospect AS {p} SET {}
                  FROM looked_up s
                  WHERE s.stored_as = 'changed' AND {p}.organization_id = $1 AND {p}.id = s.target_id
                  RETURNING 1)
-             SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM updated),
+             SELECT (SELECT count(*) FILTER (WHERE inserted) FROM inserted),
+                    (SELECT count(*) FROM updated)
+                        + (SELECT count(*) FILTER (WHERE NOT inserted) FROM inserted),
                     (SELECT count(*) FROM looked_up WHERE stored_as = 'vanished')",
             changes_nothing(&prospect_all, p, "s"),
             COMPANY_ID.0,
             COMPANY_ID.0,
+            merge_clause(&prospect_all, p),
             update_set(&prospect_all, p, "s"),
         );
         let resolve_prospects = format!(

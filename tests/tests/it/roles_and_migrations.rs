@@ -202,7 +202,10 @@ async fn the_identity_migration_merges_prospects_of_one_address() {
         .await
         .expect("data before V15");
 
-    client.batch_execute(&migration_file(15)).await.expect("V15");
+    client
+        .batch_execute(&migration_file(15))
+        .await
+        .expect("V15");
 
     let people: i64 = client
         .query_one(
@@ -228,9 +231,21 @@ async fn the_identity_migration_merges_prospects_of_one_address() {
         .expect("Ann");
     assert_eq!(rows.len(), 2, "Ann once in each organization");
     for ann in &rows {
-        assert_eq!(ann.get::<_, &str>(1), "sf", "the lowest id survives with its key");
-        assert_eq!(ann.get::<_, Option<&str>>(2), Some("Ann"), "kept where the newer is empty");
-        assert_eq!(ann.get::<_, Option<&str>>(3), Some("CEO"), "the newer value");
+        assert_eq!(
+            ann.get::<_, &str>(1),
+            "sf",
+            "the lowest id survives with its key"
+        );
+        assert_eq!(
+            ann.get::<_, Option<&str>>(2),
+            Some("Ann"),
+            "kept where the newer is empty"
+        );
+        assert_eq!(
+            ann.get::<_, Option<&str>>(3),
+            Some("CEO"),
+            "the newer value"
+        );
         assert_eq!(ann.get::<_, Option<&str>>(4), Some("+14155552671"));
         assert_eq!(ann.get::<_, Vec<String>>(5), ["sf"]);
         assert_eq!(
@@ -238,7 +253,11 @@ async fn the_identity_migration_merges_prospects_of_one_address() {
             r#"{"tier": "silver", "owner": "kim"}"#,
             "custom fields merged key by key"
         );
-        assert_eq!(ann.get::<_, &str>(7), "apollo/a-1,sf/s-1", "every source's link");
+        assert_eq!(
+            ann.get::<_, &str>(7),
+            "apollo/a-1,sf/s-1",
+            "every source's link"
+        );
     }
     let links: i64 = client
         .query_one("SELECT count(*) FROM prospect_source_link", &[])
@@ -255,7 +274,10 @@ async fn the_identity_migration_merges_prospects_of_one_address() {
         .await
         .expect("change_log")
         .get(0);
-    assert_eq!(deleted, 2, "the merged-away prospects are logged for refresh-svc");
+    assert_eq!(
+        deleted, 2,
+        "the merged-away prospects are logged for refresh-svc"
+    );
     let duplicate = client
         .execute(
             "INSERT INTO prospect (organization_id, company_id, external_source, external_id, email)
