@@ -373,7 +373,7 @@ async fn prepare_part(
             |(company_id, _, record), values| {
                 values.push(&organization_id);
                 values.push(company_id);
-                values.extend(PROSPECT.written().map(|(_, write)| (write.value)(*record)));
+                values.extend(PROSPECT.written().map(|(_, write)| (write.value)(record)));
             },
         )
         .await
@@ -385,7 +385,7 @@ async fn prepare_part(
             |(company_id, target, record), values| {
                 values.push(company_id);
                 values.push(target);
-                values.extend(PROSPECT.written().map(|(_, write)| (write.value)(*record)));
+                values.extend(PROSPECT.written().map(|(_, write)| (write.value)(record)));
             },
         )
         .await
