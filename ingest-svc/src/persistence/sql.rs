@@ -396,15 +396,14 @@ impl Statements {
             merge_clause(&prospect_all, p),
             update_set(&prospect_all, p, "s"),
         );
-        let resolve_prospects = format!(
-            "SELECT l.prospect_id, o.id
+        let resolve_prospects = "SELECT l.prospect_id, o.id
              FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY
                   AS k(external_source, external_id, email, n)
              LEFT JOIN prospect_source_link l ON l.organization_id = $1
                   AND l.external_source = k.external_source AND l.external_id = k.external_id
              LEFT JOIN prospect o ON o.organization_id = $1 AND lower(o.email) = lower(k.email)
              ORDER BY k.n"
-        );
+            .to_owned();
         let link_keys = "INSERT INTO prospect_source_link \
              (organization_id, external_source, external_id, prospect_id) \
              SELECT $1, k.external_source, k.external_id, o.id \

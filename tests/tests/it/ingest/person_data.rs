@@ -359,7 +359,7 @@ async fn export_returns_every_prospect_legacy_row_and_entry_of_the_address() {
         .map(ToString::to_string)
         .collect();
     audited.sort_unstable();
-    assert_eq!(audited, [person_id.clone()]);
+    assert_eq!(audited, std::slice::from_ref(&person_id));
     assert_eq!(records[0].get::<_, Vec<i64>>(1).len(), 1);
     assert!(records[0].get::<_, bool>(2), "the person by hash");
     assert!(records[1].get::<_, Vec<i64>>(0).is_empty());
@@ -418,7 +418,7 @@ async fn erasure_leaves_no_trace_once_refreshed_and_keeps_the_person_out_of_impo
     )
     .await
     .expect("ErasePerson");
-    assert_eq!(erased.prospect_ids, [person_id.clone()]);
+    assert_eq!(erased.prospect_ids, std::slice::from_ref(&person_id));
     assert_eq!(erased.legacy_customers_erased, 1);
     assert!(!erased.suppression_id.is_empty());
     assert!(!erased.consistency_token.is_empty());
@@ -512,7 +512,7 @@ async fn erasure_leaves_no_trace_once_refreshed_and_keeps_the_person_out_of_impo
         .map(ToString::to_string)
         .collect();
     audited.sort_unstable();
-    assert_eq!(audited, [person_id.clone()]);
+    assert_eq!(audited, std::slice::from_ref(&person_id));
     assert_eq!(record.get::<_, i32>(1), 1);
     assert_eq!(record.get::<_, String>(2), erased.suppression_id);
     assert_eq!(record.get::<_, i32>(3), 32);
@@ -549,7 +549,7 @@ async fn erasure_by_prospect_id_takes_every_prospect_with_its_address() {
     let erased = erase(&mut privacy, Person::ProspectId(person_id.clone()))
         .await
         .expect("ErasePerson by prospect id");
-    assert_eq!(erased.prospect_ids, [person_id.clone()]);
+    assert_eq!(erased.prospect_ids, std::slice::from_ref(&person_id));
     assert_eq!(
         count_in(
             &app.db,
