@@ -254,6 +254,23 @@ $$;
 ALTER FUNCTION public.format_revenue(revenue bigint, max_revenue bigint) OWNER TO <migrator>;
 
 --
+-- Name: link_new_prospects(); Type: FUNCTION; Schema: public; Owner: <migrator>
+--
+
+CREATE FUNCTION public.link_new_prospects() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO public.prospect_source_link (organization_id, external_source, external_id, prospect_id)
+    SELECT organization_id, external_source, external_id, id FROM new_rows;
+    RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION public.link_new_prospects() OWNER TO <migrator>;
+
+--
 -- Name: lower_tags(text[]); Type: FUNCTION; Schema: public; Owner: <migrator>
 --
 
@@ -1126,6 +1143,21 @@ CREATE TABLE public.prospect_search_view (
 ALTER TABLE public.prospect_search_view OWNER TO lma_refresh;
 
 --
+-- Name: prospect_source_link; Type: TABLE; Schema: public; Owner: <migrator>
+--
+
+CREATE TABLE public.prospect_source_link (
+    organization_id bigint NOT NULL,
+    external_source character varying(100) NOT NULL,
+    external_id character varying(200) NOT NULL,
+    prospect_id bigint NOT NULL,
+    linked_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+ALTER TABLE public.prospect_source_link OWNER TO <migrator>;
+
+--
 -- Name: read_model_organization_state; Type: TABLE; Schema: public; Owner: <migrator>
 --
 
@@ -1407,6 +1439,14 @@ ALTER TABLE ONLY public.prospect_search_view
 
 
 --
+-- Name: prospect_source_link prospect_source_link_pkey; Type: CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.prospect_source_link
+    ADD CONSTRAINT prospect_source_link_pkey PRIMARY KEY (organization_id, external_source, external_id);
+
+
+--
 -- Name: read_model_organization_state read_model_organization_state_pkey; Type: CONSTRAINT; Schema: public; Owner: <migrator>
 --
 
@@ -1573,10 +1613,10 @@ CREATE INDEX prospect_company_idx ON public.prospect USING btree (company_id, id
 
 
 --
--- Name: prospect_organization_email_idx; Type: INDEX; Schema: public; Owner: <migrator>
+-- Name: prospect_organization_email_unique; Type: INDEX; Schema: public; Owner: <migrator>
 --
 
-CREATE INDEX prospect_organization_email_idx ON public.prospect USING btree (organization_id, lower((email)::text));
+CREATE UNIQUE INDEX prospect_organization_email_unique ON public.prospect USING btree (organization_id, lower((email)::text));
 
 
 --
@@ -1633,6 +1673,13 @@ CREATE INDEX prospect_search_view_trigram_idx ON public.prospect_search_view USI
 --
 
 CREATE INDEX prospect_search_view_updated_idx ON public.prospect_search_view USING btree (organization_id, updated_at DESC, prospect_id DESC);
+
+
+--
+-- Name: prospect_source_link_prospect_idx; Type: INDEX; Schema: public; Owner: <migrator>
+--
+
+CREATE INDEX prospect_source_link_prospect_idx ON public.prospect_source_link USING btree (prospect_id);
 
 
 --
@@ -1815,6 +1862,13 @@ CREATE TRIGGER prospect_capture_update AFTER UPDATE ON public.prospect REFERENCI
 
 
 --
+-- Name: prospect prospect_link_insert; Type: TRIGGER; Schema: public; Owner: <migrator>
+--
+
+CREATE TRIGGER prospect_link_insert AFTER INSERT ON public.prospect REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.link_new_prospects();
+
+
+--
 -- Name: prospect prospect_set_updated_at; Type: TRIGGER; Schema: public; Owner: <migrator>
 --
 
@@ -1867,6 +1921,14 @@ ALTER TABLE ONLY public.privacy_audit
 
 ALTER TABLE ONLY public.prospect
     ADD CONSTRAINT prospect_company_fk FOREIGN KEY (organization_id, company_id) REFERENCES public.company(organization_id, id);
+
+
+--
+-- Name: prospect_source_link prospect_source_link_prospect_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.prospect_source_link
+    ADD CONSTRAINT prospect_source_link_prospect_id_fkey FOREIGN KEY (prospect_id) REFERENCES public.prospect(id) ON DELETE CASCADE;
 
 
 --
@@ -2087,6 +2149,13 @@ GRANT SELECT ON TABLE public.prospect_search_def TO lma_refresh;
 --
 
 GRANT SELECT ON TABLE public.prospect_search_view TO lma_search;
+
+
+--
+-- Name: TABLE prospect_source_link; Type: ACL; Schema: public; Owner: <migrator>
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.prospect_source_link TO lma_ingest;
 
 
 --

@@ -27,7 +27,7 @@ use crate::abort::Abort;
 use crate::csv_import::upload::{ChunkReader, Upload};
 use crate::csv_import::{self, CsvOptions, RowsRead};
 use crate::error::IngestError;
-use crate::persistence::{BatchOptions, DeleteCompanyOutcome, Store, Verdict};
+use crate::persistence::{BatchOptions, DeleteCompanyOutcome, Store, UpsertError, Verdict};
 use crate::pipeline::{self, Input, Intake, Target};
 use crate::{legacy, suppression, validate};
 
@@ -467,7 +467,13 @@ impl IngestService for IngestApi {
             .store
             .upsert_prospect(caller.organization_id, &row)
             .await
-            .map_err(IngestError::from)?;
+            .map_err(|error| match error {
+                UpsertError::EmailOfAnotherProspect => IngestError::IdentityConflict {
+                    field: "prospect.email".to_owned(),
+                    reason: error.to_string(),
+                },
+                UpsertError::Db(error) => IngestError::Db(error),
+            })?;
         tracing::info!(
             prospect_id = %upserted.prospect.id,
             outcome = ?upserted.outcome,

@@ -39,6 +39,10 @@ pub enum IngestError {
     /// A suppression entry refuses the record (a single write; bulk writes report a row error).
     #[error("{field}: {reason}")]
     Suppressed { field: String, reason: String },
+    /// The record's source link names one prospect and its email belongs to another (a single
+    /// write; bulk writes report a row error).
+    #[error("{field}: {reason}")]
+    IdentityConflict { field: String, reason: String },
     #[error("making a suppression secret: {0}")]
     Secret(getrandom::Error),
     #[error(transparent)]
@@ -85,6 +89,9 @@ impl From<IngestError> for Status {
             }
             // The organization's data forbids the write, not the request's form.
             IngestError::Suppressed { field, reason } => {
+                Status::failed_precondition(format!("{field}: {reason}"))
+            }
+            IngestError::IdentityConflict { field, reason } => {
                 Status::failed_precondition(format!("{field}: {reason}"))
             }
             IngestError::Secret(error) => svc_core::error::internal("ingest-svc", &error),

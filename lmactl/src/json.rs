@@ -53,6 +53,11 @@ fn prospect(p: &Prospect) -> Value {
         "custom_fields": sorted(&p.custom_fields),
         "created_at": time(p.created_at),
         "updated_at": time(p.updated_at),
+        "source_links": p.source_links.iter().map(|link| json!({
+            "external_source": link.external_source,
+            "external_id": link.external_id,
+            "linked_at": time(link.linked_at),
+        })).collect::<Vec<_>>(),
         "company": p.company.as_ref().map(company),
     })
 }

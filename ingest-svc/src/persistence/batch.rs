@@ -19,12 +19,15 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
-use super::columns::{COMPANY, Merge, PROSPECT};
+use super::columns::{COMPANY, PROSPECT};
+use super::identity::{self, EMAIL_OF_ANOTHER_PROSPECT, Found};
 use super::sql::{Copy, SQL};
 use super::store::consistency_token;
 use super::{BatchOutcome, StagedRow};
 use crate::abort::Abort;
 use crate::validate::CompanyRow;
+use crate::validate::ProspectRow;
+use lma_proto::v1::RowError;
 
 /// Most companies one import remembers: enough for the files people send, and a bound on
 /// the memory of the largest.
@@ -99,8 +102,9 @@ fn fingerprint(company: &CompanyRow) -> u64 {
 pub(super) enum Attempt {
     Written(BatchOutcome),
     /// A company the part's prospects belong to was deleted after the company merge left it
-    /// unchanged; the transaction was not committed.
-    CompanyVanished,
+    /// unchanged, or a prospect its rows resolved to was deleted; the transaction was not
+    /// committed.
+    Vanished,
     /// Rows of the table taken to be new were stored already; the transaction was not
     /// committed, and the part is to be merged.
     MetStoredRows(Stored),
@@ -128,7 +132,7 @@ pub(super) async fn try_write_part(
     let (mut outcome, learned) = match prepared {
         Prepared::Part(outcome, learned) => (outcome, learned),
         // Never lose rows silently: roll back and write the part again.
-        Prepared::CompanyVanished => return Ok(Attempt::CompanyVanished),
+        Prepared::Vanished => return Ok(Attempt::Vanished),
         Prepared::MetStoredRows(table) => return Ok(Attempt::MetStoredRows(table)),
     };
     let token = consistency_token(&transaction, outcome.wrote()).await?;
@@ -141,27 +145,6 @@ pub(super) async fn try_write_part(
     Ok(Attempt::Written(outcome))
 }
 
-/// Folds `later` into `earlier` by the merge rules of [`COMPANY`].
-fn fold_company(earlier: &mut CompanyRow, later: &CompanyRow) {
-    let given = |name: &str| {
-        COMPANY
-            .write_of(name)
-            .is_some_and(|write| (write.given)(later))
-    };
-    for (name, write) in COMPANY.written() {
-        let taken = match write.merge {
-            Merge::Key => false,
-            Merge::Overwrite | Merge::ObjectKeys => true,
-            Merge::KeepWhenNull | Merge::KeepWhenEmpty => (write.given)(later),
-            Merge::PairWith(other) => given(name) || given(other),
-            Merge::Follows(other) => given(other),
-        };
-        if taken {
-            (write.take)(earlier, later);
-        }
-    }
-}
-
 /// The part's companies, one per domain, in domain order (the lock order of the merge, so
 /// concurrent imports with overlapping domains cannot deadlock on company rows).
 fn companies_of(rows: &[StagedRow]) -> BTreeMap<&str, CompanyRow> {
@@ -169,7 +152,7 @@ fn companies_of(rows: &[StagedRow]) -> BTreeMap<&str, CompanyRow> {
     for staged in rows {
         let company = &staged.record.company;
         match companies.get_mut(company.domain.as_str()) {
-            Some(earlier) => fold_company(earlier, company),
+            Some(earlier) => identity::fold_into(&COMPANY, earlier, company),
             None => {
                 companies.insert(company.domain.as_str(), company.clone());
             }
@@ -181,22 +164,36 @@ fn companies_of(rows: &[StagedRow]) -> BTreeMap<&str, CompanyRow> {
 /// Companies a part learned: domain, id, fingerprint.
 type Learned = Vec<(Box<str>, i64, u64)>;
 
-/// Whether `error` is a duplicate of `constraint`: the optimistic insert met a stored row.
-fn is_duplicate(error: &tokio_postgres::Error, constraint: &str) -> bool {
+/// The unique constraints a stored prospect makes a new one fail on: its own key, its email
+/// (one person per address) and a source link of its key (inserted by a trigger with every
+/// prospect). An optimistic insert that fails on one met a stored person; a merge's plain
+/// insert that fails on one met a person another writer inserted meanwhile.
+pub(super) const PROSPECT_IDENTITY: &[&str] = &[
+    "prospect_external_id_unique",
+    "prospect_organization_email_unique",
+    "prospect_source_link_pkey",
+];
+
+/// Whether `error` is a duplicate of one of `constraints`: the optimistic insert met a stored
+/// row.
+pub(super) fn is_duplicate(error: &tokio_postgres::Error, constraints: &[&str]) -> bool {
     error.as_db_error().is_some_and(|db| {
-        db.code() == &SqlState::UNIQUE_VIOLATION && db.constraint() == Some(constraint)
+        db.code() == &SqlState::UNIQUE_VIOLATION
+            && db
+                .constraint()
+                .is_some_and(|name| constraints.contains(&name))
     })
 }
 
-/// What an optimistic statement met: `None` when it failed on a duplicate of `constraint`
+/// What an optimistic statement met: `None` when it failed on a duplicate of `constraints`
 /// (a stored row); the transaction is then aborted and the part is to be merged instead.
 async fn unless_duplicate<T>(
-    constraint: &str,
+    constraints: &[&str],
     optimistic: impl std::future::Future<Output = Result<T, tokio_postgres::Error>>,
 ) -> Result<Option<T>, DbError> {
     match optimistic.await {
         Ok(value) => Ok(Some(value)),
-        Err(error) if is_duplicate(&error, constraint) => Ok(None),
+        Err(error) if is_duplicate(&error, constraints) => Ok(None),
         Err(error) => Err(error.into()),
     }
 }
@@ -205,22 +202,20 @@ async fn unless_duplicate<T>(
 enum Prepared {
     /// Written, not committed: the outcome and the companies learned.
     Part(BatchOutcome, Learned),
-    /// A company of the part vanished meanwhile.
-    CompanyVanished,
+    /// A company of the part, or a prospect its rows resolved to, vanished meanwhile.
+    Vanished,
     /// Rows of the table taken to be new were stored already.
     MetStoredRows(Stored),
 }
 
 /// Everything of a part's transaction but its commit.
 ///
-/// Until an import meets a stored row of a table its rows of that table are taken to be new
-/// and inserted as they are:
+/// Until an import meets a stored row its rows are taken to be new and inserted as they are:
 /// companies with one plain `INSERT ... RETURNING`, prospects with a binary COPY straight into
 /// `prospect`. That needs no look-up, which is what a large import's stale table statistics
-/// make expensive. When such an insert meets a stored row (a file imported again, rows another
-/// writer stored, a company of an earlier file), the attempt ends ([`Prepared::MetStoredRows`])
-/// and the part is written again, that table's rows staged and merged, each looked up by its
-/// key. (A savepoint would save
+/// make expensive. When such an insert meets a stored row (a file imported again, or rows
+/// another writer stored), the attempt ends ([`Prepared::MetStoredRows`]) and the part is
+/// written again, staged and merged, each row looked up by its key. (A savepoint would save
 /// the redo, but rows written under one carry a transaction id above the consistency token.)
 async fn prepare_part(
     transaction: &Transaction<'_>,
@@ -229,6 +224,7 @@ async fn prepare_part(
     mirror: bool,
     memory: &ImportMemory,
 ) -> Result<Prepared, DbError> {
+    let optimistic = memory.optimistic(Stored::Prospects);
     let mut outcome = BatchOutcome::default();
     transaction.batch_execute(&SQL.create_staging).await?;
     let companies = companies_of(rows);
@@ -259,7 +255,7 @@ async fn prepare_part(
         .await?;
         let written = if memory.optimistic(Stored::Companies) {
             let inserted = unless_duplicate(
-                "company_domain_unique",
+                &["company_domain_unique"],
                 transaction.query(SQL.insert_companies.as_str(), &[&organization_id]),
             )
             .await?;
@@ -308,67 +304,157 @@ async fn prepare_part(
         for (domain, _, print) in &to_merge {
             match ids.get(domain) {
                 Some(id) => learned.push((Box::from(*domain), *id, *print)),
-                None => return Ok(Prepared::CompanyVanished),
+                None => return Ok(Prepared::Vanished),
             }
         }
     }
 
-    // The part's prospects with their company ids, in key order (the lock order of the
-    // inserts, so concurrent imports of the same new prospects cannot deadlock).
-    let mut prospects: Vec<(i64, &StagedRow)> = Vec::with_capacity(rows.len());
-    for staged in rows {
-        match ids.get(staged.record.company.domain.as_str()) {
-            Some(id) => prospects.push((*id, staged)),
-            None => return Ok(Prepared::CompanyVanished),
-        }
+    let ids = &ids;
+    let company_id = |record: &ProspectRow| ids.get(record.company.domain.as_str()).copied();
+    if rows
+        .iter()
+        .any(|staged| company_id(&staged.record).is_none())
+    {
+        return Ok(Prepared::Vanished);
     }
-    prospects.sort_unstable_by(|(_, a), (_, b)| a.record.key().cmp(&b.record.key()));
-    // Rows taken to be new go straight into `prospect`, with their organization; others are
-    // staged for the merge.
-    let optimistic = memory.optimistic(Stored::Prospects);
-    let (copy, organization) = if optimistic {
-        (&SQL.copy_new_prospects, Some(&organization_id))
+    let records: Vec<&ProspectRow> = rows.iter().map(|staged| &staged.record).collect();
+    // Taken to be new, no row is stored, so each email is a new person; a stored one makes the
+    // COPY fail on a unique index and the part is merged instead.
+    let resolution = if optimistic {
+        identity::resolve(&records, &[])
     } else {
-        (&SQL.copy_prospect_stage, None)
+        let (sources, external_ids): (Vec<&str>, Vec<&str>) =
+            records.iter().map(|record| record.key()).unzip();
+        let emails: Vec<&str> = records.iter().map(|record| record.email.as_str()).collect();
+        let found = transaction
+            .query(
+                SQL.resolve_prospects.as_str(),
+                &[&organization_id, &sources, &external_ids, &emails],
+            )
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(Found {
+                    linked: row.try_get(0)?,
+                    owner: row.try_get(1)?,
+                })
+            })
+            .collect::<Result<Vec<_>, DbError>>()?;
+        identity::resolve(&records, &found)
     };
-    let copied = copy_in(
-        transaction,
-        copy,
-        &prospects,
-        |&(ref company_id, staged), values| {
-            values.extend(organization.map(|id| id as &(dyn ToSql + Sync)));
-            values.push(company_id);
-            values.extend(
-                PROSPECT
-                    .written()
-                    .map(|(_, write)| (write.value)(&staged.record)),
-            );
-        },
-    );
+    for &index in &resolution.refused {
+        let staged = &rows[index];
+        outcome.rejected_records += 1;
+        outcome.rejected.push(RowError {
+            row: staged.row,
+            external_id: staged.record.external_id.clone(),
+            field: "email".to_owned(),
+            reason: EMAIL_OF_ANOTHER_PROSPECT.to_owned(),
+        });
+    }
+    // One row per person (its rows folded), in email order: the lock order of the inserts on
+    // the email index, so concurrent imports of the same new people cannot deadlock on it.
+    let folded: Vec<Option<ProspectRow>> = resolution
+        .persons
+        .iter()
+        .map(|person| {
+            let of_person: Vec<&StagedRow> =
+                person.rows.iter().map(|&index| &rows[index]).collect();
+            identity::fold(&of_person)
+        })
+        .collect();
+    let mut persons: Vec<(i64, Option<i64>, &ProspectRow)> = Vec::with_capacity(folded.len());
+    for (person, folded) in resolution.persons.iter().zip(&folded) {
+        let record = folded.as_ref().unwrap_or(&rows[person.rows[0]].record);
+        let Some(company) = company_id(record) else {
+            return Ok(Prepared::Vanished);
+        };
+        persons.push((company, person.target, record));
+    }
+    persons.sort_unstable_by(|(_, _, a), (_, _, b)| a.email.cmp(&b.email));
+    // Rows taken to be new go straight into `prospect`, with their organization; others are
+    // staged for the merge with the prospect each resolved to.
+    let copied = if optimistic {
+        copy_in(
+            transaction,
+            &SQL.copy_new_prospects,
+            &persons,
+            |(company_id, _, record), values| {
+                values.push(&organization_id);
+                values.push(company_id);
+                values.extend(PROSPECT.written().map(|(_, write)| (write.value)(record)));
+            },
+        )
+        .await
+    } else {
+        copy_in(
+            transaction,
+            &SQL.copy_prospect_stage,
+            &persons,
+            |(company_id, target, record), values| {
+                values.push(company_id);
+                values.push(target);
+                values.extend(PROSPECT.written().map(|(_, write)| (write.value)(record)));
+            },
+        )
+        .await
+    };
     if optimistic {
-        if unless_duplicate("prospect_external_id_unique", copied)
+        if unless_duplicate(PROSPECT_IDENTITY, async { copied })
             .await?
             .is_none()
         {
             return Ok(Prepared::MetStoredRows(Stored::Prospects));
         }
-        outcome.inserted = prospects.len() as u64;
+        outcome.inserted = persons.len() as u64;
     } else {
-        copied.await?;
+        copied?;
         let merged = transaction
             .query_one(SQL.merge_prospects.as_str(), &[&organization_id])
             .await?;
         let count = |index: usize| -> Result<u64, DbError> {
             Ok(merged.try_get::<_, i64>(index)?.max(0) as u64)
         };
+        if count(2)? > 0 {
+            return Ok(Prepared::Vanished);
+        }
         outcome.inserted = count(0)?;
         outcome.updated = count(1)?;
     }
-    outcome.unchanged = rows.len() as u64 - outcome.inserted - outcome.updated;
+    // Every written row's key links to its person. The database linked each inserted
+    // prospect's own key; the other keys (rows folded into another, records from a new source
+    // matched by email, and under a merge a new person another writer inserted first) are
+    // linked here.
+    let to_link: Vec<&ProspectRow> = resolution
+        .persons
+        .iter()
+        .flat_map(|person| {
+            let skip = usize::from(optimistic);
+            person
+                .rows
+                .iter()
+                .skip(skip)
+                .map(|&index| &rows[index].record)
+        })
+        .collect();
+    if !to_link.is_empty() {
+        let (sources, external_ids): (Vec<&str>, Vec<&str>) =
+            to_link.iter().map(|record| record.key()).unzip();
+        let emails: Vec<&str> = to_link.iter().map(|record| record.email.as_str()).collect();
+        transaction
+            .execute(
+                SQL.link_keys.as_str(),
+                &[&organization_id, &sources, &external_ids, &emails],
+            )
+            .await?;
+    }
+    let written_rows = rows.len() as u64 - outcome.rejected_records;
+    outcome.unchanged = written_rows - outcome.inserted - outcome.updated;
     if outcome.wrote() && mirror {
-        let (sources, external_ids): (Vec<&str>, Vec<&str>) = prospects
+        let (sources, external_ids): (Vec<&str>, Vec<&str>) = resolution
+            .persons
             .iter()
-            .map(|(_, staged)| staged.record.key())
+            .flat_map(|person| person.rows.iter().map(|&index| rows[index].record.key()))
             .unzip();
         transaction
             .execute(

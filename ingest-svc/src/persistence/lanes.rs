@@ -9,9 +9,10 @@ use svc_core::DbError;
 use svc_core::db::{DbOperation, PooledClient};
 use tokio_postgres::error::SqlState;
 
-use super::batch::{Attempt, ImportMemory, try_write_part};
+use super::batch::{Attempt, ImportMemory, PROSPECT_IDENTITY, try_write_part};
+use super::identity::EMAIL_OF_ANOTHER_PROSPECT;
 use super::retry::Retry;
-use super::store::Store;
+use super::store::{Store, UpsertError};
 use super::{BatchOutcome, StagedRow};
 use crate::abort::Abort;
 
@@ -64,11 +65,14 @@ enum PartWrite {
 }
 
 /// Whether a plain insert of a prospect the part had found missing met one that another writer
-/// inserted meanwhile: written again, the part merges into that row instead.
+/// inserted meanwhile (the same key, or the same email: the same person from another part or
+/// import): written again, the part merges into that row instead. Never a row fault.
 fn is_concurrent_insert(error: &DbError) -> bool {
     error.db_error().is_some_and(|db| {
         db.code() == &SqlState::UNIQUE_VIOLATION
-            && db.constraint() == Some("prospect_external_id_unique")
+            && db
+                .constraint()
+                .is_some_and(|name| PROSPECT_IDENTITY.contains(&name))
     })
 }
 
@@ -229,7 +233,7 @@ impl Store {
             let conflict = match attempted.await {
                 Ok(Attempt::Written(outcome)) => return Ok(PartWrite::Written(outcome)),
                 Ok(Attempt::Aborted) => return Ok(PartWrite::Aborted),
-                Ok(Attempt::CompanyVanished) => None,
+                Ok(Attempt::Vanished) => None,
                 // Not a conflict: written again at once, merged.
                 Ok(Attempt::MetStoredRows(table)) => {
                     memory.met_stored(table);
@@ -252,13 +256,13 @@ impl Store {
             }
             let why: &(dyn std::fmt::Display + Sync) = match &conflict {
                 Some(error) => error,
-                None => &"a company of the batch was deleted meanwhile",
+                None => &"a company or prospect of the batch was deleted meanwhile",
             };
             if !retry.again(why).await {
                 return Err(match conflict {
                     Some(error) => error,
                     None => DbError::Conflict(format!(
-                        "companies of the batch were deleted during {} attempts",
+                        "companies or prospects of the batch were deleted during {} attempts",
                         retry.attempts()
                     )),
                 });
@@ -296,7 +300,16 @@ impl Store {
                     }
                     outcome.consistency_token = Some(upserted.consistency_token);
                 }
-                Err(error) if is_row_fault(&error) => {
+                Err(UpsertError::EmailOfAnotherProspect) => {
+                    outcome.rejected_records += 1;
+                    outcome.rejected.push(RowError {
+                        row: staged.row,
+                        external_id: staged.record.external_id.clone(),
+                        field: "email".to_owned(),
+                        reason: EMAIL_OF_ANOTHER_PROSPECT.to_owned(),
+                    });
+                }
+                Err(UpsertError::Db(error)) if is_row_fault(&error) => {
                     outcome.rejected_records += 1;
                     outcome.rejected.push(RowError {
                         row: staged.row,
@@ -305,7 +318,7 @@ impl Store {
                         reason: crate::error::row_reason(error),
                     });
                 }
-                Err(error) => return Err(error),
+                Err(UpsertError::Db(error)) => return Err(error),
             }
         }
         Ok(outcome)

@@ -7,6 +7,7 @@
 mod audit;
 mod batch;
 mod columns;
+mod identity;
 mod lanes;
 mod person;
 mod retry;
@@ -18,7 +19,7 @@ use lma_proto::v1::RowError;
 
 pub use batch::ImportMemory;
 pub use lanes::BatchOptions;
-pub use store::{DeleteCompanyOutcome, Store};
+pub use store::{DeleteCompanyOutcome, Store, UpsertError};
 pub use suppression::Verdict;
 
 use crate::validate::ProspectRow;

@@ -2,8 +2,9 @@
 //! discloses (prospects, legacy `customer` rows, suppression entries) and what ErasePerson
 //! deletes, each in one transaction with its audit record.
 //!
-//! Identity is what the schema has today: a prospect is keyed by its source, so one person
-//! may be several prospects with the same address, and all of them are the person.
+//! A person is one prospect per address ([`super::identity`]); its source links go with it
+//! (`ON DELETE CASCADE`). The reads and deletes still take every prospect of the address, so
+//! they hold whatever the schema allows.
 
 use std::collections::HashMap;
 

@@ -29,17 +29,27 @@ pub struct Statements {
     pub company_ids: String,
     /// Binary COPY of prospects, all taken to be new, straight into `prospect`.
     pub copy_new_prospects: Copy,
-    /// Binary COPY of prospects into their staging table.
+    /// Binary COPY of prospects into their staging table, each with the prospect it resolved
+    /// to (`target_id`, NULL for a new person).
     pub copy_prospect_stage: Copy,
-    /// Merges the staged prospects; counts of inserted and updated rows.
+    /// Merges the staged prospects into their resolved prospects, inserting the new ones;
+    /// counts of inserted and updated prospects, and of resolved prospects that vanished.
     pub merge_prospects: String,
+    /// The identity of records: for the keys `$2`, `$3` and emails `$4`, in order, the
+    /// prospect each key's source link names and the prospect holding each email.
+    pub resolve_prospects: String,
+    /// Links the keys `$2`, `$3` to the prospects holding the emails `$4`; a key already
+    /// linked keeps its link.
+    pub link_keys: String,
     pub upsert_company: String,
-    pub upsert_prospect: String,
+    /// Inserts one new prospect (its own key is linked by the database); its id.
+    pub insert_prospect: String,
+    /// Merges one record into the prospect of id `$last`; its id when that changed it.
+    pub update_prospect: String,
     pub company_id_by_domain: String,
-    pub prospect_id_by_key: String,
     pub select_company: String,
     pub select_prospect: String,
-    /// Dual ingestion of the prospects with the keys `$2`, `$3`, ...
+    /// Dual ingestion of the prospects the keys `$2`, `$3` are linked to.
     pub mirror_keys_to_customer: String,
     /// Dual ingestion of one prospect by id (`$2`).
     pub mirror_prospect_to_customer: String,
@@ -61,9 +71,19 @@ pub struct Statements {
 }
 
 /// Whether a prospect `p` has the email `$2` (normalized, so lower case): compared lower-cased,
-/// as the index `prospect_organization_email_idx` has it, so rows stored before emails were
-/// normalized match too.
+/// as the unique index `prospect_organization_email_unique` has it, so rows stored before emails
+/// were normalized match too.
 const PROSPECT_HAS_EMAIL: &str = "p.organization_id = $1 AND lower(p.email) = $2";
+
+/// A prospect `p`'s source links, oldest first, as three arrays (NULL when it has none): read
+/// after the prospect's and its company's columns ([`super::store::prospect_from_row`]).
+const JOIN_LINKS_OF_P: &str = "LEFT JOIN LATERAL (SELECT \
+     array_agg(l.external_source ORDER BY l.linked_at, l.external_source, l.external_id) AS sources, \
+     array_agg(l.external_id ORDER BY l.linked_at, l.external_source, l.external_id) AS ids, \
+     array_agg(l.linked_at ORDER BY l.linked_at, l.external_source, l.external_id) AS linked_at \
+     FROM prospect_source_link l \
+     WHERE l.organization_id = p.organization_id AND l.prospect_id = p.id) links ON true";
+const LINKS_OF_P: &str = "links.sources, links.ids, links.linked_at";
 
 /// Whether a `customer` row has the email `$2`: legacy values are dirty, so trimmed and
 /// compared case-insensitively (the index `customer_organization_email_idx`).
@@ -166,6 +186,15 @@ fn stored_and_merged(
         }
     }
     (stored_columns, set)
+}
+
+/// `name = <merge>, ...` of an UPDATE of the stored row `stored` by the row `incoming`.
+fn update_set(columns: &[(&'static str, Merge)], stored: &str, incoming: &str) -> String {
+    let (_, set) = stored_and_merged(columns, stored, incoming);
+    set.iter()
+        .map(|(name, expression)| format!("{name} = {expression}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `ON CONFLICT ... DO UPDATE SET <merge> WHERE <stored row differs from the merge>`: a merge
@@ -276,7 +305,10 @@ impl Statements {
             .written()
             .map(|(name, write)| (name, write.sql_type.clone()))
             .collect();
-        let prospect_stage = written(prospect_typed.clone(), &[(COMPANY_ID.0, Type::INT8)]);
+        let prospect_stage = written(
+            prospect_typed.clone(),
+            &[(COMPANY_ID.0, Type::INT8), ("target_id", Type::INT8)],
+        );
         // A JIT compilation takes longer than a batch's statements run: the tables'
         // statistics, which lag behind a large import, can make them look costly enough.
         // The session's force_custom_plan would plan the foreign-key checks (saved plans that
@@ -327,40 +359,59 @@ impl Statements {
              (SELECT * FROM {})",
             unnest_keys(&COMPANY, 2)
         );
-        // Each staged prospect is looked up: new ones are inserted plainly (no speculative
-        // insertion), stored ones the merge would change go through `ON CONFLICT`, and
-        // unchanged ones are left alone (neither written nor locked). A row another writer
-        // inserts meanwhile makes the plain insert fail on the key, and the part is retried.
+        // Each staged prospect names the prospect it resolved to (by its source link, else by
+        // its email; `target_id`), or none for a new person. Resolved ones the merge would
+        // change are updated by id, unchanged ones are left alone (neither written nor locked),
+        // and new ones are inserted in email order. A person another writer inserted since the
+        // look-up (the same address from a concurrent import or another part of this batch) is
+        // merged into by its email, by the same rules, rather than failing the part. A resolved
+        // prospect deleted meanwhile is counted, and the part retried.
         let merge_prospects = format!(
             "WITH looked_up AS MATERIALIZED (
                  SELECT s.*,
-                        CASE WHEN {p}.id IS NULL THEN 'new'
+                        CASE WHEN s.target_id IS NULL THEN 'new'
+                             WHEN {p}.id IS NULL THEN 'vanished'
                              WHEN {} THEN 'unchanged'
                              ELSE 'changed' END AS stored_as
                  FROM ingest_prospect_stage s
-                 LEFT JOIN prospect {p} ON {p}.organization_id = $1 AND {}),
+                 LEFT JOIN prospect {p} ON {p}.organization_id = $1 AND {p}.id = s.target_id),
              inserted AS (
-                 INSERT INTO prospect (organization_id, {}, {prospect_list})
-                 SELECT $1, {}, {prospect_list} FROM looked_up WHERE stored_as = 'new'
-                 ORDER BY {prospect_key}
-                 RETURNING 1),
-             merged AS (
                  INSERT INTO prospect AS {p} (organization_id, {}, {prospect_list})
-                 SELECT $1, {}, {prospect_list} FROM looked_up WHERE stored_as = 'changed'
-                 ORDER BY {prospect_key}
-                 ON CONFLICT (organization_id, {prospect_key}) {}
-                 RETURNING (xmax = 0) AS inserted)
-             SELECT (SELECT count(*) FROM inserted) + count(*) FILTER (WHERE inserted),
-                    count(*) FILTER (WHERE NOT inserted)
-             FROM merged",
+                 SELECT $1, {}, {prospect_list} FROM looked_up WHERE stored_as = 'new'
+                 ORDER BY lower(email)
+                 ON CONFLICT (organization_id, lower(email)) {}
+                 RETURNING (xmax = 0) AS inserted),
+             updated AS (
+                 UPDATE prospect AS {p} SET {}
+                 FROM looked_up s
+                 WHERE s.stored_as = 'changed' AND {p}.organization_id = $1 AND {p}.id = s.target_id
+                 RETURNING 1)
+             SELECT (SELECT count(*) FILTER (WHERE inserted) FROM inserted),
+                    (SELECT count(*) FROM updated)
+                        + (SELECT count(*) FILTER (WHERE NOT inserted) FROM inserted),
+                    (SELECT count(*) FROM looked_up WHERE stored_as = 'vanished')",
             changes_nothing(&prospect_all, p, "s"),
-            key_matches(&PROSPECT, "s"),
-            COMPANY_ID.0,
-            COMPANY_ID.0,
             COMPANY_ID.0,
             COMPANY_ID.0,
             merge_clause(&prospect_all, p),
+            update_set(&prospect_all, p, "s"),
         );
+        let resolve_prospects = "SELECT l.prospect_id, o.id
+             FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY
+                  AS k(external_source, external_id, email, n)
+             LEFT JOIN prospect_source_link l ON l.organization_id = $1
+                  AND l.external_source = k.external_source AND l.external_id = k.external_id
+             LEFT JOIN prospect o ON o.organization_id = $1 AND lower(o.email) = lower(k.email)
+             ORDER BY k.n"
+            .to_owned();
+        let link_keys = "INSERT INTO prospect_source_link \
+             (organization_id, external_source, external_id, prospect_id) \
+             SELECT $1, k.external_source, k.external_id, o.id \
+             FROM unnest($2::text[], $3::text[], $4::text[]) AS k(external_source, external_id, email) \
+             JOIN prospect o ON o.organization_id = $1 AND lower(o.email) = lower(k.email) \
+             ORDER BY 2, 3 \
+             ON CONFLICT (organization_id, external_source, external_id) DO NOTHING"
+            .to_owned();
 
         let upsert_company = format!(
             "INSERT INTO company AS {c} (organization_id, {company_list}) VALUES ($1, {}) \
@@ -369,14 +420,31 @@ impl Statements {
             parameters(2, company_columns.len()),
             merge_clause(&company, c),
         );
-        let upsert_prospect = format!(
-            "INSERT INTO prospect AS {p} (organization_id, {}, {prospect_list}) \
-             VALUES ($1, $2, {}) \
-             ON CONFLICT (organization_id, {prospect_key}) {} \
-             RETURNING id, (xmax = 0) AS inserted",
+        let insert_prospect = format!(
+            "INSERT INTO prospect (organization_id, {}, {prospect_list}) VALUES ($1, $2, {}) \
+             RETURNING id",
             COMPANY_ID.0,
             parameters(3, prospect_columns.len()),
-            merge_clause(&prospect_all, p),
+        );
+        let target = 3 + prospect_columns.len();
+        let update_prospect = format!(
+            "UPDATE prospect AS {p} SET {} \
+             FROM (SELECT $2::int8 AS {}, {}) AS s \
+             WHERE {p}.organization_id = $1 AND {p}.id = ${target} AND NOT ({}) \
+             RETURNING {p}.id",
+            update_set(&prospect_all, p, "s"),
+            COMPANY_ID.0,
+            PROSPECT
+                .written()
+                .enumerate()
+                .map(|(offset, (name, write))| format!(
+                    "${}::{} AS {name}",
+                    3 + offset,
+                    type_name(&write.sql_type)
+                ))
+                .collect::<Vec<_>>()
+                .join(", "),
+            changes_nothing(&prospect_all, p, "s"),
         );
         let by_key = |table_name: &str, key: &[&str]| {
             format!(
@@ -399,24 +467,28 @@ impl Statements {
             copy_new_prospects: Copy::new("prospect", &new_prospect),
             copy_prospect_stage: Copy::new("ingest_prospect_stage", &prospect_stage),
             merge_prospects,
+            resolve_prospects,
+            link_keys,
             upsert_company,
-            upsert_prospect,
+            insert_prospect,
+            update_prospect,
             company_id_by_domain: by_key(COMPANY.name, COMPANY.key),
-            prospect_id_by_key: by_key(PROSPECT.name, PROSPECT.key),
             select_company: format!(
                 "SELECT {} FROM company {c} WHERE {c}.organization_id = $1 AND {c}.id = $2",
                 select_list(&COMPANY)
             ),
             select_prospect: format!(
-                "SELECT {}, {} FROM prospect {p} JOIN company {c} ON {c}.id = {p}.{} \
-                 WHERE {p}.organization_id = $1 AND {p}.id = $2",
+                "SELECT {}, {}, {LINKS_OF_P} FROM prospect {p} JOIN company {c} ON {c}.id = {p}.{} \
+                 {JOIN_LINKS_OF_P} WHERE {p}.organization_id = $1 AND {p}.id = $2",
                 select_list(&PROSPECT),
                 select_list(&COMPANY),
                 COMPANY_ID.0,
             ),
+            // The mirror is the person's: one `customer` row under the prospect's own key.
             mirror_keys_to_customer: CUSTOMER.mirror(&format!(
-                "p.organization_id = $1 AND ({}) IN (SELECT * FROM {})",
-                list(PROSPECT.key, |key| format!("p.{key}")),
+                "p.organization_id = $1 AND p.id IN (SELECT l.prospect_id \
+                 FROM prospect_source_link l WHERE l.organization_id = $1 \
+                 AND (l.external_source, l.external_id) IN (SELECT * FROM {}))",
                 unnest_keys(&PROSPECT, 2)
             )),
             mirror_prospect_to_customer: CUSTOMER.mirror("p.organization_id = $1 AND p.id = $2"),
@@ -433,8 +505,8 @@ impl Statements {
                 unnest_keys(&PROSPECT, 2)
             ),
             select_prospects_by_email: format!(
-                "SELECT {}, {} FROM prospect {p} JOIN company {c} ON {c}.id = {p}.{} \
-                 WHERE {PROSPECT_HAS_EMAIL} ORDER BY {p}.id",
+                "SELECT {}, {}, {LINKS_OF_P} FROM prospect {p} JOIN company {c} ON {c}.id = {p}.{} \
+                 {JOIN_LINKS_OF_P} WHERE {PROSPECT_HAS_EMAIL} ORDER BY {p}.id",
                 select_list(&PROSPECT),
                 select_list(&COMPANY),
                 COMPANY_ID.0,
@@ -502,9 +574,9 @@ mod tests {
         // The organization, the company's id and the prospect's written columns (with
         // suppressed_by).
         assert!(
-            sql.upsert_prospect.contains("$23)"),
+            sql.insert_prospect.contains("$23)"),
             "{}",
-            sql.upsert_prospect
+            sql.insert_prospect
         );
         // The organization and the company's written columns (with country_code and
         // max_revenue), no more.

@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use deadpool_postgres::GenericClient;
-use lma_proto::v1::{Company, Prospect, ProspectRecord, WriteOutcome};
+use lma_proto::v1::{Company, Prospect, ProspectRecord, SourceLink, WriteOutcome};
 use svc_core::{DbError, Pool};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, Row};
 
+use super::batch::{PROSPECT_IDENTITY, is_duplicate};
 use super::columns::{COMPANY, CUSTOMER, PROSPECT};
 use super::retry;
 use super::sql::SQL;
@@ -30,6 +31,16 @@ pub struct UpsertedProspect {
     pub outcome: WriteOutcome,
     pub company_outcome: WriteOutcome,
     pub consistency_token: String,
+}
+
+/// Why an UpsertProspect stored nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum UpsertError {
+    /// The record's source link names one prospect and its email belongs to another.
+    #[error("{}", super::identity::EMAIL_OF_ANOTHER_PROSPECT)]
+    EmailOfAnotherProspect,
+    #[error(transparent)]
+    Db(#[from] DbError),
 }
 
 /// What an UpsertCompany stored.
@@ -161,12 +172,13 @@ impl Store {
         self.dual_ingest
     }
 
-    /// Merges a prospect and its company in one transaction.
+    /// Merges a prospect and its company in one transaction, into the prospect its source
+    /// link names, else the one with its email, else a new one ([`super::identity`]).
     pub async fn upsert_prospect(
         &self,
         organization_id: i64,
         row: &ProspectRow,
-    ) -> Result<UpsertedProspect, DbError> {
+    ) -> Result<UpsertedProspect, UpsertError> {
         self.upsert_prospect_mirrored(organization_id, row, self.dual_ingest)
             .await
     }
@@ -177,40 +189,87 @@ impl Store {
         organization_id: i64,
         row: &ProspectRow,
         mirror: bool,
-    ) -> Result<UpsertedProspect, DbError> {
-        retry::on_conflict("upsert_prospect", || {
+    ) -> Result<UpsertedProspect, UpsertError> {
+        let upserted = retry::on_conflict("upsert_prospect", || {
             self.try_upsert_prospect(organization_id, row, mirror)
         })
-        .await
+        .await;
+        match upserted {
+            Ok(Some(upserted)) => Ok(upserted),
+            Ok(None) => Err(UpsertError::EmailOfAnotherProspect),
+            Err(error) => Err(UpsertError::Db(error)),
+        }
     }
 
+    /// One attempt; `None` when the record's link and email name different prospects.
     async fn try_upsert_prospect(
         &self,
         organization_id: i64,
         row: &ProspectRow,
         mirror: bool,
-    ) -> Result<UpsertedProspect, DbError> {
+    ) -> Result<Option<UpsertedProspect>, DbError> {
         let mut client = self.pool.get().await?;
         let transaction = begin_write(&mut client).await?;
         let (company_id, company_outcome) =
             upsert_company(&transaction, organization_id, &row.company).await?;
+        let found = transaction
+            .query_one(
+                SQL.resolve_prospects.as_str(),
+                &[
+                    &organization_id,
+                    &[row.external_source.as_str()].as_slice(),
+                    &[row.external_id.as_str()].as_slice(),
+                    &[row.email.as_str()].as_slice(),
+                ],
+            )
+            .await?;
+        let (linked, owner): (Option<i64>, Option<i64>) = (found.try_get(0)?, found.try_get(1)?);
+        let target = match (linked, owner) {
+            (Some(linked), Some(owner)) if linked != owner => return Ok(None),
+            (Some(linked), _) => Some(linked),
+            (None, owner) => owner,
+        };
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&organization_id, &company_id];
         params.extend(PROSPECT.written().map(|(_, write)| (write.value)(row)));
-        let (prospect_id, outcome) = match transaction
-            .query_opt(SQL.upsert_prospect.as_str(), &params)
-            .await?
-        {
-            Some(written) => (written.try_get::<_, i64>(0)?, outcome_of(&written)?),
-            None => {
-                let existing = transaction
-                    .query_one(
-                        SQL.prospect_id_by_key.as_str(),
-                        &[&organization_id, &row.external_source, &row.external_id],
-                    )
-                    .await?;
-                (existing.try_get(0)?, WriteOutcome::Unchanged)
+        let written = match &target {
+            None => transaction
+                .query_one(SQL.insert_prospect.as_str(), &params)
+                .await
+                .map(|inserted| Some((inserted, WriteOutcome::Inserted))),
+            Some(target) => {
+                params.push(target);
+                transaction
+                    .query_opt(SQL.update_prospect.as_str(), &params)
+                    .await
+                    .map(|updated| updated.map(|updated| (updated, WriteOutcome::Updated)))
             }
         };
+        let (prospect_id, outcome) = match written {
+            Ok(Some((written, outcome))) => (written.try_get::<_, i64>(0)?, outcome),
+            Ok(None) => (target.unwrap_or_default(), WriteOutcome::Unchanged),
+            // The same person stored by another writer since the look-up: look again.
+            Err(error) if is_duplicate(&error, PROSPECT_IDENTITY) => {
+                return Err(DbError::Conflict(
+                    "another writer stored the same person meanwhile".to_owned(),
+                ));
+            }
+            Err(error) => return Err(error.into()),
+        };
+        // A record from a new source matched by its email: its key links to the person. (A new
+        // prospect's own key is linked by the database.)
+        if linked.is_none() && target.is_some() {
+            transaction
+                .execute(
+                    SQL.link_keys.as_str(),
+                    &[
+                        &organization_id,
+                        &[row.external_source.as_str()].as_slice(),
+                        &[row.external_id.as_str()].as_slice(),
+                        &[row.email.as_str()].as_slice(),
+                    ],
+                )
+                .await?;
+        }
         let wrote =
             outcome != WriteOutcome::Unchanged || company_outcome != WriteOutcome::Unchanged;
         if wrote && mirror {
@@ -223,19 +282,21 @@ impl Store {
         }
         let consistency_token = consistency_token(&transaction, wrote).await?;
         let stored = transaction
-            .query_one(
+            .query_opt(
                 SQL.select_prospect.as_str(),
                 &[&organization_id, &prospect_id],
             )
-            .await?;
+            .await?
+            // The prospect the record resolved to was deleted since the look-up: look again.
+            .ok_or_else(|| DbError::Conflict("the prospect was deleted meanwhile".to_owned()))?;
         let prospect = prospect_from_row(&stored)?;
         transaction.commit().await?;
-        Ok(UpsertedProspect {
+        Ok(Some(UpsertedProspect {
             prospect,
             outcome,
             company_outcome,
             consistency_token,
-        })
+        }))
     }
 
     pub async fn get_prospect(
@@ -502,6 +563,22 @@ pub(super) fn prospect_from_row(row: &Row) -> Result<Prospect, DbError> {
     let company = company_from_row(row, PROSPECT.columns.len())?;
     prospect.company_id.clone_from(&company.id);
     prospect.company = Some(company);
+    // The source links follow, as three arrays (none: NULL).
+    let links = PROSPECT.columns.len() + COMPANY.columns.len();
+    let sources: Vec<String> = row.try_get::<_, Option<_>>(links)?.unwrap_or_default();
+    let ids: Vec<String> = row.try_get::<_, Option<_>>(links + 1)?.unwrap_or_default();
+    let linked_at: Vec<std::time::SystemTime> =
+        row.try_get::<_, Option<_>>(links + 2)?.unwrap_or_default();
+    prospect.source_links = sources
+        .into_iter()
+        .zip(ids)
+        .zip(linked_at)
+        .map(|((external_source, external_id), linked_at)| SourceLink {
+            external_source,
+            external_id,
+            linked_at: Some(linked_at.into()),
+        })
+        .collect();
     Ok(prospect)
 }
 

@@ -144,6 +144,173 @@ async fn an_empty_database_has_no_schema_version() {
     );
 }
 
+/// The text of migration `version`.
+fn migration_file(version: u32) -> String {
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let prefix = format!("V{version}__");
+    let entry = std::fs::read_dir(&migrations)
+        .expect("migrations/")
+        .filter_map(Result::ok)
+        .find(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no migration {prefix}"));
+    std::fs::read_to_string(entry.path()).expect("a migration")
+}
+
+/// Applies migrations 1 to `last` to an empty database, as the runner would.
+async fn migrate_up_to(client: &tokio_postgres::Client, last: u32) {
+    // What the runner creates (V7 grants on it).
+    client
+        .batch_execute("CREATE TABLE refinery_schema_history (version integer PRIMARY KEY)")
+        .await
+        .expect("refinery_schema_history");
+    for version in 1..=last {
+        client
+            .batch_execute(&migration_file(version))
+            .await
+            .unwrap_or_else(|error| panic!("V{version}: {error}"));
+    }
+}
+
+/// V15 (person identity) on a database holding the same person twice (two sources, the address
+/// in two cases) and someone else: one prospect per address survives, the lowest id, holding
+/// every source's link and each column's most recently updated value; the other is deleted
+/// (and logged, so refresh-svc removes it), and a second prospect of an address is refused.
+#[tokio::test]
+async fn the_identity_migration_merges_prospects_of_one_address() {
+    let db = TestDatabase::create_empty().await;
+    let client = db.connect().await;
+    migrate_up_to(&client, 14).await;
+    client
+        .batch_execute(
+            "INSERT INTO organization (name) VALUES ('acme'), ('other');
+             INSERT INTO company (organization_id, domain, name)
+             SELECT id, 'acme.com', 'Acme' FROM organization;
+             INSERT INTO prospect (organization_id, company_id, external_source, external_id,
+                                   email, first_name, job_title, phone, tags, custom_fields,
+                                   updated_at)
+             SELECT c.organization_id, c.id, v.source, v.id, v.email, v.first_name, v.title,
+                    v.phone, v.tags, v.fields, v.updated_at
+             FROM company c, (VALUES
+                 ('sf', 's-1', 'ann@acme.com', 'Ann', 'CTO', NULL, '{sf}'::text[],
+                  '{\"tier\": \"gold\", \"owner\": \"kim\"}'::jsonb, now() - interval '2 days'),
+                 ('apollo', 'a-1', 'ANN@acme.com', NULL, 'CEO', '+14155552671', '{}',
+                  '{\"tier\": \"silver\"}', now() - interval '1 day'),
+                 ('sf', 's-2', 'bob@acme.com', 'Bob', NULL, NULL, '{}', '{}', now()))
+                 AS v(source, id, email, first_name, title, phone, tags, fields, updated_at);
+             DELETE FROM change_log;",
+        )
+        .await
+        .expect("data before V15");
+
+    client
+        .batch_execute(&migration_file(15))
+        .await
+        .expect("V15");
+
+    let people: i64 = client
+        .query_one(
+            "SELECT count(*) - count(DISTINCT (organization_id, lower(email))) FROM prospect",
+            &[],
+        )
+        .await
+        .expect("prospects")
+        .get(0);
+    assert_eq!(people, 0, "one prospect per address");
+    let rows = client
+        .query(
+            "SELECT p.organization_id, p.external_source, p.first_name, p.job_title, p.phone,
+                    p.tags, p.custom_fields::text,
+                    (SELECT string_agg(l.external_source || '/' || l.external_id, ','
+                                       ORDER BY l.external_source, l.external_id)
+                     FROM prospect_source_link l WHERE l.prospect_id = p.id)
+             FROM prospect p WHERE lower(p.email) = 'ann@acme.com'
+             ORDER BY p.organization_id",
+            &[],
+        )
+        .await
+        .expect("Ann");
+    assert_eq!(rows.len(), 2, "Ann once in each organization");
+    for ann in &rows {
+        assert_eq!(
+            ann.get::<_, &str>(1),
+            "sf",
+            "the lowest id survives with its key"
+        );
+        assert_eq!(
+            ann.get::<_, Option<&str>>(2),
+            Some("Ann"),
+            "kept where the newer is empty"
+        );
+        assert_eq!(
+            ann.get::<_, Option<&str>>(3),
+            Some("CEO"),
+            "the newer value"
+        );
+        assert_eq!(ann.get::<_, Option<&str>>(4), Some("+14155552671"));
+        assert_eq!(ann.get::<_, Vec<String>>(5), ["sf"]);
+        assert_eq!(
+            ann.get::<_, &str>(6),
+            r#"{"tier": "silver", "owner": "kim"}"#,
+            "custom fields merged key by key"
+        );
+        assert_eq!(
+            ann.get::<_, &str>(7),
+            "apollo/a-1,sf/s-1",
+            "every source's link"
+        );
+    }
+    let links: i64 = client
+        .query_one("SELECT count(*) FROM prospect_source_link", &[])
+        .await
+        .expect("links")
+        .get(0);
+    assert_eq!(links, 6, "no link lost");
+    let deleted: i64 = client
+        .query_one(
+            "SELECT count(*) FROM change_log WHERE prospect_id IS NOT NULL \
+             AND prospect_id NOT IN (SELECT id FROM prospect)",
+            &[],
+        )
+        .await
+        .expect("change_log")
+        .get(0);
+    assert_eq!(
+        deleted, 2,
+        "the merged-away prospects are logged for refresh-svc"
+    );
+    let duplicate = client
+        .execute(
+            "INSERT INTO prospect (organization_id, company_id, external_source, external_id, email)
+             SELECT organization_id, id, 'csv', 'x', 'Bob@ACME.com' FROM company LIMIT 1",
+            &[],
+        )
+        .await
+        .expect_err("a second prospect of an address");
+    assert_eq!(
+        duplicate.as_db_error().and_then(|db| db.constraint()),
+        Some("prospect_organization_email_unique")
+    );
+    // A new prospect is linked from its own key by the database.
+    client
+        .execute(
+            "INSERT INTO prospect (organization_id, company_id, external_source, external_id, email)
+             SELECT organization_id, id, 'csv', 'x', 'cy@acme.com' FROM company LIMIT 1",
+            &[],
+        )
+        .await
+        .expect("a new person");
+    let linked: i64 = client
+        .query_one(
+            "SELECT count(*) FROM prospect_source_link l JOIN prospect p ON p.id = l.prospect_id \
+             WHERE l.external_source = 'csv' AND l.external_id = 'x'",
+            &[],
+        )
+        .await
+        .expect("the new link")
+        .get(0);
+    assert_eq!(linked, 1);
+}
+
 /// V11 (revenue ranges) on a database holding data: every stored revenue was an exact amount,
 /// so it gets max_revenue = revenue, in the base tables and the read models alike, without
 /// moving updated_at or logging a change; and the read models still equal their definitions.
@@ -151,27 +318,8 @@ async fn an_empty_database_has_no_schema_version() {
 async fn the_revenue_range_migration_keeps_stored_amounts_exact() {
     let db = TestDatabase::create_empty().await;
     let client = db.connect().await;
-    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
-    let file = |version: u32| {
-        let prefix = format!("V{version}__");
-        let entry = std::fs::read_dir(&migrations)
-            .expect("migrations/")
-            .filter_map(Result::ok)
-            .find(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
-            .unwrap_or_else(|| panic!("no migration {prefix}"));
-        std::fs::read_to_string(entry.path()).expect("a migration")
-    };
-    // What the runner creates (V7 grants on it).
-    client
-        .batch_execute("CREATE TABLE refinery_schema_history (version integer PRIMARY KEY)")
-        .await
-        .expect("refinery_schema_history");
-    for version in 1..=10 {
-        client
-            .batch_execute(&file(version))
-            .await
-            .unwrap_or_else(|error| panic!("V{version}: {error}"));
-    }
+    let file = migration_file;
+    migrate_up_to(&client, 10).await;
     client
         .batch_execute(
             "INSERT INTO organization (name) VALUES ('acme');

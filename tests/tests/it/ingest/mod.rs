@@ -1,11 +1,12 @@
 //! ingest-svc: bulk paths, CSV, normalization, validation, concurrency, cancelled calls,
-//! suppression lists and a person's data exported and erased.
+//! suppression lists, person identity across sources, and a person's data exported and erased.
 
 mod bad_input;
 mod bulk;
 mod cancel;
 mod csv_files;
 mod hidden_suppression;
+mod identity;
 mod lmactl_import;
 mod person_data;
 mod revenue_ranges;

@@ -59,10 +59,11 @@ fn crm_record() -> ProspectRecord {
     }
 }
 
-/// Stores the person from the CSV file and the CRM, a legacy `customer` row of the person
-/// (the email in another case, padded) and one of somebody else; waits until searches show
-/// the person. Returns the person's prospect ids (CSV's, CRM's).
-async fn store_the_person(app: &TestApp) -> (String, String) {
+/// Stores the person from the CSV file and the CRM (one prospect, linked from both sources), a
+/// legacy `customer` row of the person (the email in another case, padded) and one of somebody
+/// else; waits until searches show the person with the CRM's values. Returns the person's
+/// prospect id.
+async fn store_the_person(app: &TestApp) -> String {
     let mut ingest = app.ingest_client().await;
     let (report, _) = import_csv(&mut ingest, CsvImportOptions::default(), CSV.as_bytes())
         .await
@@ -82,15 +83,25 @@ async fn store_the_person(app: &TestApp) -> (String, String) {
         )
         .await
         .expect("seeding customer rows");
-    let page = app
-        .wait_until_visible(ProspectFilter::default(), "crm-77")
-        .await;
+    let page = search_prospects(
+        &mut app.search_client().await,
+        SearchProspectsRequest {
+            filter: Some(ProspectFilter::default()),
+            min_token: crm.consistency_token.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("SearchProspects");
     let csv_id = page
         .by_external_id("p1")
         .and_then(|hit| hit.prospect.as_ref())
         .map(|p| p.prospect_id.clone())
         .expect("the CSV's prospect is searchable");
-    (csv_id, crm.prospect.expect("the stored prospect").id)
+    let stored = crm.prospect.expect("the stored prospect");
+    assert_eq!(stored.id, csv_id, "the CRM's record is the CSV's person");
+    assert_eq!(stored.source_links.len(), 2, "{:?}", stored.source_links);
+    csv_id
 }
 
 async fn export(
@@ -212,7 +223,7 @@ async fn wait_for_every_read_model(db: &TestDatabase, token: &str) {
 #[tokio::test]
 async fn export_returns_every_prospect_legacy_row_and_entry_of_the_address() {
     let app = spawn_app().await;
-    let (csv_id, crm_id) = store_the_person(&app).await;
+    let person_id = store_the_person(&app).await;
     let mut privacy = privacy_client(&app, &app.tenant.api_key).await;
     privacy
         .add_suppressions(AddSuppressionsRequest {
@@ -235,11 +246,8 @@ async fn export_returns_every_prospect_legacy_row_and_entry_of_the_address() {
     let data = export(&mut privacy, "  QUENTIN.WURTZLER@zephyrcorp.IO ")
         .await
         .expect("ExportPersonData");
-    let mut ids: Vec<&str> = data.prospects.iter().map(|p| p.id.as_str()).collect();
-    ids.sort_unstable();
-    let mut expected = vec![csv_id.as_str(), crm_id.as_str()];
-    expected.sort_unstable();
-    assert_eq!(ids, expected, "both sources' prospects");
+    let ids: Vec<&str> = data.prospects.iter().map(|p| p.id.as_str()).collect();
+    assert_eq!(ids, [person_id.as_str()], "one person from both sources");
     for prospect in &data.prospects {
         assert_eq!(prospect.email, STORED_EMAIL);
         assert_eq!(prospect.last_name, LAST_NAME);
@@ -247,11 +255,16 @@ async fn export_returns_every_prospect_legacy_row_and_entry_of_the_address() {
         assert_eq!(company.domain, "zephyrcorp.io");
         assert_eq!(prospect.company_id, company.id);
     }
-    let crm = data
-        .prospects
+    let crm = &data.prospects[0];
+    let links: Vec<(&str, &str)> = crm
+        .source_links
         .iter()
-        .find(|p| p.external_source == "crm")
-        .expect("the CRM's prospect");
+        .map(|link| (link.external_source.as_str(), link.external_id.as_str()))
+        .collect();
+    assert_eq!(links.len(), 2, "{links:?}");
+    assert_eq!(links[1], ("crm", "crm-77"), "the CSV's link first");
+    assert_eq!(links[0].1, "p1");
+    assert!(crm.source_links.iter().all(|link| link.linked_at.is_some()));
     assert_eq!(crm.phone, "+14155552671", "stored in E.164");
     assert_eq!(crm.custom_fields["assistant_of"], "Quentin Wurtzler");
 
@@ -346,7 +359,7 @@ async fn export_returns_every_prospect_legacy_row_and_entry_of_the_address() {
         .map(ToString::to_string)
         .collect();
     audited.sort_unstable();
-    assert_eq!(audited, expected);
+    assert_eq!(audited, std::slice::from_ref(&person_id));
     assert_eq!(records[0].get::<_, Vec<i64>>(1).len(), 1);
     assert!(records[0].get::<_, bool>(2), "the person by hash");
     assert!(records[1].get::<_, Vec<i64>>(0).is_empty());
@@ -355,7 +368,7 @@ async fn export_returns_every_prospect_legacy_row_and_entry_of_the_address() {
 #[tokio::test]
 async fn erasure_leaves_no_trace_once_refreshed_and_keeps_the_person_out_of_imports() {
     let app = spawn_app().await;
-    let (csv_id, crm_id) = store_the_person(&app).await;
+    let person_id = store_the_person(&app).await;
     let mut privacy = privacy_client(&app, &app.tenant.api_key).await;
     let before = export(&mut privacy, EMAIL).await.expect("ExportPersonData");
     let mut needles: Vec<String> = [
@@ -405,11 +418,7 @@ async fn erasure_leaves_no_trace_once_refreshed_and_keeps_the_person_out_of_impo
     )
     .await
     .expect("ErasePerson");
-    let mut erased_ids = erased.prospect_ids.clone();
-    erased_ids.sort_unstable();
-    let mut expected = vec![csv_id, crm_id];
-    expected.sort_unstable();
-    assert_eq!(erased_ids, expected);
+    assert_eq!(erased.prospect_ids, std::slice::from_ref(&person_id));
     assert_eq!(erased.legacy_customers_erased, 1);
     assert!(!erased.suppression_id.is_empty());
     assert!(!erased.consistency_token.is_empty());
@@ -503,7 +512,7 @@ async fn erasure_leaves_no_trace_once_refreshed_and_keeps_the_person_out_of_impo
         .map(ToString::to_string)
         .collect();
     audited.sort_unstable();
-    assert_eq!(audited, expected);
+    assert_eq!(audited, std::slice::from_ref(&person_id));
     assert_eq!(record.get::<_, i32>(1), 1);
     assert_eq!(record.get::<_, String>(2), erased.suppression_id);
     assert_eq!(record.get::<_, i32>(3), 32);
@@ -523,7 +532,7 @@ async fn erasure_leaves_no_trace_once_refreshed_and_keeps_the_person_out_of_impo
 #[tokio::test]
 async fn erasure_by_prospect_id_takes_every_prospect_with_its_address() {
     let app = spawn_app().await;
-    let (csv_id, crm_id) = store_the_person(&app).await;
+    let person_id = store_the_person(&app).await;
     let mut privacy = privacy_client(&app, &app.tenant.api_key).await;
     // Listed before: the erasure turns the entry into ERASED / REFUSE, same id.
     let listed = privacy
@@ -537,16 +546,18 @@ async fn erasure_by_prospect_id_takes_every_prospect_with_its_address() {
         .expect("AddSuppressions")
         .into_inner();
 
-    let erased = erase(&mut privacy, Person::ProspectId(crm_id.clone()))
+    let erased = erase(&mut privacy, Person::ProspectId(person_id.clone()))
         .await
         .expect("ErasePerson by prospect id");
-    let mut erased_ids = erased.prospect_ids.clone();
-    erased_ids.sort_unstable();
-    let mut expected = vec![csv_id.clone(), crm_id.clone()];
-    expected.sort_unstable();
+    assert_eq!(erased.prospect_ids, std::slice::from_ref(&person_id));
     assert_eq!(
-        erased_ids, expected,
-        "the CSV's prospect has the same address"
+        count_in(
+            &app.db,
+            "SELECT count(*) FROM prospect_source_link WHERE external_id IN ('p1', 'crm-77')"
+        )
+        .await,
+        0,
+        "its links went with it"
     );
     assert_eq!(erased.legacy_customers_erased, 1);
     assert_eq!(erased.suppression_id, listed.ids[0]);
@@ -571,7 +582,7 @@ async fn erasure_by_prospect_id_takes_every_prospect_with_its_address() {
 
     let audit_rows = count_in(&app.db, "SELECT count(*) FROM privacy_audit").await;
     for person in [
-        Person::ProspectId(crm_id),
+        Person::ProspectId(person_id),
         Person::ProspectId("999999".into()),
         Person::Email("nobody@elsewhere.org".into()),
     ] {
@@ -673,7 +684,7 @@ async fn a_failed_erasure_changes_nothing() {
     let erased = erase(&mut privacy, Person::Email(EMAIL.into()))
         .await
         .expect("ErasePerson");
-    assert_eq!(erased.prospect_ids.len(), 2);
+    assert_eq!(erased.prospect_ids.len(), 1);
 }
 
 /// Under dual ingestion a prospect's `customer` mirror goes with it, through the delete path
