@@ -440,13 +440,9 @@ async fn import_against(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     if let Some(list) = suppressions {
-        let output = Command::new(lmactl)
+        let output = against_service(Command::new(lmactl), addr, api_key)
             .args(["suppress", "add", "--reason", "opted-out", "--file"])
             .arg(list)
-            .arg("--ingest-url")
-            .arg(format!("http://{addr}"))
-            .env("LMA_API_KEY", api_key)
-            .stdin(Stdio::null())
             .output()
             .await
             .context("running lmactl suppress add")?;
@@ -459,19 +455,17 @@ async fn import_against(
     }
     let rss_file = std::env::temp_dir().join(format!("lma-bench-lmactl-rss-{pid}"));
     let started = Instant::now();
-    let output = Command::new("/usr/bin/time")
+    let mut timed = Command::new("/usr/bin/time");
+    timed
         .arg("-f")
         .arg("%M")
         .arg("-o")
         .arg(&rss_file)
-        .arg(lmactl)
+        .arg(lmactl);
+    let output = against_service(timed, addr, api_key)
         .arg("import")
         .arg(file)
         .arg("--quiet")
-        .arg("--ingest-url")
-        .arg(format!("http://{addr}"))
-        .env("LMA_API_KEY", api_key)
-        .stdin(Stdio::null())
         .output()
         .await
         .context("running /usr/bin/time lmactl import")?;
@@ -490,6 +484,16 @@ async fn import_against(
         .context("reading lmactl's peak RSS from /usr/bin/time")?;
     std::fs::remove_file(&rss_file).ok();
     Ok((seconds, service_kib, client_kib))
+}
+
+/// `command` (lmactl, or a wrapper about to run it) pointed at ingest-svc at `addr` with the
+/// key, no stdin.
+fn against_service(mut command: Command, addr: SocketAddr, api_key: &str) -> Command {
+    command
+        .env("LMA_INGEST_URL", format!("http://{addr}"))
+        .env("LMA_API_KEY", api_key)
+        .stdin(Stdio::null());
+    command
 }
 
 /// Peak resident set size of a running process, in KiB.
