@@ -29,9 +29,10 @@ use crate::validate::CompanyRow;
 use crate::validate::ProspectRow;
 use lma_proto::v1::RowError;
 
-/// Most companies one import remembers: enough for the files people send, and a bound on
-/// the memory of the largest.
-const COMPANIES_REMEMBERED: usize = 250_000;
+/// Most companies one import remembers: more than the largest files people send name (a
+/// company forgotten is merged again each time a later part names it), and a bound on the
+/// memory of the largest: just under a power of two, so the map never doubles past it.
+const COMPANIES_REMEMBERED: usize = 900_000;
 
 /// What one import learned as it went, shared by its parts.
 ///
