@@ -369,3 +369,91 @@ async fn an_erasure_issued_while_a_write_is_under_way_waits_for_it() {
     assert_eq!(erased.prospect_ids.len(), 1);
     assert_eq!(stored(&app).await, 0, "the erased person was stored again");
 }
+
+#[tokio::test]
+async fn every_change_of_the_list_moves_its_version_and_the_version_goes_with_its_organization() {
+    let app = spawn_app().await;
+    let mut ingest = app.ingest_client().await;
+    let mut privacy = privacy_client(&app, &app.tenant.api_key).await;
+    let version = |organization: i64| {
+        let db = &app.db;
+        async move {
+            count_in(
+                db,
+                &format!(
+                    "SELECT coalesce((SELECT version FROM suppression_version \
+                     WHERE organization_id = {organization}), 0)"
+                ),
+            )
+            .await
+        }
+    };
+    let ours = app.tenant.organization_id;
+    assert_eq!(version(ours).await, 0, "no entry, no version");
+    store_person(&mut ingest).await;
+
+    let hide = privacy
+        .add_suppressions(AddSuppressionsRequest {
+            entries: vec![hide_entry()],
+        })
+        .await
+        .expect("AddSuppressions")
+        .into_inner();
+    assert_eq!(version(ours).await, 1);
+    // The same entry again changes nothing, and the version stays.
+    privacy
+        .add_suppressions(AddSuppressionsRequest {
+            entries: vec![hide_entry()],
+        })
+        .await
+        .expect("AddSuppressions again");
+    assert_eq!(version(ours).await, 1);
+    // The erasure turns the entry into ERASED / REFUSE.
+    privacy
+        .erase_person(ErasePersonRequest {
+            person: Some(Person::Email(EMAIL.into())),
+        })
+        .await
+        .expect("ErasePerson");
+    assert_eq!(version(ours).await, 2);
+    privacy
+        .remove_suppression(RemoveSuppressionRequest {
+            id: hide.ids[0].clone(),
+        })
+        .await
+        .expect("RemoveSuppression");
+    assert_eq!(version(ours).await, 3);
+
+    // Another organization's list has a version of its own, and an organization with entries
+    // can still be deleted: its version goes with it.
+    let other = app.create_tenant("other").await;
+    let mut theirs = privacy_client(&app, &other.api_key).await;
+    theirs
+        .add_suppressions(AddSuppressionsRequest {
+            entries: vec![hide_entry()],
+        })
+        .await
+        .expect("AddSuppressions of the other organization");
+    assert_eq!(version(other.organization_id).await, 1);
+    assert_eq!(version(ours).await, 3);
+    app.db
+        .connect()
+        .await
+        .execute(
+            "DELETE FROM organization WHERE id = $1",
+            &[&other.organization_id],
+        )
+        .await
+        .expect("deleting the other organization");
+    assert_eq!(
+        count_in(
+            &app.db,
+            &format!(
+                "SELECT count(*) FROM suppression_version WHERE organization_id = {}",
+                other.organization_id
+            )
+        )
+        .await,
+        0
+    );
+}
