@@ -5,10 +5,11 @@
 //! definition of its key) orders the list's changes with the writes of rows screened against it.
 //! Every change (AddSuppressions, RemoveSuppression, ErasePerson) takes it exclusive, so changes
 //! of one organization apply one after the other and never race on a new value; every ingest
-//! write transaction takes it shared ([`Store::hold_screening`], [`Store::hold_and_screen`], [`lock_list_shared`]), so
-//! no change commits while a write is under way. A change bumps the list's version (a trigger on
-//! `suppression`); a write reads it under the lock and screens its rows again when they were
-//! screened against an older list, so it never writes a stale screening.
+//! write transaction takes it shared ([`Store::hold_screening`], [`Store::hold_and_screen`],
+//! [`lock_list_shared`]), so no change commits while a write is under way. A change bumps the
+//! list's version (a trigger on `suppression`); a write reads it under the lock and screens its
+//! rows again when they were screened against an older list, so it never writes a stale
+//! screening.
 //!
 //! Lock order: both sides take the lock with the first statement of their transaction, before
 //! any row lock. A change then never waits for a row lock a write holds (no write holds one while
