@@ -76,6 +76,29 @@ $$;
 ALTER FUNCTION public.authenticate_api_key(p_key_hash bytea) OWNER TO <migrator>;
 
 --
+-- Name: bump_suppression_version(); Type: FUNCTION; Schema: public; Owner: <migrator>
+--
+
+CREATE FUNCTION public.bump_suppression_version() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        UPDATE public.suppression_version v SET version = v.version + 1
+        WHERE v.organization_id IN (SELECT organization_id FROM old_rows);
+    ELSE
+        INSERT INTO public.suppression_version AS v (organization_id, version)
+        SELECT DISTINCT organization_id, 1 FROM new_rows
+        ON CONFLICT (organization_id) DO UPDATE SET version = v.version + 1;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION public.bump_suppression_version() OWNER TO <migrator>;
+
+--
 -- Name: capture_company_change(); Type: FUNCTION; Schema: public; Owner: <migrator>
 --
 
@@ -269,6 +292,28 @@ $$;
 
 
 ALTER FUNCTION public.link_new_prospects() OWNER TO <migrator>;
+
+--
+-- Name: lock_suppression_list(bigint, boolean); Type: FUNCTION; Schema: public; Owner: <migrator>
+--
+
+CREATE FUNCTION public.lock_suppression_list(organization bigint, exclusive boolean) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF exclusive THEN
+        PERFORM pg_catalog.pg_advisory_xact_lock(1819112309, (organization % 2147483648)::integer);
+    ELSE
+        PERFORM pg_catalog.pg_advisory_xact_lock_shared(1819112309,
+                                                        (organization % 2147483648)::integer);
+    END IF;
+    RETURN coalesce((SELECT v.version FROM public.suppression_version v
+                     WHERE v.organization_id = organization), 0);
+END
+$$;
+
+
+ALTER FUNCTION public.lock_suppression_list(organization bigint, exclusive boolean) OWNER TO <migrator>;
 
 --
 -- Name: lower_tags(text[]); Type: FUNCTION; Schema: public; Owner: <migrator>
@@ -1271,6 +1316,18 @@ CREATE TABLE public.suppression_secret (
 ALTER TABLE public.suppression_secret OWNER TO <migrator>;
 
 --
+-- Name: suppression_version; Type: TABLE; Schema: public; Owner: <migrator>
+--
+
+CREATE TABLE public.suppression_version (
+    organization_id bigint NOT NULL,
+    version bigint NOT NULL
+);
+
+
+ALTER TABLE public.suppression_version OWNER TO <migrator>;
+
+--
 -- Name: api_key api_key_hash_unique; Type: CONSTRAINT; Schema: public; Owner: <migrator>
 --
 
@@ -1484,6 +1541,14 @@ ALTER TABLE ONLY public.suppression
 
 ALTER TABLE ONLY public.suppression_secret
     ADD CONSTRAINT suppression_secret_pkey PRIMARY KEY (organization_id);
+
+
+--
+-- Name: suppression_version suppression_version_pkey; Type: CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.suppression_version
+    ADD CONSTRAINT suppression_version_pkey PRIMARY KEY (organization_id);
 
 
 --
@@ -1876,6 +1941,27 @@ CREATE TRIGGER prospect_set_updated_at BEFORE UPDATE ON public.prospect FOR EACH
 
 
 --
+-- Name: suppression suppression_version_delete; Type: TRIGGER; Schema: public; Owner: <migrator>
+--
+
+CREATE TRIGGER suppression_version_delete AFTER DELETE ON public.suppression REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION public.bump_suppression_version();
+
+
+--
+-- Name: suppression suppression_version_insert; Type: TRIGGER; Schema: public; Owner: <migrator>
+--
+
+CREATE TRIGGER suppression_version_insert AFTER INSERT ON public.suppression REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.bump_suppression_version();
+
+
+--
+-- Name: suppression suppression_version_update; Type: TRIGGER; Schema: public; Owner: <migrator>
+--
+
+CREATE TRIGGER suppression_version_update AFTER UPDATE ON public.suppression REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.bump_suppression_version();
+
+
+--
 -- Name: api_key api_key_organization_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
 --
 
@@ -1956,6 +2042,14 @@ ALTER TABLE ONLY public.suppression_secret
 
 
 --
+-- Name: suppression_version suppression_version_organization_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.suppression_version
+    ADD CONSTRAINT suppression_version_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES public.organization(id) ON DELETE CASCADE;
+
+
+--
 -- Name: SCHEMA public; Type: ACL; Schema: -; Owner: pg_database_owner
 --
 
@@ -1970,6 +2064,13 @@ REVOKE ALL ON FUNCTION public.authenticate_api_key(p_key_hash bytea) FROM PUBLIC
 GRANT ALL ON FUNCTION public.authenticate_api_key(p_key_hash bytea) TO lma_ingest;
 GRANT ALL ON FUNCTION public.authenticate_api_key(p_key_hash bytea) TO lma_refresh;
 GRANT ALL ON FUNCTION public.authenticate_api_key(p_key_hash bytea) TO lma_search;
+
+
+--
+-- Name: FUNCTION bump_suppression_version(); Type: ACL; Schema: public; Owner: <migrator>
+--
+
+REVOKE ALL ON FUNCTION public.bump_suppression_version() FROM PUBLIC;
 
 
 --
@@ -1999,6 +2100,14 @@ REVOKE ALL ON FUNCTION public.capture_prospect_move() FROM PUBLIC;
 
 GRANT ALL ON FUNCTION public.employee_size_bucket(min_employees integer, max_employees integer) TO lma_refresh;
 GRANT ALL ON FUNCTION public.employee_size_bucket(min_employees integer, max_employees integer) TO lma_search;
+
+
+--
+-- Name: FUNCTION lock_suppression_list(organization bigint, exclusive boolean); Type: ACL; Schema: public; Owner: <migrator>
+--
+
+REVOKE ALL ON FUNCTION public.lock_suppression_list(organization bigint, exclusive boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION public.lock_suppression_list(organization bigint, exclusive boolean) TO lma_ingest;
 
 
 --
@@ -2199,6 +2308,13 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.suppression TO lma_ingest;
 --
 
 GRANT SELECT,INSERT ON TABLE public.suppression_secret TO lma_ingest;
+
+
+--
+-- Name: TABLE suppression_version; Type: ACL; Schema: public; Owner: <migrator>
+--
+
+GRANT SELECT,INSERT,UPDATE ON TABLE public.suppression_version TO lma_ingest;
 
 
 --

@@ -27,7 +27,7 @@ use crate::abort::Abort;
 use crate::csv_import::upload::{ChunkReader, Upload};
 use crate::csv_import::{self, CsvOptions, RowsRead};
 use crate::error::IngestError;
-use crate::persistence::{BatchOptions, DeleteCompanyOutcome, Store, UpsertError, Verdict};
+use crate::persistence::{BatchOptions, DeleteCompanyOutcome, Store, UpsertError};
 use crate::pipeline::{self, Input, Intake, Target};
 use crate::{legacy, suppression, validate};
 
@@ -445,29 +445,17 @@ impl IngestService for IngestApi {
             .into_inner()
             .prospect
             .ok_or_else(|| IngestError::invalid("prospect", "is required"))?;
-        let mut row = validate::prospect(&record)
+        let row = validate::prospect(&record)
             .map_err(|violations| IngestError::invalid_within("prospect", violations))?;
-        let verdict = self
-            .store
-            .screen(caller.organization_id, &[&row])
-            .await
-            .map_err(IngestError::from)?;
-        match verdict.first() {
-            Some(Some(Verdict::Refuse(field, reason))) => {
-                return Err(IngestError::Suppressed {
-                    field: format!("prospect.{field}"),
-                    reason: suppression::refusal_reason(*reason),
-                }
-                .into());
-            }
-            Some(Some(Verdict::Hide(id))) => row.suppressed_by = Some(*id),
-            _ => {}
-        }
         let upserted = self
             .store
             .upsert_prospect(caller.organization_id, &row)
             .await
             .map_err(|error| match error {
+                UpsertError::Suppressed(field, reason) => IngestError::Suppressed {
+                    field: format!("prospect.{field}"),
+                    reason: suppression::refusal_reason(reason),
+                },
                 UpsertError::EmailOfAnotherProspect => IngestError::IdentityConflict {
                     field: "prospect.email".to_owned(),
                     reason: error.to_string(),

@@ -22,8 +22,8 @@ use tokio_postgres::types::ToSql;
 use super::columns::{COMPANY, PROSPECT};
 use super::identity::{self, EMAIL_OF_ANOTHER_PROSPECT, Found};
 use super::sql::{Copy, SQL};
-use super::store::consistency_token;
-use super::{BatchOutcome, StagedRow};
+use super::store::{Store, consistency_token};
+use super::{BatchOutcome, ScreenedRows, StagedRow};
 use crate::abort::Abort;
 use crate::validate::CompanyRow;
 use crate::validate::ProspectRow;
@@ -113,13 +113,35 @@ pub(super) enum Attempt {
     Aborted,
 }
 
-/// One attempt at a part: stage and merge, then commit unless aborted meanwhile. Until the
-/// commit is sent, an abort rolls back at once (the caller then cancels the statement still
-/// running); a commit already sent is left to finish, and what it wrote is counted.
+/// A part of a batch on its way to the database: its rows as last screened, and the row errors
+/// of the rows a later screening took out of it (kept across attempts: the rows are gone).
+pub(super) struct Part {
+    pub screened: ScreenedRows,
+    pub refused: Vec<RowError>,
+}
+
+impl Part {
+    pub(super) fn new(screened: ScreenedRows) -> Self {
+        Self {
+            screened,
+            refused: Vec::new(),
+        }
+    }
+
+    pub(super) fn rows(&self) -> &[StagedRow] {
+        &self.screened.rows
+    }
+}
+
+/// One attempt at a part: hold the suppression lock (screening the rows again if the list
+/// changed since they were screened), stage and merge, then commit unless aborted meanwhile.
+/// Until the commit is sent, an abort rolls back at once (the caller then cancels the statement
+/// still running); a commit already sent is left to finish, and what it wrote is counted.
 pub(super) async fn try_write_part(
+    store: &Store,
     client: &mut deadpool_postgres::Client,
     organization_id: i64,
-    rows: &[StagedRow],
+    part: &mut Part,
     mirror: bool,
     abort: &Abort,
     memory: &ImportMemory,
@@ -128,7 +150,16 @@ pub(super) async fn try_write_part(
     let prepared = tokio::select! {
         biased;
         () = abort.aborted() => return Ok(Attempt::Aborted),
-        prepared = prepare_part(&transaction, organization_id, rows, mirror, memory) => prepared?,
+        prepared = async {
+            let refused = store
+                .hold_screening(&transaction, organization_id, &mut part.screened)
+                .await?;
+            part.refused.extend(refused);
+            if part.screened.rows.is_empty() {
+                return Ok(Prepared::Part(BatchOutcome::default(), Vec::new()));
+            }
+            prepare_part(&transaction, organization_id, part.rows(), mirror, memory).await
+        } => prepared?,
     };
     let (mut outcome, learned) = match prepared {
         Prepared::Part(outcome, learned) => (outcome, learned),

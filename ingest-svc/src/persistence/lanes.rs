@@ -9,11 +9,11 @@ use svc_core::DbError;
 use svc_core::db::{DbOperation, PooledClient};
 use tokio_postgres::error::SqlState;
 
-use super::batch::{Attempt, ImportMemory, PROSPECT_IDENTITY, try_write_part};
+use super::batch::{Attempt, ImportMemory, PROSPECT_IDENTITY, Part, try_write_part};
 use super::identity::EMAIL_OF_ANOTHER_PROSPECT;
 use super::retry::Retry;
 use super::store::{Store, UpsertError};
-use super::{BatchOutcome, StagedRow};
+use super::{BatchOutcome, ScreenedRows, StagedRow};
 use crate::abort::Abort;
 
 /// Batches smaller than this are written in one transaction: splitting them would cost more
@@ -85,20 +85,25 @@ fn is_row_fault(error: &DbError) -> bool {
 }
 
 impl Store {
-    /// Writes one batch: its parts ([`split_by_company`]) concurrently, each atomically in its
-    /// own transaction on its own connection. Extra connections are only taken when the pool
-    /// has them free at once and to spare: holding one connection while waiting for another
-    /// could starve concurrent imports, so parts without a connection of their own wait for
-    /// one that is already held.
+    /// Writes one batch of screened rows: its parts ([`split_by_company`]) concurrently, each
+    /// atomically in its own transaction on its own connection, under the suppression lock and
+    /// screened again when the list changed since `rows` were screened. Extra connections are
+    /// only taken when the pool has them free at once and to spare: holding one connection
+    /// while waiting for another could starve concurrent imports, so parts without a
+    /// connection of their own wait for one that is already held.
     pub async fn write_batch(
         &self,
         organization_id: i64,
-        rows: Vec<StagedRow>,
+        rows: ScreenedRows,
         options: BatchOptions,
         abort: &Abort,
         memory: &ImportMemory,
     ) -> Result<BatchOutcome, DbError> {
-        let parts = split_by_company(rows, options.write_connections);
+        let version = rows.version;
+        let parts: Vec<Part> = split_by_company(rows.rows, options.write_connections)
+            .into_iter()
+            .map(|rows| Part::new(ScreenedRows { rows, version }))
+            .collect();
         let wait_in_line = deadpool_postgres::Timeouts {
             wait: Some(BATCH_CONNECTION_WAIT),
             ..self.pool.timeouts()
@@ -125,7 +130,7 @@ impl Store {
                 Err(_) => break,
             }
         }
-        let mut lanes: Vec<Vec<Vec<StagedRow>>> = clients.iter().map(|_| Vec::new()).collect();
+        let mut lanes: Vec<Vec<Part>> = clients.iter().map(|_| Vec::new()).collect();
         for (index, part) in parts.into_iter().enumerate() {
             lanes[index % clients.len()].push(part);
         }
@@ -162,14 +167,14 @@ impl Store {
         &self,
         client: PooledClient,
         organization_id: i64,
-        parts: Vec<Vec<StagedRow>>,
+        parts: Vec<Part>,
         mirror: bool,
         abort: &Abort,
         memory: &ImportMemory,
     ) -> Result<BatchOutcome, DbError> {
         let mut outcome = BatchOutcome::default();
         let mut client = Some(client);
-        for rows in &parts {
+        for mut part in parts {
             if abort.is_aborted() {
                 outcome.aborted = true;
                 break;
@@ -179,16 +184,16 @@ impl Store {
                 None => client.insert(self.pool.get().await?),
             };
             match self
-                .write_part(held, organization_id, rows, mirror, abort, memory)
+                .write_part(held, organization_id, &mut part, mirror, abort, memory)
                 .await?
             {
-                PartWrite::Written(part) => outcome.absorb(part),
+                PartWrite::Written(written) => outcome.absorb(written),
                 PartWrite::RowFault(error) => {
-                    tracing::info!(%error, rows = rows.len(), "batch rejected; writing its rows one by one");
+                    tracing::info!(%error, rows = part.rows().len(), "batch rejected; writing its rows one by one");
                     // The row-by-row writes take connections of their own: free this one.
                     client = None;
                     outcome.absorb(
-                        self.write_rows_one_by_one(organization_id, rows, mirror, abort)
+                        self.write_rows_one_by_one(organization_id, part.rows(), mirror, abort)
                             .await?,
                     );
                 }
@@ -202,6 +207,9 @@ impl Store {
             if outcome.aborted {
                 break;
             }
+            // Rows a second screening refused: rejected like those the first one refused.
+            outcome.rejected_records += part.refused.len() as u64;
+            outcome.rejected.append(&mut part.refused);
         }
         Ok(outcome)
     }
@@ -215,7 +223,7 @@ impl Store {
         &self,
         client: &mut PooledClient,
         organization_id: i64,
-        rows: &[StagedRow],
+        part: &mut Part,
         mirror: bool,
         abort: &Abort,
         memory: &ImportMemory,
@@ -227,7 +235,7 @@ impl Store {
             }
             let attempted = svc_core::db::traced(
                 DbOperation::new("COPY MERGE", "prospect"),
-                try_write_part(client, organization_id, rows, mirror, abort, memory),
+                try_write_part(self, client, organization_id, part, mirror, abort, memory),
             );
             // `None`: a company of the part was deleted meanwhile.
             let conflict = match attempted.await {
@@ -250,7 +258,7 @@ impl Store {
                 Err(error) => return Err(error),
             };
             // The ids this import remembered for the part's companies may be what failed.
-            memory.forget(rows);
+            memory.forget(part.rows());
             if abort.is_aborted() {
                 return Ok(PartWrite::Aborted);
             }
@@ -299,6 +307,15 @@ impl Store {
                         _ => {}
                     }
                     outcome.consistency_token = Some(upserted.consistency_token);
+                }
+                Err(UpsertError::Suppressed(field, reason)) => {
+                    outcome.rejected_records += 1;
+                    outcome.rejected.push(RowError {
+                        row: staged.row,
+                        external_id: staged.record.external_id.clone(),
+                        field: field.to_owned(),
+                        reason: crate::suppression::refusal_reason(reason),
+                    });
                 }
                 Err(UpsertError::EmailOfAnotherProspect) => {
                     outcome.rejected_records += 1;

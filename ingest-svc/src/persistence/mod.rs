@@ -20,7 +20,6 @@ use lma_proto::v1::RowError;
 pub use batch::ImportMemory;
 pub use lanes::BatchOptions;
 pub use store::{DeleteCompanyOutcome, Store, UpsertError};
-pub use suppression::Verdict;
 
 use crate::validate::ProspectRow;
 
@@ -29,6 +28,16 @@ use crate::validate::ProspectRow;
 pub struct StagedRow {
     pub row: u64,
     pub record: ProspectRow,
+}
+
+/// Rows screened against the organization's suppression list, and the version of the list
+/// they were screened against. The transaction that writes them compares it with the list's
+/// version under the list's lock, and screens them again if the list changed since
+/// ([`Store::hold_screening`]).
+#[derive(Debug)]
+pub struct ScreenedRows {
+    pub rows: Vec<StagedRow>,
+    pub version: i64,
 }
 
 /// What one batch did.

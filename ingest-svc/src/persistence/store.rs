@@ -14,7 +14,8 @@ use super::batch::{PROSPECT_IDENTITY, is_duplicate};
 use super::columns::{COMPANY, CUSTOMER, PROSPECT};
 use super::retry;
 use super::sql::SQL;
-use crate::suppression::EmailKey;
+use super::suppression::{Verdict, lock_list_shared};
+use crate::suppression::{EmailKey, Reason};
 use crate::validate::{CompanyRow, ProspectRow};
 
 pub struct Store {
@@ -36,6 +37,9 @@ pub struct UpsertedProspect {
 /// Why an UpsertProspect stored nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum UpsertError {
+    /// A suppression entry refuses the record: the field that matched, and the entry's reason.
+    #[error("{field}: {reason}", field = .0, reason = crate::suppression::refusal_reason(*.1))]
+    Suppressed(&'static str, Reason),
     /// The record's source link names one prospect and its email belongs to another.
     #[error("{}", super::identity::EMAIL_OF_ANOTHER_PROSPECT)]
     EmailOfAnotherProspect,
@@ -173,7 +177,9 @@ impl Store {
     }
 
     /// Merges a prospect and its company in one transaction, into the prospect its source
-    /// link names, else the one with its email, else a new one ([`super::identity`]).
+    /// link names, else the one with its email, else a new one ([`super::identity`]). The
+    /// record is screened against the suppression list in that transaction, under the list's
+    /// lock: refused, nothing is written; hidden, it is written with its entry.
     pub async fn upsert_prospect(
         &self,
         organization_id: i64,
@@ -195,21 +201,41 @@ impl Store {
         })
         .await;
         match upserted {
-            Ok(Some(upserted)) => Ok(upserted),
-            Ok(None) => Err(UpsertError::EmailOfAnotherProspect),
+            Ok(upserted) => upserted,
             Err(error) => Err(UpsertError::Db(error)),
         }
     }
 
-    /// One attempt; `None` when the record's link and email name different prospects.
+    /// One attempt; `Err` (with nothing written) when the record is refused or its link and
+    /// email name different prospects.
     async fn try_upsert_prospect(
         &self,
         organization_id: i64,
         row: &ProspectRow,
         mirror: bool,
-    ) -> Result<Option<UpsertedProspect>, DbError> {
+    ) -> Result<Result<UpsertedProspect, UpsertError>, DbError> {
         let mut client = self.pool.get().await?;
         let transaction = begin_write(&mut client).await?;
+        let suppressed_by = match self
+            .hold_and_screen(&transaction, organization_id, row)
+            .await?
+        {
+            Some(Verdict::Refuse(field, reason)) => {
+                return Ok(Err(UpsertError::Suppressed(field, reason)));
+            }
+            Some(Verdict::Hide(id)) => Some(id),
+            None => None,
+        };
+        let screened;
+        let row = if row.suppressed_by == suppressed_by {
+            row
+        } else {
+            screened = ProspectRow {
+                suppressed_by,
+                ..row.clone()
+            };
+            &screened
+        };
         let (company_id, company_outcome) =
             upsert_company(&transaction, organization_id, &row.company).await?;
         let found = transaction
@@ -225,7 +251,9 @@ impl Store {
             .await?;
         let (linked, owner): (Option<i64>, Option<i64>) = (found.try_get(0)?, found.try_get(1)?);
         let target = match (linked, owner) {
-            (Some(linked), Some(owner)) if linked != owner => return Ok(None),
+            (Some(linked), Some(owner)) if linked != owner => {
+                return Ok(Err(UpsertError::EmailOfAnotherProspect));
+            }
             (Some(linked), _) => Some(linked),
             (None, owner) => owner,
         };
@@ -291,7 +319,7 @@ impl Store {
             .ok_or_else(|| DbError::Conflict("the prospect was deleted meanwhile".to_owned()))?;
         let prospect = prospect_from_row(&stored)?;
         transaction.commit().await?;
-        Ok(Some(UpsertedProspect {
+        Ok(Ok(UpsertedProspect {
             prospect,
             outcome,
             company_outcome,
@@ -388,6 +416,7 @@ impl Store {
     ) -> Result<UpsertedCompany, DbError> {
         let mut client = self.pool.get().await?;
         let transaction = begin_write(&mut client).await?;
+        lock_list_shared(&transaction, organization_id).await?;
         let (company_id, outcome) = upsert_company(&transaction, organization_id, row).await?;
         let wrote = outcome != WriteOutcome::Unchanged;
         let consistency_token = consistency_token(&transaction, wrote).await?;

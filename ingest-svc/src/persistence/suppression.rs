@@ -1,28 +1,41 @@
 //! Suppression lists in the database: the organization's email secret, adding, removing and
 //! listing entries with their audit records, and screening rows to be ingested against them.
 //!
-//! Every change takes the organization's suppression lock first, so concurrent calls of one
-//! organization apply one after the other and never race on a new value.
+//! The organization's suppression lock (`lock_suppression_list`, migration V16, the one
+//! definition of its key) orders the list's changes with the writes of rows screened against it.
+//! Every change (AddSuppressions, RemoveSuppression, ErasePerson) takes it exclusive, so changes
+//! of one organization apply one after the other and never race on a new value; every ingest
+//! write transaction takes it shared ([`Store::hold_screening`], [`Store::hold_and_screen`],
+//! [`lock_list_shared`]), so no change commits while a write is under way. A change bumps the
+//! list's version (a trigger on `suppression`); a write reads it under the lock and screens its
+//! rows again when they were screened against an older list, so it never writes a stale
+//! screening.
+//!
+//! Lock order: both sides take the lock with the first statement of their transaction, before
+//! any row lock. A change then never waits for a row lock a write holds (no write holds one while
+//! the change holds the lock), and a write waiting for the lock holds no row lock a change could
+//! wait for: the two cannot deadlock.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 use std::time::SystemTime;
 
+use deadpool_postgres::GenericClient;
 use lma_proto::v1::{RowError, Suppression, SuppressionKind};
 use svc_core::DbError;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::StagedRow;
 use super::audit::{Action, EntryRecords, StoredSubject};
 use super::store::{Store, begin_write, consistency_token};
+use super::{ScreenedRows, StagedRow};
 use crate::normalize;
 use crate::suppression::{self, EmailKey, Entry, Policy, Reason, Subject};
 use crate::validate::ProspectRow;
 
-/// Serializes an organization's suppression changes (a transaction-level advisory lock).
-const LOCK: &str =
-    "SELECT pg_advisory_xact_lock(hashtextextended('lma.suppression:' || $1::text, 0))";
+/// Takes the organization's suppression lock (`$2`: exclusive) for the rest of the transaction
+/// and reads the list's version once it is granted.
+const LOCK: &str = "SELECT lock_suppression_list($1, $2)";
 
 const SELECT_SECRET: &str = "SELECT secret FROM suppression_secret WHERE organization_id = $1";
 
@@ -94,10 +107,14 @@ pub(super) static ENTRIES_OF: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The entries that match any of a batch's hashes or domains: at most one per value.
-const MATCHING: &str = "SELECT id, email_hmac, domain, reason, policy FROM suppression \
-     WHERE organization_id = $1 \
-     AND (email_hmac = ANY($2::bytea[]) OR domain = ANY($3::text[]))";
+/// The entries that match any of a batch's hashes or domains (at most one per value), each with
+/// the list's version, read in the same snapshot; a row with no entry (`id` NULL) carries the
+/// version when none matches.
+const MATCHING: &str = "SELECT v.version, s.id, s.email_hmac, s.domain, s.reason, s.policy \
+     FROM (SELECT coalesce((SELECT version FROM suppression_version \
+                            WHERE organization_id = $1), 0) AS version) v \
+     LEFT JOIN suppression s ON s.organization_id = $1 \
+     AND (s.email_hmac = ANY($2::bytea[]) OR s.domain = ANY($3::text[]))";
 
 /// What a row is looked up by: its email's hash, its company's domain, its email's company
 /// domain when that differs.
@@ -122,15 +139,147 @@ fn stored_policy(stored: &str) -> Policy {
     Policy::from_stored(stored).unwrap_or(Policy::Refuse)
 }
 
-/// Takes the organization's suppression lock for the rest of `transaction`.
+/// Takes the organization's suppression lock exclusive for the rest of `transaction`, for a
+/// change of the list: the first statement of the transaction (see the module's lock order).
 pub(super) async fn lock_list(
     transaction: &tokio_postgres::Transaction<'_>,
     organization_id: i64,
 ) -> Result<(), DbError> {
     transaction
-        .execute(LOCK, &[&organization_id.to_string()])
+        .query_one(LOCK, &[&organization_id, &true])
         .await?;
     Ok(())
+}
+
+/// Takes the organization's suppression lock shared for the rest of `transaction`, for an
+/// ingest write: the first statement of the transaction. Returns the list's version, which no
+/// change can move until the transaction ends. One prepared statement, one round trip.
+///
+/// A write that screens nothing itself takes it too: a company's hide entry is found by a
+/// trigger on `company`, which then reads the list as it is under the lock.
+pub(super) async fn lock_list_shared(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    organization_id: i64,
+) -> Result<i64, DbError> {
+    let statement = transaction.prepare_cached(LOCK).await?;
+    Ok(transaction
+        .query_one(&statement, &[&organization_id, &false])
+        .await?
+        .try_get(0)?)
+}
+
+/// Applies screening's verdicts to their rows: a hidden row gets its entry and any other row
+/// none (a row screened again may have lost its entry), a refused row becomes a row error.
+fn apply_verdicts(
+    rows: Vec<StagedRow>,
+    verdicts: Vec<Option<Verdict>>,
+) -> (Vec<StagedRow>, Vec<RowError>) {
+    let mut kept = Vec::with_capacity(rows.len());
+    let mut refused = Vec::new();
+    for (mut row, verdict) in rows.into_iter().zip(verdicts) {
+        match verdict {
+            None => {
+                row.record.suppressed_by = None;
+                kept.push(row);
+            }
+            Some(Verdict::Hide(id)) => {
+                row.record.suppressed_by = Some(id);
+                kept.push(row);
+            }
+            Some(Verdict::Refuse(field, reason)) => refused.push(RowError {
+                row: row.row,
+                external_id: row.record.external_id.clone(),
+                field: field.to_owned(),
+                reason: suppression::refusal_reason(reason),
+            }),
+        }
+    }
+    (kept, refused)
+}
+
+/// What the list says of each row, and the list's version it read.
+struct Screening {
+    verdicts: Vec<Option<Verdict>>,
+    version: i64,
+}
+
+/// Screens `rows` on `client` in one statement, their emails hashed under `key` (none: the
+/// organization has no email entry).
+async fn screen_on(
+    client: &impl GenericClient,
+    key: Option<&EmailKey>,
+    organization_id: i64,
+    rows: &[&ProspectRow],
+) -> Result<Screening, DbError> {
+    // Per row: its email's hash, its company's domain, its email's company domain.
+    let keys: Vec<RowKeys<'_>> = rows
+        .iter()
+        .map(|row| {
+            let hash = key.map(|key| key.hash(&row.email));
+            let email_domain = normalize::domain_of_email(&row.email)
+                .ok()
+                .filter(|domain| *domain != row.company.domain);
+            (hash, row.company.domain.as_str(), email_domain)
+        })
+        .collect();
+    let hashes: Vec<&Vec<u8>> = keys.iter().filter_map(|k| k.0.as_ref()).collect();
+    let mut domains: Vec<&str> = keys
+        .iter()
+        .flat_map(|k| [Some(k.1), k.2.as_deref()])
+        .flatten()
+        .collect();
+    domains.sort_unstable();
+    domains.dedup();
+    let params: [&(dyn ToSql + Sync); 3] = [&organization_id, &hashes, &domains];
+    let mut version = 0;
+    let mut by_hash = HashMap::new();
+    let mut by_domain = HashMap::new();
+    for row in client.query(MATCHING, &params).await? {
+        version = row.try_get("version")?;
+        let Some(id) = row.try_get::<_, Option<i64>>("id")? else {
+            continue;
+        };
+        let entry = (
+            stored_reason(row.try_get("reason")?),
+            stored_policy(row.try_get("policy")?),
+            id,
+        );
+        if let Some(hash) = row.try_get::<_, Option<Vec<u8>>>("email_hmac")? {
+            by_hash.insert(hash, entry);
+        }
+        if let Some(domain) = row.try_get::<_, Option<String>>("domain")? {
+            by_domain.insert(domain, entry);
+        }
+    }
+    if by_hash.is_empty() && by_domain.is_empty() {
+        return Ok(Screening {
+            verdicts: vec![None; rows.len()],
+            version,
+        });
+    }
+    let verdicts = keys
+        .iter()
+        .map(|(hash, company_domain, email_domain)| {
+            let matches = [
+                ("email", hash.as_ref().and_then(|h| by_hash.get(h))),
+                ("company.domain", by_domain.get(*company_domain)),
+                (
+                    "email",
+                    email_domain.as_ref().and_then(|d| by_domain.get(d)),
+                ),
+            ];
+            // A refusal wins over hiding: nothing of the row is written.
+            let refused = matches.iter().find_map(|(field, entry)| match entry {
+                Some((reason, Policy::Refuse, _)) => Some(Verdict::Refuse(field, *reason)),
+                _ => None,
+            });
+            refused.or(match matches[0].1 {
+                Some((_, Policy::Hide, id)) => Some(Verdict::Hide(*id)),
+                _ => None,
+            })
+        })
+        .collect();
+    Ok(Screening { verdicts, version })
 }
 
 /// A subject as its entry stores it: an email by its hash under `key`, a domain as it is.
@@ -365,6 +514,19 @@ impl Store {
                 .execute(INSERT_SECRET, &[&organization_id, &candidate.as_bytes()])
                 .await?;
         }
+        self.stored_email_key(&client, organization_id).await
+    }
+
+    /// The organization's email secret, from the cache or read on `client`; `None` when it has
+    /// none yet.
+    async fn stored_email_key(
+        &self,
+        client: &impl GenericClient,
+        organization_id: i64,
+    ) -> Result<Option<EmailKey>, DbError> {
+        if let Some(key) = self.cached_email_key(organization_id) {
+            return Ok(Some(key));
+        }
         let Some(row) = client.query_opt(SELECT_SECRET, &[&organization_id]).await? else {
             return Ok(None);
         };
@@ -413,8 +575,8 @@ impl Store {
         records
             .write(&transaction, organization_id, api_key_id)
             .await?;
-        // Rows hidden again by an unchanged entry (stored by an import that raced with it)
-        // are a write too: the token must wait for them.
+        // Rows hidden again by an unchanged entry (stored visible by a writer that bypassed
+        // the list) are a write too: the token must wait for them.
         let wrote = !records.is_empty() || written.rows > 0;
         let token = consistency_token(&transaction, wrote).await?;
         let ids = written.ids;
@@ -478,105 +640,66 @@ impl Store {
             .collect()
     }
 
-    /// What the organization's suppression list says of each row, in one statement for all
-    /// of them (plus, until the organization has an email secret, the look for it).
-    pub async fn screen(
-        &self,
-        organization_id: i64,
-        rows: &[&ProspectRow],
-    ) -> Result<Vec<Option<Verdict>>, DbError> {
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        let key = self.email_key(organization_id, None).await?;
-        // Per row: its email's hash, its company's domain, its email's company domain.
-        let keys: Vec<RowKeys<'_>> = rows
-            .iter()
-            .map(|row| {
-                let hash = key.as_ref().map(|key| key.hash(&row.email));
-                let email_domain = normalize::domain_of_email(&row.email)
-                    .ok()
-                    .filter(|domain| *domain != row.company.domain);
-                (hash, row.company.domain.as_str(), email_domain)
-            })
-            .collect();
-        let hashes: Vec<&Vec<u8>> = keys.iter().filter_map(|k| k.0.as_ref()).collect();
-        let mut domains: Vec<&str> = keys
-            .iter()
-            .flat_map(|k| [Some(k.1), k.2.as_deref()])
-            .flatten()
-            .collect();
-        domains.sort_unstable();
-        domains.dedup();
-        let params: [&(dyn ToSql + Sync); 3] = [&organization_id, &hashes, &domains];
-        let client = self.pool.get().await?;
-        let mut by_hash = HashMap::new();
-        let mut by_domain = HashMap::new();
-        for row in client.query(MATCHING, &params).await? {
-            let entry = (
-                stored_reason(row.try_get("reason")?),
-                stored_policy(row.try_get("policy")?),
-                row.try_get::<_, i64>("id")?,
-            );
-            if let Some(hash) = row.try_get::<_, Option<Vec<u8>>>("email_hmac")? {
-                by_hash.insert(hash, entry);
-            }
-            if let Some(domain) = row.try_get::<_, Option<String>>("domain")? {
-                by_domain.insert(domain, entry);
-            }
-        }
-        if by_hash.is_empty() && by_domain.is_empty() {
-            return Ok(vec![None; rows.len()]);
-        }
-        Ok(keys
-            .iter()
-            .map(|(hash, company_domain, email_domain)| {
-                let matches = [
-                    ("email", hash.as_ref().and_then(|h| by_hash.get(h))),
-                    ("company.domain", by_domain.get(*company_domain)),
-                    (
-                        "email",
-                        email_domain.as_ref().and_then(|d| by_domain.get(d)),
-                    ),
-                ];
-                // A refusal wins over hiding: nothing of the row is written.
-                let refused = matches.iter().find_map(|(field, entry)| match entry {
-                    Some((reason, Policy::Refuse, _)) => Some(Verdict::Refuse(field, *reason)),
-                    _ => None,
-                });
-                refused.or(match matches[0].1 {
-                    Some((_, Policy::Hide, id)) => Some(Verdict::Hide(*id)),
-                    _ => None,
-                })
-            })
-            .collect())
-    }
-
-    /// Screens a batch: the rows that may be written, and a row error for each refused one.
+    /// Screens a batch in one statement (plus, until the organization has an email secret,
+    /// the look for it): the rows that may be written, with the list's version they were
+    /// screened against, and a row error for each refused one.
     pub async fn screen_batch(
         &self,
         organization_id: i64,
         rows: Vec<StagedRow>,
-    ) -> Result<(Vec<StagedRow>, Vec<RowError>), DbError> {
+    ) -> Result<(ScreenedRows, Vec<RowError>), DbError> {
+        let key = self.email_key(organization_id, None).await?;
+        let client = self.pool.get().await?;
         let records: Vec<&ProspectRow> = rows.iter().map(|row| &row.record).collect();
-        let verdicts = self.screen(organization_id, &records).await?;
-        let mut kept = Vec::with_capacity(rows.len());
-        let mut refused = Vec::new();
-        for (mut row, verdict) in rows.into_iter().zip(verdicts) {
-            match verdict {
-                None => kept.push(row),
-                Some(Verdict::Hide(id)) => {
-                    row.record.suppressed_by = Some(id);
-                    kept.push(row);
-                }
-                Some(Verdict::Refuse(field, reason)) => refused.push(RowError {
-                    row: row.row,
-                    external_id: row.record.external_id.clone(),
-                    field: field.to_owned(),
-                    reason: suppression::refusal_reason(reason),
-                }),
-            }
+        let screening = screen_on(&client, key.as_ref(), organization_id, &records).await?;
+        drop(records);
+        let (rows, refused) = apply_verdicts(rows, screening.verdicts);
+        Ok((
+            ScreenedRows {
+                rows,
+                version: screening.version,
+            },
+            refused,
+        ))
+    }
+
+    /// Takes the organization's suppression lock shared for the rest of `transaction` (its
+    /// first statement) and makes sure `screened` holds rows screened against the list as it
+    /// now is: when the list changed since they were screened, they are screened again, in
+    /// `transaction`. Returns the row errors of the rows that are refused now (and taken out).
+    /// The list is read again only when its version moved.
+    pub(super) async fn hold_screening(
+        &self,
+        transaction: &deadpool_postgres::Transaction<'_>,
+        organization_id: i64,
+        screened: &mut ScreenedRows,
+    ) -> Result<Vec<RowError>, DbError> {
+        let version = lock_list_shared(transaction, organization_id).await?;
+        if version == screened.version {
+            return Ok(Vec::new());
         }
-        Ok((kept, refused))
+        let key = self.stored_email_key(transaction, organization_id).await?;
+        let records: Vec<&ProspectRow> = screened.rows.iter().map(|row| &row.record).collect();
+        let screening = screen_on(transaction, key.as_ref(), organization_id, &records).await?;
+        drop(records);
+        let (rows, refused) =
+            apply_verdicts(std::mem::take(&mut screened.rows), screening.verdicts);
+        screened.rows = rows;
+        screened.version = version;
+        Ok(refused)
+    }
+
+    /// Takes the organization's suppression lock shared for the rest of `transaction` (its
+    /// first statement) and screens one row under it, for a single write.
+    pub(super) async fn hold_and_screen(
+        &self,
+        transaction: &deadpool_postgres::Transaction<'_>,
+        organization_id: i64,
+        row: &ProspectRow,
+    ) -> Result<Option<Verdict>, DbError> {
+        lock_list_shared(transaction, organization_id).await?;
+        let key = self.stored_email_key(transaction, organization_id).await?;
+        let screening = screen_on(transaction, key.as_ref(), organization_id, &[row]).await?;
+        Ok(screening.verdicts.into_iter().next().flatten())
     }
 }

@@ -279,7 +279,7 @@ where
         let mut errors = batch.rejected;
         let received = batch.rows.len() as u64 + batch.rejected_records;
         // Rows the suppression list refuses: one statement for the whole batch. Dry runs
-        // report them too.
+        // report them too. The write screens the rows again if the list changes before it.
         let (rows, refused) = target
             .store
             .screen_batch(target.organization_id, batch.rows)
@@ -287,8 +287,8 @@ where
         let refused_records = refused.len() as u64;
         errors.extend(refused);
         if target.dry_run {
-            totals.validated += rows.len() as u64;
-        } else if !rows.is_empty() {
+            totals.validated += rows.rows.len() as u64;
+        } else if !rows.rows.is_empty() {
             let outcome = target
                 .store
                 .write_batch(

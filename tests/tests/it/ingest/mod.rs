@@ -1,5 +1,6 @@
 //! ingest-svc: bulk paths, CSV, normalization, validation, concurrency, cancelled calls,
-//! suppression lists, person identity across sources, and a person's data exported and erased.
+//! suppression lists and imports racing with their changes, person identity across sources, and
+//! a person's data exported and erased.
 
 mod bad_input;
 mod bulk;
@@ -7,6 +8,7 @@ mod cancel;
 mod csv_files;
 mod hidden_suppression;
 mod identity;
+mod import_races;
 mod lmactl_import;
 mod person_data;
 mod revenue_ranges;
