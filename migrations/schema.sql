@@ -408,6 +408,25 @@ $$;
 
 ALTER FUNCTION public.signal_change() OWNER TO <migrator>;
 
+--
+-- Name: source_rank(text[], text); Type: FUNCTION; Schema: public; Owner: <migrator>
+--
+
+CREATE FUNCTION public.source_rank(priority text[], source text) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce((
+        SELECT cardinality(priority) - u.n + 1
+        FROM unnest(priority) WITH ORDINALITY AS u(pattern, n)
+        WHERE u.pattern = source
+           OR (right(u.pattern, 1) = '*'
+               AND left(source, length(u.pattern) - 1) = left(u.pattern, length(u.pattern) - 1))
+        ORDER BY u.n LIMIT 1), 0)
+$$;
+
+
+ALTER FUNCTION public.source_rank(priority text[], source text) OWNER TO <migrator>;
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -592,6 +611,8 @@ CREATE TABLE public.prospect (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     country_code text,
     suppressed_by bigint,
+    created_token xid8 DEFAULT pg_current_xact_id(),
+    provenance jsonb,
     CONSTRAINT prospect_country_code_alpha2 CHECK ((country_code ~ '^[A-Z]{2}$'::text)),
     CONSTRAINT prospect_custom_fields_object CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
     CONSTRAINT prospect_email_format CHECK (((email)::text ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'::text)),
@@ -1010,6 +1031,19 @@ ALTER TABLE public.organization ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
 
 
 --
+-- Name: organization_source_priority; Type: TABLE; Schema: public; Owner: <migrator>
+--
+
+CREATE TABLE public.organization_source_priority (
+    organization_id bigint NOT NULL,
+    sources text[] NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+ALTER TABLE public.organization_source_priority OWNER TO <migrator>;
+
+--
 -- Name: privacy_audit; Type: TABLE; Schema: public; Owner: <migrator>
 --
 
@@ -1404,6 +1438,14 @@ ALTER TABLE ONLY public.organization
 
 ALTER TABLE ONLY public.organization
     ADD CONSTRAINT organization_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: organization_source_priority organization_source_priority_pkey; Type: CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.organization_source_priority
+    ADD CONSTRAINT organization_source_priority_pkey PRIMARY KEY (organization_id);
 
 
 --
@@ -1908,6 +1950,14 @@ ALTER TABLE ONLY public.customer
 
 
 --
+-- Name: organization_source_priority organization_source_priority_organization_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.organization_source_priority
+    ADD CONSTRAINT organization_source_priority_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES public.organization(id) ON DELETE CASCADE;
+
+
+--
 -- Name: privacy_audit privacy_audit_organization_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
 --
 
@@ -2034,6 +2084,13 @@ GRANT ALL ON FUNCTION public.signal_change() TO lma_ingest;
 
 
 --
+-- Name: FUNCTION source_rank(priority text[], source text); Type: ACL; Schema: public; Owner: <migrator>
+--
+
+GRANT ALL ON FUNCTION public.source_rank(priority text[], source text) TO lma_ingest;
+
+
+--
 -- Name: SEQUENCE change_drain_generation; Type: ACL; Schema: public; Owner: <migrator>
 --
 
@@ -2128,6 +2185,13 @@ GRANT SELECT,INSERT,DELETE ON TABLE public.materialized_view_error TO lma_refres
 --
 
 GRANT SELECT,INSERT,DELETE ON TABLE public.materialized_view_log TO lma_refresh;
+
+
+--
+-- Name: TABLE organization_source_priority; Type: ACL; Schema: public; Owner: <migrator>
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.organization_source_priority TO lma_ingest;
 
 
 --

@@ -10,9 +10,10 @@ use lma_proto::v1::import_csv_response::Message as ImportMessage;
 use lma_proto::v1::ingest_service_server::IngestService;
 use lma_proto::v1::{
     CsvImportOptions, DeleteCompanyRequest, DeleteCompanyResponse, DeleteProspectRequest,
-    DeleteProspectResponse, GetProspectRequest, GetProspectResponse, ImportCsvRequest,
-    ImportCsvResponse, ImportHeader, ImportProgress, ImportReport, IngestProspectsRequest,
-    IngestProspectsResponse, MigrateLegacyCustomersRequest, MigrateLegacyCustomersResponse,
+    DeleteProspectResponse, GetProspectRequest, GetProspectResponse, GetSourcePriorityRequest,
+    GetSourcePriorityResponse, ImportCsvRequest, ImportCsvResponse, ImportHeader, ImportProgress,
+    ImportReport, IngestProspectsRequest, IngestProspectsResponse, MigrateLegacyCustomersRequest,
+    MigrateLegacyCustomersResponse, SetSourcePriorityRequest, SetSourcePriorityResponse,
     UnknownColumns, UpsertCompanyRequest, UpsertCompanyResponse, UpsertProspectRequest,
     UpsertProspectResponse,
 };
@@ -560,5 +561,32 @@ impl IngestService for IngestApi {
         let _abort_on_drop = target.abort.on_drop();
         let response = legacy::migrate(target, request.batch_size).await?;
         Ok(Response::new(response))
+    }
+
+    async fn set_source_priority(
+        &self,
+        request: Request<SetSourcePriorityRequest>,
+    ) -> Result<Response<SetSourcePriorityResponse>, Status> {
+        let caller = svc_core::auth::caller(&request)?;
+        let sources =
+            validate::source_priority(&request.get_ref().sources).map_err(IngestError::Invalid)?;
+        self.store
+            .set_source_priority(caller.organization_id, &sources)
+            .await
+            .map_err(IngestError::from)?;
+        Ok(Response::new(SetSourcePriorityResponse {}))
+    }
+
+    async fn get_source_priority(
+        &self,
+        request: Request<GetSourcePriorityRequest>,
+    ) -> Result<Response<GetSourcePriorityResponse>, Status> {
+        let caller = svc_core::auth::caller(&request)?;
+        let sources = self
+            .store
+            .source_priority(caller.organization_id)
+            .await
+            .map_err(IngestError::from)?;
+        Ok(Response::new(GetSourcePriorityResponse { sources }))
     }
 }

@@ -9,6 +9,7 @@ mod hidden_suppression;
 mod identity;
 mod lmactl_import;
 mod person_data;
+mod provenance;
 mod revenue_ranges;
 mod rpcs;
 mod suppression;
