@@ -261,6 +261,12 @@ CREATE FUNCTION public.link_new_prospects() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
+    IF EXISTS (SELECT 1 FROM new_rows n JOIN public.prospect_email_alias a
+               ON a.organization_id = n.organization_id AND a.email = lower(n.email)) THEN
+        RAISE unique_violation USING
+            MESSAGE = 'the address is another prospect''s',
+            CONSTRAINT = 'prospect_email_alias_pkey';
+    END IF;
     INSERT INTO public.prospect_source_link (organization_id, external_source, external_id, prospect_id)
     SELECT organization_id, external_source, external_id, id FROM new_rows;
     RETURN NULL;
@@ -426,6 +432,29 @@ $$;
 
 
 ALTER FUNCTION public.source_rank(priority text[], source text) OWNER TO <migrator>;
+
+--
+-- Name: swap_prospect_email_alias(); Type: FUNCTION; Schema: public; Owner: <migrator>
+--
+
+CREATE FUNCTION public.swap_prospect_email_alias() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    DELETE FROM public.prospect_email_alias
+    WHERE organization_id = NEW.organization_id AND email = lower(NEW.email)
+      AND prospect_id = NEW.id;
+    IF FOUND THEN
+        INSERT INTO public.prospect_email_alias (organization_id, email, prospect_id)
+        VALUES (NEW.organization_id, lower(OLD.email), NEW.id)
+        ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION public.swap_prospect_email_alias() OWNER TO <migrator>;
 
 SET default_tablespace = '';
 
@@ -1060,7 +1089,7 @@ CREATE TABLE public.privacy_audit (
     policy text,
     prospect_ids bigint[],
     legacy_customer_ids bigint[],
-    CONSTRAINT privacy_audit_action_known CHECK ((action = ANY (ARRAY['suppression_added'::text, 'suppression_updated'::text, 'suppression_removed'::text, 'person_exported'::text, 'person_erased'::text])))
+    CONSTRAINT privacy_audit_action_known CHECK ((action = ANY (ARRAY['suppression_added'::text, 'suppression_updated'::text, 'suppression_removed'::text, 'person_exported'::text, 'person_erased'::text, 'prospects_merged'::text, 'prospect_unmerged'::text])))
 );
 
 
@@ -1081,11 +1110,58 @@ ALTER TABLE public.privacy_audit ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
 
 
 --
+-- Name: prospect_email_alias; Type: TABLE; Schema: public; Owner: <migrator>
+--
+
+CREATE TABLE public.prospect_email_alias (
+    organization_id bigint NOT NULL,
+    email character varying(254) NOT NULL,
+    prospect_id bigint NOT NULL
+);
+
+
+ALTER TABLE public.prospect_email_alias OWNER TO <migrator>;
+
+--
 -- Name: prospect_id_seq; Type: SEQUENCE; Schema: public; Owner: <migrator>
 --
 
 ALTER TABLE public.prospect ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.prospect_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: prospect_merge; Type: TABLE; Schema: public; Owner: <migrator>
+--
+
+CREATE TABLE public.prospect_merge (
+    id bigint NOT NULL,
+    organization_id bigint NOT NULL,
+    survivor_id bigint NOT NULL,
+    merged_id bigint NOT NULL,
+    merged jsonb NOT NULL,
+    survivor_before jsonb NOT NULL,
+    link_sources text[] NOT NULL,
+    link_ids text[] NOT NULL,
+    addresses text[] NOT NULL,
+    merged_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+ALTER TABLE public.prospect_merge OWNER TO <migrator>;
+
+--
+-- Name: prospect_merge_id_seq; Type: SEQUENCE; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE public.prospect_merge ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.prospect_merge_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -1457,11 +1533,27 @@ ALTER TABLE ONLY public.privacy_audit
 
 
 --
+-- Name: prospect_email_alias prospect_email_alias_pkey; Type: CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.prospect_email_alias
+    ADD CONSTRAINT prospect_email_alias_pkey PRIMARY KEY (organization_id, email);
+
+
+--
 -- Name: prospect prospect_external_id_unique; Type: CONSTRAINT; Schema: public; Owner: <migrator>
 --
 
 ALTER TABLE ONLY public.prospect
     ADD CONSTRAINT prospect_external_id_unique UNIQUE (organization_id, external_source, external_id);
+
+
+--
+-- Name: prospect_merge prospect_merge_pkey; Type: CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.prospect_merge
+    ADD CONSTRAINT prospect_merge_pkey PRIMARY KEY (id);
 
 
 --
@@ -1652,6 +1744,27 @@ CREATE INDEX privacy_audit_organization_idx ON public.privacy_audit USING btree 
 --
 
 CREATE INDEX prospect_company_idx ON public.prospect USING btree (company_id, id);
+
+
+--
+-- Name: prospect_email_alias_prospect_idx; Type: INDEX; Schema: public; Owner: <migrator>
+--
+
+CREATE INDEX prospect_email_alias_prospect_idx ON public.prospect_email_alias USING btree (prospect_id);
+
+
+--
+-- Name: prospect_merge_links_idx; Type: INDEX; Schema: public; Owner: <migrator>
+--
+
+CREATE INDEX prospect_merge_links_idx ON public.prospect_merge USING gin (link_ids);
+
+
+--
+-- Name: prospect_merge_survivor_idx; Type: INDEX; Schema: public; Owner: <migrator>
+--
+
+CREATE INDEX prospect_merge_survivor_idx ON public.prospect_merge USING btree (survivor_id);
 
 
 --
@@ -1904,6 +2017,13 @@ CREATE TRIGGER prospect_capture_update AFTER UPDATE ON public.prospect REFERENCI
 
 
 --
+-- Name: prospect prospect_email_alias_swap; Type: TRIGGER; Schema: public; Owner: <migrator>
+--
+
+CREATE TRIGGER prospect_email_alias_swap AFTER UPDATE OF email ON public.prospect FOR EACH ROW WHEN ((lower((old.email)::text) IS DISTINCT FROM lower((new.email)::text))) EXECUTE FUNCTION public.swap_prospect_email_alias();
+
+
+--
 -- Name: prospect prospect_link_insert; Type: TRIGGER; Schema: public; Owner: <migrator>
 --
 
@@ -1971,6 +2091,22 @@ ALTER TABLE ONLY public.privacy_audit
 
 ALTER TABLE ONLY public.prospect
     ADD CONSTRAINT prospect_company_fk FOREIGN KEY (organization_id, company_id) REFERENCES public.company(organization_id, id);
+
+
+--
+-- Name: prospect_email_alias prospect_email_alias_prospect_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.prospect_email_alias
+    ADD CONSTRAINT prospect_email_alias_prospect_id_fkey FOREIGN KEY (prospect_id) REFERENCES public.prospect(id) ON DELETE CASCADE;
+
+
+--
+-- Name: prospect_merge prospect_merge_survivor_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.prospect_merge
+    ADD CONSTRAINT prospect_merge_survivor_id_fkey FOREIGN KEY (survivor_id) REFERENCES public.prospect(id) ON DELETE CASCADE;
 
 
 --
@@ -2199,6 +2335,20 @@ GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.organization_source_priority T
 --
 
 GRANT INSERT ON TABLE public.privacy_audit TO lma_ingest;
+
+
+--
+-- Name: TABLE prospect_email_alias; Type: ACL; Schema: public; Owner: <migrator>
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.prospect_email_alias TO lma_ingest;
+
+
+--
+-- Name: TABLE prospect_merge; Type: ACL; Schema: public; Owner: <migrator>
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.prospect_merge TO lma_ingest;
 
 
 --

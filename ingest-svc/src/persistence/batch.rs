@@ -167,13 +167,14 @@ fn companies_of(rows: &[StagedRow]) -> BTreeMap<&str, CompanyRow> {
 type Learned = Vec<(Box<str>, i64, u64)>;
 
 /// The unique constraints a stored prospect makes a new one fail on: its own key, its email
-/// (one person per address) and a source link of its key (inserted by a trigger with every
-/// prospect). An optimistic insert that fails on one met a stored person; a merge's plain
+/// (one person per address), a source link of its key (inserted by a trigger with every
+/// prospect) and the addresses of prospects merged into it (checked by the same trigger). An optimistic insert that fails on one met a stored person; a merge's plain
 /// insert that fails on one met a person another writer inserted meanwhile.
 pub(super) const PROSPECT_IDENTITY: &[&str] = &[
     "prospect_external_id_unique",
     "prospect_organization_email_unique",
     "prospect_source_link_pkey",
+    "prospect_email_alias_pkey",
 ];
 
 /// Whether `error` is a duplicate of one of `constraints`: the optimistic insert met a stored

@@ -68,6 +68,37 @@ pub struct Statements {
     pub select_customers_by_email: String,
     /// Deletes the `customer` rows of the email `$2`; their ids.
     pub delete_customers_by_email: String,
+    /// Locks the organization's prospects of the ids `$2`, in id order; their ids.
+    pub lock_prospects: String,
+    /// Records the merge of prospect `$3` into `$2`: both rows as they are, the merged one's
+    /// links and addresses; the record's id.
+    pub record_merge: String,
+    /// Gives the survivor `$2` the values of the merged prospect `$3` that survive by the
+    /// rules, with their provenance.
+    pub combine_prospects: String,
+    /// Moves the source links, merge records and addresses of prospect `$3` to `$2`.
+    pub move_links: String,
+    pub move_merges: String,
+    pub move_aliases: String,
+    /// Gives prospect `$2` the address `$3` of a prospect merged into it.
+    pub add_alias: String,
+    /// The latest merge that moved the source link `$2`, `$3`, locked.
+    pub find_merge: String,
+    /// Sets the survivor `$2`'s address back to `$3` when it is the merged one's `$4`.
+    pub restore_survivor_email: String,
+    /// Removes the addresses `$3` from prospect `$2`.
+    pub remove_aliases: String,
+    /// Unlinks the keys `$3`, `$4` from prospect `$2`; the keys unlinked.
+    pub unlink_keys: String,
+    /// Inserts the merged prospect `$2` (a merge record's row) again, under its own id.
+    pub restore_prospect: String,
+    /// Links the keys `$3`, `$4` to prospect `$2`.
+    pub relink_keys: String,
+    /// Gives the survivor back, from its row before the merge `$2`, the values the unlinked
+    /// keys `$3`, `$4` supplied, with their provenance.
+    pub revert_survivor: String,
+    /// Deletes merge record `$2`.
+    pub delete_merge: String,
     /// The rank of each source `$2` under the organization's source priority (0: not listed).
     pub source_ranks: String,
     /// Sets the organization's source priority to `$2`.
@@ -80,8 +111,17 @@ pub struct Statements {
 
 /// Whether a prospect `p` has the email `$2` (normalized, so lower case): compared lower-cased,
 /// as the unique index `prospect_organization_email_unique` has it, so rows stored before emails
-/// were normalized match too.
-const PROSPECT_HAS_EMAIL: &str = "p.organization_id = $1 AND lower(p.email) = $2";
+/// were normalized match too; or has it as the address of a prospect merged into it.
+const PROSPECT_HAS_EMAIL: &str = "p.organization_id = $1 AND (lower(p.email) = $2 \
+     OR p.id IN (SELECT a.prospect_id FROM prospect_email_alias a \
+                 WHERE a.organization_id = $1 AND a.email = $2))";
+
+/// The prospect holding the address `k.email`: as its own, else as the address of a prospect
+/// merged into it.
+const OWNER_OF_K_EMAIL: &str = "coalesce(\
+     (SELECT o.id FROM prospect o WHERE o.organization_id = $1 AND lower(o.email) = lower(k.email)), \
+     (SELECT a.prospect_id FROM prospect_email_alias a \
+      WHERE a.organization_id = $1 AND a.email = lower(k.email)))";
 
 /// A prospect `p`'s source links, oldest first, as three arrays (NULL when it has none): read
 /// after the prospect's and its company's columns ([`super::store::prospect_from_row`]).
@@ -398,6 +438,119 @@ fn names(columns: &[(&'static str, Merge)]) -> Vec<&'static str> {
     columns.iter().map(|(name, _)| *name).collect()
 }
 
+/// The supplied columns of a prospect merge with their rules: every merged column but keys,
+/// the email (the survivor keeps its own) and the hide entry (screening's).
+fn combined(merged: &Merged) -> impl Iterator<Item = (&'static str, Merge)> + '_ {
+    merged
+        .columns
+        .iter()
+        .copied()
+        .filter(|(name, merge)| *merge != Merge::Key && supplied(name) == Supplied::Ranked)
+}
+
+/// Whether `row`'s column `name` holds a value, by its rule.
+fn has_value(row: &str, name: &str, merge: Merge) -> String {
+    match merge {
+        Merge::KeepWhenEmpty => format!("cardinality({row}.{name}) > 0"),
+        Merge::ObjectKeys => format!("{row}.{name} <> '{{}}'"),
+        Merge::PairWith(other) => {
+            format!("({row}.{name} IS NOT NULL OR {row}.{other} IS NOT NULL)")
+        }
+        _ => format!("{row}.{name} IS NOT NULL"),
+    }
+}
+
+/// The provenance entry of `row`'s column `key` with its time and token: the stored entry,
+/// completed from the row's creation when it has none of its own.
+fn full_entry(row: &str, key: &str) -> String {
+    let entry = format!(
+        "coalesce({row}.provenance->'{key}', jsonb_build_array({row}.external_source, {row}.external_id))"
+    );
+    format!(
+        "CASE WHEN jsonb_array_length({entry}) >= 4 THEN {entry} \
+         ELSE {entry} || jsonb_build_array(extract(epoch FROM {row}.created_at), {row}.created_token::text) END"
+    )
+}
+
+/// `(rank, time)` of the supplier of `row`'s column `key`, for the survivorship of a merge.
+fn standing(row: &str, key: &str) -> String {
+    format!(
+        "(coalesce(source_rank({PRIORITY}, {}), 0), (({})->>2)::float8)",
+        supplier(row, key, 0, "external_source"),
+        full_entry(row, key),
+    )
+}
+
+/// MergeProspects: the survivor `s` takes, column by column, the merged prospect `o`'s value
+/// when the survivor has none, or when `o`'s supplier ranks higher, or ranks the same and
+/// supplied it later; the entries of the values taken move with them.
+fn combine_statement(merged: &Merged) -> String {
+    let mut set = Vec::new();
+    let mut entries = Vec::new();
+    for (name, merge) in combined(merged) {
+        let key = provenance_key(name, merge);
+        let taken = format!(
+            "({} AND (NOT {} OR {} > {}))",
+            has_value("o", name, merge),
+            has_value("s", name, merge),
+            standing("o", key),
+            standing("s", key),
+        );
+        let value = match merge {
+            Merge::ObjectKeys => {
+                format!("CASE WHEN {taken} THEN s.{name} || o.{name} ELSE o.{name} || s.{name} END")
+            }
+            _ => format!("CASE WHEN {taken} THEN o.{name} ELSE s.{name} END"),
+        };
+        set.push(format!("{name} = {value}"));
+        entries.push(format!(
+            "'{name}', CASE WHEN {taken} THEN {} END",
+            full_entry("o", key)
+        ));
+    }
+    format!(
+        "UPDATE prospect s SET {}, provenance = NULLIF(coalesce(s.provenance, '{{}}') \
+         || jsonb_strip_nulls(jsonb_build_object({})), '{{}}') \
+         FROM prospect o \
+         WHERE s.organization_id = $1 AND s.id = $2 AND o.organization_id = $1 AND o.id = $3",
+        set.join(", "),
+        entries.join(", ")
+    )
+}
+
+/// UnmergeProspect: the survivor `s` takes back from its row before the merge `b` each column
+/// whose value one of the unlinked keys (`$3`, `$4`) supplied, with that column's entry.
+fn revert_statement(merged: &Merged) -> String {
+    let mut set = Vec::new();
+    let mut moved_keys = Vec::new();
+    let mut entries = Vec::new();
+    for (name, merge) in combined(merged) {
+        let key = provenance_key(name, merge);
+        let moved = format!(
+            "(({}, {}) IN (SELECT * FROM unnest($3::text[], $4::text[])))",
+            supplier("s", key, 0, "external_source"),
+            supplier("s", key, 1, "external_id"),
+        );
+        set.push(format!(
+            "{name} = CASE WHEN {moved} THEN b.{name} ELSE s.{name} END"
+        ));
+        moved_keys.push(format!("CASE WHEN {moved} THEN '{name}' END"));
+        entries.push(format!(
+            "'{name}', CASE WHEN {moved} THEN b.provenance->'{name}' END"
+        ));
+    }
+    format!(
+        "UPDATE prospect s SET {}, provenance = NULLIF((coalesce(s.provenance, '{{}}') \
+         - array_remove(ARRAY[{}]::text[], NULL)) \
+         || jsonb_strip_nulls(jsonb_build_object({})), '{{}}') \
+         FROM jsonb_populate_record(NULL::prospect, $2::jsonb) b \
+         WHERE s.organization_id = $1 AND s.id = b.id",
+        set.join(", "),
+        moved_keys.join(", "),
+        entries.join(", ")
+    )
+}
+
 /// `$first, $first+1, ...` for `count` parameters.
 fn parameters(first: usize, count: usize) -> String {
     (first..first + count)
@@ -567,22 +720,23 @@ impl Statements {
             merge_clause(&prospect_all, p),
             update_set(&prospect_all, p, "s"),
         );
-        let resolve_prospects = "SELECT l.prospect_id, o.id
+        let resolve_prospects = format!(
+            "SELECT l.prospect_id, {OWNER_OF_K_EMAIL}
              FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY
                   AS k(external_source, external_id, email, n)
              LEFT JOIN prospect_source_link l ON l.organization_id = $1
                   AND l.external_source = k.external_source AND l.external_id = k.external_id
-             LEFT JOIN prospect o ON o.organization_id = $1 AND lower(o.email) = lower(k.email)
              ORDER BY k.n"
-            .to_owned();
-        let link_keys = "INSERT INTO prospect_source_link \
+        );
+        let link_keys = format!(
+            "INSERT INTO prospect_source_link \
              (organization_id, external_source, external_id, prospect_id) \
-             SELECT $1, k.external_source, k.external_id, o.id \
+             SELECT $1, k.external_source, k.external_id, {OWNER_OF_K_EMAIL} \
              FROM unnest($2::text[], $3::text[], $4::text[]) AS k(external_source, external_id, email) \
-             JOIN prospect o ON o.organization_id = $1 AND lower(o.email) = lower(k.email) \
+             WHERE {OWNER_OF_K_EMAIL} IS NOT NULL \
              ORDER BY 2, 3 \
              ON CONFLICT (organization_id, external_source, external_id) DO NOTHING"
-            .to_owned();
+        );
 
         let upsert_company = format!(
             "INSERT INTO company AS {c} (organization_id, {company_list}) VALUES ($1, {}) \
@@ -700,6 +854,68 @@ impl Statements {
             delete_customers_by_email: format!(
                 "DELETE FROM customer WHERE {CUSTOMER_HAS_EMAIL} RETURNING id"
             ),
+            lock_prospects: "SELECT id, email FROM prospect \
+                 WHERE organization_id = $1 AND id = ANY($2::int8[]) ORDER BY id FOR UPDATE"
+                .to_owned(),
+            record_merge: "INSERT INTO prospect_merge (organization_id, survivor_id, merged_id, \
+                 merged, survivor_before, link_sources, link_ids, addresses) \
+                 SELECT $1, s.id, o.id, to_jsonb(o), to_jsonb(s), \
+                 coalesce(l.sources, '{}'), coalesce(l.ids, '{}'), \
+                 ARRAY[lower(o.email)] || coalesce((SELECT array_agg(a.email ORDER BY a.email) \
+                     FROM prospect_email_alias a WHERE a.organization_id = $1 AND a.prospect_id = o.id), '{}') \
+                 FROM prospect s, prospect o, LATERAL (SELECT \
+                     array_agg(k.external_source ORDER BY k.external_source, k.external_id) AS sources, \
+                     array_agg(k.external_id ORDER BY k.external_source, k.external_id) AS ids \
+                     FROM prospect_source_link k \
+                     WHERE k.organization_id = $1 AND k.prospect_id = o.id) l \
+                 WHERE s.organization_id = $1 AND s.id = $2 AND o.organization_id = $1 AND o.id = $3 \
+                 RETURNING id"
+                .to_owned(),
+            combine_prospects: combine_statement(&prospect_all),
+            move_links: "UPDATE prospect_source_link SET prospect_id = $2 \
+                 WHERE organization_id = $1 AND prospect_id = $3"
+                .to_owned(),
+            move_merges: "UPDATE prospect_merge SET survivor_id = $2 \
+                 WHERE organization_id = $1 AND survivor_id = $3"
+                .to_owned(),
+            move_aliases: "UPDATE prospect_email_alias SET prospect_id = $2 \
+                 WHERE organization_id = $1 AND prospect_id = $3"
+                .to_owned(),
+            add_alias: "INSERT INTO prospect_email_alias (organization_id, email, prospect_id) \
+                 VALUES ($1, lower($3), $2) ON CONFLICT DO NOTHING"
+                .to_owned(),
+            find_merge: "SELECT id, survivor_id, merged_id, merged, survivor_before, link_sources, \
+                 link_ids, addresses FROM prospect_merge m \
+                 WHERE organization_id = $1 AND $3 = ANY(link_ids) AND EXISTS (SELECT 1 \
+                     FROM unnest(m.link_sources, m.link_ids) AS l(source, id) \
+                     WHERE l.source = $2 AND l.id = $3) \
+                 ORDER BY id DESC LIMIT 1 FOR UPDATE"
+                .to_owned(),
+            restore_survivor_email: "UPDATE prospect SET email = $3 \
+                 WHERE organization_id = $1 AND id = $2 AND lower(email) = lower($4)"
+                .to_owned(),
+            remove_aliases: "DELETE FROM prospect_email_alias \
+                 WHERE organization_id = $1 AND prospect_id = $2 AND email = ANY($3::text[])"
+                .to_owned(),
+            unlink_keys: "DELETE FROM prospect_source_link \
+                 WHERE organization_id = $1 AND prospect_id = $2 \
+                 AND (external_source, external_id) IN (SELECT * FROM unnest($3::text[], $4::text[])) \
+                 RETURNING external_source, external_id"
+                .to_owned(),
+            // A hide entry removed since the merge hides the restored prospect no more.
+            restore_prospect: "INSERT INTO prospect OVERRIDING SYSTEM VALUE \
+                 SELECT * FROM jsonb_populate_record(NULL::prospect, $2::jsonb \
+                     || jsonb_build_object('suppressed_by', (SELECT id FROM suppression \
+                         WHERE organization_id = $1 AND id = ($2::jsonb->>'suppressed_by')::bigint))) \
+                 RETURNING id"
+                .to_owned(),
+            relink_keys: "INSERT INTO prospect_source_link \
+                 (organization_id, external_source, external_id, prospect_id) \
+                 SELECT $1, k.source, k.id, $2 FROM unnest($3::text[], $4::text[]) AS k(source, id) \
+                 ON CONFLICT (organization_id, external_source, external_id) DO NOTHING"
+                .to_owned(),
+            revert_survivor: revert_statement(&prospect_all),
+            delete_merge: "DELETE FROM prospect_merge WHERE id = $1".to_owned(),
             source_ranks: format!(
                 "SELECT u.source, source_rank(coalesce({PRIORITY}, '{{}}'), u.source) \
                  FROM unnest($2::text[]) AS u(source)"

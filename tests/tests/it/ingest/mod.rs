@@ -8,6 +8,7 @@ mod csv_files;
 mod hidden_suppression;
 mod identity;
 mod lmactl_import;
+mod merge;
 mod person_data;
 mod provenance;
 mod revenue_ranges;
