@@ -284,6 +284,12 @@ CREATE FUNCTION public.link_new_prospects() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
+    IF EXISTS (SELECT 1 FROM new_rows n JOIN public.prospect_email_alias a
+               ON a.organization_id = n.organization_id AND a.email = lower(n.email)) THEN
+        RAISE unique_violation USING
+            MESSAGE = 'the address is another prospect''s',
+            CONSTRAINT = 'prospect_email_alias_pkey';
+    END IF;
     INSERT INTO public.prospect_source_link (organization_id, external_source, external_id, prospect_id)
     SELECT organization_id, external_source, external_id, id FROM new_rows;
     RETURN NULL;
@@ -452,6 +458,48 @@ $$;
 
 
 ALTER FUNCTION public.signal_change() OWNER TO <migrator>;
+
+--
+-- Name: source_rank(text[], text); Type: FUNCTION; Schema: public; Owner: <migrator>
+--
+
+CREATE FUNCTION public.source_rank(priority text[], source text) RETURNS integer
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+    SELECT coalesce((
+        SELECT cardinality(priority) - u.n + 1
+        FROM unnest(priority) WITH ORDINALITY AS u(pattern, n)
+        WHERE u.pattern = source
+           OR (right(u.pattern, 1) = '*'
+               AND left(source, length(u.pattern) - 1) = left(u.pattern, length(u.pattern) - 1))
+        ORDER BY u.n LIMIT 1), 0)
+$$;
+
+
+ALTER FUNCTION public.source_rank(priority text[], source text) OWNER TO <migrator>;
+
+--
+-- Name: swap_prospect_email_alias(); Type: FUNCTION; Schema: public; Owner: <migrator>
+--
+
+CREATE FUNCTION public.swap_prospect_email_alias() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    DELETE FROM public.prospect_email_alias
+    WHERE organization_id = NEW.organization_id AND email = lower(NEW.email)
+      AND prospect_id = NEW.id;
+    IF FOUND THEN
+        INSERT INTO public.prospect_email_alias (organization_id, email, prospect_id)
+        VALUES (NEW.organization_id, lower(OLD.email), NEW.id)
+        ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+ALTER FUNCTION public.swap_prospect_email_alias() OWNER TO <migrator>;
 
 SET default_tablespace = '';
 
@@ -637,6 +685,8 @@ CREATE TABLE public.prospect (
     updated_at timestamp with time zone DEFAULT now() NOT NULL,
     country_code text,
     suppressed_by bigint,
+    created_token xid8 DEFAULT pg_current_xact_id(),
+    provenance jsonb,
     CONSTRAINT prospect_country_code_alpha2 CHECK ((country_code ~ '^[A-Z]{2}$'::text)),
     CONSTRAINT prospect_custom_fields_object CHECK ((jsonb_typeof(custom_fields) = 'object'::text)),
     CONSTRAINT prospect_email_format CHECK (((email)::text ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'::text)),
@@ -1055,6 +1105,19 @@ ALTER TABLE public.organization ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY
 
 
 --
+-- Name: organization_source_priority; Type: TABLE; Schema: public; Owner: <migrator>
+--
+
+CREATE TABLE public.organization_source_priority (
+    organization_id bigint NOT NULL,
+    sources text[] NOT NULL,
+    updated_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+ALTER TABLE public.organization_source_priority OWNER TO <migrator>;
+
+--
 -- Name: privacy_audit; Type: TABLE; Schema: public; Owner: <migrator>
 --
 
@@ -1071,7 +1134,7 @@ CREATE TABLE public.privacy_audit (
     policy text,
     prospect_ids bigint[],
     legacy_customer_ids bigint[],
-    CONSTRAINT privacy_audit_action_known CHECK ((action = ANY (ARRAY['suppression_added'::text, 'suppression_updated'::text, 'suppression_removed'::text, 'person_exported'::text, 'person_erased'::text])))
+    CONSTRAINT privacy_audit_action_known CHECK ((action = ANY (ARRAY['suppression_added'::text, 'suppression_updated'::text, 'suppression_removed'::text, 'person_exported'::text, 'person_erased'::text, 'prospects_merged'::text, 'prospect_unmerged'::text])))
 );
 
 
@@ -1092,11 +1155,58 @@ ALTER TABLE public.privacy_audit ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTIT
 
 
 --
+-- Name: prospect_email_alias; Type: TABLE; Schema: public; Owner: <migrator>
+--
+
+CREATE TABLE public.prospect_email_alias (
+    organization_id bigint NOT NULL,
+    email character varying(254) NOT NULL,
+    prospect_id bigint NOT NULL
+);
+
+
+ALTER TABLE public.prospect_email_alias OWNER TO <migrator>;
+
+--
 -- Name: prospect_id_seq; Type: SEQUENCE; Schema: public; Owner: <migrator>
 --
 
 ALTER TABLE public.prospect ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     SEQUENCE NAME public.prospect_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: prospect_merge; Type: TABLE; Schema: public; Owner: <migrator>
+--
+
+CREATE TABLE public.prospect_merge (
+    id bigint NOT NULL,
+    organization_id bigint NOT NULL,
+    survivor_id bigint NOT NULL,
+    merged_id bigint NOT NULL,
+    merged jsonb NOT NULL,
+    survivor_before jsonb NOT NULL,
+    link_sources text[] NOT NULL,
+    link_ids text[] NOT NULL,
+    addresses text[] NOT NULL,
+    merged_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+ALTER TABLE public.prospect_merge OWNER TO <migrator>;
+
+--
+-- Name: prospect_merge_id_seq; Type: SEQUENCE; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE public.prospect_merge ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.prospect_merge_id_seq
     START WITH 1
     INCREMENT BY 1
     NO MINVALUE
@@ -1464,6 +1574,14 @@ ALTER TABLE ONLY public.organization
 
 
 --
+-- Name: organization_source_priority organization_source_priority_pkey; Type: CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.organization_source_priority
+    ADD CONSTRAINT organization_source_priority_pkey PRIMARY KEY (organization_id);
+
+
+--
 -- Name: privacy_audit privacy_audit_pkey; Type: CONSTRAINT; Schema: public; Owner: <migrator>
 --
 
@@ -1472,11 +1590,27 @@ ALTER TABLE ONLY public.privacy_audit
 
 
 --
+-- Name: prospect_email_alias prospect_email_alias_pkey; Type: CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.prospect_email_alias
+    ADD CONSTRAINT prospect_email_alias_pkey PRIMARY KEY (organization_id, email);
+
+
+--
 -- Name: prospect prospect_external_id_unique; Type: CONSTRAINT; Schema: public; Owner: <migrator>
 --
 
 ALTER TABLE ONLY public.prospect
     ADD CONSTRAINT prospect_external_id_unique UNIQUE (organization_id, external_source, external_id);
+
+
+--
+-- Name: prospect_merge prospect_merge_pkey; Type: CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.prospect_merge
+    ADD CONSTRAINT prospect_merge_pkey PRIMARY KEY (id);
 
 
 --
@@ -1675,6 +1809,27 @@ CREATE INDEX privacy_audit_organization_idx ON public.privacy_audit USING btree 
 --
 
 CREATE INDEX prospect_company_idx ON public.prospect USING btree (company_id, id);
+
+
+--
+-- Name: prospect_email_alias_prospect_idx; Type: INDEX; Schema: public; Owner: <migrator>
+--
+
+CREATE INDEX prospect_email_alias_prospect_idx ON public.prospect_email_alias USING btree (prospect_id);
+
+
+--
+-- Name: prospect_merge_links_idx; Type: INDEX; Schema: public; Owner: <migrator>
+--
+
+CREATE INDEX prospect_merge_links_idx ON public.prospect_merge USING gin (link_ids);
+
+
+--
+-- Name: prospect_merge_survivor_idx; Type: INDEX; Schema: public; Owner: <migrator>
+--
+
+CREATE INDEX prospect_merge_survivor_idx ON public.prospect_merge USING btree (survivor_id);
 
 
 --
@@ -1927,6 +2082,13 @@ CREATE TRIGGER prospect_capture_update AFTER UPDATE ON public.prospect REFERENCI
 
 
 --
+-- Name: prospect prospect_email_alias_swap; Type: TRIGGER; Schema: public; Owner: <migrator>
+--
+
+CREATE TRIGGER prospect_email_alias_swap AFTER UPDATE OF email ON public.prospect FOR EACH ROW WHEN ((lower((old.email)::text) IS DISTINCT FROM lower((new.email)::text))) EXECUTE FUNCTION public.swap_prospect_email_alias();
+
+
+--
 -- Name: prospect prospect_link_insert; Type: TRIGGER; Schema: public; Owner: <migrator>
 --
 
@@ -1994,6 +2156,14 @@ ALTER TABLE ONLY public.customer
 
 
 --
+-- Name: organization_source_priority organization_source_priority_organization_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.organization_source_priority
+    ADD CONSTRAINT organization_source_priority_organization_id_fkey FOREIGN KEY (organization_id) REFERENCES public.organization(id) ON DELETE CASCADE;
+
+
+--
 -- Name: privacy_audit privacy_audit_organization_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
 --
 
@@ -2007,6 +2177,22 @@ ALTER TABLE ONLY public.privacy_audit
 
 ALTER TABLE ONLY public.prospect
     ADD CONSTRAINT prospect_company_fk FOREIGN KEY (organization_id, company_id) REFERENCES public.company(organization_id, id);
+
+
+--
+-- Name: prospect_email_alias prospect_email_alias_prospect_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.prospect_email_alias
+    ADD CONSTRAINT prospect_email_alias_prospect_id_fkey FOREIGN KEY (prospect_id) REFERENCES public.prospect(id) ON DELETE CASCADE;
+
+
+--
+-- Name: prospect_merge prospect_merge_survivor_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: <migrator>
+--
+
+ALTER TABLE ONLY public.prospect_merge
+    ADD CONSTRAINT prospect_merge_survivor_id_fkey FOREIGN KEY (survivor_id) REFERENCES public.prospect(id) ON DELETE CASCADE;
 
 
 --
@@ -2143,6 +2329,13 @@ GRANT ALL ON FUNCTION public.signal_change() TO lma_ingest;
 
 
 --
+-- Name: FUNCTION source_rank(priority text[], source text); Type: ACL; Schema: public; Owner: <migrator>
+--
+
+GRANT ALL ON FUNCTION public.source_rank(priority text[], source text) TO lma_ingest;
+
+
+--
 -- Name: SEQUENCE change_drain_generation; Type: ACL; Schema: public; Owner: <migrator>
 --
 
@@ -2240,10 +2433,31 @@ GRANT SELECT,INSERT,DELETE ON TABLE public.materialized_view_log TO lma_refresh;
 
 
 --
+-- Name: TABLE organization_source_priority; Type: ACL; Schema: public; Owner: <migrator>
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.organization_source_priority TO lma_ingest;
+
+
+--
 -- Name: TABLE privacy_audit; Type: ACL; Schema: public; Owner: <migrator>
 --
 
 GRANT INSERT ON TABLE public.privacy_audit TO lma_ingest;
+
+
+--
+-- Name: TABLE prospect_email_alias; Type: ACL; Schema: public; Owner: <migrator>
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.prospect_email_alias TO lma_ingest;
+
+
+--
+-- Name: TABLE prospect_merge; Type: ACL; Schema: public; Owner: <migrator>
+--
+
+GRANT SELECT,INSERT,DELETE,UPDATE ON TABLE public.prospect_merge TO lma_ingest;
 
 
 --

@@ -10,11 +10,12 @@ use lma_proto::v1::import_csv_response::Message as ImportMessage;
 use lma_proto::v1::ingest_service_server::IngestService;
 use lma_proto::v1::{
     CsvImportOptions, DeleteCompanyRequest, DeleteCompanyResponse, DeleteProspectRequest,
-    DeleteProspectResponse, GetProspectRequest, GetProspectResponse, ImportCsvRequest,
-    ImportCsvResponse, ImportHeader, ImportProgress, ImportReport, IngestProspectsRequest,
-    IngestProspectsResponse, MigrateLegacyCustomersRequest, MigrateLegacyCustomersResponse,
-    UnknownColumns, UpsertCompanyRequest, UpsertCompanyResponse, UpsertProspectRequest,
-    UpsertProspectResponse,
+    DeleteProspectResponse, GetProspectRequest, GetProspectResponse, GetSourcePriorityRequest,
+    GetSourcePriorityResponse, ImportCsvRequest, ImportCsvResponse, ImportHeader, ImportProgress,
+    ImportReport, IngestProspectsRequest, IngestProspectsResponse, MergeProspectsRequest,
+    MergeProspectsResponse, MigrateLegacyCustomersRequest, MigrateLegacyCustomersResponse,
+    SetSourcePriorityRequest, SetSourcePriorityResponse, UnknownColumns, UpsertCompanyRequest,
+    UpsertCompanyResponse, UpsertProspectRequest, UpsertProspectResponse,
 };
 use svc_core::FieldViolation;
 use svc_core::error::{quoted, unstorable_text};
@@ -27,7 +28,7 @@ use crate::abort::Abort;
 use crate::csv_import::upload::{ChunkReader, Upload};
 use crate::csv_import::{self, CsvOptions, RowsRead};
 use crate::error::IngestError;
-use crate::persistence::{BatchOptions, DeleteCompanyOutcome, Store, UpsertError};
+use crate::persistence::{BatchOptions, DeleteCompanyOutcome, MergeOutcome, Store, UpsertError};
 use crate::pipeline::{self, Input, Intake, Target};
 use crate::{legacy, suppression, validate};
 
@@ -61,6 +62,61 @@ impl IngestApi {
             },
             abort: Abort::default(),
         }
+    }
+}
+
+/// Most prospects one MergeProspects joins into its survivor.
+const MERGED_AT_MOST: usize = 100;
+
+/// The survivor and the others of a MergeProspects: ids, the others distinct and without the
+/// survivor; every bad field is named at once.
+fn merge_ids(survivor: &str, others: &[String]) -> Result<(i64, Vec<i64>), IngestError> {
+    let mut violations = Vec::new();
+    let named = |violations: &mut Vec<FieldViolation>, field: &str, value: &str| match parse_id(
+        field, value,
+    ) {
+        Ok(id) => Some(id),
+        Err(IngestError::Invalid(found)) => {
+            violations.extend(found);
+            None
+        }
+        Err(_) => {
+            violations.push(FieldViolation::new(field, "is not a valid id"));
+            None
+        }
+    };
+    let survivor = named(&mut violations, "survivor_id", survivor);
+    let mut ids = Vec::with_capacity(others.len());
+    for (index, other) in others.iter().enumerate() {
+        let field = format!("other_ids[{index}]");
+        let Some(id) = named(&mut violations, &field, other) else {
+            continue;
+        };
+        if Some(id) == survivor {
+            violations.push(FieldViolation::new(field, "is the survivor"));
+        } else if ids.contains(&id) {
+            violations.push(FieldViolation::new(field, "repeats an id"));
+        } else {
+            ids.push(id);
+        }
+    }
+    if others.is_empty() {
+        violations.push(FieldViolation::new(
+            "other_ids",
+            "is empty; name the prospects to merge into the survivor",
+        ));
+    } else if others.len() > MERGED_AT_MOST {
+        violations.push(FieldViolation::new(
+            "other_ids",
+            format!(
+                "has {} ids; at most {MERGED_AT_MOST} are merged at once",
+                others.len()
+            ),
+        ));
+    }
+    match survivor {
+        Some(survivor) if violations.is_empty() => Ok((survivor, ids)),
+        _ => Err(IngestError::Invalid(violations)),
     }
 }
 
@@ -548,5 +604,75 @@ impl IngestService for IngestApi {
         let _abort_on_drop = target.abort.on_drop();
         let response = legacy::migrate(target, request.batch_size).await?;
         Ok(Response::new(response))
+    }
+
+    async fn set_source_priority(
+        &self,
+        request: Request<SetSourcePriorityRequest>,
+    ) -> Result<Response<SetSourcePriorityResponse>, Status> {
+        let caller = svc_core::auth::caller(&request)?;
+        let sources =
+            validate::source_priority(&request.get_ref().sources).map_err(IngestError::Invalid)?;
+        self.store
+            .set_source_priority(caller.organization_id, &sources)
+            .await
+            .map_err(IngestError::from)?;
+        Ok(Response::new(SetSourcePriorityResponse {}))
+    }
+
+    async fn merge_prospects(
+        &self,
+        request: Request<MergeProspectsRequest>,
+    ) -> Result<Response<MergeProspectsResponse>, Status> {
+        let caller = svc_core::auth::caller(&request)?;
+        let request = request.get_ref();
+        let (survivor, others) = merge_ids(&request.survivor_id, &request.other_ids)?;
+        match self
+            .store
+            .merge_prospects(caller.organization_id, caller.api_key_id, survivor, &others)
+            .await
+            .map_err(IngestError::from)?
+        {
+            MergeOutcome::Merged {
+                prospect,
+                consistency_token,
+            } => {
+                tracing::info!(
+                    survivor_id = survivor,
+                    merged = others.len(),
+                    api_key_id = caller.api_key_id,
+                    "prospects merged"
+                );
+                Ok(Response::new(MergeProspectsResponse {
+                    prospect: Some(*prospect),
+                    consistency_token,
+                }))
+            }
+            MergeOutcome::Missing(missing) => {
+                let field = if missing.contains(&survivor) {
+                    "survivor_id".to_owned()
+                } else {
+                    let index = others
+                        .iter()
+                        .position(|id| missing.contains(id))
+                        .unwrap_or_default();
+                    format!("other_ids[{index}]")
+                };
+                Err(IngestError::NoSuchProspect(field).into())
+            }
+        }
+    }
+
+    async fn get_source_priority(
+        &self,
+        request: Request<GetSourcePriorityRequest>,
+    ) -> Result<Response<GetSourcePriorityResponse>, Status> {
+        let caller = svc_core::auth::caller(&request)?;
+        let sources = self
+            .store
+            .source_priority(caller.organization_id)
+            .await
+            .map_err(IngestError::from)?;
+        Ok(Response::new(GetSourcePriorityResponse { sources }))
     }
 }

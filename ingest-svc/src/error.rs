@@ -24,6 +24,9 @@ pub enum IngestError {
     Invalid(Vec<FieldViolation>),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The request field whose id names no prospect of the caller's organization.
+    #[error("{0}: no such prospect")]
+    NoSuchProspect(String),
     #[error("the company has {0} prospects; set delete_prospects to delete them with it")]
     CompanyHasProspects(u64),
     #[error("the file cannot be imported: {0}")]
@@ -70,6 +73,9 @@ impl From<IngestError> for Status {
         match error {
             IngestError::Invalid(violations) => svc_core::error::invalid_argument(violations),
             IngestError::NotFound(what) => Status::not_found(format!("{what} not found")),
+            IngestError::NoSuchProspect(field) => {
+                Status::not_found(format!("{field}: no such prospect"))
+            }
             IngestError::CompanyHasProspects(count) => Status::failed_precondition(format!(
                 "the company has {count} prospects; set delete_prospects to delete them with it"
             )),

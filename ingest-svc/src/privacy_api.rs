@@ -12,6 +12,7 @@ use lma_proto::v1::{
     AddSuppressionsRequest, AddSuppressionsResponse, ErasePersonRequest, ErasePersonResponse,
     ExportPersonDataRequest, ExportPersonDataResponse, ListSuppressionsRequest,
     ListSuppressionsResponse, RemoveSuppressionRequest, RemoveSuppressionResponse,
+    UnmergeProspectRequest, UnmergeProspectResponse,
 };
 use tonic::{Request, Response, Status};
 
@@ -241,6 +242,46 @@ impl PrivacyService for PrivacyApi {
                 .map(|id| id.to_string())
                 .unwrap_or_default(),
             consistency_token: erased.consistency_token,
+        }))
+    }
+
+    async fn unmerge_prospect(
+        &self,
+        request: Request<UnmergeProspectRequest>,
+    ) -> Result<Response<UnmergeProspectResponse>, Status> {
+        let caller = svc_core::auth::caller(&request)?;
+        let request = request.get_ref();
+        let mut violations = svc_core::error::Violations::default();
+        for (field, value) in [
+            ("external_source", &request.external_source),
+            ("external_id", &request.external_id),
+        ] {
+            if violations.storable(|| field.to_owned(), value) && value.trim().is_empty() {
+                violations.add(field, "is empty; name the source link a merge moved");
+            }
+        }
+        violations.finish(()).map_err(IngestError::Invalid)?;
+        let unmerged = self
+            .store
+            .unmerge_prospect(
+                caller.organization_id,
+                caller.api_key_id,
+                request.external_source.trim(),
+                request.external_id.trim(),
+            )
+            .await
+            .map_err(IngestError::from)?
+            .ok_or(IngestError::NotFound("merge of that source link"))?;
+        tracing::info!(
+            survivor_id = unmerged.survivor_id,
+            restored_id = unmerged.restored_id,
+            api_key_id = caller.api_key_id,
+            "prospect unmerged"
+        );
+        Ok(Response::new(UnmergeProspectResponse {
+            survivor_id: unmerged.survivor_id.to_string(),
+            restored_id: unmerged.restored_id.to_string(),
+            consistency_token: unmerged.consistency_token,
         }))
     }
 }

@@ -14,6 +14,8 @@ use crate::values::{self, stored};
 /// Column limits, in characters (varchar(n) in migrations/V2__base_tables.sql).
 pub(crate) mod limit {
     pub const EXTERNAL_SOURCE: usize = 100;
+    /// Entries of an organization's source priority.
+    pub const SOURCE_PRIORITY: usize = 100;
     pub const EXTERNAL_ID: usize = 200;
     pub const SALUTATION: usize = 20;
     pub const NAME_PART: usize = 100;
@@ -467,6 +469,51 @@ fn custom_fields(
 
 /// The field path of a custom field in violations: `custom_fields["key"]`, the key quoted (and
 /// cut short when long).
+/// An organization's source priority as SetSourcePriority gives it: each entry an
+/// external_source name or a prefix ending in `*`, trimmed, each once.
+pub fn source_priority(sources: &[String]) -> Result<Vec<String>, Vec<FieldViolation>> {
+    let mut violations = Violations::default();
+    if sources.len() > limit::SOURCE_PRIORITY {
+        violations.add(
+            "sources",
+            format!(
+                "has {} entries; at most {} are allowed",
+                sources.len(),
+                limit::SOURCE_PRIORITY
+            ),
+        );
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut priority = Vec::with_capacity(sources.len());
+    for (index, source) in sources.iter().enumerate() {
+        let field = || format!("sources[{index}]");
+        if !violations.storable(field, source) {
+            continue;
+        }
+        let source = source.trim();
+        let chars = source.chars().count();
+        if source.is_empty() || source == "*" {
+            violations.add(
+                field(),
+                "is empty; name an external_source or a prefix ending in *",
+            );
+        } else if chars > limit::EXTERNAL_SOURCE + 1 {
+            violations.add(
+                field(),
+                format!(
+                    "has {chars} characters; an external_source has at most {}",
+                    limit::EXTERNAL_SOURCE
+                ),
+            );
+        } else if !seen.insert(source) {
+            violations.add(field(), format!("repeats {}", quoted(source)));
+        } else {
+            priority.push(source.to_owned());
+        }
+    }
+    violations.finish(priority)
+}
+
 pub fn custom_field_path(key: &str) -> String {
     format!("custom_fields[{}]", quoted(key))
 }

@@ -29,6 +29,10 @@ pub enum Action {
     PersonExported,
     /// ErasePerson deleted a person.
     PersonErased,
+    /// MergeProspects joined prospects (the survivor first).
+    ProspectsMerged,
+    /// UnmergeProspect restored a merged prospect (the survivor, then the restored one).
+    ProspectUnmerged,
 }
 
 impl Action {
@@ -39,6 +43,8 @@ impl Action {
             Action::SuppressionRemoved => "suppression_removed",
             Action::PersonExported => "person_exported",
             Action::PersonErased => "person_erased",
+            Action::ProspectsMerged => "prospects_merged",
+            Action::ProspectUnmerged => "prospect_unmerged",
         }
     }
 }

@@ -184,7 +184,9 @@ fn companies_of(rows: &[StagedRow]) -> BTreeMap<&str, CompanyRow> {
     for staged in rows {
         let company = &staged.record.company;
         match companies.get_mut(company.domain.as_str()) {
-            Some(earlier) => identity::fold_into(&COMPANY, earlier, company),
+            Some(earlier) => {
+                identity::fold_into(&COMPANY, earlier, company);
+            }
             None => {
                 companies.insert(company.domain.as_str(), company.clone());
             }
@@ -197,13 +199,14 @@ fn companies_of(rows: &[StagedRow]) -> BTreeMap<&str, CompanyRow> {
 type Learned = Vec<(Box<str>, i64, u64)>;
 
 /// The unique constraints a stored prospect makes a new one fail on: its own key, its email
-/// (one person per address) and a source link of its key (inserted by a trigger with every
-/// prospect). An optimistic insert that fails on one met a stored person; a merge's plain
+/// (one person per address), a source link of its key (inserted by a trigger with every
+/// prospect) and the addresses of prospects merged into it (checked by the same trigger). An optimistic insert that fails on one met a stored person; a merge's plain
 /// insert that fails on one met a person another writer inserted meanwhile.
 pub(super) const PROSPECT_IDENTITY: &[&str] = &[
     "prospect_external_id_unique",
     "prospect_organization_email_unique",
     "prospect_source_link_pkey",
+    "prospect_email_alias_pkey",
 ];
 
 /// Whether `error` is a duplicate of one of `constraints`: the optimistic insert met a stored
@@ -386,24 +389,35 @@ async fn prepare_part(
     }
     // One row per person (its rows folded), in email order: the lock order of the inserts on
     // the email index, so concurrent imports of the same new people cannot deadlock on it.
-    let folded: Vec<Option<ProspectRow>> = resolution
+    let ranks = source_ranks(transaction, organization_id, rows, &resolution).await?;
+    let folded: Vec<Option<(ProspectRow, Option<serde_json::Value>)>> = resolution
         .persons
         .iter()
         .map(|person| {
             let of_person: Vec<&StagedRow> =
                 person.rows.iter().map(|&index| &rows[index]).collect();
-            identity::fold(&of_person)
+            identity::fold(&of_person, |source| {
+                ranks.get(source).copied().unwrap_or_default()
+            })
         })
         .collect();
-    let mut persons: Vec<(i64, Option<i64>, &ProspectRow)> = Vec::with_capacity(folded.len());
+    let mut persons: Vec<Person<'_>> = Vec::with_capacity(folded.len());
     for (person, folded) in resolution.persons.iter().zip(&folded) {
-        let record = folded.as_ref().unwrap_or(&rows[person.rows[0]].record);
+        let (record, provenance) = match folded {
+            Some((record, provenance)) => (record, provenance),
+            None => (&rows[person.rows[0]].record, &None),
+        };
         let Some(company) = company_id(record) else {
             return Ok(Prepared::Vanished);
         };
-        persons.push((company, person.target, record));
+        persons.push(Person {
+            company,
+            target: person.target,
+            record,
+            provenance,
+        });
     }
-    persons.sort_unstable_by(|(_, _, a), (_, _, b)| a.email.cmp(&b.email));
+    persons.sort_unstable_by(|a, b| a.record.email.cmp(&b.record.email));
     // Rows taken to be new go straight into `prospect`, with their organization; others are
     // staged for the merge with the prospect each resolved to.
     let copied = if optimistic {
@@ -411,10 +425,15 @@ async fn prepare_part(
             transaction,
             &SQL.copy_new_prospects,
             &persons,
-            |(company_id, _, record), values| {
+            |person, values| {
                 values.push(&organization_id);
-                values.push(company_id);
-                values.extend(PROSPECT.written().map(|(_, write)| (write.value)(record)));
+                values.push(&person.company);
+                values.extend(
+                    PROSPECT
+                        .written()
+                        .map(|(_, write)| (write.value)(person.record)),
+                );
+                values.push(person.provenance);
             },
         )
         .await
@@ -423,10 +442,15 @@ async fn prepare_part(
             transaction,
             &SQL.copy_prospect_stage,
             &persons,
-            |(company_id, target, record), values| {
-                values.push(company_id);
-                values.push(target);
-                values.extend(PROSPECT.written().map(|(_, write)| (write.value)(record)));
+            |person, values| {
+                values.push(&person.company);
+                values.push(&person.target);
+                values.extend(
+                    PROSPECT
+                        .written()
+                        .map(|(_, write)| (write.value)(person.record)),
+                );
+                values.push(person.provenance);
             },
         )
         .await
@@ -496,6 +520,53 @@ async fn prepare_part(
             .await?;
     }
     Ok(Prepared::Part(outcome, learned))
+}
+
+/// One person of a part as it is written: its company, the prospect it resolved to (`None`: a
+/// new one), its (folded) record and the provenance of a fold.
+struct Person<'a> {
+    company: i64,
+    target: Option<i64>,
+    record: &'a ProspectRow,
+    provenance: &'a Option<serde_json::Value>,
+}
+
+/// The rank of each source of the part's persons that fold rows of several sources, under the
+/// organization's source priority; none needed (no query) otherwise.
+async fn source_ranks(
+    transaction: &Transaction<'_>,
+    organization_id: i64,
+    rows: &[StagedRow],
+    resolution: &identity::Resolution,
+) -> Result<HashMap<String, i32>, DbError> {
+    let mut sources: Vec<&str> = resolution
+        .persons
+        .iter()
+        .filter(|person| {
+            let first = &rows[person.rows[0]].record.external_source;
+            person
+                .rows
+                .iter()
+                .any(|&index| rows[index].record.external_source != *first)
+        })
+        .flat_map(|person| {
+            person
+                .rows
+                .iter()
+                .map(|&index| rows[index].record.external_source.as_str())
+        })
+        .collect();
+    if sources.is_empty() {
+        return Ok(HashMap::new());
+    }
+    sources.sort_unstable();
+    sources.dedup();
+    transaction
+        .query(SQL.source_ranks.as_str(), &[&organization_id, &sources])
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect()
 }
 
 /// Binary COPY of `items`, each turned into its column values by `values` (one buffer for all

@@ -273,6 +273,30 @@ pub static PROSPECT: Table<ProspectRow, Prospect> = Table {
     ],
 };
 
+/// How a prospect column's value relates to the sources that send it (docs/PRIVACY.md,
+/// "Survivorship and provenance").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Supplied {
+    /// A source supplies it: its provenance is recorded, and the organization's source
+    /// priority decides whether a value replaces the stored one.
+    Ranked,
+    /// A source supplies it, but the latest record's value always wins: the email, which
+    /// identity resolution already decided the record belongs to.
+    Latest,
+    /// No source supplies it: the hide entry screening found.
+    ByScreening,
+}
+
+/// How the prospect column `name` is supplied; key columns are the record's identity, never a
+/// supplied value.
+pub fn supplied(name: &str) -> Supplied {
+    match name {
+        "email" => Supplied::Latest,
+        "suppressed_by" => Supplied::ByScreening,
+        _ => Supplied::Ranked,
+    }
+}
+
 /// A column of the legacy flat `customer` table: the prospect or company column it mirrors
 /// (dual ingestion) and the record field it becomes (MigrateLegacyCustomers).
 pub struct CustomerColumn {

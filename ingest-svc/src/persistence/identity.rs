@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use super::StagedRow;
-use super::columns::{Merge, Table};
+use super::columns::{Merge, PROSPECT, Supplied, Table, supplied};
 use crate::validate::ProspectRow;
 
 /// The reason of a record refused because its link and its email name different people
@@ -102,30 +102,59 @@ pub fn resolve(rows: &[&ProspectRow], found: &[Found]) -> Resolution {
     resolution
 }
 
-/// The rows of one person folded into one, as if merged one after the other: later given
-/// values win by the column rules; the key stays the first row's (the one a new prospect is
-/// created under), and the company is the last row's (a prospect moves to the company its
-/// latest record names). `None` for a single row, which is written as it is.
-pub fn fold(rows: &[&StagedRow]) -> Option<ProspectRow> {
+/// The rows of one person folded into one, as if merged one after the other in order of their
+/// source's `rank` (lowest first; equal ranks in input order): a given value replaces an earlier
+/// one by the column rules, so the highest-ranked, then latest, source's value survives, and
+/// lower-ranked ones fill what it left empty. The key stays the first row's (the one a new
+/// prospect is created under); the company is the surviving row's (a prospect moves to the
+/// company its latest record names). With the fold comes its provenance: each supplied column
+/// taken from another key than the folded row's, with that key (see
+/// `sql::provenance_after`). `None` for a single row, which is written as it is.
+pub fn fold(
+    rows: &[&StagedRow],
+    rank: impl Fn(&str) -> i32,
+) -> Option<(ProspectRow, Option<serde_json::Value>)> {
     let (first, later) = rows.split_first()?;
     if later.is_empty() {
         return None;
     }
+    let mut ordered: Vec<&StagedRow> = rows.to_vec();
+    ordered.sort_by_key(|staged| rank(&staged.record.external_source));
     let mut folded = first.record.clone();
-    for staged in later {
-        fold_into(&super::columns::PROSPECT, &mut folded, &staged.record);
+    let mut supplier: HashMap<&'static str, &ProspectRow> = HashMap::new();
+    for staged in &ordered {
+        for name in fold_into(&PROSPECT, &mut folded, &staged.record) {
+            supplier.insert(name, &staged.record);
+        }
         folded.company.clone_from(&staged.record.company);
+        supplier.insert(COMPANY_ID, &staged.record);
     }
-    Some(folded)
+    let key = first.record.key();
+    let entries: serde_json::Map<String, serde_json::Value> = supplier
+        .into_iter()
+        .filter(|(name, record)| {
+            record.key() != key && (*name == COMPANY_ID || supplied(name) != Supplied::ByScreening)
+        })
+        .map(|(name, record)| {
+            let (source, id) = record.key();
+            (name.to_owned(), serde_json::json!([source, id]))
+        })
+        .collect();
+    let provenance = (!entries.is_empty()).then_some(serde_json::Value::Object(entries));
+    Some((folded, provenance))
 }
 
-/// Folds `later` into `earlier` by the merge rules of `table`.
-pub fn fold_into<R, M>(table: &Table<R, M>, earlier: &mut R, later: &R) {
+/// The column naming a prospect's company, as provenance names it.
+const COMPANY_ID: &str = "company_id";
+
+/// Folds `later` into `earlier` by the merge rules of `table`; the columns it took.
+pub fn fold_into<R, M>(table: &Table<R, M>, earlier: &mut R, later: &R) -> Vec<&'static str> {
     let given = |name: &str| {
         table
             .write_of(name)
             .is_some_and(|write| (write.given)(later))
     };
+    let mut taken_columns = Vec::new();
     for (name, write) in table.written() {
         let taken = match write.merge {
             Merge::Key => false,
@@ -136,8 +165,10 @@ pub fn fold_into<R, M>(table: &Table<R, M>, earlier: &mut R, later: &R) {
         };
         if taken {
             (write.take)(earlier, later);
+            taken_columns.push(name);
         }
     }
+    taken_columns
 }
 
 #[cfg(test)]
@@ -237,11 +268,38 @@ mod tests {
         rows[1].record.job_title = Some("CEO".into());
         rows[1].record.company.domain = "beta.io".into();
         let staged: Vec<&StagedRow> = rows.iter().collect();
-        let folded = fold(&staged).expect("two rows fold");
+        let (folded, provenance) = fold(&staged, |_| 0).expect("two rows fold");
         assert_eq!(folded.key(), ("csv", "k0"));
         assert_eq!(folded.first_name.as_deref(), Some("Ann"));
         assert_eq!(folded.job_title.as_deref(), Some("CEO"));
         assert_eq!(folded.company.domain, "beta.io");
-        assert!(fold(&staged[..1]).is_none());
+        assert!(fold(&staged[..1], |_| 0).is_none());
+        // The later row's key supplied the title and the company; the first's the name.
+        let provenance = provenance.expect("another key supplied values");
+        assert_eq!(provenance["job_title"], serde_json::json!(["csv", "k1"]));
+        assert_eq!(provenance["company_id"], serde_json::json!(["csv", "k1"]));
+        assert!(provenance.get("first_name").is_none());
+    }
+
+    #[test]
+    fn a_fold_lets_the_higher_ranked_source_win_and_the_lower_fill_gaps() {
+        let mut rows = rows_with(&["a@acme.com", "a@acme.com"]);
+        rows[0].record.external_source = "salesforce".into();
+        rows[0].record.job_title = Some("CTO".into());
+        rows[1].record.external_source = "apollo".into();
+        rows[1].record.job_title = Some("Engineer".into());
+        rows[1].record.last_name = Some("Lee".into());
+        let staged: Vec<&StagedRow> = rows.iter().collect();
+        let rank = |source: &str| i32::from(source == "salesforce");
+        let (folded, provenance) = fold(&staged, rank).expect("two rows fold");
+        assert_eq!(folded.key(), ("salesforce", "k0"));
+        assert_eq!(folded.job_title.as_deref(), Some("CTO"));
+        assert_eq!(folded.last_name.as_deref(), Some("Lee"));
+        let provenance = provenance.expect("apollo supplied the last name");
+        assert_eq!(provenance["last_name"], serde_json::json!(["apollo", "k1"]));
+        assert!(provenance.get("job_title").is_none());
+        // Without a priority the later row wins.
+        let (recent, _) = fold(&staged, |_| 0).expect("two rows fold");
+        assert_eq!(recent.job_title.as_deref(), Some("Engineer"));
     }
 }

@@ -9,6 +9,7 @@ mod batch;
 mod columns;
 mod identity;
 mod lanes;
+mod merge;
 mod person;
 mod retry;
 mod sql;
@@ -19,6 +20,7 @@ use lma_proto::v1::RowError;
 
 pub use batch::ImportMemory;
 pub use lanes::BatchOptions;
+pub use merge::MergeOutcome;
 pub use store::{DeleteCompanyOutcome, Store, UpsertError};
 
 use crate::validate::ProspectRow;

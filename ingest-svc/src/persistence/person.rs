@@ -24,6 +24,12 @@ use super::suppression::{
 use crate::suppression::{self, EmailKey, Person};
 use crate::{normalize, values};
 
+/// Every address of the prospects `$2`: their own and those of prospects merged into them.
+const ADDRESSES_OF_PROSPECTS: &str = "SELECT email FROM prospect \
+     WHERE organization_id = $1 AND id = ANY($2::int8[]) \
+     UNION SELECT email FROM prospect_email_alias \
+     WHERE organization_id = $1 AND prospect_id = ANY($2::int8[])";
+
 /// The address of a prospect named by id, locked for the erasure.
 const EMAIL_OF_PROSPECT: &str =
     "SELECT email FROM prospect WHERE organization_id = $1 AND id = $2 FOR UPDATE";
@@ -198,15 +204,28 @@ impl Store {
             .iter()
             .map(|row| row.try_get(0))
             .collect::<Result<_, _>>()?;
+        // The person's every address (a merged person has several), the named one first: each
+        // is listed so that none brings the person back.
+        let mut addresses: Vec<String> = email.iter().cloned().collect();
+        for row in transaction
+            .query(ADDRESSES_OF_PROSPECTS, &[&organization_id, &ids])
+            .await?
+        {
+            if let Some(address) = stored_email(row.try_get(0)?)
+                && !addresses.contains(&address)
+            {
+                addresses.push(address);
+            }
+        }
         let deleted = self
             .delete_prospects(&transaction, organization_id, &ids)
             .await?;
         let mut legacy_customer_ids = deleted.customer_ids;
-        if let Some(email) = &email {
+        for address in &addresses {
             for row in transaction
                 .query(
                     SQL.delete_customers_by_email.as_str(),
-                    &[&organization_id, email],
+                    &[&organization_id, address],
                 )
                 .await?
             {
@@ -220,25 +239,32 @@ impl Store {
 
         // The entry that keeps the address from coming back, and the records of it all.
         let mut records = EntryRecords::default();
-        let (hash, suppression) = match email {
-            Some(email) => {
-                let entry = suppression::erasure_entry(email);
-                let subject = stored_subject(key.as_ref(), &entry.subject);
-                let written = write_entries(
-                    &transaction,
-                    organization_id,
-                    std::slice::from_ref(&subject),
-                    std::slice::from_ref(&entry),
-                    &mut records,
-                )
-                .await?;
-                let entry_id = written.ids.get(&subject).copied();
-                (
-                    subject.0,
-                    entry_id.map(|id| (id, entry.reason, entry.policy)),
-                )
-            }
-            None => (None, None),
+        let entries: Vec<_> = addresses
+            .into_iter()
+            .map(suppression::erasure_entry)
+            .collect();
+        let subjects: Vec<_> = entries
+            .iter()
+            .map(|entry| stored_subject(key.as_ref(), &entry.subject))
+            .collect();
+        let written = write_entries(
+            &transaction,
+            organization_id,
+            &subjects,
+            &entries,
+            &mut records,
+        )
+        .await?;
+        // The record and the answer name the first address's entry.
+        let (hash, suppression) = match (subjects.first(), entries.first()) {
+            (Some(subject), Some(entry)) => (
+                subject.0.clone(),
+                written
+                    .ids
+                    .get(subject)
+                    .map(|id| (*id, entry.reason, entry.policy)),
+            ),
+            _ => (None, None),
         };
         records
             .write(&transaction, organization_id, api_key_id)

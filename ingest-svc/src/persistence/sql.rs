@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use tokio_postgres::types::{Kind, Type};
 
-use super::columns::{COMPANY, CUSTOMER, Merge, PROSPECT, Table};
+use super::columns::{COMPANY, CUSTOMER, Merge, PROSPECT, Supplied, Table, supplied};
 
 /// How a prospect refers to its company: written by every merge (a prospect moves to the
 /// company its latest record names), resolved by the store from the company's domain.
@@ -68,12 +68,60 @@ pub struct Statements {
     pub select_customers_by_email: String,
     /// Deletes the `customer` rows of the email `$2`; their ids.
     pub delete_customers_by_email: String,
+    /// Locks the organization's prospects of the ids `$2`, in id order; their ids.
+    pub lock_prospects: String,
+    /// Records the merge of prospect `$3` into `$2`: both rows as they are, the merged one's
+    /// links and addresses; the record's id.
+    pub record_merge: String,
+    /// Gives the survivor `$2` the values of the merged prospect `$3` that survive by the
+    /// rules, with their provenance.
+    pub combine_prospects: String,
+    /// Moves the source links, merge records and addresses of prospect `$3` to `$2`.
+    pub move_links: String,
+    pub move_merges: String,
+    pub move_aliases: String,
+    /// Gives prospect `$2` the address `$3` of a prospect merged into it.
+    pub add_alias: String,
+    /// The latest merge that moved the source link `$2`, `$3`, locked.
+    pub find_merge: String,
+    /// Sets the survivor `$2`'s address back to `$3` when it is the merged one's `$4`.
+    pub restore_survivor_email: String,
+    /// Removes the addresses `$3` from prospect `$2`.
+    pub remove_aliases: String,
+    /// Unlinks the keys `$3`, `$4` from prospect `$2`; the keys unlinked.
+    pub unlink_keys: String,
+    /// Inserts the merged prospect `$2` (a merge record's row) again, under its own id.
+    pub restore_prospect: String,
+    /// Links the keys `$3`, `$4` to prospect `$2`.
+    pub relink_keys: String,
+    /// Gives the survivor back, from its row before the merge `$2`, the values the unlinked
+    /// keys `$3`, `$4` supplied, with their provenance.
+    pub revert_survivor: String,
+    /// Deletes merge record `$2`.
+    pub delete_merge: String,
+    /// The rank of each source `$2` under the organization's source priority (0: not listed).
+    pub source_ranks: String,
+    /// Sets the organization's source priority to `$2`.
+    pub set_source_priority: String,
+    /// Removes the organization's source priority.
+    pub clear_source_priority: String,
+    /// The organization's source priority, when it has one.
+    pub select_source_priority: String,
 }
 
 /// Whether a prospect `p` has the email `$2` (normalized, so lower case): compared lower-cased,
 /// as the unique index `prospect_organization_email_unique` has it, so rows stored before emails
-/// were normalized match too.
-const PROSPECT_HAS_EMAIL: &str = "p.organization_id = $1 AND lower(p.email) = $2";
+/// were normalized match too; or has it as the address of a prospect merged into it.
+const PROSPECT_HAS_EMAIL: &str = "p.organization_id = $1 AND (lower(p.email) = $2 \
+     OR p.id IN (SELECT a.prospect_id FROM prospect_email_alias a \
+                 WHERE a.organization_id = $1 AND a.email = $2))";
+
+/// The prospect holding the address `k.email`: as its own, else as the address of a prospect
+/// merged into it.
+const OWNER_OF_K_EMAIL: &str = "coalesce(\
+     (SELECT o.id FROM prospect o WHERE o.organization_id = $1 AND lower(o.email) = lower(k.email)), \
+     (SELECT a.prospect_id FROM prospect_email_alias a \
+      WHERE a.organization_id = $1 AND a.email = lower(k.email)))";
 
 /// A prospect `p`'s source links, oldest first, as three arrays (NULL when it has none): read
 /// after the prospect's and its company's columns ([`super::store::prospect_from_row`]).
@@ -84,6 +132,30 @@ const JOIN_LINKS_OF_P: &str = "LEFT JOIN LATERAL (SELECT \
      FROM prospect_source_link l \
      WHERE l.organization_id = p.organization_id AND l.prospect_id = p.id) links ON true";
 const LINKS_OF_P: &str = "links.sources, links.ids, links.linked_at";
+
+/// After the links, the provenance of `p`'s values ([`super::store::prospect_from_row`]): the
+/// supplied columns that hold a value (in column order), the provenance entries and the token
+/// of the prospect's creation.
+fn provenance_of_p(merged: &Merged) -> String {
+    let p = PROSPECT.alias;
+    let present: Vec<String> = merged
+        .columns
+        .iter()
+        .filter(|(name, merge)| *merge != Merge::Key && supplied(name) != Supplied::ByScreening)
+        .map(|(name, merge)| {
+            let has_value = match merge {
+                Merge::KeepWhenEmpty => format!("cardinality({p}.{name}) > 0"),
+                Merge::ObjectKeys => format!("{p}.{name} <> '{{}}'"),
+                _ => format!("{p}.{name} IS NOT NULL"),
+            };
+            format!("CASE WHEN {has_value} THEN '{name}' END")
+        })
+        .collect();
+    format!(
+        "array_remove(ARRAY[{}]::text[], NULL), {p}.provenance, {p}.created_token::text",
+        present.join(", ")
+    )
+}
 
 /// Whether a `customer` row has the email `$2`: legacy values are dirty, so trimmed and
 /// compared case-insensitively (the index `customer_organization_email_idx`).
@@ -114,18 +186,235 @@ impl Copy {
     }
 }
 
-/// The columns of `table` a batch merges, in order, with their rule.
-fn merged<R, M>(table: &Table<R, M>) -> Vec<(&'static str, Merge)> {
-    table
-        .written()
-        .map(|(name, write)| (name, write.merge))
-        .collect()
+/// The columns a merge writes, in order, with their rule; for prospects, with the survivorship
+/// of supplied values.
+struct Merged {
+    columns: Vec<(&'static str, Merge)>,
+    survivorship: bool,
 }
 
-fn prospect_merged() -> Vec<(&'static str, Merge)> {
+/// The columns of `table` a batch merges, in order, with their rule.
+fn merged<R, M>(table: &Table<R, M>) -> Merged {
+    Merged {
+        columns: table
+            .written()
+            .map(|(name, write)| (name, write.merge))
+            .collect(),
+        survivorship: false,
+    }
+}
+
+fn prospect_merged() -> Merged {
     let mut columns = vec![COMPANY_ID];
-    columns.extend(merged(&PROSPECT));
-    columns
+    columns.extend(merged(&PROSPECT).columns);
+    Merged {
+        columns,
+        survivorship: true,
+    }
+}
+
+/// The provenance a batch gives a row: for rows of one person folded into one
+/// (`identity::fold`), the key that supplied each value taken from another row than the
+/// folded row's own; NULL otherwise.
+const PROVENANCE: (&str, Type) = ("provenance", Type::JSONB);
+
+/// The organization's source priority (NULL: none), evaluated once per statement.
+const PRIORITY: &str =
+    "(SELECT sources FROM organization_source_priority WHERE organization_id = $1)";
+
+/// The column whose provenance entry stands for `name`: a pair shares one, so its two values
+/// are always ranked and replaced together.
+fn provenance_key(name: &str, merge: Merge) -> &str {
+    match merge {
+        Merge::PairWith(other) if other < name => other,
+        _ => name,
+    }
+}
+
+/// The source that supplied the value of `key` in the row `row`: its provenance entry's, else
+/// the row's own key's.
+fn supplier(row: &str, key: &str, element: usize, own: &str) -> String {
+    format!("coalesce({row}.provenance->'{key}'->>{element}, {row}.{own})")
+}
+
+/// Whether the incoming row's value of `key` may replace the stored one under the source
+/// priority: no priority, or the incoming supplier ranks at least as high.
+fn outranks(key: &str, stored: &str, incoming: &str) -> String {
+    format!(
+        "({PRIORITY} IS NULL OR source_rank({PRIORITY}, {}) >= source_rank({PRIORITY}, {}))",
+        supplier(incoming, key, 0, "external_source"),
+        supplier(stored, key, 0, "external_source"),
+    )
+}
+
+/// What merging the incoming row (`incoming`) into the stored one (`stored`) gives for one
+/// column; `None` for key columns, which are never updated. Under survivorship a supplied
+/// value fills an empty one from any source, and replaces a stored one only from a source
+/// ranked at least as high as the one that supplied it.
+fn merge_expression(
+    name: &str,
+    merge: Merge,
+    stored: &str,
+    incoming: &str,
+    survivorship: bool,
+) -> Option<String> {
+    let ranked = survivorship && supplied(name) == Supplied::Ranked;
+    let rank = || outranks(provenance_key(name, merge), stored, incoming);
+    Some(match merge {
+        Merge::Key => return None,
+        Merge::Overwrite if ranked => format!(
+            "CASE WHEN {} THEN {incoming}.{name} ELSE {stored}.{name} END",
+            rank()
+        ),
+        Merge::Overwrite => format!("{incoming}.{name}"),
+        Merge::KeepWhenNull if ranked => format!(
+            "CASE WHEN {incoming}.{name} IS NOT NULL AND ({stored}.{name} IS NULL OR {}) \
+             THEN {incoming}.{name} ELSE {stored}.{name} END",
+            rank()
+        ),
+        Merge::KeepWhenNull => format!("coalesce({incoming}.{name}, {stored}.{name})"),
+        Merge::KeepWhenEmpty if ranked => format!(
+            "CASE WHEN cardinality({incoming}.{name}) > 0 \
+             AND (cardinality({stored}.{name}) = 0 OR {}) \
+             THEN {incoming}.{name} ELSE {stored}.{name} END",
+            rank()
+        ),
+        Merge::KeepWhenEmpty => format!(
+            "CASE WHEN cardinality({incoming}.{name}) = 0 THEN {stored}.{name} \
+             ELSE {incoming}.{name} END"
+        ),
+        Merge::PairWith(other) if ranked => format!(
+            "CASE WHEN ({incoming}.{name} IS NOT NULL OR {incoming}.{other} IS NOT NULL) \
+             AND (({stored}.{name} IS NULL AND {stored}.{other} IS NULL) OR {}) \
+             THEN {incoming}.{name} ELSE {stored}.{name} END",
+            rank()
+        ),
+        Merge::PairWith(other) => format!(
+            "CASE WHEN {incoming}.{name} IS NULL AND {incoming}.{other} IS NULL \
+             THEN {stored}.{name} ELSE {incoming}.{name} END"
+        ),
+        Merge::Follows(other) => format!(
+            "CASE WHEN {incoming}.{other} IS NULL THEN {stored}.{name} ELSE {incoming}.{name} END"
+        ),
+        // Keys the stored object lacks are filled from any source; a key it has keeps the
+        // value of the higher-ranked source.
+        Merge::ObjectKeys if ranked => format!(
+            "CASE WHEN {} THEN {stored}.{name} || {incoming}.{name} \
+             ELSE {incoming}.{name} || {stored}.{name} END",
+            rank()
+        ),
+        Merge::ObjectKeys => format!("{stored}.{name} || {incoming}.{name}"),
+    })
+}
+
+/// The stored columns and the merge's results, for the updated (non-key) columns.
+fn stored_and_merged(
+    merged: &Merged,
+    stored: &str,
+    incoming: &str,
+) -> (Vec<String>, Vec<(String, String)>) {
+    let mut stored_columns = Vec::new();
+    let mut set = Vec::new();
+    for (name, merge) in &merged.columns {
+        if let Some(expression) =
+            merge_expression(name, *merge, stored, incoming, merged.survivorship)
+        {
+            stored_columns.push(format!("{stored}.{name}"));
+            set.push(((*name).to_owned(), expression));
+        }
+    }
+    (stored_columns, set)
+}
+
+/// The stored row's provenance after the merge: an entry for each supplied column whose value
+/// the merge changed, naming the incoming row's supplier of it and this ingest (time, token).
+/// Entries without time and token come from rows folded in this ingest (see
+/// `identity::fold`). NULL while every value is the prospect's own key's at its creation.
+fn provenance_after(merged: &Merged, stored: &str, incoming: &str) -> String {
+    let mut entries = Vec::new();
+    for (name, merge) in &merged.columns {
+        let Some(expression) = merge_expression(name, *merge, stored, incoming, true) else {
+            continue;
+        };
+        if supplied(name) == Supplied::ByScreening {
+            continue;
+        }
+        let key = provenance_key(name, *merge);
+        // A pair changes together: both its columns name the supplier of the pair.
+        let changed = match merge {
+            Merge::PairWith(other) => {
+                let other_expression = merged
+                    .columns
+                    .iter()
+                    .find(|(column, _)| column == other)
+                    .and_then(|(column, merge)| {
+                        merge_expression(column, *merge, stored, incoming, true)
+                    })
+                    .unwrap_or_else(|| format!("{stored}.{other}"));
+                format!(
+                    "({expression}, {other_expression}) IS DISTINCT FROM ({stored}.{name}, {stored}.{other})"
+                )
+            }
+            _ => format!("({expression}) IS DISTINCT FROM {stored}.{name}"),
+        };
+        entries.push(format!(
+            "'{name}', CASE WHEN {changed} \
+             THEN jsonb_build_array({}, {}, extract(epoch FROM now()), pg_current_xact_id()::text) END",
+            supplier(incoming, key, 0, "external_source"),
+            supplier(incoming, key, 1, "external_id"),
+        ));
+    }
+    format!(
+        "NULLIF(coalesce({stored}.provenance, '{{}}') || jsonb_strip_nulls(jsonb_build_object({})), '{{}}')",
+        entries.join(", ")
+    )
+}
+
+/// `name = <merge>, ...` of an UPDATE of the stored row `stored` by the row `incoming` (with
+/// the provenance under survivorship).
+fn update_set(merged: &Merged, stored: &str, incoming: &str) -> String {
+    let (_, set) = stored_and_merged(merged, stored, incoming);
+    let mut assignments: Vec<String> = set
+        .iter()
+        .map(|(name, expression)| format!("{name} = {expression}"))
+        .collect();
+    if merged.survivorship {
+        assignments.push(format!(
+            "provenance = {}",
+            provenance_after(merged, stored, incoming)
+        ));
+    }
+    assignments.join(", ")
+}
+
+/// `ON CONFLICT ... DO UPDATE SET <merge> WHERE <stored row differs from the merge>`: a merge
+/// that would change nothing is skipped.
+fn merge_clause(merged: &Merged, stored: &str) -> String {
+    let (stored_columns, set) = stored_and_merged(merged, stored, "EXCLUDED");
+    format!(
+        "DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
+        update_set(merged, stored, "EXCLUDED"),
+        stored_columns.join(", "),
+        set.iter()
+            .map(|(_, expression)| expression.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
+/// True when the stored row already equals what merging the `incoming` row into it would give:
+/// the bulk merges leave such rows out before `ON CONFLICT`, which would otherwise lock (and so
+/// write) every stored row a batch names, changed or not.
+fn changes_nothing(merged: &Merged, stored: &str, incoming: &str) -> String {
+    let (stored_columns, set) = stored_and_merged(merged, stored, incoming);
+    format!(
+        "({}) IS NOT DISTINCT FROM ({})",
+        stored_columns.join(", "),
+        set.iter()
+            .map(|(_, expression)| expression.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 /// The SQL name of a column type, for the staging tables.
@@ -149,84 +438,116 @@ fn names(columns: &[(&'static str, Merge)]) -> Vec<&'static str> {
     columns.iter().map(|(name, _)| *name).collect()
 }
 
-/// What merging the incoming row (`incoming`) into the stored one (`stored`) gives for one
-/// column; `None` for key columns, which are never updated.
-fn merge_expression(name: &str, merge: Merge, stored: &str, incoming: &str) -> Option<String> {
-    Some(match merge {
-        Merge::Key => return None,
-        Merge::Overwrite => format!("{incoming}.{name}"),
-        Merge::KeepWhenNull => format!("coalesce({incoming}.{name}, {stored}.{name})"),
-        Merge::KeepWhenEmpty => format!(
-            "CASE WHEN cardinality({incoming}.{name}) = 0 THEN {stored}.{name} \
-             ELSE {incoming}.{name} END"
-        ),
-        Merge::PairWith(other) => format!(
-            "CASE WHEN {incoming}.{name} IS NULL AND {incoming}.{other} IS NULL \
-             THEN {stored}.{name} ELSE {incoming}.{name} END"
-        ),
-        Merge::Follows(other) => format!(
-            "CASE WHEN {incoming}.{other} IS NULL THEN {stored}.{name} ELSE {incoming}.{name} END"
-        ),
-        Merge::ObjectKeys => format!("{stored}.{name} || {incoming}.{name}"),
-    })
+/// The supplied columns of a prospect merge with their rules: every merged column but keys,
+/// the email (the survivor keeps its own) and the hide entry (screening's).
+fn combined(merged: &Merged) -> impl Iterator<Item = (&'static str, Merge)> + '_ {
+    merged
+        .columns
+        .iter()
+        .copied()
+        .filter(|(name, merge)| *merge != Merge::Key && supplied(name) == Supplied::Ranked)
 }
 
-/// The stored columns and the merge's results, for the updated (non-key) columns.
-fn stored_and_merged(
-    columns: &[(&'static str, Merge)],
-    stored: &str,
-    incoming: &str,
-) -> (Vec<String>, Vec<(String, String)>) {
-    let mut stored_columns = Vec::new();
-    let mut set = Vec::new();
-    for (name, merge) in columns {
-        if let Some(expression) = merge_expression(name, *merge, stored, incoming) {
-            stored_columns.push(format!("{stored}.{name}"));
-            set.push(((*name).to_owned(), expression));
+/// Whether `row`'s column `name` holds a value, by its rule.
+fn has_value(row: &str, name: &str, merge: Merge) -> String {
+    match merge {
+        Merge::KeepWhenEmpty => format!("cardinality({row}.{name}) > 0"),
+        Merge::ObjectKeys => format!("{row}.{name} <> '{{}}'"),
+        Merge::PairWith(other) => {
+            format!("({row}.{name} IS NOT NULL OR {row}.{other} IS NOT NULL)")
         }
+        _ => format!("{row}.{name} IS NOT NULL"),
     }
-    (stored_columns, set)
 }
 
-/// `name = <merge>, ...` of an UPDATE of the stored row `stored` by the row `incoming`.
-fn update_set(columns: &[(&'static str, Merge)], stored: &str, incoming: &str) -> String {
-    let (_, set) = stored_and_merged(columns, stored, incoming);
-    set.iter()
-        .map(|(name, expression)| format!("{name} = {expression}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// `ON CONFLICT ... DO UPDATE SET <merge> WHERE <stored row differs from the merge>`: a merge
-/// that would change nothing is skipped.
-fn merge_clause(columns: &[(&'static str, Merge)], stored: &str) -> String {
-    let (stored_columns, set) = stored_and_merged(columns, stored, "EXCLUDED");
+/// The provenance entry of `row`'s column `key` with its time and token: the stored entry,
+/// completed from the row's creation when it has none of its own.
+fn full_entry(row: &str, key: &str) -> String {
+    let entry = format!(
+        "coalesce({row}.provenance->'{key}', jsonb_build_array({row}.external_source, {row}.external_id))"
+    );
     format!(
-        "DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})",
-        set.iter()
-            .map(|(name, expression)| format!("{name} = {expression}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        stored_columns.join(", "),
-        set.iter()
-            .map(|(_, expression)| expression.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
+        "CASE WHEN jsonb_array_length({entry}) >= 4 THEN {entry} \
+         ELSE {entry} || jsonb_build_array(extract(epoch FROM {row}.created_at), {row}.created_token::text) END"
     )
 }
 
-/// True when the stored row already equals what merging the `incoming` row into it would give:
-/// the bulk merges leave such rows out before `ON CONFLICT`, which would otherwise lock (and so
-/// write) every stored row a batch names, changed or not.
-fn changes_nothing(columns: &[(&'static str, Merge)], stored: &str, incoming: &str) -> String {
-    let (stored_columns, set) = stored_and_merged(columns, stored, incoming);
+/// `(rank, time)` of the supplier of `row`'s column `key`, for the survivorship of a merge.
+fn standing(row: &str, key: &str) -> String {
     format!(
-        "({}) IS NOT DISTINCT FROM ({})",
-        stored_columns.join(", "),
-        set.iter()
-            .map(|(_, expression)| expression.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        "(coalesce(source_rank({PRIORITY}, {}), 0), (({})->>2)::float8)",
+        supplier(row, key, 0, "external_source"),
+        full_entry(row, key),
+    )
+}
+
+/// MergeProspects: the survivor `s` takes, column by column, the merged prospect `o`'s value
+/// when the survivor has none, or when `o`'s supplier ranks higher, or ranks the same and
+/// supplied it later; the entries of the values taken move with them.
+fn combine_statement(merged: &Merged) -> String {
+    let mut set = Vec::new();
+    let mut entries = Vec::new();
+    for (name, merge) in combined(merged) {
+        let key = provenance_key(name, merge);
+        let taken = format!(
+            "({} AND (NOT {} OR {} > {}))",
+            has_value("o", name, merge),
+            has_value("s", name, merge),
+            standing("o", key),
+            standing("s", key),
+        );
+        let value = match merge {
+            Merge::ObjectKeys => {
+                format!("CASE WHEN {taken} THEN s.{name} || o.{name} ELSE o.{name} || s.{name} END")
+            }
+            _ => format!("CASE WHEN {taken} THEN o.{name} ELSE s.{name} END"),
+        };
+        set.push(format!("{name} = {value}"));
+        entries.push(format!(
+            "'{name}', CASE WHEN {taken} THEN {} END",
+            full_entry("o", key)
+        ));
+    }
+    format!(
+        "UPDATE prospect s SET {}, provenance = NULLIF(coalesce(s.provenance, '{{}}') \
+         || jsonb_strip_nulls(jsonb_build_object({})), '{{}}') \
+         FROM prospect o \
+         WHERE s.organization_id = $1 AND s.id = $2 AND o.organization_id = $1 AND o.id = $3",
+        set.join(", "),
+        entries.join(", ")
+    )
+}
+
+/// UnmergeProspect: the survivor `s` takes back from its row before the merge `b` each column
+/// whose value one of the unlinked keys (`$3`, `$4`) supplied, with that column's entry.
+fn revert_statement(merged: &Merged) -> String {
+    let mut set = Vec::new();
+    let mut moved_keys = Vec::new();
+    let mut entries = Vec::new();
+    for (name, merge) in combined(merged) {
+        let key = provenance_key(name, merge);
+        let moved = format!(
+            "(({}, {}) IN (SELECT * FROM unnest($3::text[], $4::text[])))",
+            supplier("s", key, 0, "external_source"),
+            supplier("s", key, 1, "external_id"),
+        );
+        set.push(format!(
+            "{name} = CASE WHEN {moved} THEN b.{name} ELSE s.{name} END"
+        ));
+        moved_keys.push(format!("CASE WHEN {moved} THEN '{name}' END"));
+        entries.push(format!(
+            "'{name}', CASE WHEN {moved} THEN b.provenance->'{name}' END"
+        ));
+    }
+    format!(
+        "UPDATE prospect s SET {}, provenance = NULLIF((coalesce(s.provenance, '{{}}') \
+         - array_remove(ARRAY[{}]::text[], NULL)) \
+         || jsonb_strip_nulls(jsonb_build_object({})), '{{}}') \
+         FROM jsonb_populate_record(NULL::prospect, $2::jsonb) b \
+         WHERE s.organization_id = $1 AND s.id = b.id",
+        set.join(", "),
+        moved_keys.join(", "),
+        entries.join(", ")
     )
 }
 
@@ -286,10 +607,11 @@ fn key_matches<R, M>(table: &Table<R, M>, other: &str) -> String {
 impl Statements {
     fn build() -> Self {
         let company = merged(&COMPANY);
-        let company_columns = names(&company);
+        let company_columns = names(&company.columns);
         let prospect = merged(&PROSPECT);
-        let prospect_columns = names(&prospect);
+        let prospect_columns = names(&prospect.columns);
         let prospect_all = prospect_merged();
+        let provenance = provenance_of_p(&prospect_all);
         let (c, p) = (COMPANY.alias, PROSPECT.alias);
 
         let written = |table_columns: Vec<(&'static str, Type)>, first: &[(&'static str, Type)]| {
@@ -309,6 +631,8 @@ impl Statements {
             prospect_typed.clone(),
             &[(COMPANY_ID.0, Type::INT8), ("target_id", Type::INT8)],
         );
+        let mut prospect_stage = prospect_stage;
+        prospect_stage.push(PROVENANCE);
         // A JIT compilation takes longer than a batch's statements run: the tables'
         // statistics, which lag behind a large import, can make them look costly enough.
         // The session's force_custom_plan would plan the foreign-key checks (saved plans that
@@ -376,8 +700,8 @@ impl Statements {
                  FROM ingest_prospect_stage s
                  LEFT JOIN prospect {p} ON {p}.organization_id = $1 AND {p}.id = s.target_id),
              inserted AS (
-                 INSERT INTO prospect AS {p} (organization_id, {}, {prospect_list})
-                 SELECT $1, {}, {prospect_list} FROM looked_up WHERE stored_as = 'new'
+                 INSERT INTO prospect AS {p} (organization_id, {}, {prospect_list}, provenance)
+                 SELECT $1, {}, {prospect_list}, provenance FROM looked_up WHERE stored_as = 'new'
                  ORDER BY lower(email)
                  ON CONFLICT (organization_id, lower(email)) {}
                  RETURNING (xmax = 0) AS inserted),
@@ -396,22 +720,23 @@ impl Statements {
             merge_clause(&prospect_all, p),
             update_set(&prospect_all, p, "s"),
         );
-        let resolve_prospects = "SELECT l.prospect_id, o.id
+        let resolve_prospects = format!(
+            "SELECT l.prospect_id, {OWNER_OF_K_EMAIL}
              FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY
                   AS k(external_source, external_id, email, n)
              LEFT JOIN prospect_source_link l ON l.organization_id = $1
                   AND l.external_source = k.external_source AND l.external_id = k.external_id
-             LEFT JOIN prospect o ON o.organization_id = $1 AND lower(o.email) = lower(k.email)
              ORDER BY k.n"
-            .to_owned();
-        let link_keys = "INSERT INTO prospect_source_link \
+        );
+        let link_keys = format!(
+            "INSERT INTO prospect_source_link \
              (organization_id, external_source, external_id, prospect_id) \
-             SELECT $1, k.external_source, k.external_id, o.id \
+             SELECT $1, k.external_source, k.external_id, {OWNER_OF_K_EMAIL} \
              FROM unnest($2::text[], $3::text[], $4::text[]) AS k(external_source, external_id, email) \
-             JOIN prospect o ON o.organization_id = $1 AND lower(o.email) = lower(k.email) \
+             WHERE {OWNER_OF_K_EMAIL} IS NOT NULL \
              ORDER BY 2, 3 \
              ON CONFLICT (organization_id, external_source, external_id) DO NOTHING"
-            .to_owned();
+        );
 
         let upsert_company = format!(
             "INSERT INTO company AS {c} (organization_id, {company_list}) VALUES ($1, {}) \
@@ -429,7 +754,7 @@ impl Statements {
         let target = 3 + prospect_columns.len();
         let update_prospect = format!(
             "UPDATE prospect AS {p} SET {} \
-             FROM (SELECT $2::int8 AS {}, {}) AS s \
+             FROM (SELECT $2::int8 AS {}, {}, NULL::jsonb AS provenance) AS s \
              WHERE {p}.organization_id = $1 AND {p}.id = ${target} AND NOT ({}) \
              RETURNING {p}.id",
             update_set(&prospect_all, p, "s"),
@@ -458,6 +783,7 @@ impl Statements {
         };
         let mut new_prospect = vec![("organization_id", Type::INT8), (COMPANY_ID.0, Type::INT8)];
         new_prospect.extend(prospect_typed);
+        new_prospect.push(PROVENANCE);
         Self {
             create_staging,
             copy_company_stage: Copy::new("ingest_company_stage", &company_typed),
@@ -478,7 +804,8 @@ impl Statements {
                 select_list(&COMPANY)
             ),
             select_prospect: format!(
-                "SELECT {}, {}, {LINKS_OF_P} FROM prospect {p} JOIN company {c} ON {c}.id = {p}.{} \
+                "SELECT {}, {}, {LINKS_OF_P}, {provenance} FROM prospect {p} \
+                 JOIN company {c} ON {c}.id = {p}.{} \
                  {JOIN_LINKS_OF_P} WHERE {p}.organization_id = $1 AND {p}.id = $2",
                 select_list(&PROSPECT),
                 select_list(&COMPANY),
@@ -505,7 +832,8 @@ impl Statements {
                 unnest_keys(&PROSPECT, 2)
             ),
             select_prospects_by_email: format!(
-                "SELECT {}, {}, {LINKS_OF_P} FROM prospect {p} JOIN company {c} ON {c}.id = {p}.{} \
+                "SELECT {}, {}, {LINKS_OF_P}, {provenance} FROM prospect {p} \
+                 JOIN company {c} ON {c}.id = {p}.{} \
                  {JOIN_LINKS_OF_P} WHERE {PROSPECT_HAS_EMAIL} ORDER BY {p}.id",
                 select_list(&PROSPECT),
                 select_list(&COMPANY),
@@ -526,6 +854,82 @@ impl Statements {
             delete_customers_by_email: format!(
                 "DELETE FROM customer WHERE {CUSTOMER_HAS_EMAIL} RETURNING id"
             ),
+            lock_prospects: "SELECT id, email FROM prospect \
+                 WHERE organization_id = $1 AND id = ANY($2::int8[]) ORDER BY id FOR UPDATE"
+                .to_owned(),
+            record_merge: "INSERT INTO prospect_merge (organization_id, survivor_id, merged_id, \
+                 merged, survivor_before, link_sources, link_ids, addresses) \
+                 SELECT $1, s.id, o.id, to_jsonb(o), to_jsonb(s), \
+                 coalesce(l.sources, '{}'), coalesce(l.ids, '{}'), \
+                 ARRAY[lower(o.email)] || coalesce((SELECT array_agg(a.email ORDER BY a.email) \
+                     FROM prospect_email_alias a WHERE a.organization_id = $1 AND a.prospect_id = o.id), '{}') \
+                 FROM prospect s, prospect o, LATERAL (SELECT \
+                     array_agg(k.external_source ORDER BY k.external_source, k.external_id) AS sources, \
+                     array_agg(k.external_id ORDER BY k.external_source, k.external_id) AS ids \
+                     FROM prospect_source_link k \
+                     WHERE k.organization_id = $1 AND k.prospect_id = o.id) l \
+                 WHERE s.organization_id = $1 AND s.id = $2 AND o.organization_id = $1 AND o.id = $3 \
+                 RETURNING id"
+                .to_owned(),
+            combine_prospects: combine_statement(&prospect_all),
+            move_links: "UPDATE prospect_source_link SET prospect_id = $2 \
+                 WHERE organization_id = $1 AND prospect_id = $3"
+                .to_owned(),
+            move_merges: "UPDATE prospect_merge SET survivor_id = $2 \
+                 WHERE organization_id = $1 AND survivor_id = $3"
+                .to_owned(),
+            move_aliases: "UPDATE prospect_email_alias SET prospect_id = $2 \
+                 WHERE organization_id = $1 AND prospect_id = $3"
+                .to_owned(),
+            add_alias: "INSERT INTO prospect_email_alias (organization_id, email, prospect_id) \
+                 VALUES ($1, lower($3), $2) ON CONFLICT DO NOTHING"
+                .to_owned(),
+            find_merge: "SELECT id, survivor_id, merged_id, merged, survivor_before, link_sources, \
+                 link_ids, addresses FROM prospect_merge m \
+                 WHERE organization_id = $1 AND $3 = ANY(link_ids) AND EXISTS (SELECT 1 \
+                     FROM unnest(m.link_sources, m.link_ids) AS l(source, id) \
+                     WHERE l.source = $2 AND l.id = $3) \
+                 ORDER BY id DESC LIMIT 1 FOR UPDATE"
+                .to_owned(),
+            restore_survivor_email: "UPDATE prospect SET email = $3 \
+                 WHERE organization_id = $1 AND id = $2 AND lower(email) = lower($4)"
+                .to_owned(),
+            remove_aliases: "DELETE FROM prospect_email_alias \
+                 WHERE organization_id = $1 AND prospect_id = $2 AND email = ANY($3::text[])"
+                .to_owned(),
+            unlink_keys: "DELETE FROM prospect_source_link \
+                 WHERE organization_id = $1 AND prospect_id = $2 \
+                 AND (external_source, external_id) IN (SELECT * FROM unnest($3::text[], $4::text[])) \
+                 RETURNING external_source, external_id"
+                .to_owned(),
+            // A hide entry removed since the merge hides the restored prospect no more.
+            restore_prospect: "INSERT INTO prospect OVERRIDING SYSTEM VALUE \
+                 SELECT * FROM jsonb_populate_record(NULL::prospect, $2::jsonb \
+                     || jsonb_build_object('suppressed_by', (SELECT id FROM suppression \
+                         WHERE organization_id = $1 AND id = ($2::jsonb->>'suppressed_by')::bigint))) \
+                 RETURNING id"
+                .to_owned(),
+            relink_keys: "INSERT INTO prospect_source_link \
+                 (organization_id, external_source, external_id, prospect_id) \
+                 SELECT $1, k.source, k.id, $2 FROM unnest($3::text[], $4::text[]) AS k(source, id) \
+                 ON CONFLICT (organization_id, external_source, external_id) DO NOTHING"
+                .to_owned(),
+            revert_survivor: revert_statement(&prospect_all),
+            delete_merge: "DELETE FROM prospect_merge WHERE id = $1".to_owned(),
+            source_ranks: format!(
+                "SELECT u.source, source_rank(coalesce({PRIORITY}, '{{}}'), u.source) \
+                 FROM unnest($2::text[]) AS u(source)"
+            ),
+            set_source_priority:
+                "INSERT INTO organization_source_priority (organization_id, sources) \
+                 VALUES ($1, $2) ON CONFLICT (organization_id) \
+                 DO UPDATE SET sources = EXCLUDED.sources, updated_at = now()"
+                    .to_owned(),
+            clear_source_priority:
+                "DELETE FROM organization_source_priority WHERE organization_id = $1".to_owned(),
+            select_source_priority:
+                "SELECT sources FROM organization_source_priority WHERE organization_id = $1"
+                    .to_owned(),
         }
     }
 }
@@ -536,7 +940,13 @@ mod tests {
 
     #[test]
     fn the_merge_skips_updates_that_change_nothing() {
-        let clause = merge_clause(&[("name", Merge::KeepWhenNull)], "c");
+        let clause = merge_clause(
+            &Merged {
+                columns: vec![("name", Merge::KeepWhenNull)],
+                survivorship: false,
+            },
+            "c",
+        );
         assert_eq!(
             clause,
             "DO UPDATE SET name = coalesce(EXCLUDED.name, c.name) \
@@ -547,11 +957,14 @@ mod tests {
     #[test]
     fn the_unchanged_check_reads_the_incoming_row_where_the_merge_reads_excluded() {
         let check = changes_nothing(
-            &[
-                ("domain", Merge::Key),
-                ("name", Merge::KeepWhenNull),
-                ("id", Merge::Overwrite),
-            ],
+            &Merged {
+                columns: vec![
+                    ("domain", Merge::Key),
+                    ("name", Merge::KeepWhenNull),
+                    ("id", Merge::Overwrite),
+                ],
+                survivorship: false,
+            },
             "c",
             "s",
         );

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use deadpool_postgres::GenericClient;
-use lma_proto::v1::{Company, Prospect, ProspectRecord, SourceLink, WriteOutcome};
+use lma_proto::v1::{Company, FieldProvenance, Prospect, ProspectRecord, SourceLink, WriteOutcome};
 use svc_core::{DbError, Pool};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{IsolationLevel, Row};
@@ -327,6 +327,39 @@ impl Store {
         }))
     }
 
+    /// Sets the organization's source priority (highest first); an empty list removes it.
+    pub async fn set_source_priority(
+        &self,
+        organization_id: i64,
+        sources: &[String],
+    ) -> Result<(), DbError> {
+        let client = self.pool.get().await?;
+        if sources.is_empty() {
+            client
+                .execute(SQL.clear_source_priority.as_str(), &[&organization_id])
+                .await?;
+        } else {
+            client
+                .execute(
+                    SQL.set_source_priority.as_str(),
+                    &[&organization_id, &sources],
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The organization's source priority, highest first (empty: none).
+    pub async fn source_priority(&self, organization_id: i64) -> Result<Vec<String>, DbError> {
+        let client = self.pool.get().await?;
+        Ok(client
+            .query_opt(SQL.select_source_priority.as_str(), &[&organization_id])
+            .await?
+            .map(|row| row.try_get(0))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
     pub async fn get_prospect(
         &self,
         organization_id: i64,
@@ -608,7 +641,72 @@ pub(super) fn prospect_from_row(row: &Row) -> Result<Prospect, DbError> {
             linked_at: Some(linked_at.into()),
         })
         .collect();
+    prospect.provenance = provenance(row, links + 3, &prospect)?;
     Ok(prospect)
+}
+
+/// The provenance of each value of a prospect read by [`prospect_from_row`], from `first`: the
+/// columns holding a value, the stored entries, the token of its creation.
+fn provenance(
+    row: &Row,
+    first: usize,
+    prospect: &Prospect,
+) -> Result<Vec<FieldProvenance>, DbError> {
+    let present: Vec<String> = row.try_get(first)?;
+    let entries: Option<serde_json::Value> = row.try_get(first + 1)?;
+    let created_token: Option<String> = row.try_get(first + 2)?;
+    let origin = |field: String| FieldProvenance {
+        field,
+        external_source: prospect.external_source.clone(),
+        external_id: prospect.external_id.clone(),
+        ingested_at: prospect.created_at,
+        consistency_token: created_token.clone().unwrap_or_default(),
+    };
+    Ok(present
+        .into_iter()
+        .map(|field| {
+            let Some(entry) = entries
+                .as_ref()
+                .and_then(|entries| entries.get(&field))
+                .and_then(serde_json::Value::as_array)
+            else {
+                return origin(field);
+            };
+            let text = |index: usize| {
+                entry
+                    .get(index)
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned)
+            };
+            // An entry without time and token was supplied by a row folded at the creation.
+            let at = entry.get(2).and_then(serde_json::Value::as_f64);
+            let (ingested_at, consistency_token) = match (at, text(3)) {
+                (Some(seconds), Some(token)) => (Some(timestamp_of_epoch(seconds)), token),
+                _ => (
+                    prospect.created_at,
+                    created_token.clone().unwrap_or_default(),
+                ),
+            };
+            FieldProvenance {
+                field,
+                external_source: text(0).unwrap_or_default(),
+                external_id: text(1).unwrap_or_default(),
+                ingested_at,
+                consistency_token,
+            }
+        })
+        .collect())
+}
+
+/// A timestamp of seconds since the epoch, as PostgreSQL's `extract(epoch ...)` gives them
+/// (microseconds).
+fn timestamp_of_epoch(seconds: f64) -> prost_types::Timestamp {
+    let whole = seconds.floor();
+    let micros = ((seconds - whole) * 1e6).round().clamp(0.0, 999_999.0);
+    prost_types::Timestamp {
+        seconds: whole as i64,
+        nanos: micros as i32 * 1000,
+    }
 }
 
 #[cfg(test)]

@@ -155,7 +155,7 @@ fn anywhere(needle: &str) -> String {
 /// Every column of every table of the `public` schema (text, varchar, char and jsonb, and the
 /// others too, as text: arrays, tsvectors, numbers) holding any of `needles`, compared
 /// case-insensitively: `table.column: needle`, one per finding.
-async fn traces(db: &TestDatabase, needles: &[String]) -> Vec<String> {
+pub(super) async fn traces(db: &TestDatabase, needles: &[String]) -> Vec<String> {
     let client = db.connect().await;
     let columns = client
         .query(
