@@ -911,7 +911,8 @@ SELECT
     NULL::timestamp with time zone AS created_at,
     NULL::timestamp with time zone AS updated_at,
     NULL::tsvector AS search_document,
-    NULL::bigint AS max_revenue;
+    NULL::bigint AS max_revenue,
+    NULL::boolean AS suppressed;
 
 
 ALTER TABLE public.company_summary_def OWNER TO <migrator>;
@@ -946,7 +947,8 @@ CREATE TABLE public.company_summary_view (
     created_at timestamp with time zone,
     updated_at timestamp with time zone,
     search_document tsvector,
-    max_revenue bigint
+    max_revenue bigint,
+    suppressed boolean
 )
 WITH (fillfactor='85');
 
@@ -2005,9 +2007,10 @@ CREATE OR REPLACE VIEW public.company_summary_def AS
     c.created_at,
     c.updated_at,
     to_tsvector('simple'::regconfig, concat_ws(' '::text, c.name, c.domain, c.industry)) AS search_document,
-    c.max_revenue
+    c.max_revenue,
+    (c.suppressed_by IS NOT NULL) AS suppressed
    FROM (public.company c
-     LEFT JOIN public.prospect p ON ((p.company_id = c.id)))
+     LEFT JOIN public.prospect p ON (((p.company_id = c.id) AND (p.suppressed_by IS NULL))))
   GROUP BY c.id;
 
 

@@ -21,7 +21,7 @@ use tonic::{Request, Response, Status};
 
 use crate::connections::Connections;
 use crate::error::SearchError;
-use crate::filter::ProspectConditions;
+use crate::filter::{self, ProspectConditions};
 use crate::freshness::{self, MinToken, ReadModel};
 use crate::page_token::{PageTokenKeys, TextMode};
 use crate::paging::{self, PageShape};
@@ -185,6 +185,7 @@ impl SearchService for SearchApi {
             .page_token_keys
             .for_organization(caller.organization_id);
         let page = PageRequest::companies(&request, &tokens)?;
+        page.conditions.authorize(&caller, "filter")?;
         let wait = Wait {
             watermarks: Arc::clone(&self.watermarks),
             model: ReadModel::CompanySummary,
@@ -238,6 +239,7 @@ impl SearchService for SearchApi {
         let caller = svc_core::auth::caller(&request)?;
         let deadline = self.deadline(&request);
         let request = request.into_inner();
+        filter::authorize_hidden(request.include_suppressed, &caller, "include_suppressed")?;
         let wait = Wait {
             watermarks: Arc::clone(&self.watermarks),
             model: ReadModel::CompanySummary,
@@ -271,8 +273,13 @@ impl SearchService for SearchApi {
         };
         let awaited = wait.awaited().await?;
         let client = self.connections.get(caller.api_key_id).await?;
+        let visible = if request.include_suppressed {
+            String::new()
+        } else {
+            format!(" AND {}", filter::VISIBLE)
+        };
         let sql = format!(
-            "SELECT {} FROM company_summary_view WHERE organization_id = $1 AND {condition}",
+            "SELECT {} FROM company_summary_view WHERE organization_id = $1 AND {condition}{visible}",
             query::COMPANY_COLUMNS
         );
         let company = traced(

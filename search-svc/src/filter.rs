@@ -98,6 +98,8 @@ pub struct CompanyConditions {
     revenue: Option<(i64, i64)>,
     employees: Option<(i32, i32)>,
     min_prospects: Option<i64>,
+    /// Companies hidden by a suppression entry match too ([`authorize_hidden`]).
+    pub include_suppressed: bool,
 }
 
 impl ProspectConditions {
@@ -165,13 +167,11 @@ impl ProspectConditions {
     /// Whether `caller` may run these conditions: including hidden rows needs the
     /// privacy.admin scope, as lifting a suppression does. `prefix` is the filter's path.
     pub fn authorize(&self, caller: &Caller, prefix: &str) -> Result<(), SearchError> {
-        if self.include_suppressed && !caller.has_scope(Scope::PrivacyAdmin) {
-            return Err(SearchError::PermissionDenied(format!(
-                "{prefix}.include_suppressed needs an API key with the {} scope",
-                Scope::PrivacyAdmin.as_str()
-            )));
-        }
-        Ok(())
+        authorize_hidden(
+            self.include_suppressed,
+            caller,
+            &format!("{prefix}.include_suppressed"),
+        )
     }
 
     /// The conditions (organization first) and the free text's score, their values bound to
@@ -183,9 +183,8 @@ impl ProspectConditions {
         text_mode: TextMode,
     ) -> Rendered {
         let mut conditions = vec![format!("organization_id = {}", query.bind(organization_id))];
-        // Hidden rows are few: a filter on the rows the indexes find, no index of its own.
         if !self.include_suppressed {
-            conditions.push("NOT suppressed".to_owned());
+            conditions.push(VISIBLE.to_owned());
         }
         let mut any = |conditions: &mut Vec<String>, column: &str, values: &[String]| {
             if !values.is_empty() {
@@ -253,7 +252,32 @@ impl ProspectConditions {
     }
 }
 
+/// The condition that leaves out rows a suppression entry hides. Hidden rows are few: a filter
+/// on the rows the indexes find, no index of its own.
+pub const VISIBLE: &str = "NOT suppressed";
+
+/// Whether `caller` may include hidden rows (`include`, the request's `field`): that needs the
+/// privacy.admin scope, as lifting a suppression does.
+pub fn authorize_hidden(include: bool, caller: &Caller, field: &str) -> Result<(), SearchError> {
+    if include && !caller.has_scope(Scope::PrivacyAdmin) {
+        return Err(SearchError::PermissionDenied(format!(
+            "{field} needs an API key with the {} scope",
+            Scope::PrivacyAdmin.as_str()
+        )));
+    }
+    Ok(())
+}
+
 impl CompanyConditions {
+    /// Whether `caller` may run these conditions, like [`ProspectConditions::authorize`].
+    pub fn authorize(&self, caller: &Caller, prefix: &str) -> Result<(), SearchError> {
+        authorize_hidden(
+            self.include_suppressed,
+            caller,
+            &format!("{prefix}.include_suppressed"),
+        )
+    }
+
     pub fn parse(filter: &CompanyFilter, prefix: &str) -> Result<Self, SearchError> {
         let mut violations = Violations::default();
         let field = |name: &str| format!("{prefix}.{name}");
@@ -288,6 +312,7 @@ impl CompanyConditions {
                 filter.employees.as_ref(),
             ),
             min_prospects,
+            include_suppressed: filter.include_suppressed,
         };
         violations.finish(conditions).map_err(SearchError::Invalid)
     }
@@ -295,6 +320,9 @@ impl CompanyConditions {
     /// The conditions and the free text's score, like [`ProspectConditions::render`].
     pub fn render(&self, query: &mut SqlQuery, organization_id: i64) -> Rendered {
         let mut conditions = vec![format!("organization_id = {}", query.bind(organization_id))];
+        if !self.include_suppressed {
+            conditions.push(VISIBLE.to_owned());
+        }
         let mut any = |conditions: &mut Vec<String>, column: &str, values: &[String]| {
             if !values.is_empty() {
                 conditions.push(format!("{column} = ANY({})", query.bind(values.to_vec())));

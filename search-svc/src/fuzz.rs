@@ -293,6 +293,7 @@ proptest! {
                 revenue: filter.revenue,
                 employees: filter.employees,
                 min_prospects: None,
+                include_suppressed: filter.include_suppressed,
             }),
             sort,
             page_size,

@@ -142,7 +142,7 @@ pub const PROSPECT_COLUMNS: &str = "prospect_id, company_id, salutation, first_n
 /// The columns a company summary is read from (see `rows::company_from_row`).
 pub const COMPANY_COLUMNS: &str = "company_id, domain, name, industry, min_employees, \
      max_employees, revenue, max_revenue, formatted_revenue, city, state, country, company_context, \
-     prospect_count, departments, last_prospect_updated_at, updated_at";
+     prospect_count, departments, last_prospect_updated_at, updated_at, suppressed";
 
 /// The order of a result set; every order ends in the row id so that it is total and a keyset
 /// position is exact.

@@ -102,6 +102,7 @@ pub fn company_from_row(row: &Row) -> Result<CompanySummary, SearchError> {
             .get::<Option<SystemTime>>("last_prospect_updated_at")?
             .map(Into::into),
         updated_at: Some(c.get::<SystemTime>("updated_at")?.into()),
+        suppressed: c.get::<Option<bool>>("suppressed")?.unwrap_or_default(),
     })
 }
 

@@ -485,3 +485,176 @@ async fn prospect_id(app: &TestApp, external_id: &str) -> i64 {
         .expect("the prospect")
         .get(0)
 }
+
+/// The domains SearchCompanies finds by `token`, sorted, with each one's prospect count and
+/// whether it is marked hidden.
+async fn companies(
+    search: &mut SearchClient,
+    token: &str,
+    include_suppressed: bool,
+) -> Result<Vec<(String, i64, bool)>, tonic::Status> {
+    let mut stream = search
+        .search_companies(lma_proto::v1::SearchCompaniesRequest {
+            filter: Some(lma_proto::v1::CompanyFilter {
+                include_suppressed,
+                ..Default::default()
+            }),
+            page_size: 1000,
+            min_token: token.to_owned(),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let mut found = Vec::new();
+    while let Some(message) = stream.message().await? {
+        if let Some(lma_proto::v1::search_companies_response::Result::Company(company)) =
+            message.result
+        {
+            found.push((company.domain, company.prospect_count, company.suppressed));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+async fn get_company(
+    search: &mut SearchClient,
+    domain: &str,
+    token: &str,
+    include_suppressed: bool,
+) -> Result<lma_proto::v1::CompanySummary, tonic::Status> {
+    Ok(search
+        .get_company(lma_proto::v1::GetCompanyRequest {
+            company: Some(lma_proto::v1::get_company_request::Company::Domain(
+                domain.to_owned(),
+            )),
+            min_token: token.to_owned(),
+            include_suppressed,
+        })
+        .await?
+        .into_inner()
+        .company
+        .expect("company"))
+}
+
+#[tokio::test]
+async fn company_searches_leave_out_hidden_companies_and_count_no_hidden_prospect() {
+    let app = spawn_app().await;
+    let mut ingest = app.ingest_client().await;
+    let mut search = app.search_client().await;
+    for (id, email) in [("r1", "ann@rival.io"), ("r2", "bob@rival.io")] {
+        upsert(&mut ingest, record("crm", id, email, "Robotics")).await;
+    }
+    let mut token = String::new();
+    for (id, email) in [("a1", "cy@acme.com"), ("a2", "dee@acme.com")] {
+        token = upsert(&mut ingest, record("crm", id, email, "Software")).await;
+    }
+    let all = |acme: i64| {
+        vec![
+            ("acme.com".to_owned(), acme, false),
+            ("rival.io".to_owned(), 2, false),
+        ]
+    };
+    assert_eq!(
+        companies(&mut search, &token, false)
+            .await
+            .expect("SearchCompanies"),
+        all(2)
+    );
+
+    // One hidden person: the company stays, its count leaves the person out.
+    let (email_entry, token) = add(
+        &app,
+        vec![entry(
+            Subject::Email("dee@acme.com".into()),
+            SuppressionPolicy::Hide,
+        )],
+    )
+    .await;
+    assert_eq!(
+        companies(&mut search, &token, false)
+            .await
+            .expect("SearchCompanies"),
+        all(1)
+    );
+    assert_eq!(
+        get_company(&mut search, "acme.com", &token, false)
+            .await
+            .expect("GetCompany")
+            .prospect_count,
+        1
+    );
+
+    // A hidden domain: the company leaves SearchCompanies and GetCompany.
+    let (domain_entry, token) = add(
+        &app,
+        vec![entry(
+            Subject::Domain("rival.io".into()),
+            SuppressionPolicy::Hide,
+        )],
+    )
+    .await;
+    assert_eq!(
+        companies(&mut search, &token, false)
+            .await
+            .expect("SearchCompanies"),
+        (vec![("acme.com".to_owned(), 1, false)])
+    );
+    let missing = get_company(&mut search, "rival.io", &token, false)
+        .await
+        .expect_err("hidden");
+    assert_eq!(missing.code(), Code::NotFound);
+
+    // A privacy.admin key may include it; it comes marked. Hidden prospects are never counted.
+    assert_eq!(
+        companies(&mut search, &token, true)
+            .await
+            .expect("SearchCompanies"),
+        (vec![
+            ("acme.com".to_owned(), 1, false),
+            ("rival.io".to_owned(), 2, true)
+        ])
+    );
+    assert!(
+        get_company(&mut search, "rival.io", &token, true)
+            .await
+            .expect("GetCompany")
+            .suppressed
+    );
+
+    // A search.read key may not: PERMISSION_DENIED naming the field.
+    let reader = app.mint_key(&[Scope::SearchRead]).await;
+    let mut limited = app.search_client_with(BearerAuth::key(&reader.key)).await;
+    let denied = companies(&mut limited, &token, true)
+        .await
+        .expect_err("no privacy.admin");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    assert!(
+        denied.message().contains("filter.include_suppressed"),
+        "{}",
+        denied.message()
+    );
+    let denied = get_company(&mut limited, "rival.io", &token, true)
+        .await
+        .expect_err("no privacy.admin");
+    assert_eq!(denied.code(), Code::PermissionDenied);
+    assert!(denied.message().contains("include_suppressed"));
+
+    // Removing the entries brings both back by their tokens.
+    let mut privacy = privacy_client(&app, &app.tenant.api_key).await;
+    let mut token = String::new();
+    for id in [&domain_entry[0], &email_entry[0]] {
+        token = privacy
+            .remove_suppression(RemoveSuppressionRequest { id: id.clone() })
+            .await
+            .expect("RemoveSuppression")
+            .into_inner()
+            .consistency_token;
+    }
+    assert_eq!(
+        companies(&mut search, &token, false)
+            .await
+            .expect("SearchCompanies"),
+        all(2)
+    );
+}

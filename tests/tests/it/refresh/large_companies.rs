@@ -651,6 +651,7 @@ async fn a_wait_for_a_large_company_summary_lasts_until_its_pass_is_done() {
                 "big.example".into(),
             )),
             min_token: token.to_string(),
+            include_suppressed: false,
         })
         .await
         .expect("GetCompany with min_token")

@@ -217,6 +217,7 @@ async fn each_bad_input_names_its_field() {
         .get_company(GetCompanyRequest {
             company: Some(get_company_request::Company::CompanyId("acme".into())),
             min_token: String::new(),
+            include_suppressed: false,
         })
         .await
         .expect_err("a company id that is not one");

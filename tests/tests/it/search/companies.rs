@@ -140,6 +140,7 @@ async fn companies_are_searched_sorted_and_fetched_with_their_counts() {
                 "ACME-robotics.com".into(),
             )),
             min_token: String::new(),
+            include_suppressed: false,
         })
         .await
         .expect("GetCompany by domain")
@@ -155,6 +156,7 @@ async fn companies_are_searched_sorted_and_fetched_with_their_counts() {
                 acme.company_id.clone(),
             )),
             min_token: String::new(),
+            include_suppressed: false,
         })
         .await
         .expect("GetCompany by id")
@@ -169,6 +171,7 @@ async fn companies_are_searched_sorted_and_fetched_with_their_counts() {
         .get_company(GetCompanyRequest {
             company: Some(get_company_request::Company::CompanyId(acme.company_id)),
             min_token: String::new(),
+            include_suppressed: false,
         })
         .await
         .expect_err("another tenant's company");

@@ -59,6 +59,7 @@ async fn a_search_with_the_token_of_a_just_committed_write_sees_it() {
                     "ryw-{round}-corp.com"
                 ))),
                 min_token: token.clone(),
+                include_suppressed: false,
             })
             .await
             .expect("GetCompany with min_token")
