@@ -4,28 +4,14 @@
 
 use lma_proto::v1::export_prospects_response::Result as ExportResult;
 use lma_proto::v1::{
-    CountProspectsRequest, CsvImportOptions, ExportProspectsRequest, GetProspectRequest,
-    IngestProspectsRequest, Prospect, ProspectFilter, ProspectRecord, SearchProspectsRequest,
-    UpsertProspectRequest,
+    CountProspectsRequest, CsvImportOptions, ExportProspectsRequest, IngestProspectsRequest,
+    Prospect, ProspectFilter, ProspectRecord, SearchProspectsRequest, UpsertProspectRequest,
 };
 use lma_tests::app::{TestApp, search_prospects};
-use lma_tests::clients::IngestClient;
 use lma_tests::spawn_app;
 use tonic::Code;
 
-use super::{count_in, import_csv};
-
-async fn get(ingest: &mut IngestClient, id: &str) -> Prospect {
-    ingest
-        .get_prospect(GetProspectRequest {
-            prospect_id: id.to_owned(),
-        })
-        .await
-        .expect("GetProspect")
-        .into_inner()
-        .prospect
-        .expect("prospect")
-}
+use super::{count_in, get_prospect as get, import_csv};
 
 fn links(prospect: &Prospect) -> Vec<(String, String)> {
     let mut links: Vec<(String, String)> = prospect

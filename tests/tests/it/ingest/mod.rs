@@ -75,6 +75,19 @@ pub(crate) async fn import_csv(
 }
 
 /// The single `bigint` result of `sql`, run as superuser.
+/// GetProspect of `id`, which must exist.
+pub(crate) async fn get_prospect(ingest: &mut IngestClient, id: &str) -> lma_proto::v1::Prospect {
+    ingest
+        .get_prospect(lma_proto::v1::GetProspectRequest {
+            prospect_id: id.to_owned(),
+        })
+        .await
+        .expect("GetProspect")
+        .into_inner()
+        .prospect
+        .expect("prospect")
+}
+
 pub(crate) async fn count_in(db: &TestDatabase, sql: &str) -> i64 {
     db.connect()
         .await

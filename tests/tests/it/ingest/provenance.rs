@@ -3,15 +3,14 @@
 //! organization's source priority makes a higher-ranked source's value outlast later ones.
 
 use lma_proto::v1::{
-    CsvImportOptions, FieldProvenance, GetProspectRequest, GetSourcePriorityRequest,
-    IngestProspectsRequest, IngestSummary, Prospect, ProspectRecord, SetSourcePriorityRequest,
-    UpsertProspectRequest,
+    CsvImportOptions, FieldProvenance, GetSourcePriorityRequest, IngestProspectsRequest,
+    IngestSummary, Prospect, ProspectRecord, SetSourcePriorityRequest, UpsertProspectRequest,
 };
 use lma_tests::clients::IngestClient;
 use lma_tests::spawn_app;
 use tonic::Code;
 
-use super::import_csv;
+use super::{get_prospect as get, import_csv};
 
 const EMAIL: &str = "ann.lee@acme.com";
 
@@ -46,18 +45,6 @@ async fn stream(ingest: &mut IngestClient, records: Vec<ProspectRecord>) -> Inge
         .into_inner()
         .summary
         .expect("summary")
-}
-
-async fn get(ingest: &mut IngestClient, id: &str) -> Prospect {
-    ingest
-        .get_prospect(GetProspectRequest {
-            prospect_id: id.to_owned(),
-        })
-        .await
-        .expect("GetProspect")
-        .into_inner()
-        .prospect
-        .expect("prospect")
 }
 
 async fn set_priority(ingest: &mut IngestClient, sources: &[&str]) {
