@@ -10,6 +10,11 @@
 //! service (a call over loopback costs a few tenths of a millisecond on a busy 2-core host, a
 //! large share of a sub-millisecond page), so by the difference a - b' at p50 instead, against
 //! [`FAST_PAGE_GOAL`]: about what one more loopback round trip costs.
+//!
+//! With `--hidden-suppressions N`, the queries are then measured again over gRPC before and
+//! after N suppression entries with policy HIDE (hidden.rs).
+
+mod hidden;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,6 +64,15 @@ pub struct SearchArgs {
     /// its `\timing`.
     #[arg(long, default_value = "psql")]
     pub psql: std::path::PathBuf,
+    /// Suppression entries with policy HIDE to add through PrivacyService after the rest (half
+    /// of them addresses of stored prospects, one company domain per thousand, the rest
+    /// addresses nobody has); the queries are then measured over gRPC before and after them.
+    /// None when 0.
+    #[arg(long, default_value_t = 0)]
+    pub hidden_suppressions: usize,
+    /// Measured gRPC runs per query on each side of the hidden entries, after warm-up runs.
+    #[arg(long, default_value_t = 100)]
+    pub hidden_runs: usize,
 }
 
 /// One request of the suite.
@@ -662,18 +676,30 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
     }
     print_fast_page_overhead(&overheads);
 
-    if page_probes.is_empty() {
-        shutdown.trigger();
-        search.stopped().await?;
-        return Ok(());
+    if !page_probes.is_empty() {
+        throughput(&args, &search, &key, page_probes).await?;
     }
-    // Throughput: 32 clients, each cycling through the page queries.
+    if args.hidden_suppressions > 0 {
+        hidden::run(&args, &db, &admin, organization_id, &mut client, &queries).await?;
+    }
+    shutdown.trigger();
+    search.stopped().await?;
+    Ok(())
+}
+
+/// Throughput: 32 clients, each cycling through the page queries.
+async fn throughput(
+    args: &SearchArgs,
+    search: &lma_tests::app::RunningService,
+    key: &str,
+    page_probes: Vec<Probe>,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(args.throughput_secs);
     let mut tasks = Vec::new();
     for worker in 0..32 {
         let probes = page_probes.clone();
         let addr = search.addr;
-        let key = key.clone();
+        let key = key.to_owned();
         tasks.push(tokio::spawn(async move {
             let mut client = clients::search_client(addr, BearerAuth::key(&key)).await;
             let mut done = 0u64;
@@ -718,8 +744,6 @@ pub async fn run(args: SearchArgs) -> anyhow::Result<()> {
         latencies.percentile_ms(0.95),
         latencies.percentile_ms(0.99),
     );
-    shutdown.trigger();
-    search.stopped().await?;
     Ok(())
 }
 
