@@ -639,9 +639,13 @@ impl Statements {
         // probe a primary key) anew for every inserted row; under auto they keep one plan,
         // while this transaction's own statements, each prepared once, are still planned for
         // their values.
+        // A part joins a few thousand staged rows to the organization's tables by key: index
+        // look-ups, never a hash or merge join over the whole table, which the planner picks
+        // from statistics that lag behind a large import (a temporary table has none).
         let create_staging = format!(
             "SET LOCAL client_min_messages = warning; SET LOCAL jit = off; \
-             SET LOCAL plan_cache_mode = auto; {} {}",
+             SET LOCAL plan_cache_mode = auto; SET LOCAL enable_hashjoin = off; \
+             SET LOCAL enable_mergejoin = off; {} {}",
             staging_ddl("ingest_company_stage", &company_typed),
             staging_ddl("ingest_prospect_stage", &prospect_stage),
         );
@@ -720,12 +724,15 @@ impl Statements {
             merge_clause(&prospect_all, p),
             update_set(&prospect_all, p, "s"),
         );
+        // Each key is looked up on its own (a subquery per key, by index): as a join, a part's
+        // few thousand keys were planned as a scan of the organization's whole tables.
         let resolve_prospects = format!(
-            "SELECT l.prospect_id, {OWNER_OF_K_EMAIL}
+            "SELECT (SELECT l.prospect_id FROM prospect_source_link l
+                     WHERE l.organization_id = $1 AND l.external_source = k.external_source
+                       AND l.external_id = k.external_id),
+                    {OWNER_OF_K_EMAIL}
              FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY
                   AS k(external_source, external_id, email, n)
-             LEFT JOIN prospect_source_link l ON l.organization_id = $1
-                  AND l.external_source = k.external_source AND l.external_id = k.external_id
              ORDER BY k.n"
         );
         let link_keys = format!(
