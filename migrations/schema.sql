@@ -415,6 +415,27 @@ $$;
 ALTER FUNCTION public.set_company_updated_at() OWNER TO <migrator>;
 
 --
+-- Name: set_prospect_updated_at(); Type: FUNCTION; Schema: public; Owner: <migrator>
+--
+
+CREATE FUNCTION public.set_prospect_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    unhidden public.prospect := NEW;
+BEGIN
+    unhidden.suppressed_by := OLD.suppressed_by;
+    IF unhidden IS DISTINCT FROM OLD THEN
+        NEW.updated_at := now();
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+
+ALTER FUNCTION public.set_prospect_updated_at() OWNER TO <migrator>;
+
+--
 -- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: <migrator>
 --
 
@@ -2102,7 +2123,7 @@ CREATE TRIGGER prospect_link_insert AFTER INSERT ON public.prospect REFERENCING 
 -- Name: prospect prospect_set_updated_at; Type: TRIGGER; Schema: public; Owner: <migrator>
 --
 
-CREATE TRIGGER prospect_set_updated_at BEFORE UPDATE ON public.prospect FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.set_updated_at();
+CREATE TRIGGER prospect_set_updated_at BEFORE UPDATE ON public.prospect FOR EACH ROW WHEN ((old.* IS DISTINCT FROM new.*)) EXECUTE FUNCTION public.set_prospect_updated_at();
 
 
 --

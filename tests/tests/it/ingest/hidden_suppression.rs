@@ -328,6 +328,9 @@ async fn a_hidden_email_hides_that_person_only_and_later_imports_of_it() {
     upsert(&mut ingest, record("crm", "c1", "ann@acme.com", "Software")).await;
     upsert(&mut ingest, record("erp", "e1", "Ann@ACME.com", "Software")).await;
     upsert(&mut ingest, record("crm", "c2", "bob@acme.com", "Software")).await;
+    let updated_at =
+        |prospect: &lma_proto::v1::Prospect| prospect.updated_at.map(|at| (at.seconds, at.nanos));
+    let before = super::get_prospect(&mut ingest, &prospect_id(&app, "c1").await.to_string()).await;
 
     let (entry_ids, token) = add(
         &app,
@@ -352,6 +355,8 @@ async fn a_hidden_email_hides_that_person_only_and_later_imports_of_it() {
         .prospect
         .expect("prospect");
     assert_eq!(stored.suppressed_by, entry_ids[0]);
+    // Hiding is not an update of her data: she does not become the newest prospect.
+    assert_eq!(updated_at(&stored), updated_at(&before));
     // Her company is not hidden: only she is.
     assert!(stored.company.expect("company").suppressed_by.is_empty());
 
