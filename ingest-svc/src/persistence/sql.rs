@@ -738,9 +738,10 @@ impl Statements {
         let link_keys = format!(
             "INSERT INTO prospect_source_link \
              (organization_id, external_source, external_id, prospect_id) \
-             SELECT $1, k.external_source, k.external_id, {OWNER_OF_K_EMAIL} \
-             FROM unnest($2::text[], $3::text[], $4::text[]) AS k(external_source, external_id, email) \
-             WHERE {OWNER_OF_K_EMAIL} IS NOT NULL \
+             SELECT $1, k.external_source, k.external_id, o.id \
+             FROM unnest($2::text[], $3::text[], $4::text[]) AS k(external_source, external_id, email), \
+             LATERAL (SELECT {OWNER_OF_K_EMAIL} AS id) o \
+             WHERE o.id IS NOT NULL \
              ORDER BY 2, 3 \
              ON CONFLICT (organization_id, external_source, external_id) DO NOTHING"
         );
