@@ -200,8 +200,9 @@ type Learned = Vec<(Box<str>, i64, u64)>;
 
 /// The unique constraints a stored prospect makes a new one fail on: its own key, its email
 /// (one person per address), a source link of its key (inserted by a trigger with every
-/// prospect) and the addresses of prospects merged into it (checked by the same trigger). An optimistic insert that fails on one met a stored person; a merge's plain
-/// insert that fails on one met a person another writer inserted meanwhile.
+/// prospect) and the addresses of prospects merged into it (checked by the same trigger). An
+/// insert of people taken to be new that fails on one met a stored person, or one another
+/// writer inserted since the look-up.
 pub(super) const PROSPECT_IDENTITY: &[&str] = &[
     "prospect_external_id_unique",
     "prospect_organization_email_unique",
@@ -250,7 +251,8 @@ enum Prepared {
 /// `prospect`. That needs no look-up, which is what a large import's stale table statistics
 /// make expensive. When such an insert meets a stored row (a file imported again, or rows
 /// another writer stored), the attempt ends ([`Prepared::MetStoredRows`]) and the part is
-/// written again, staged and merged, each row looked up by its key. (A savepoint would save
+/// written again, each row looked up by its key: rows of stored people are staged and merged
+/// into them, new people are still copied straight into `prospect`. (A savepoint would save
 /// the redo, but rows written under one carry a transaction id above the consistency token.)
 async fn prepare_part(
     transaction: &Transaction<'_>,
@@ -418,30 +420,33 @@ async fn prepare_part(
         });
     }
     persons.sort_unstable_by(|a, b| a.record.email.cmp(&b.record.email));
-    // Rows taken to be new go straight into `prospect`, with their organization; others are
-    // staged for the merge with the prospect each resolved to.
-    let copied = if optimistic {
-        copy_in(
-            transaction,
-            &SQL.copy_new_prospects,
-            &persons,
-            |person, values| {
-                values.push(&organization_id);
-                values.push(&person.company);
-                values.extend(
-                    PROSPECT
-                        .written()
-                        .map(|(_, write)| (write.value)(person.record)),
-                );
-                values.push(person.provenance);
-            },
-        )
-        .await
-    } else {
+    // New people (all of them while the import is taken to be new) go straight into
+    // `prospect`, with their organization; people resolved to a stored prospect are staged for
+    // the merge with it. A new person another writer stored since the look-up makes the COPY
+    // fail on a unique index: the part is then written again, and resolves to that person.
+    let (new, resolved): (Vec<&Person<'_>>, Vec<&Person<'_>>) =
+        persons.iter().partition(|person| person.target.is_none());
+    if !new.is_empty() {
+        let copied = copy_in(transaction, &SQL.copy_new_prospects, &new, |person, values| {
+            values.push(&organization_id);
+            values.push(&person.company);
+            values.extend(
+                PROSPECT
+                    .written()
+                    .map(|(_, write)| (write.value)(person.record)),
+            );
+            values.push(person.provenance);
+        });
+        if unless_duplicate(PROSPECT_IDENTITY, copied).await?.is_none() {
+            return Ok(Prepared::MetStoredRows(Stored::Prospects));
+        }
+        outcome.inserted = new.len() as u64;
+    }
+    if !resolved.is_empty() {
         copy_in(
             transaction,
             &SQL.copy_prospect_stage,
-            &persons,
+            &resolved,
             |person, values| {
                 values.push(&person.company);
                 values.push(&person.target);
@@ -453,39 +458,26 @@ async fn prepare_part(
                 values.push(person.provenance);
             },
         )
-        .await
-    };
-    if optimistic {
-        if unless_duplicate(PROSPECT_IDENTITY, async { copied })
-            .await?
-            .is_none()
-        {
-            return Ok(Prepared::MetStoredRows(Stored::Prospects));
-        }
-        outcome.inserted = persons.len() as u64;
-    } else {
-        copied?;
+        .await?;
         let merged = transaction
             .query_one(SQL.merge_prospects.as_str(), &[&organization_id])
             .await?;
         let count = |index: usize| -> Result<u64, DbError> {
             Ok(merged.try_get::<_, i64>(index)?.max(0) as u64)
         };
-        if count(2)? > 0 {
+        if count(1)? > 0 {
             return Ok(Prepared::Vanished);
         }
-        outcome.inserted = count(0)?;
-        outcome.updated = count(1)?;
+        outcome.updated = count(0)?;
     }
-    // Every written row's key links to its person. The database linked each inserted
-    // prospect's own key; the other keys (rows folded into another, records from a new source
-    // matched by email, and under a merge a new person another writer inserted first) are
-    // linked here.
+    // Every written row's key links to its person. The database linked each new prospect's own
+    // key (its first row's); the other keys (rows folded into another, and records from a new
+    // source matched to a stored person) are linked here.
     let to_link: Vec<&ProspectRow> = resolution
         .persons
         .iter()
         .flat_map(|person| {
-            let skip = usize::from(optimistic);
+            let skip = usize::from(person.target.is_none());
             person
                 .rows
                 .iter()

@@ -687,41 +687,27 @@ impl Statements {
              (SELECT * FROM {})",
             unnest_keys(&COMPANY, 2)
         );
-        // Each staged prospect names the prospect it resolved to (by its source link, else by
-        // its email; `target_id`), or none for a new person. Resolved ones the merge would
-        // change are updated by id, unchanged ones are left alone (neither written nor locked),
-        // and new ones are inserted in email order. A person another writer inserted since the
-        // look-up (the same address from a concurrent import or another part of this batch) is
-        // merged into by its email, by the same rules, rather than failing the part. A resolved
-        // prospect deleted meanwhile is counted, and the part retried.
+        // Each staged prospect names the stored prospect it resolved to (by its source link,
+        // else by its email; `target_id`); new people are copied into `prospect` instead.
+        // Resolved ones the merge would change are updated by id, unchanged ones are left alone
+        // (neither written nor locked). A resolved prospect deleted meanwhile is counted, and
+        // the part retried.
         let merge_prospects = format!(
             "WITH looked_up AS MATERIALIZED (
                  SELECT s.*,
-                        CASE WHEN s.target_id IS NULL THEN 'new'
-                             WHEN {p}.id IS NULL THEN 'vanished'
+                        CASE WHEN {p}.id IS NULL THEN 'vanished'
                              WHEN {} THEN 'unchanged'
                              ELSE 'changed' END AS stored_as
                  FROM ingest_prospect_stage s
                  LEFT JOIN prospect {p} ON {p}.organization_id = $1 AND {p}.id = s.target_id),
-             inserted AS (
-                 INSERT INTO prospect AS {p} (organization_id, {}, {prospect_list}, provenance)
-                 SELECT $1, {}, {prospect_list}, provenance FROM looked_up WHERE stored_as = 'new'
-                 ORDER BY lower(email)
-                 ON CONFLICT (organization_id, lower(email)) {}
-                 RETURNING (xmax = 0) AS inserted),
              updated AS (
                  UPDATE prospect AS {p} SET {}
                  FROM looked_up s
                  WHERE s.stored_as = 'changed' AND {p}.organization_id = $1 AND {p}.id = s.target_id
                  RETURNING 1)
-             SELECT (SELECT count(*) FILTER (WHERE inserted) FROM inserted),
-                    (SELECT count(*) FROM updated)
-                        + (SELECT count(*) FILTER (WHERE NOT inserted) FROM inserted),
+             SELECT (SELECT count(*) FROM updated),
                     (SELECT count(*) FROM looked_up WHERE stored_as = 'vanished')",
             changes_nothing(&prospect_all, p, "s"),
-            COMPANY_ID.0,
-            COMPANY_ID.0,
-            merge_clause(&prospect_all, p),
             update_set(&prospect_all, p, "s"),
         );
         // Each key is looked up on its own (a subquery per key, by index): as a join, a part's

@@ -188,27 +188,9 @@ async fn a_batch_split_across_connections_stores_every_row_once() {
     );
 }
 
-/// A prospect another writer inserts while a batch is being merged: the batch looked it up as
-/// new, its insert waits for that writer and then meets the row on the key; the batch is
-/// written again and merges into it. Nothing fails, nothing is stored twice.
-#[tokio::test]
-async fn a_prospect_inserted_by_another_writer_meanwhile_is_merged_not_duplicated() {
-    let app = spawn_app().await;
-    let mut client = app.ingest_client().await;
-    // The company exists and is unchanged by the batch, so the batch takes no lock on it.
-    ingest(&mut client, vec![record(10_000, "race.com")]).await;
-    let mut writer = app.db.connect().await;
-    let other = writer.transaction().await.expect("a transaction");
-    other
-        .execute(
-            "INSERT INTO prospect (organization_id, company_id, external_source, external_id, email) \
-             SELECT organization_id, id, 'crm', 'p0', 'other@race.com' FROM company WHERE domain = 'race.com'",
-            &[],
-        )
-        .await
-        .expect("the other writer's insert");
-    let records: Vec<ProspectRecord> = (0..100).map(|i| record(i, "race.com")).collect();
-    let send = tokio::spawn(async move { ingest(&mut client, records).await });
+/// Until a backend of the test's database waits on a lock (the batch's insert on the other
+/// writer's uncommitted row).
+async fn until_a_backend_waits_on_a_lock(app: &lma_tests::TestApp) {
     let monitor = app.db.connect().await;
     lma_tests::wait::until(
         "the batch's insert to wait for the other writer",
@@ -231,6 +213,39 @@ async fn a_prospect_inserted_by_another_writer_meanwhile_is_merged_not_duplicate
         },
     )
     .await;
+}
+
+/// The other writer, holding an uncommitted prospect with `record(id)`'s key at race.com.
+async fn insert_uncommitted_prospect(
+    writer: &mut tokio_postgres::Client,
+    id: u64,
+) -> tokio_postgres::Transaction<'_> {
+    let other = writer.transaction().await.expect("a transaction");
+    other
+        .execute(
+            "INSERT INTO prospect (organization_id, company_id, external_source, external_id, email) \
+             SELECT organization_id, id, 'crm', $1, 'other@race.com' FROM company WHERE domain = 'race.com'",
+            &[&format!("p{id}")],
+        )
+        .await
+        .expect("the other writer's insert");
+    other
+}
+
+/// A prospect another writer inserts while a batch is being merged: the batch looked it up as
+/// new, its insert waits for that writer and then meets the row on the key; the batch is
+/// written again and merges into it. Nothing fails, nothing is stored twice.
+#[tokio::test]
+async fn a_prospect_inserted_by_another_writer_meanwhile_is_merged_not_duplicated() {
+    let app = spawn_app().await;
+    let mut client = app.ingest_client().await;
+    // The company exists and is unchanged by the batch, so the batch takes no lock on it.
+    ingest(&mut client, vec![record(10_000, "race.com")]).await;
+    let mut writer = app.db.connect().await;
+    let other = insert_uncommitted_prospect(&mut writer, 0).await;
+    let records: Vec<ProspectRecord> = (0..100).map(|i| record(i, "race.com")).collect();
+    let send = tokio::spawn(async move { ingest(&mut client, records).await });
+    until_a_backend_waits_on_a_lock(&app).await;
     other.commit().await.expect("the other writer commits");
     let summary = send.await.expect("the send task");
     assert_eq!(summary.rejected, 0, "{:?}", summary.errors);
@@ -247,6 +262,46 @@ async fn a_prospect_inserted_by_another_writer_meanwhile_is_merged_not_duplicate
         )
         .await,
         1
+    );
+}
+
+/// The same once the batch has met a stored person and is merged: its new people are still
+/// copied straight into `prospect`; the one another writer inserts meanwhile makes that copy
+/// fail after the writer commits, and the part is written again, merged into that person.
+#[tokio::test]
+async fn a_new_person_another_writer_inserts_during_a_merged_batch_is_merged_not_duplicated() {
+    let app = spawn_app().await;
+    let mut client = app.ingest_client().await;
+    // pat10000@ sorts before the batch's other addresses: the batch's first insert meets it at
+    // once, and the batch is then merged.
+    ingest(&mut client, vec![record(10_000, "race.com")]).await;
+    let mut writer = app.db.connect().await;
+    let other = insert_uncommitted_prospect(&mut writer, 50).await;
+    let mut records: Vec<ProspectRecord> = vec![record(10_000, "race.com")];
+    records.extend((20..120).map(|i| record(i, "race.com")));
+    let send = tokio::spawn(async move { ingest(&mut client, records).await });
+    until_a_backend_waits_on_a_lock(&app).await;
+    other.commit().await.expect("the other writer commits");
+    let summary = send.await.expect("the send task");
+    assert_eq!(summary.rejected, 0, "{:?}", summary.errors);
+    assert_eq!(
+        (summary.inserted, summary.updated, summary.unchanged),
+        (99, 1, 1),
+        "{summary:?}"
+    );
+    assert_eq!(count(&app, "SELECT count(*) FROM prospect").await, 101);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM prospect WHERE external_id = 'p50' AND email = 'pat50@race.com'"
+        )
+        .await,
+        1
+    );
+    // Every key links to its person once; new people's own keys were linked by the database.
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM prospect_source_link").await,
+        101
     );
 }
 
