@@ -1,0 +1,135 @@
+//! search-svc on a PostgreSQL streaming replica (docs/OPERATIONS.md, "Pointing search-svc at a
+//! read replica"): each test gets a primary and a hot standby of its own
+//! (`lma_tests::replica`), the three services on the primary, and a second search-svc on the
+//! standby.
+
+mod reads;
+
+use std::time::Duration;
+
+use lma_proto::v1::{Freshness, ProspectFilter, SearchProspectsRequest};
+use lma_tests::app::{RunningService, SearchPage, Shutdown, search_prospects};
+use lma_tests::clients::{self, BearerAuth};
+use lma_tests::replica::Replication;
+use lma_tests::app::spawn_app_on;
+use lma_tests::{TestApp, TestDatabase};
+
+/// The deadline of a search that must succeed once replication has caught up.
+const GENEROUS_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The services on the primary, and search-svc on the standby.
+struct ReplicaApp {
+    // Dropped first: the replica's search-svc stops before the databases go.
+    _shutdown: Shutdown,
+    replica: RunningService,
+    app: TestApp,
+    standby_db: TestDatabase,
+    replication: Replication,
+}
+
+/// A primary with the three services, a standby, and search-svc on the standby started with
+/// `replica_args` (added to the harness's defaults).
+async fn spawn_replica_app(replica_args: &[&str]) -> ReplicaApp {
+    let replication = Replication::start()
+        .await
+        .unwrap_or_else(|error| panic!("a primary and a standby: {error:#}"));
+    let db = TestDatabase::create_migrated_on(replication.primary).await;
+    let app = spawn_app_on(db).await;
+    // The tenant and its key were written after the database: the standby must have them
+    // before search-svc there can authenticate anyone.
+    replication
+        .wait_until_replayed()
+        .await
+        .unwrap_or_else(|error| panic!("{error:#}"));
+    let standby_db = app.db.replicated_on(replication.standby);
+    let shutdown = Shutdown::default();
+    let replica = replication
+        .start_search(&standby_db, &shutdown, replica_args)
+        .await;
+    ReplicaApp {
+        _shutdown: shutdown,
+        replica,
+        app,
+        standby_db,
+        replication,
+    }
+}
+
+impl ReplicaApp {
+    /// Searches search-svc on the replica as the tenant, with `min_token` and a deadline.
+    async fn search_replica(
+        &self,
+        filter: ProspectFilter,
+        min_token: &str,
+        deadline: Duration,
+    ) -> Result<SearchPage, tonic::Status> {
+        search_at(
+            self.replica.addr,
+            &self.app.tenant.api_key,
+            filter,
+            min_token,
+            deadline,
+        )
+        .await
+    }
+
+    /// The same search on the primary's search-svc.
+    async fn search_primary(
+        &self,
+        filter: ProspectFilter,
+        min_token: &str,
+        deadline: Duration,
+    ) -> Result<SearchPage, tonic::Status> {
+        search_at(
+            self.app.search.addr,
+            &self.app.tenant.api_key,
+            filter,
+            min_token,
+            deadline,
+        )
+        .await
+    }
+}
+
+/// `SearchProspects` at `addr` as `key` with `min_token` and a deadline (`grpc-timeout`).
+async fn search_at(
+    addr: std::net::SocketAddr,
+    key: &str,
+    filter: ProspectFilter,
+    min_token: &str,
+    deadline: Duration,
+) -> Result<SearchPage, tonic::Status> {
+    let mut client = clients::search_client(addr, BearerAuth::key(key)).await;
+    let mut request = tonic::Request::new(SearchProspectsRequest {
+        filter: Some(filter),
+        min_token: min_token.to_owned(),
+        ..Default::default()
+    });
+    request.set_timeout(deadline);
+    search_prospects(&mut client, request).await
+}
+
+/// The freshness a page reports, and its watermark as a number.
+fn freshness(page: &SearchPage) -> (u64, Freshness) {
+    let freshness = page.end.freshness.clone().expect("every answer has freshness");
+    let watermark = freshness
+        .watermark
+        .parse()
+        .unwrap_or_else(|_| panic!("watermark {:?} is not an xid", freshness.watermark));
+    (watermark, freshness)
+}
+
+/// The watermark of the prospect search model as `db`'s server has it.
+async fn stored_watermark(db: &TestDatabase) -> u64 {
+    let row = db
+        .connect()
+        .await
+        .query_one(
+            "SELECT watermark::text FROM read_model_state \
+              WHERE read_model = 'prospect_search_view'",
+            &[],
+        )
+        .await
+        .expect("reading read_model_state");
+    row.get::<_, String>(0).parse().expect("an xid")
+}
