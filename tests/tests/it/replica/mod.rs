@@ -3,11 +3,15 @@
 //! (`lma_tests::replica`), the three services on the primary, and a second search-svc on the
 //! standby.
 
+mod outage;
 mod reads;
 
 use std::time::Duration;
 
-use lma_proto::v1::{Freshness, ProspectFilter, SearchProspectsRequest};
+use lma_proto::v1::{
+    CompanyRecord, Freshness, IngestProspectsRequest, ProspectFilter, ProspectRecord,
+    SearchProspectsRequest,
+};
 use lma_tests::app::{RunningService, SearchPage, Shutdown, search_prospects};
 use lma_tests::clients::{self, BearerAuth};
 use lma_tests::replica::Replication;
@@ -132,4 +136,52 @@ async fn stored_watermark(db: &TestDatabase) -> u64 {
         .await
         .expect("reading read_model_state");
     row.get::<_, String>(0).parse().expect("an xid")
+}
+
+/// Imports `count` prospects named `{prefix}-{i}` through ingest-svc on the primary, at 40
+/// companies whose industry is `prefix` capitalized, and returns the import's token.
+async fn import(app: &TestApp, prefix: &str, count: usize) -> String {
+    let industry = {
+        let mut chars = prefix.chars();
+        chars
+            .next()
+            .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+            .unwrap_or_default()
+    };
+    let records: Vec<ProspectRecord> = (0..count)
+        .map(|i| {
+            let company = i % 40;
+            ProspectRecord {
+                external_source: "crm".to_owned(),
+                external_id: format!("{prefix}-{i}"),
+                first_name: "Robin".to_owned(),
+                last_name: format!("{prefix} {i}"),
+                email: format!("robin.{i}@{prefix}{company}.com"),
+                company: Some(CompanyRecord {
+                    domain: format!("{prefix}{company}.com"),
+                    name: format!("{prefix} {company}"),
+                    industry: industry.clone(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }
+        })
+        .collect();
+    let messages: Vec<IngestProspectsRequest> = records
+        .chunks(500)
+        .map(|chunk| IngestProspectsRequest {
+            records: chunk.to_vec(),
+        })
+        .collect();
+    let summary = app
+        .ingest_client()
+        .await
+        .ingest_prospects(tokio_stream::iter(messages))
+        .await
+        .unwrap_or_else(|status| panic!("IngestProspects: {status}"))
+        .into_inner()
+        .summary
+        .expect("an import summary");
+    assert_eq!(summary.inserted as usize, count, "{summary:?}");
+    summary.consistency_token
 }
