@@ -3,20 +3,21 @@
 //! (`lma_tests::replica`), the three services on the primary, and a second search-svc on the
 //! standby.
 
+mod failover;
 mod outage;
 mod reads;
 
 use std::time::Duration;
 
 use lma_proto::v1::{
-    CompanyRecord, Freshness, IngestProspectsRequest, ProspectFilter, ProspectRecord,
-    SearchProspectsRequest,
+    CompanyRecord, CountProspectsRequest, Freshness, IngestProspectsRequest, ProspectFilter,
+    ProspectRecord, SearchProspectsRequest,
 };
+use lma_tests::app::spawn_app_on;
 use lma_tests::app::{RunningService, SearchPage, Shutdown, search_prospects};
 use lma_tests::clients::{self, BearerAuth};
 use lma_tests::replica::Replication;
-use lma_tests::app::spawn_app_on;
-use lma_tests::{TestApp, TestDatabase};
+use lma_tests::{TestApp, TestDatabase, fixtures};
 
 /// The deadline of a search that must succeed once replication has caught up.
 const GENEROUS_DEADLINE: Duration = Duration::from_secs(30);
@@ -115,7 +116,11 @@ async fn search_at(
 
 /// The freshness a page reports, and its watermark as a number.
 fn freshness(page: &SearchPage) -> (u64, Freshness) {
-    let freshness = page.end.freshness.clone().expect("every answer has freshness");
+    let freshness = page
+        .end
+        .freshness
+        .clone()
+        .expect("every answer has freshness");
     let watermark = freshness
         .watermark
         .parse()
@@ -139,15 +144,26 @@ async fn stored_watermark(db: &TestDatabase) -> u64 {
 }
 
 /// Imports `count` prospects named `{prefix}-{i}` through ingest-svc on the primary, at 40
-/// companies whose industry is `prefix` capitalized, and returns the import's token.
-async fn import(app: &TestApp, prefix: &str, count: usize) -> String {
-    let industry = {
-        let mut chars = prefix.chars();
-        chars
-            .next()
-            .map(|first| first.to_uppercase().chain(chars).collect::<String>())
-            .unwrap_or_default()
-    };
+/// companies in `industry`, and returns the import's token.
+async fn import(app: &TestApp, prefix: &str, industry: &str, count: usize) -> String {
+    import_at(
+        app.ingest.addr,
+        &app.tenant.api_key,
+        prefix,
+        industry,
+        count,
+    )
+    .await
+}
+
+/// [`import`] through the ingest-svc at `addr`, as `key`.
+async fn import_at(
+    addr: std::net::SocketAddr,
+    key: &str,
+    prefix: &str,
+    industry: &str,
+    count: usize,
+) -> String {
     let records: Vec<ProspectRecord> = (0..count)
         .map(|i| {
             let company = i % 40;
@@ -160,7 +176,7 @@ async fn import(app: &TestApp, prefix: &str, count: usize) -> String {
                 company: Some(CompanyRecord {
                     domain: format!("{prefix}{company}.com"),
                     name: format!("{prefix} {company}"),
-                    industry: industry.clone(),
+                    industry: industry.to_owned(),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -173,8 +189,7 @@ async fn import(app: &TestApp, prefix: &str, count: usize) -> String {
             records: chunk.to_vec(),
         })
         .collect();
-    let summary = app
-        .ingest_client()
+    let summary = clients::ingest_client(addr, BearerAuth::key(key))
         .await
         .ingest_prospects(tokio_stream::iter(messages))
         .await
@@ -184,4 +199,27 @@ async fn import(app: &TestApp, prefix: &str, count: usize) -> String {
         .expect("an import summary");
     assert_eq!(summary.inserted as usize, count, "{summary:?}");
     summary.consistency_token
+}
+
+/// How many of the tenant's prospects are in `industries`, as search-svc at `addr` counts once
+/// it has reached `min_token`.
+async fn count_at(
+    addr: std::net::SocketAddr,
+    key: &str,
+    industries: &[&str],
+    min_token: &str,
+) -> i64 {
+    let mut client = clients::search_client(addr, BearerAuth::key(key)).await;
+    let mut request = tonic::Request::new(CountProspectsRequest {
+        filter: Some(fixtures::industries(industries)),
+        min_token: min_token.to_owned(),
+        ..Default::default()
+    });
+    request.set_timeout(GENEROUS_DEADLINE);
+    client
+        .count_prospects(request)
+        .await
+        .unwrap_or_else(|status| panic!("CountProspects at {addr}: {status}"))
+        .into_inner()
+        .total
 }

@@ -20,14 +20,23 @@ const EXPORT_ROWS: usize = 4_000;
 async fn readiness_follows_the_standby_without_a_restart() {
     let r = spawn_replica_app(&[]).await;
 
-    r.replication.stop_standby().await.expect("stopping the standby");
+    r.replication
+        .stop_standby()
+        .await
+        .expect("stopping the standby");
     wait_for_health(&r.replica, ServingStatus::NotServing).await;
     // Only search-svc on the replica is affected: the primary's services keep serving.
     wait_for_health(&r.app.search, ServingStatus::Serving).await;
 
-    r.replication.start_standby().await.expect("starting the standby");
+    r.replication
+        .start_standby()
+        .await
+        .expect("starting the standby");
     wait_for_health(&r.replica, ServingStatus::Serving).await;
-    assert!(!r.replica.is_finished(), "search-svc on the replica kept running");
+    assert!(
+        !r.replica.is_finished(),
+        "search-svc on the replica kept running"
+    );
 
     // Its pool hands out live connections at once: the next write is found on the replica.
     let token = r
@@ -39,13 +48,17 @@ async fn readiness_follows_the_standby_without_a_restart() {
         .search_replica(fixtures::query("after-outage"), &token, GENEROUS_DEADLINE)
         .await
         .unwrap_or_else(|status| panic!("searching the replica after its restart: {status}"));
-    assert!(page.by_external_id("after-outage").is_some(), "{:?}", page.full_names());
+    assert!(
+        page.by_external_id("after-outage").is_some(),
+        "{:?}",
+        page.full_names()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_in_flight_when_the_standby_stops_ends_with_a_retryable_status() {
     let r = spawn_replica_app(&[]).await;
-    let token = import(&r.app, "outage", EXPORT_ROWS).await;
+    let token = import(&r.app, "outage", "Outage", EXPORT_ROWS).await;
 
     let mut client =
         clients::search_client(r.replica.addr, BearerAuth::key(&r.app.tenant.api_key)).await;
@@ -59,10 +72,17 @@ async fn an_export_in_flight_when_the_standby_stops_ends_with_a_retryable_status
         .into_inner();
     // The first row proves the export runs on the replica's snapshot; the client then stops
     // reading, so the export waits for it with its transaction open.
-    let first = export.message().await.expect("the first row").expect("a row");
+    let first = export
+        .message()
+        .await
+        .expect("the first row")
+        .expect("a row");
     assert!(matches!(first.result, Some(ExportResult::Prospect(_))));
 
-    r.replication.stop_standby().await.expect("stopping the standby");
+    r.replication
+        .stop_standby()
+        .await
+        .expect("stopping the standby");
 
     let mut rows = 1;
     let status = loop {
@@ -70,7 +90,10 @@ async fn an_export_in_flight_when_the_standby_stops_ends_with_a_retryable_status
             Ok(Some(message)) => match message.result {
                 Some(ExportResult::Prospect(_)) => rows += 1,
                 Some(ExportResult::End(end)) => {
-                    panic!("the export ended normally ({} rows) after the standby stopped", end.rows)
+                    panic!(
+                        "the export ended normally ({} rows) after the standby stopped",
+                        end.rows
+                    )
                 }
                 None => panic!("an export message without a result"),
             },
@@ -84,10 +107,16 @@ async fn an_export_in_flight_when_the_standby_stops_ends_with_a_retryable_status
         matches!(status.code(), Code::Unavailable | Code::Aborted),
         "an export cut off by the standby's stop must end with a retryable status, got {status:?}"
     );
-    assert!(!status.message().is_empty(), "the status says what happened");
+    assert!(
+        !status.message().is_empty(),
+        "the status says what happened"
+    );
 
     // Back again, the export is retried and complete.
-    r.replication.start_standby().await.expect("starting the standby");
+    r.replication
+        .start_standby()
+        .await
+        .expect("starting the standby");
     wait_for_health(&r.replica, ServingStatus::Serving).await;
     let mut retried = client
         .export_prospects(ExportProspectsRequest {

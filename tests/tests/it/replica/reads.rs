@@ -26,7 +26,11 @@ async fn min_token_waits_for_replay_and_reports_the_replicas_watermark() {
         .search_replica(fixtures::query("replica-first"), &first, GENEROUS_DEADLINE)
         .await
         .unwrap_or_else(|status| panic!("the replica's search with min_token: {status}"));
-    assert!(page.by_external_id("replica-first").is_some(), "{:?}", page.full_names());
+    assert!(
+        page.by_external_id("replica-first").is_some(),
+        "{:?}",
+        page.full_names()
+    );
     let (caught_up, _) = freshness(&page);
     assert!(caught_up > first.parse::<u64>().expect("a token is an xid"));
 
@@ -40,7 +44,11 @@ async fn min_token_waits_for_replay_and_reports_the_replicas_watermark() {
         .consistency_token;
     let second_xid: u64 = second.parse().expect("a token is an xid");
     let on_primary = r
-        .search_primary(fixtures::query("replica-second"), &second, GENEROUS_DEADLINE)
+        .search_primary(
+            fixtures::query("replica-second"),
+            &second,
+            GENEROUS_DEADLINE,
+        )
         .await
         .unwrap_or_else(|status| panic!("the primary's search with min_token: {status}"));
     assert!(on_primary.by_external_id("replica-second").is_some());
@@ -66,7 +74,10 @@ async fn min_token_waits_for_replay_and_reports_the_replicas_watermark() {
         .unwrap_or_else(|status| panic!("the replica's search without min_token: {status}"));
     assert!(stale.hits.is_empty(), "{:?}", stale.full_names());
     let (stale_watermark, stale_freshness) = freshness(&stale);
-    assert_eq!(stale_watermark, paused_at, "the replica reports what it has replayed");
+    assert_eq!(
+        stale_watermark, paused_at,
+        "the replica reports what it has replayed"
+    );
     assert!(stale_watermark < second_xid);
     assert_ne!(stale_watermark, primary_watermark);
     let refreshed = |f: &lma_proto::v1::Freshness| {
@@ -79,9 +90,16 @@ async fn min_token_waits_for_replay_and_reports_the_replicas_watermark() {
     );
 
     // Replay resumed: the same search succeeds.
-    r.replication.resume_replay().await.expect("resuming replay");
+    r.replication
+        .resume_replay()
+        .await
+        .expect("resuming replay");
     let page = r
-        .search_replica(fixtures::query("replica-second"), &second, GENEROUS_DEADLINE)
+        .search_replica(
+            fixtures::query("replica-second"),
+            &second,
+            GENEROUS_DEADLINE,
+        )
         .await
         .unwrap_or_else(|status| panic!("the replica's search after resume: {status}"));
     assert!(page.by_external_id("replica-second").is_some());
