@@ -3,6 +3,7 @@
 //! (`lma_tests::replica`), the three services on the primary, and a second search-svc on the
 //! standby.
 
+mod auth;
 mod failover;
 mod outage;
 mod reads;
