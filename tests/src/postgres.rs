@@ -251,19 +251,18 @@ pub async fn dedicated_server() -> anyhow::Result<&'static Server> {
 }
 
 /// [`dedicated_server`] with `settings` added to the usual ones (e.g. replication settings).
-pub async fn dedicated_server_with(
-    settings: &'static [(&'static str, &'static str)],
-) -> anyhow::Result<&'static Server> {
+pub async fn dedicated_server_with(settings: &[(&str, &str)]) -> anyhow::Result<&'static Server> {
     start_dedicated(settings, Origin::Initdb).await
 }
 
 /// A hot standby of `primary` (a cluster this process started): its data directory made by
 /// `pg_basebackup -R` as the cluster owner, so it streams from `primary` once started; run with
-/// the usual settings plus `settings`, on a port of its own, and removed at exit like the others.
-/// Returns once it accepts read-only queries.
+/// the usual settings plus `settings` (a later one wins over an earlier one of the same name),
+/// on a port of its own, and removed at exit like the others. Returns once it accepts read-only
+/// queries.
 pub async fn standby_of(
     primary: &Server,
-    settings: &'static [(&'static str, &'static str)],
+    settings: &[(&str, &str)],
 ) -> anyhow::Result<&'static Server> {
     anyhow::ensure!(
         primary.cluster.is_some(),
@@ -280,12 +279,22 @@ pub async fn standby_of(
 }
 
 async fn start_dedicated(
-    settings: &'static [(&'static str, &'static str)],
+    settings: &[(&str, &str)],
     origin: Origin,
 ) -> anyhow::Result<&'static Server> {
-    let server = tokio::task::spawn_blocking(move || start_cluster(settings, origin))
-        .await
-        .context("the cluster start-up task failed")??;
+    let settings: Vec<(String, String)> = settings
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    let server = tokio::task::spawn_blocking(move || {
+        let settings: Vec<(&str, &str)> = settings
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        start_cluster(&settings, origin)
+    })
+    .await
+    .context("the cluster start-up task failed")??;
     // 'static like the shared server: TestDatabase keeps a reference, and the cluster lives
     // until the process exits anyway.
     Ok(Box::leak(Box::new(server)))

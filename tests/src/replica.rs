@@ -61,10 +61,21 @@ pub struct ReplayLag {
 impl Replication {
     /// Starts a primary and a standby of it, and returns once the standby streams.
     pub async fn start() -> anyhow::Result<Replication> {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Replication::start`] with `standby_settings` overriding [`REPLICATION_SETTINGS`] on
+    /// the standby (to provoke what the usual settings prevent).
+    pub async fn start_with(standby_settings: &[(&str, &str)]) -> anyhow::Result<Replication> {
         let primary = postgres::dedicated_server_with(REPLICATION_SETTINGS)
             .await
             .context("starting the primary")?;
-        let standby = postgres::standby_of(primary, REPLICATION_SETTINGS)
+        let settings: Vec<(&str, &str)> = REPLICATION_SETTINGS
+            .iter()
+            .chain(standby_settings)
+            .copied()
+            .collect();
+        let standby = postgres::standby_of(primary, &settings)
             .await
             .context("starting the standby")?;
         let replication = Replication { primary, standby };

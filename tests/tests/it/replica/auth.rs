@@ -40,14 +40,21 @@ async fn new_and_revoked_keys_take_effect_on_the_replica_after_replay_and_the_ca
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
 
     // Replayed, it works there within the TTL (the refusal above was cached).
-    r.replication.resume_replay().await.expect("resuming replay");
+    r.replication
+        .resume_replay()
+        .await
+        .expect("resuming replay");
     let replica = r.replica.addr;
     wait::until(
         "the new key to work on the replica",
         TAKES_EFFECT_WITHIN,
         || {
             let key = key.key.clone();
-            async move { search(replica, key).await.map_err(|status| status.to_string()) }
+            async move {
+                search(replica, key)
+                    .await
+                    .map_err(|status| status.to_string())
+            }
         },
     )
     .await;
@@ -69,7 +76,10 @@ async fn new_and_revoked_keys_take_effect_on_the_replica_after_replay_and_the_ca
         });
 
     // Replayed, the revocation reaches the replica within the TTL.
-    r.replication.resume_replay().await.expect("resuming replay");
+    r.replication
+        .resume_replay()
+        .await
+        .expect("resuming replay");
     let resumed = Instant::now();
     wait::until(
         "the revoked key to be refused on the replica",

@@ -4,21 +4,31 @@
 //! standby.
 
 mod auth;
+mod conflicts;
 mod failover;
 mod outage;
 mod reads;
 
 use std::time::Duration;
 
+use lma_proto::v1::search_service_client::SearchServiceClient;
+use tonic::Streaming;
+use tonic::transport::Endpoint;
+
+use lma_proto::v1::export_prospects_response::Result as ExportResult;
 use lma_proto::v1::{
-    CompanyRecord, CountProspectsRequest, Freshness, IngestProspectsRequest, ProspectFilter,
-    ProspectRecord, SearchProspectsRequest,
+    CompanyRecord, CountProspectsRequest, ExportEnd, ExportProspectsRequest,
+    ExportProspectsResponse, Freshness, IngestProspectsRequest, ProspectFilter, ProspectRecord,
+    SearchProspectsRequest,
 };
 use lma_tests::app::spawn_app_on;
 use lma_tests::app::{RunningService, SearchPage, Shutdown, search_prospects};
 use lma_tests::clients::{self, BearerAuth};
 use lma_tests::replica::Replication;
 use lma_tests::{TestApp, TestDatabase, fixtures};
+
+/// HTTP/2's default window (RFC 9113), in bytes.
+const SMALL_WINDOW: u32 = 65_535;
 
 /// The deadline of a search that must succeed once replication has caught up.
 const GENEROUS_DEADLINE: Duration = Duration::from_secs(30);
@@ -36,7 +46,15 @@ struct ReplicaApp {
 /// A primary with the three services, a standby, and search-svc on the standby started with
 /// `replica_args` (added to the harness's defaults).
 async fn spawn_replica_app(replica_args: &[&str]) -> ReplicaApp {
-    let replication = Replication::start()
+    spawn_replica_app_with(&[], replica_args).await
+}
+
+/// [`spawn_replica_app`] with `standby_settings` overriding the harness's on the standby.
+async fn spawn_replica_app_with(
+    standby_settings: &[(&str, &str)],
+    replica_args: &[&str],
+) -> ReplicaApp {
+    let replication = Replication::start_with(standby_settings)
         .await
         .unwrap_or_else(|error| panic!("a primary and a standby: {error:#}"));
     let db = TestDatabase::create_migrated_on(replication.primary).await;
@@ -223,4 +241,67 @@ async fn count_at(
         .unwrap_or_else(|status| panic!("CountProspects at {addr}: {status}"))
         .into_inner()
         .total
+}
+
+/// An export of the tenant's prospects in `industry` on the replica, started and read up to its
+/// first row; the caller then holds it open (the export waits for the client with its
+/// transaction and snapshot open) or drains it with [`drain_export`].
+async fn start_export(
+    r: &ReplicaApp,
+    industry: &str,
+    min_token: &str,
+) -> Streaming<ExportProspectsResponse> {
+    // HTTP/2 windows of the protocol's default size (the client's are 2 MiB): a client that
+    // stops reading stops the export after 64 KiB rather than after a couple of megabytes,
+    // which would hold the whole of a test-sized export.
+    let channel = Endpoint::from_shared(format!("http://{}", r.replica.addr))
+        .expect("a socket address makes a valid URI")
+        .initial_stream_window_size(SMALL_WINDOW)
+        .initial_connection_window_size(SMALL_WINDOW)
+        .connect()
+        .await
+        .expect("connecting to search-svc on the replica");
+    let mut client =
+        SearchServiceClient::with_interceptor(channel, BearerAuth::key(&r.app.tenant.api_key));
+    let mut export = client
+        .export_prospects(ExportProspectsRequest {
+            filter: Some(fixtures::industries(&[industry])),
+            min_token: min_token.to_owned(),
+        })
+        .await
+        .expect("ExportProspects on the replica")
+        .into_inner();
+    let first = export
+        .message()
+        .await
+        .expect("the first row")
+        .expect("a row");
+    assert!(matches!(first.result, Some(ExportResult::Prospect(_))));
+    export
+}
+
+/// Reads an export to its end: the rows received (counting `already`) and how it ended, with
+/// its `ExportEnd` or a status.
+async fn drain_export(
+    export: &mut Streaming<ExportProspectsResponse>,
+    already: usize,
+) -> (usize, Result<ExportEnd, tonic::Status>) {
+    let mut rows = already;
+    loop {
+        match export.message().await {
+            Ok(Some(message)) => match message.result {
+                Some(ExportResult::Prospect(_)) => rows += 1,
+                Some(ExportResult::End(end)) => {
+                    assert!(
+                        export.message().await.expect("the stream's end").is_none(),
+                        "a message after ExportEnd"
+                    );
+                    return (rows, Ok(end));
+                }
+                None => panic!("an export message without a result"),
+            },
+            Ok(None) => panic!("the export stream ended without an ExportEnd or a status"),
+            Err(status) => return (rows, Err(status)),
+        }
+    }
 }

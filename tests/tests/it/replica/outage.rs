@@ -2,19 +2,16 @@
 //! `SERVING` again afterwards without a restart, and an export in flight when it stops ends
 //! with a clear, retryable status.
 
-use lma_proto::v1::ExportProspectsRequest;
-use lma_proto::v1::export_prospects_response::Result as ExportResult;
 use lma_tests::app::wait_for_health;
-use lma_tests::clients::{self, BearerAuth};
 use lma_tests::fixtures;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 
-use super::{GENEROUS_DEADLINE, import, spawn_replica_app};
+use super::{GENEROUS_DEADLINE, drain_export, import, spawn_replica_app, start_export};
 
 /// Rows of the export: many times what the outbox and HTTP/2 windows buffer, so the export is
 /// still reading from the standby when it stops.
-const EXPORT_ROWS: usize = 4_000;
+pub(super) const EXPORT_ROWS: usize = 4_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_follows_the_standby_without_a_restart() {
@@ -59,47 +56,22 @@ async fn readiness_follows_the_standby_without_a_restart() {
 async fn an_export_in_flight_when_the_standby_stops_ends_with_a_retryable_status() {
     let r = spawn_replica_app(&[]).await;
     let token = import(&r.app, "outage", "Outage", EXPORT_ROWS).await;
-
-    let mut client =
-        clients::search_client(r.replica.addr, BearerAuth::key(&r.app.tenant.api_key)).await;
-    let mut export = client
-        .export_prospects(ExportProspectsRequest {
-            filter: Some(fixtures::industries(&["Outage"])),
-            min_token: token,
-        })
-        .await
-        .expect("ExportProspects on the replica")
-        .into_inner();
-    // The first row proves the export runs on the replica's snapshot; the client then stops
-    // reading, so the export waits for it with its transaction open.
-    let first = export
-        .message()
-        .await
-        .expect("the first row")
-        .expect("a row");
-    assert!(matches!(first.result, Some(ExportResult::Prospect(_))));
+    // The client stops reading after the first row, so the export waits for it with its
+    // transaction open on the standby.
+    let mut export = start_export(&r, "Outage", &token).await;
 
     r.replication
         .stop_standby()
         .await
         .expect("stopping the standby");
 
-    let mut rows = 1;
-    let status = loop {
-        match export.message().await {
-            Ok(Some(message)) => match message.result {
-                Some(ExportResult::Prospect(_)) => rows += 1,
-                Some(ExportResult::End(end)) => {
-                    panic!(
-                        "the export ended normally ({} rows) after the standby stopped",
-                        end.rows
-                    )
-                }
-                None => panic!("an export message without a result"),
-            },
-            Ok(None) => panic!("the export stream ended without an end or a status"),
-            Err(status) => break status,
-        }
+    let (rows, ended) = drain_export(&mut export, 1).await;
+    let status = match ended {
+        Ok(end) => panic!(
+            "the export ended normally ({} rows) after the standby stopped",
+            end.rows
+        ),
+        Err(status) => status,
     };
     println!("the export cut off by the standby's stop after {rows} rows: {status:?}");
     assert!(rows < EXPORT_ROWS, "the whole export arrived ({rows} rows)");
@@ -118,23 +90,8 @@ async fn an_export_in_flight_when_the_standby_stops_ends_with_a_retryable_status
         .await
         .expect("starting the standby");
     wait_for_health(&r.replica, ServingStatus::Serving).await;
-    let mut retried = client
-        .export_prospects(ExportProspectsRequest {
-            filter: Some(fixtures::industries(&["Outage"])),
-            min_token: String::new(),
-        })
-        .await
-        .expect("the retried export")
-        .into_inner();
-    let mut rows = 0;
-    while let Some(message) = retried.message().await.expect("the retried export's rows") {
-        match message.result {
-            Some(ExportResult::Prospect(_)) => rows += 1,
-            Some(ExportResult::End(end)) => {
-                assert_eq!(end.rows as usize, EXPORT_ROWS);
-            }
-            None => panic!("an export message without a result"),
-        }
-    }
-    assert_eq!(rows, EXPORT_ROWS);
+    let mut retried = start_export(&r, "Outage", "").await;
+    let (rows, ended) = drain_export(&mut retried, 1).await;
+    let end = ended.unwrap_or_else(|status| panic!("the retried export: {status}"));
+    assert_eq!((rows, end.rows as usize), (EXPORT_ROWS, EXPORT_ROWS));
 }
