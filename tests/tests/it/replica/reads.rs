@@ -81,7 +81,7 @@ async fn min_token_waits_for_replay_and_reports_the_replicas_watermark() {
     assert!(stale_watermark < second_xid);
     assert_ne!(stale_watermark, primary_watermark);
     let refreshed = |f: &lma_proto::v1::Freshness| {
-        SystemTime::try_from(f.refreshed_at.clone().expect("refreshed_at")).expect("a time")
+        SystemTime::try_from(f.refreshed_at.expect("refreshed_at")).expect("a time")
     };
     assert!(
         refreshed(&stale_freshness) < refreshed(&primary_freshness),
