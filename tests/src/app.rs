@@ -269,10 +269,11 @@ impl SearchPage {
 }
 
 /// Runs `SearchProspects` and collects the stream, checking its shape: hits, then exactly one
-/// `PageEnd`, last, whose `returned` counts the hits.
+/// `PageEnd`, last, whose `returned` counts the hits. `request` may be a `tonic::Request` (with
+/// a deadline, say).
 pub async fn search_prospects(
     client: &mut SearchClient,
-    request: SearchProspectsRequest,
+    request: impl tonic::IntoRequest<SearchProspectsRequest>,
 ) -> Result<SearchPage, tonic::Status> {
     let mut stream = client.search_prospects(request).await?.into_inner();
     let mut hits = Vec::new();

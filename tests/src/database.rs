@@ -61,6 +61,16 @@ impl TestDatabase {
         TestDatabase { server, name }
     }
 
+    /// The same database as `server` sees it: a standby replicating this one's server, or a
+    /// standby promoted from it. Dropping the value drops the database there too, which a
+    /// standby (read-only) refuses harmlessly and a promoted one does.
+    pub fn replicated_on(&self, server: &'static Server) -> TestDatabase {
+        TestDatabase {
+            server,
+            name: self.name.clone(),
+        }
+    }
+
     /// A new, empty database (no migrations applied).
     pub async fn create_empty() -> TestDatabase {
         let name = unique_name("lma_test");

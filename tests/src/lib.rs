@@ -15,6 +15,7 @@ pub mod latency;
 pub mod postgres;
 pub mod process;
 pub mod raw;
+pub mod replica;
 pub mod schema;
 pub mod wait;
 

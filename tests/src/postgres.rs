@@ -156,6 +156,35 @@ impl Server {
         Ok(())
     }
 
+    /// Stops a cluster this process started (`pg_ctl stop -m fast`: sessions are terminated)
+    /// and waits until it is down; [`Server::start`] brings it back. Its directory stays.
+    pub async fn stop(&self) -> anyhow::Result<()> {
+        let cluster = self
+            .cluster
+            .as_ref()
+            .context("only a cluster this process started can be stopped")?;
+        let mut stop = command(&cluster.runas, &cluster.bindir.join("pg_ctl"));
+        stop.arg("stop")
+            .arg("-D")
+            .arg(&cluster.data)
+            .args(["-m", "fast", "-w", "-t", "60"]);
+        tokio::task::spawn_blocking(move || run(&mut stop))
+            .await
+            .context("the stop task failed")?
+    }
+
+    /// Starts a cluster stopped by [`Server::stop`] with the settings it ran with and waits until
+    /// it accepts connections. `pg_ctl restart` of a stopped server starts it with the command
+    /// line it recorded in `postmaster.opts`, so the settings are defined once, at first start.
+    pub async fn start(&self) -> anyhow::Result<()> {
+        self.restart().await
+    }
+
+    /// The port the server listens on (127.0.0.1).
+    pub fn port(&self) -> Option<u16> {
+        self.base.get_ports().first().copied()
+    }
+
     /// When using an external server, drops `dbname` at process exit if nothing else did.
     pub(crate) fn drop_at_exit(&self, dbname: &str) {
         if self.owned {
@@ -205,7 +234,7 @@ pub async fn server() -> &'static Server {
         .get_or_try_init(|| async {
             match std::env::var("DATABASE_URL") {
                 Ok(url) if !url.trim().is_empty() => external_server(&url).await,
-                _ => tokio::task::spawn_blocking(start_cluster)
+                _ => tokio::task::spawn_blocking(|| start_cluster(&[], Origin::Initdb))
                     .await
                     .context("the cluster start-up task failed")?,
             }
@@ -218,12 +247,66 @@ pub async fn server() -> &'static Server {
 /// `DATABASE_URL` names a shared server; removed when the test process exits, like the shared
 /// throwaway cluster.
 pub async fn dedicated_server() -> anyhow::Result<&'static Server> {
-    let server = tokio::task::spawn_blocking(start_cluster)
-        .await
-        .context("the cluster start-up task failed")??;
+    dedicated_server_with(&[]).await
+}
+
+/// [`dedicated_server`] with `settings` added to the usual ones (e.g. replication settings).
+pub async fn dedicated_server_with(settings: &[(&str, &str)]) -> anyhow::Result<&'static Server> {
+    start_dedicated(settings, Origin::Initdb).await
+}
+
+/// A hot standby of `primary` (a cluster this process started): its data directory made by
+/// `pg_basebackup -R` as the cluster owner, so it streams from `primary` once started; run with
+/// the usual settings plus `settings` (a later one wins over an earlier one of the same name),
+/// on a port of its own, and removed at exit like the others. Returns once it accepts read-only
+/// queries.
+pub async fn standby_of(
+    primary: &Server,
+    settings: &[(&str, &str)],
+) -> anyhow::Result<&'static Server> {
+    anyhow::ensure!(
+        primary.cluster.is_some(),
+        "a standby needs a primary this process started"
+    );
+    let origin = Origin::BaseBackup {
+        port: *primary
+            .base
+            .get_ports()
+            .first()
+            .context("the primary has no port")?,
+    };
+    start_dedicated(settings, origin).await
+}
+
+async fn start_dedicated(
+    settings: &[(&str, &str)],
+    origin: Origin,
+) -> anyhow::Result<&'static Server> {
+    let settings: Vec<(String, String)> = settings
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect();
+    let server = tokio::task::spawn_blocking(move || {
+        let settings: Vec<(&str, &str)> = settings
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        start_cluster(&settings, origin)
+    })
+    .await
+    .context("the cluster start-up task failed")??;
     // 'static like the shared server: TestDatabase keeps a reference, and the cluster lives
     // until the process exits anyway.
     Ok(Box::leak(Box::new(server)))
+}
+
+/// Where a new cluster's data directory comes from.
+#[derive(Clone, Copy, Debug)]
+enum Origin {
+    /// `initdb`: an empty cluster.
+    Initdb,
+    /// `pg_basebackup -R` from the server on 127.0.0.1:`port`: a standby of it.
+    BaseBackup { port: u16 },
 }
 
 async fn external_server(url: &str) -> anyhow::Result<Server> {
@@ -251,12 +334,12 @@ async fn external_server(url: &str) -> anyhow::Result<Server> {
 }
 
 /// Starts a throwaway cluster (blocking; run on a blocking thread).
-fn start_cluster() -> anyhow::Result<Server> {
+fn start_cluster(settings: &[(&str, &str)], origin: Origin) -> anyhow::Result<Server> {
     let bindir = find_bindir()?;
     let as_root = effective_uid()? == 0;
     let mut failures = Vec::new();
     for _ in 0..START_ATTEMPTS {
-        match start_cluster_once(&bindir, as_root) {
+        match start_cluster_once(&bindir, as_root, settings, origin) {
             Ok(server) => return Ok(server),
             Err(error) => failures.push(format!("{error:#}")),
         }
@@ -267,7 +350,12 @@ fn start_cluster() -> anyhow::Result<Server> {
     )
 }
 
-fn start_cluster_once(bindir: &Path, as_root: bool) -> anyhow::Result<Server> {
+fn start_cluster_once(
+    bindir: &Path,
+    as_root: bool,
+    settings: &[(&str, &str)],
+    origin: Origin,
+) -> anyhow::Result<Server> {
     let root = tempfile::Builder::new()
         .prefix("lma-tests-pg-")
         .tempdir_in("/tmp")
@@ -287,22 +375,39 @@ fn start_cluster_once(bindir: &Path, as_root: bool) -> anyhow::Result<Server> {
         return Err(error.context("handing the cluster directory to the postgres user"));
     }
 
-    let mut initdb = command(&runas, &bindir.join("initdb"));
-    initdb
-        .arg("-D")
-        .arg(&data)
-        .args([
-            "--auth=trust",
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-        ])
-        .arg("--no-sync");
-    if let Err(error) = run(&mut initdb) {
+    let populated = match origin {
+        Origin::Initdb => {
+            let mut initdb = command(&runas, &bindir.join("initdb"));
+            initdb
+                .arg("-D")
+                .arg(&data)
+                .args([
+                    "--auth=trust",
+                    "-U",
+                    "postgres",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ])
+                .arg("--no-sync");
+            run(&mut initdb).context("initdb failed")
+        }
+        Origin::BaseBackup { port } => {
+            // -R writes standby.signal and primary_conninfo; -X stream brings the WAL the
+            // copy needs; -c fast: no waiting for a scheduled checkpoint. initdb's pg_hba.conf
+            // lets 127.0.0.1 replicate with trust.
+            let mut backup = command(&runas, &bindir.join("pg_basebackup"));
+            backup
+                .arg("-D")
+                .arg(&data)
+                .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
+                .args(["-R", "-X", "stream", "-c", "fast", "--no-sync"]);
+            run(&mut backup).context("pg_basebackup failed")
+        }
+    };
+    if let Err(error) = populated {
         let _ = std::fs::remove_dir_all(&root);
-        return Err(error.context("initdb failed"));
+        return Err(error);
     }
 
     let port = free_port()?;
@@ -325,6 +430,9 @@ fn start_cluster_once(bindir: &Path, as_root: bool) -> anyhow::Result<Server> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .iter()
     {
+        guardian.arg("-c").arg(format!("{name}={value}"));
+    }
+    for (name, value) in settings {
         guardian.arg("-c").arg(format!("{name}={value}"));
     }
     let mut child = guardian
@@ -407,11 +515,13 @@ fn wait_until_ready(
 }
 
 /// Whether the server log shows that start-up failed. FATAL lines about our own early
-/// connection attempts ("the database system is starting up") are expected.
+/// connection attempts ("the database system is starting up", or a standby's "not yet
+/// accepting connections" before it is consistent) are expected.
 fn startup_failed(log: &str) -> bool {
     log.lines().any(|line| {
         (line.contains("FATAL") || line.contains("PANIC"))
             && !line.contains("the database system is starting up")
+            && !line.contains("the database system is not yet accepting connections")
     })
 }
 

@@ -11,6 +11,7 @@ mod layering;
 mod lmactl;
 mod production;
 mod refresh;
+mod replica;
 mod roles_and_migrations;
 mod schema_snapshot;
 mod search;
