@@ -16,6 +16,7 @@ pub mod postgres;
 pub mod process;
 pub mod raw;
 pub mod schema;
+pub mod tools;
 pub mod wait;
 
 pub use app::{Service, TestApp, spawn_app};
