@@ -17,6 +17,7 @@ pub mod process;
 pub mod raw;
 pub mod replica;
 pub mod schema;
+pub mod tools;
 pub mod wait;
 
 pub use app::{Service, TestApp, spawn_app};

@@ -233,6 +233,11 @@ fn documents_and_manifests_name_only_variables_that_exist() {
     for script in ["deploy/local/stack", "tests/run", ".ci/check-deploy"] {
         known.extend(lma_names(&read(script)));
     }
+    // Read by the client examples docs/CLIENTS.md shows (and tests/tests/it/clients.rs runs).
+    let clients = read("docs/CLIENTS.md");
+    for block in ["clients_example", "clients_ts_example"] {
+        known.extend(lma_names(lma_tests::tools::tested_block(&clients, block)));
+    }
     for source in files_under("tests/src", "rs") {
         let text = std::fs::read_to_string(&source).expect("test sources are UTF-8");
         known.extend(lma_names(&text));

@@ -1,6 +1,8 @@
 //! The integration tests: one binary, so the PostgreSQL cluster starts once per run.
 
 mod auth;
+mod buf;
+mod clients;
 mod docs;
 mod end_to_end;
 mod grpcurl;
