@@ -84,6 +84,13 @@ pub async fn run(args: RefreshArgs, out: &mut Output<'_>) -> anyhow::Result<()> 
         rows.row(row(result))?;
     }
     rows.finish()?;
+    if answer.results.is_empty() {
+        // An incremental refresh that found the change log empty refreshes nothing.
+        writeln!(
+            out.stderr,
+            "nothing was pending: the read models were up to date"
+        )?;
+    }
     let failed: Vec<String> = answer
         .results
         .iter()
