@@ -665,6 +665,57 @@ mod tests {
     }
 
     #[test]
+    fn operator_commands_parse_with_their_defaults_and_constraints() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["lmactl"].iter().chain(args).chain(&["--api-key", "lma_x"]))
+        };
+        let cli = parse(&["status"]).expect("defaults");
+        let Command::Status(args) = cli.command else {
+            panic!("parsed as another command");
+        };
+        assert!(!args.watch);
+        assert_eq!(args.interval_ms, 1_000);
+        assert_eq!(args.output, StatusFormat::Table);
+        assert_eq!(args.refresh.refresh_url, "http://127.0.0.1:50053");
+        assert!(
+            !format!("{args:?}").contains("lma_x"),
+            "the key is not logged"
+        );
+        assert!(parse(&["status", "--watch", "--interval-ms", "99"]).is_err());
+        assert!(parse(&["status", "--output", "csv"]).is_err());
+
+        let cli = parse(&[
+            "refresh",
+            "--full",
+            "--view",
+            "prospect_search_view",
+            "--wait",
+        ])
+        .expect("a full refresh of one model");
+        let Command::Refresh(args) = cli.command else {
+            panic!("parsed as another command");
+        };
+        assert!(args.full && !args.reconcile && args.wait);
+        assert_eq!(args.view, Some(ReadModel::ProspectSearch));
+        assert_eq!(args.timeout_secs, None, "no timeout unless asked");
+        assert!(parse(&["refresh", "--full", "--reconcile"]).is_err());
+        assert!(
+            parse(&["refresh", "--timeout-secs", "5"]).is_err(),
+            "needs --wait"
+        );
+        assert!(parse(&["refresh", "--view", "nope"]).is_err());
+
+        for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+            assert!(
+                Cli::try_parse_from(["lmactl", "completions", shell]).is_ok(),
+                "{shell}"
+            );
+        }
+        assert!(Cli::try_parse_from(["lmactl", "completions", "tcsh"]).is_err());
+        assert!(Cli::try_parse_from(["lmactl", "man", "--out-dir", "/tmp/man"]).is_ok());
+    }
+
+    #[test]
     fn debug_output_hides_the_database_url() {
         let args = AdminDatabaseArgs {
             database_url: "postgres://admin:hunter2@db/lma".to_owned(),

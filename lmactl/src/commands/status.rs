@@ -243,24 +243,44 @@ pub async fn run(args: StatusArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
         let Some(status) = update.status else {
             continue;
         };
-        match &mut redraw {
-            Some(redraw) => {
+        let shown = match &mut redraw {
+            Some(redraw) => table(&status, true).and_then(|table| {
                 let block = format!(
-                    "{}\n{}updated {} (every {} ms at most); Ctrl-C stops\n",
+                    "{}\n{table}updated {} (every {} ms at most); Ctrl-C stops\n",
                     service_line(&status),
-                    table(&status, true)?,
                     rfc3339_seconds(&prost_types::Timestamp::from(SystemTime::now())),
                     args.interval_ms,
                 );
-                redraw.draw(out.stdout, &block, Size::of_stdout())?;
-            }
+                Ok(redraw.draw(out.stdout, &block, Size::of_stdout())?)
+            }),
             None if args.output == StatusFormat::Table => {
-                writeln!(out.stdout, "{}", update_line(&status, SystemTime::now()))?;
-                out.stdout.flush()?;
+                writeln!(out.stdout, "{}", update_line(&status, SystemTime::now()))
+                    .and_then(|()| out.stdout.flush())
+                    .map_err(anyhow::Error::from)
             }
-            None => print(&status, args.output, out)?,
+            None => print(&status, args.output, out),
+        };
+        match shown {
+            // The reader went away (`lmactl status --watch | head`): the watch is over.
+            Err(error) if closed_pipe(&error) => return Ok(()),
+            shown => shown?,
         }
     }
+}
+
+/// Whether `error` is a write to a pipe whose reader has gone.
+fn closed_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let kind = match (
+            cause.downcast_ref::<std::io::Error>(),
+            cause.downcast_ref::<serde_json::Error>(),
+        ) {
+            (Some(io), _) => Some(io.kind()),
+            (None, Some(json)) => json.io_error_kind(),
+            (None, None) => None,
+        };
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// One status, as `format` says.

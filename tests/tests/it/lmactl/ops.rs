@@ -44,13 +44,24 @@ impl Ran {
 }
 
 /// The lmactl binary with `args`, reaching the app's services as the environment would tell it
-/// (`LMA_REFRESH_URL`, `LMA_INGEST_URL`, `LMA_API_KEY`), nothing inherited from the caller's
-/// `LMA_*` or `OTEL_*` variables, and stdout and stderr piped.
+/// (see [`environment`]), and stdout and stderr piped.
 async fn command(app: &TestApp, key: &str, args: &[&str]) -> tokio::process::Command {
-    let binary = lma_tests::process::workspace_binary("lmactl")
+    let mut command = tokio::process::Command::new(lmactl_binary().await);
+    command.args(args);
+    environment(&mut command, app, key);
+    command
+}
+
+async fn lmactl_binary() -> std::path::PathBuf {
+    lma_tests::process::workspace_binary("lmactl")
         .await
-        .unwrap_or_else(|error| panic!("the lmactl binary: {error:#}"));
-    let mut command = tokio::process::Command::new(binary);
+        .unwrap_or_else(|error| panic!("the lmactl binary: {error:#}"))
+}
+
+/// `LMA_REFRESH_URL`, `LMA_INGEST_URL` and `LMA_API_KEY` as a person's shell would set them,
+/// nothing inherited from the caller's `LMA_*` or `OTEL_*` variables; stdin empty, stdout and
+/// stderr piped.
+fn environment(command: &mut tokio::process::Command, app: &TestApp, key: &str) {
     for (name, _) in std::env::vars_os() {
         let text = name.to_string_lossy();
         if text.starts_with("LMA_") || text.starts_with("OTEL_") {
@@ -58,7 +69,6 @@ async fn command(app: &TestApp, key: &str, args: &[&str]) -> tokio::process::Com
         }
     }
     command
-        .args(args)
         .env("LMA_REFRESH_URL", format!("http://{}", app.refresh.addr))
         .env("LMA_INGEST_URL", format!("http://{}", app.ingest.addr))
         .env("LMA_API_KEY", key)
@@ -66,7 +76,6 @@ async fn command(app: &TestApp, key: &str, args: &[&str]) -> tokio::process::Com
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    command
 }
 
 async fn lmactl_as(app: &TestApp, key: &str, args: &[&str]) -> Ran {
@@ -348,7 +357,108 @@ async fn status_watch_on_a_pipe_prints_each_update() {
         lags.windows(2).all(|pair| pair[1] > pair[0]),
         "the held-back change ages from update to update: {lags:?}"
     );
+
+    // A reader that goes away (`| head -1`) ends the watch quietly, as a success.
+    let mut child = command(
+        &app,
+        &app.tenant.api_key,
+        &["status", "--watch", "--interval-ms", "200"],
+    )
+    .await
+    .spawn()
+    .expect("lmactl starts");
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    let first = tokio::time::timeout(RUN_TIMEOUT, reader.next_line())
+        .await
+        .expect("a first update")
+        .expect("reading lmactl's stdout");
+    assert!(first.is_some());
+    drop(reader);
+    let output = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("lmactl ends once nobody reads its updates")
+        .expect("lmactl runs");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(output.stderr.is_empty(), "{output:?}");
     held.rollback().await.expect("releasing the apply lock");
+}
+
+/// Cursor up one row and clear it: what a redraw erases the previous display with.
+const UP_AND_CLEAR: &str = "\x1b[1A\x1b[2K";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_watch_on_a_terminal_redraws_in_place_counting_wrapped_rows() {
+    let app = spawn_app().await;
+    let mut locker = app.db.connect().await;
+    let held = locker.transaction().await.expect("begin");
+    held.batch_execute("LOCK TABLE refresh_apply_lock IN EXCLUSIVE MODE")
+        .await
+        .expect("holding the apply lock");
+    app.upsert_prospect(fixtures::jane_doe()).await;
+
+    // util-linux `script` runs lmactl on a pseudo-terminal, 100 columns wide: narrower than
+    // the table, so its lines wrap.
+    const COLUMNS: usize = 100;
+    let inner = format!(
+        "stty cols {COLUMNS} rows 60 && exec {} status --watch --interval-ms 200",
+        lmactl_binary().await.display()
+    );
+    let mut script = tokio::process::Command::new("script");
+    script.args(["-qfec", &inner, "/dev/null"]);
+    environment(&mut script, &app, &app.tenant.api_key);
+    let mut child = script.spawn().expect("script starts");
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), async {
+        use tokio::io::AsyncReadExt as _;
+        let mut buffer = [0u8; 4096];
+        // Three displays: the first, and two redraws after it.
+        while String::from_utf8_lossy(&seen)
+            .split(UP_AND_CLEAR)
+            .filter(|piece| !piece.is_empty())
+            .count()
+            < 3
+        {
+            let read = stdout
+                .read(&mut buffer)
+                .await
+                .expect("reading the terminal");
+            if read == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buffer[..read]);
+        }
+    })
+    .await;
+    child.kill().await.expect("stopping script");
+    held.rollback().await.expect("releasing the apply lock");
+    // The terminal turns each newline into CR LF.
+    let screen = String::from_utf8_lossy(&seen).replace('\r', "");
+    assert!(read.is_ok(), "three displays within 30 s:\n{screen:?}");
+
+    let first = screen.split(UP_AND_CLEAR).next().expect("a first display");
+    assert!(first.starts_with("leader "), "{first:?}");
+    assert!(
+        first.contains("READ_MODEL") && first.contains("prospect-search"),
+        "{first:?}"
+    );
+    let rows: usize = first
+        .lines()
+        .map(|line| line.chars().count().div_ceil(COLUMNS).max(1))
+        .sum();
+    assert!(
+        rows > first.lines().count(),
+        "the table is wider than the terminal: {first:?}"
+    );
+    let erased = screen[first.len()..]
+        .as_bytes()
+        .chunks(UP_AND_CLEAR.len())
+        .take_while(|chunk| *chunk == UP_AND_CLEAR.as_bytes())
+        .count();
+    assert_eq!(
+        erased, rows,
+        "the redraw erases exactly the rows the first display took"
+    );
 }
 
 /// Names of the subcommands of `command` (its man pages' names: `lmactl-suppress-add`), all
