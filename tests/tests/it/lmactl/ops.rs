@@ -450,8 +450,7 @@ async fn status_watch_on_a_terminal_redraws_in_place_counting_wrapped_rows() {
         rows > first.lines().count(),
         "the table is wider than the terminal: {first:?}"
     );
-    let erased = screen[first.len()..]
-        .as_bytes()
+    let erased = screen.as_bytes()[first.len()..]
         .chunks(UP_AND_CLEAR.len())
         .take_while(|chunk| *chunk == UP_AND_CLEAR.as_bytes())
         .count();
