@@ -427,21 +427,16 @@ async fn prepare_part(
     let (new, resolved): (Vec<&Person<'_>>, Vec<&Person<'_>>) =
         persons.iter().partition(|person| person.target.is_none());
     if !new.is_empty() {
-        let copied = copy_in(
-            transaction,
-            &SQL.copy_new_prospects,
-            &new,
-            |person, values| {
-                values.push(&organization_id);
-                values.push(&person.company);
-                values.extend(
-                    PROSPECT
-                        .written()
-                        .map(|(_, write)| (write.value)(person.record)),
-                );
-                values.push(person.provenance);
-            },
-        );
+        let copied = copy_in(transaction, &SQL.copy_new_prospects, &new, |person, values| {
+            values.push(&organization_id);
+            values.push(&person.company);
+            values.extend(
+                PROSPECT
+                    .written()
+                    .map(|(_, write)| (write.value)(person.record)),
+            );
+            values.push(person.provenance);
+        });
         if unless_duplicate(PROSPECT_IDENTITY, copied).await?.is_none() {
             return Ok(Prepared::MetStoredRows(Stored::Prospects));
         }
