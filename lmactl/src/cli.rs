@@ -5,11 +5,13 @@ use std::fmt;
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
-use lma_proto::v1::{SuppressionPolicy, SuppressionReason};
+use lma_proto::v1::{ReadModel, SuppressionPolicy, SuppressionReason};
 use svc_core::Scope;
 
+use crate::commands::status::StatusFormat;
 use crate::failure::Exit;
 use crate::output::{DocumentFormat, Format};
+use crate::read_models;
 use crate::suppression;
 
 /// Command-line client and admin tool of the LMA prospect services.
@@ -42,6 +44,16 @@ pub enum Command {
     Erase(EraseArgs),
     /// What is held about one person (ExportPersonData; privacy.admin).
     Person(PersonArgs),
+    /// How fresh each read model is: last refresh, lag, backlog, watermark, last error
+    /// (refresh-svc's GetStatus, or WatchStatus with --watch; refresh.admin).
+    Status(StatusArgs),
+    /// Refresh the read models now: apply the pending changes, or rebuild or reconcile
+    /// (refresh-svc's RefreshNow; refresh.admin).
+    Refresh(RefreshArgs),
+    /// Print a shell completion script for lmactl.
+    Completions(CompletionsArgs),
+    /// Write lmactl's man pages (one per subcommand) into a directory, or print the main page.
+    Man(ManArgs),
 }
 
 /// How commands that call ingest-svc reach it and authenticate: `import` and the privacy
@@ -70,6 +82,105 @@ impl fmt::Debug for IngestConnection {
             .field("api_key", &"<redacted>")
             .finish()
     }
+}
+
+/// How `status` and `refresh` reach refresh-svc and authenticate.
+#[derive(Args, Clone)]
+pub struct RefreshConnection {
+    /// refresh-svc address.
+    #[arg(
+        long = "refresh-url",
+        env = "LMA_REFRESH_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub refresh_url: String,
+
+    /// API key of the organization, with the refresh.admin scope.
+    #[arg(long = "api-key", env = "LMA_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+}
+
+// Hand-written: the key is a secret.
+impl fmt::Debug for RefreshConnection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshConnection")
+            .field("refresh_url", &self.refresh_url)
+            .field("api_key", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Keep watching: redraw in place on a terminal, otherwise print each update (one line,
+    /// or one JSON document); ends on Ctrl-C or when refresh-svc ends the stream.
+    #[arg(long = "watch")]
+    pub watch: bool,
+
+    /// With --watch: the least time between two updates, in milliseconds (refresh-svc sends
+    /// an update only when something changed).
+    #[arg(long = "interval-ms", value_name = "MS", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub interval_ms: u64,
+
+    /// Output format.
+    #[arg(long = "output", value_enum, default_value_t = StatusFormat::Table)]
+    pub output: StatusFormat,
+
+    #[command(flatten)]
+    pub refresh: RefreshConnection,
+}
+
+#[derive(Args, Debug)]
+#[command(group(ArgGroup::new("mode").args(["full", "reconcile"])))]
+pub struct RefreshArgs {
+    /// Rebuild beside the live table and swap it in (after a schema change of a read model),
+    /// instead of applying the pending changes.
+    #[arg(long = "full")]
+    pub full: bool,
+
+    /// Compare with the definition and repair any drift, instead of applying the pending
+    /// changes.
+    #[arg(long = "reconcile")]
+    pub reconcile: bool,
+
+    #[arg(long = "view", value_name = "VIEW", value_parser = read_models::parse_read_model,
+          help = format!("Only this read model (with --full or --reconcile; the pending changes                           are applied to all at once): {}", read_models::read_model_names()))]
+    pub view: Option<ReadModel>,
+
+    /// Wait until the refresh is done and print what each read model's refresh did, instead
+    /// of returning once it is queued.
+    #[arg(long = "wait")]
+    pub wait: bool,
+
+    /// With --wait: give up waiting after this many seconds (the refresh goes on in
+    /// refresh-svc) and exit with the timeout code; without it, wait as long as it takes.
+    #[arg(long = "timeout-secs", value_name = "N", requires = "wait",
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout_secs: Option<u64>,
+
+    /// Output format of the results (with --wait).
+    #[arg(long = "output", value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+
+    #[command(flatten)]
+    pub refresh: RefreshConnection,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// Write lmactl.1 and one page per subcommand (lmactl-status.1, lmactl-suppress-add.1, ...)
+    /// into this directory, printing each file's path; without it, the main page goes to
+    /// stdout.
+    #[arg(long = "out-dir", value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
 }
 
 /// `lmactl import FILE`: streams the file to ingest-svc and prints the final report.
@@ -551,6 +662,57 @@ mod tests {
             .render_help()
             .to_string();
         assert!(key_create.contains("privacy.admin"), "{key_create}");
+    }
+
+    #[test]
+    fn operator_commands_parse_with_their_defaults_and_constraints() {
+        let parse = |args: &[&str]| {
+            Cli::try_parse_from(["lmactl"].iter().chain(args).chain(&["--api-key", "lma_x"]))
+        };
+        let cli = parse(&["status"]).expect("defaults");
+        let Command::Status(args) = cli.command else {
+            panic!("parsed as another command");
+        };
+        assert!(!args.watch);
+        assert_eq!(args.interval_ms, 1_000);
+        assert_eq!(args.output, StatusFormat::Table);
+        assert_eq!(args.refresh.refresh_url, "http://127.0.0.1:50053");
+        assert!(
+            !format!("{args:?}").contains("lma_x"),
+            "the key is not logged"
+        );
+        assert!(parse(&["status", "--watch", "--interval-ms", "99"]).is_err());
+        assert!(parse(&["status", "--output", "csv"]).is_err());
+
+        let cli = parse(&[
+            "refresh",
+            "--full",
+            "--view",
+            "prospect_search_view",
+            "--wait",
+        ])
+        .expect("a full refresh of one model");
+        let Command::Refresh(args) = cli.command else {
+            panic!("parsed as another command");
+        };
+        assert!(args.full && !args.reconcile && args.wait);
+        assert_eq!(args.view, Some(ReadModel::ProspectSearch));
+        assert_eq!(args.timeout_secs, None, "no timeout unless asked");
+        assert!(parse(&["refresh", "--full", "--reconcile"]).is_err());
+        assert!(
+            parse(&["refresh", "--timeout-secs", "5"]).is_err(),
+            "needs --wait"
+        );
+        assert!(parse(&["refresh", "--view", "nope"]).is_err());
+
+        for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+            assert!(
+                Cli::try_parse_from(["lmactl", "completions", shell]).is_ok(),
+                "{shell}"
+            );
+        }
+        assert!(Cli::try_parse_from(["lmactl", "completions", "tcsh"]).is_err());
+        assert!(Cli::try_parse_from(["lmactl", "man", "--out-dir", "/tmp/man"]).is_ok());
     }
 
     #[test]

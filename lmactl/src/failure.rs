@@ -16,11 +16,13 @@ pub enum Exit {
     InvalidArgument,
     Unavailable,
     Permission,
+    Timeout,
 }
 
 impl Exit {
-    /// Every failure's code and what it means: the help text and the README show this table.
-    const ALL: [(Exit, u8, &'static str); 6] = [
+    /// Every failure's code and what it means: the help text and the man page show this table,
+    /// and a test holds the tables of README.md and docs/LMACTL.md to it.
+    pub const ALL: [(Exit, u8, &'static str); 7] = [
         (Exit::Other, 1, "any other failure"),
         (
             Exit::Usage,
@@ -43,6 +45,12 @@ impl Exit {
             6,
             "permission: a key that is unknown or revoked (UNAUTHENTICATED) or lacks the \
              scope (PERMISSION_DENIED)",
+        ),
+        (
+            Exit::Timeout,
+            7,
+            "timeout: a wait ran out (--timeout-secs) or the call's deadline passed \
+             (DEADLINE_EXCEEDED); the work may still finish",
         ),
     ];
 
@@ -68,6 +76,7 @@ impl Exit {
             Code::InvalidArgument => Exit::InvalidArgument,
             Code::Unavailable => Exit::Unavailable,
             Code::Unauthenticated | Code::PermissionDenied => Exit::Permission,
+            Code::DeadlineExceeded => Exit::Timeout,
             _ => Exit::Other,
         }
     }
@@ -102,6 +111,14 @@ impl Refused {
     pub fn usage(message: impl Into<String>) -> anyhow::Error {
         Refused {
             exit: Exit::Usage,
+            message: message.into(),
+        }
+        .into()
+    }
+
+    pub fn timeout(message: impl Into<String>) -> anyhow::Error {
+        Refused {
+            exit: Exit::Timeout,
             message: message.into(),
         }
         .into()
@@ -197,6 +214,7 @@ mod tests {
         assert_eq!(Exit::of(&status(Code::Unavailable)).code(), 5);
         assert_eq!(Exit::of(&status(Code::PermissionDenied)).code(), 6);
         assert_eq!(Exit::of(&status(Code::Unauthenticated)).code(), 6);
+        assert_eq!(Exit::of(&status(Code::DeadlineExceeded)).code(), 7);
         assert_eq!(Exit::of(&status(Code::Internal)).code(), 1);
         assert_eq!(Exit::of(&Refused::usage("say --yes")).code(), 2);
         let refused: anyhow::Result<()> = Err(Refused::invalid("bad rows"));
@@ -204,7 +222,7 @@ mod tests {
         assert_eq!(Exit::of(&refused).code(), 4);
         assert_eq!(Exit::of(&anyhow::anyhow!("disk full")).code(), 1);
         let codes: Vec<u8> = Exit::ALL.iter().map(|(exit, _, _)| exit.code()).collect();
-        assert_eq!(codes, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(codes, [1, 2, 3, 4, 5, 6, 7]);
     }
 
     #[test]

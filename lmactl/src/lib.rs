@@ -13,7 +13,9 @@ mod db;
 pub mod failure;
 mod grpc;
 mod json;
+mod live;
 mod output;
+mod read_models;
 mod suppression;
 
 use std::io::Write;
@@ -47,6 +49,10 @@ pub async fn run_with(cli: Cli, mut out: Output<'_>) -> anyhow::Result<()> {
         cli::Command::Suppress(_) => "lmactl suppress",
         cli::Command::Erase(_) => "lmactl erase",
         cli::Command::Person(_) => "lmactl person",
+        cli::Command::Status(_) => "lmactl status",
+        cli::Command::Refresh(_) => "lmactl refresh",
+        cli::Command::Completions(_) => "lmactl completions",
+        cli::Command::Man(_) => "lmactl man",
     };
     let span = tracing::info_span!("lmactl", otel.name = name, otel.status_code = Empty);
     let out = &mut out;
@@ -60,6 +66,10 @@ pub async fn run_with(cli: Cli, mut out: Output<'_>) -> anyhow::Result<()> {
             cli::Command::Suppress(args) => commands::suppress::run(args, out).await,
             cli::Command::Erase(args) => commands::erase::run(args, out).await,
             cli::Command::Person(args) => commands::person::run(args, out).await,
+            cli::Command::Status(args) => commands::status::run(args, out).await,
+            cli::Command::Refresh(args) => commands::refresh::run(args, out).await,
+            cli::Command::Completions(args) => commands::completions::completions(args, out),
+            cli::Command::Man(args) => commands::completions::man(args, out),
         }
     }
     .instrument(span.clone())

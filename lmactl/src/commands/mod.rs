@@ -1,5 +1,6 @@
 //! One module per subcommand group.
 
+pub mod completions;
 pub mod erase;
 pub mod import;
 pub mod key;
@@ -7,6 +8,8 @@ pub mod migrate;
 pub mod normalize;
 pub mod org;
 pub mod person;
+pub mod refresh;
+pub mod status;
 pub mod suppress;
 
 use std::io::Write;

@@ -1,6 +1,7 @@
 //! lmactl's admin commands against a fresh, empty database produce a key the services accept;
-//! its privacy commands are in `privacy`.
+//! its privacy commands are in `privacy`, its operator commands and exit codes in `ops`.
 
+mod ops;
 mod privacy;
 
 use clap::Parser as _;
