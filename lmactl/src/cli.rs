@@ -1,5 +1,7 @@
 //! The command line. Every flag also reads an `LMA_*` environment variable, like the services.
 
+mod read;
+
 use std::fmt;
 
 use std::path::PathBuf;
@@ -11,6 +13,8 @@ use svc_core::Scope;
 use crate::failure::Exit;
 use crate::output::{DocumentFormat, Format};
 use crate::suppression;
+
+pub use read::*;
 
 /// Command-line client and admin tool of the LMA prospect services.
 #[derive(Parser)]
@@ -42,6 +46,15 @@ pub enum Command {
     Erase(EraseArgs),
     /// What is held about one person (ExportPersonData; privacy.admin).
     Person(PersonArgs),
+    /// Search prospects (SearchProspects): a page, or every page with --all.
+    Search(SearchArgs),
+    /// Count prospects matching a filter, broken down by facets (CountProspects).
+    Count(CountArgs),
+    /// Export every prospect matching a filter to a CSV or JSON-lines file (ExportProspects),
+    /// streaming, with a progress bar.
+    Export(ExportArgs),
+    /// Companies: one by domain or id, or a search.
+    Company(CompanyArgs),
 }
 
 /// How commands that call ingest-svc reach it and authenticate: `import` and the privacy

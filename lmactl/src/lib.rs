@@ -14,7 +14,10 @@ pub mod failure;
 mod grpc;
 mod json;
 mod output;
+mod paging;
+mod summary;
 mod suppression;
+mod words;
 
 use std::io::Write;
 
@@ -47,6 +50,10 @@ pub async fn run_with(cli: Cli, mut out: Output<'_>) -> anyhow::Result<()> {
         cli::Command::Suppress(_) => "lmactl suppress",
         cli::Command::Erase(_) => "lmactl erase",
         cli::Command::Person(_) => "lmactl person",
+        cli::Command::Search(_) => "lmactl search",
+        cli::Command::Count(_) => "lmactl count",
+        cli::Command::Export(_) => "lmactl export",
+        cli::Command::Company(_) => "lmactl company",
     };
     let span = tracing::info_span!("lmactl", otel.name = name, otel.status_code = Empty);
     let out = &mut out;
@@ -60,6 +67,10 @@ pub async fn run_with(cli: Cli, mut out: Output<'_>) -> anyhow::Result<()> {
             cli::Command::Suppress(args) => commands::suppress::run(args, out).await,
             cli::Command::Erase(args) => commands::erase::run(args, out).await,
             cli::Command::Person(args) => commands::person::run(args, out).await,
+            cli::Command::Search(args) => commands::search::run(args, out).await,
+            cli::Command::Count(args) => commands::count::run(args, out).await,
+            cli::Command::Export(args) => commands::export::run(args, out).await,
+            cli::Command::Company(args) => commands::company::run(args, out).await,
         }
     }
     .instrument(span.clone())
