@@ -1,7 +1,8 @@
 //! lmactl's admin commands against a fresh, empty database produce a key the services accept;
-//! its privacy commands are in `privacy`.
+//! its privacy commands are in `privacy`, its read commands in `read`.
 
 mod privacy;
+mod read;
 
 use clap::Parser as _;
 use lma_proto::v1::ProspectFilter;
