@@ -378,7 +378,8 @@ pub enum CompanyCommand {
     /// One company with its prospect count and departments (GetCompany), by domain or id.
     Get(CompanyGetArgs),
     /// Companies matching a filter (SearchCompanies).
-    Search(CompanySearchArgs),
+    // Boxed: its filter makes it much larger than `Get`.
+    Search(Box<CompanySearchArgs>),
 }
 
 #[derive(Args, Debug)]

@@ -13,7 +13,7 @@ use crate::summary::{COMPANY, Selected};
 pub async fn run(args: CompanyArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
     match args.command {
         CompanyCommand::Get(args) => get(args, out).await,
-        CompanyCommand::Search(args) => search(args, out).await,
+        CompanyCommand::Search(args) => search(*args, out).await,
     }
 }
 
