@@ -1,7 +1,8 @@
 //! lmactl's read commands (`search`, `count`, `export`, `company`) against the real services,
 //! with data written through ingest-svc: every output format parses back, every filter flag
 //! filters, `--all` pages to the end, counts match the rows, exports neutralize spreadsheet
-//! formulas, and a 100,000-row export keeps the real binary's memory flat.
+//! formulas, the real binary exits with the code of each failure, and a 100,000-row export
+//! keeps its memory flat.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Stdio;
@@ -962,9 +963,9 @@ async fn min_token_reads_your_writes_and_include_suppressed_shows_hidden_rows() 
     .await;
 }
 
-/// Peak resident memory (VmHWM, KiB) of the real lmactl binary exporting `args`' matches to
-/// `file`, read from /proc while it runs; and how many rows it wrote.
-async fn export_peak_kib(app: &TestApp, args: &[&str], file: &std::path::Path) -> u64 {
+/// The real lmactl binary against `search_url` as `key` (through `LMA_SEARCH_URL` and
+/// `LMA_API_KEY`), with nothing from the caller's `LMA_*` or `OTEL_*` environment.
+async fn binary_command(search_url: &str, key: &str) -> tokio::process::Command {
     let binary = lma_tests::process::workspace_binary("lmactl")
         .await
         .unwrap_or_else(|error| panic!("the lmactl binary: {error:#}"));
@@ -975,17 +976,88 @@ async fn export_peak_kib(app: &TestApp, args: &[&str], file: &std::path::Path) -
             command.env_remove(&name);
         }
     }
-    let mut child = command
+    command
+        .env("LMA_SEARCH_URL", search_url)
+        .env("LMA_API_KEY", key)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+/// The exit code and stderr of the real binary running `args`.
+async fn binary_exit(search_url: &str, key: &str, args: &[&str]) -> (i32, String) {
+    let output = binary_command(search_url, key)
+        .await
+        .args(args)
+        .output()
+        .await
+        .expect("lmactl runs");
+    (
+        output.status.code().expect("lmactl exited, not killed"),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The binary's exit codes for the failures of the read commands, as `lmactl --help` lists
+/// them, and what it prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_exits_with_the_code_of_each_failure() {
+    let app = spawn_app().await;
+    let token = load_people(&app).await;
+    let url = format!("http://{}", app.search.addr);
+    let key = app.tenant.api_key.as_str();
+    let (code, stderr) = binary_exit(
+        &url,
+        key,
+        &["company", "get", "nowhere.example", "--min-token", &token],
+    )
+    .await;
+    assert_eq!(code, i32::from(NOT_FOUND), "{stderr}");
+    assert!(
+        stderr.starts_with("error: GetCompany: NOT_FOUND"),
+        "{stderr}"
+    );
+    let (code, stderr) = binary_exit(
+        &url,
+        key,
+        &["search", "--revenue-min", "10", "--revenue-max", "1"],
+    )
+    .await;
+    assert_eq!(code, i32::from(INVALID_ARGUMENT), "{stderr}");
+    assert!(
+        stderr.contains("\n  filter.revenue: "),
+        "one line per violation: {stderr}"
+    );
+    let (code, stderr) = binary_exit(&url, "lma_unknown", &["count"]).await;
+    assert_eq!(code, 6, "an unknown key: {stderr}");
+    let search_only = app.mint_key(&[svc_core::Scope::SearchRead]).await;
+    let (code, stderr) =
+        binary_exit(&url, &search_only.key, &["count", "--include-suppressed"]).await;
+    assert_eq!(
+        code, 6,
+        "include-suppressed without privacy.admin: {stderr}"
+    );
+    // Nothing listens on a port just freed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port");
+    let (code, stderr) = binary_exit(&format!("http://{closed}"), key, &["search"]).await;
+    assert_eq!(code, 5, "unreachable: {stderr}");
+    let (code, stderr) = binary_exit(&url, key, &["search", "--sort", "colour"]).await;
+    assert_eq!(code, 2, "usage: {stderr}");
+}
+
+/// Peak resident memory (VmHWM, KiB) of the real lmactl binary exporting `args`' matches to
+/// `file`, read from /proc while it runs; and how many rows it wrote.
+async fn export_peak_kib(app: &TestApp, args: &[&str], file: &std::path::Path) -> u64 {
+    let mut child = binary_command(&format!("http://{}", app.search.addr), &app.tenant.api_key)
+        .await
         .arg("export")
         .args(args)
         .arg("-o")
         .arg(file)
-        .env("LMA_SEARCH_URL", format!("http://{}", app.search.addr))
-        .env("LMA_API_KEY", &app.tenant.api_key)
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("lmactl starts");
     let pid = child.id().expect("a running child");
