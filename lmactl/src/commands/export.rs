@@ -32,21 +32,19 @@ pub async fn run(args: ExportArgs, out: &mut Output<'_>) -> anyhow::Result<()> {
         .context("ExportProspects")?
         .into_inner();
     let bar = progress_bar(args.quiet);
-    let rows = if args.file.as_os_str() == "-" {
+    let to_stdout = args.file.as_os_str() == "-";
+    let rows = if to_stdout {
         write_rows(&mut stream, &args, &mut *out.stdout, &bar).await?
     } else {
         to_file(&mut stream, &args, &bar).await?
     };
     bar.finish_and_clear();
-    writeln!(
-        out.stderr,
-        "exported {rows} prospects to {}",
-        if args.file.as_os_str() == "-" {
-            "stdout".into()
-        } else {
-            args.file.display().to_string()
-        }
-    )?;
+    let destination = if to_stdout {
+        "stdout".to_owned()
+    } else {
+        args.file.display().to_string()
+    };
+    writeln!(out.stderr, "exported {rows} prospects to {destination}")?;
     Ok(())
 }
 
