@@ -1,5 +1,7 @@
 //! The command line. Every flag also reads an `LMA_*` environment variable, like the services.
 
+mod read;
+
 use std::fmt;
 
 use std::path::PathBuf;
@@ -13,6 +15,8 @@ use crate::failure::Exit;
 use crate::output::{DocumentFormat, Format};
 use crate::read_models;
 use crate::suppression;
+
+pub use read::*;
 
 /// Command-line client and admin tool of the LMA prospect services.
 #[derive(Parser)]
@@ -54,6 +58,15 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write lmactl's man pages (one per subcommand) into a directory, or print the main page.
     Man(ManArgs),
+    /// Search prospects (SearchProspects): a page, or every page with --all.
+    Search(SearchArgs),
+    /// Count prospects matching a filter, broken down by facets (CountProspects).
+    Count(CountArgs),
+    /// Export every prospect matching a filter to a CSV or JSON-lines file (ExportProspects),
+    /// streaming, with a progress bar.
+    Export(ExportArgs),
+    /// Companies: one by domain or id, or a search.
+    Company(CompanyArgs),
 }
 
 /// How commands that call ingest-svc reach it and authenticate: `import` and the privacy

@@ -5,12 +5,13 @@ use anyhow::Context as _;
 use lma_proto::v1::ingest_service_client::IngestServiceClient;
 use lma_proto::v1::privacy_service_client::PrivacyServiceClient;
 use lma_proto::v1::refresh_service_client::RefreshServiceClient;
+use lma_proto::v1::search_service_client::SearchServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::cli::{IngestConnection, RefreshConnection};
+use crate::cli::{IngestConnection, RefreshConnection, SearchConnection};
 use crate::failure::Refused;
 
 /// A channel whose calls carry [`Credentials`].
@@ -103,6 +104,19 @@ pub async fn refresh_client(
     )
     .await?;
     Ok(RefreshServiceClient::new(channel))
+}
+
+pub type SearchClient = SearchServiceClient<Authenticated>;
+
+pub async fn search_client(args: &SearchConnection) -> anyhow::Result<SearchClient> {
+    let channel = connect(
+        "search-svc",
+        "--search-url",
+        &args.search_url,
+        &args.api_key,
+    )
+    .await?;
+    Ok(SearchServiceClient::new(channel))
 }
 
 #[cfg(test)]

@@ -16,7 +16,10 @@ mod json;
 mod live;
 mod output;
 mod read_models;
+mod paging;
+mod summary;
 mod suppression;
+mod words;
 
 use std::io::Write;
 
@@ -53,6 +56,10 @@ pub async fn run_with(cli: Cli, mut out: Output<'_>) -> anyhow::Result<()> {
         cli::Command::Refresh(_) => "lmactl refresh",
         cli::Command::Completions(_) => "lmactl completions",
         cli::Command::Man(_) => "lmactl man",
+        cli::Command::Search(_) => "lmactl search",
+        cli::Command::Count(_) => "lmactl count",
+        cli::Command::Export(_) => "lmactl export",
+        cli::Command::Company(_) => "lmactl company",
     };
     let span = tracing::info_span!("lmactl", otel.name = name, otel.status_code = Empty);
     let out = &mut out;
@@ -70,6 +77,10 @@ pub async fn run_with(cli: Cli, mut out: Output<'_>) -> anyhow::Result<()> {
             cli::Command::Refresh(args) => commands::refresh::run(args, out).await,
             cli::Command::Completions(args) => commands::completions::completions(args, out),
             cli::Command::Man(args) => commands::completions::man(args, out),
+            cli::Command::Search(args) => commands::search::run(args, out).await,
+            cli::Command::Count(args) => commands::count::run(args, out).await,
+            cli::Command::Export(args) => commands::export::run(args, out).await,
+            cli::Command::Company(args) => commands::company::run(args, out).await,
         }
     }
     .instrument(span.clone())

@@ -1,7 +1,22 @@
 //! Rows of named columns as a table, CSV, a JSON array or JSON lines, written as they come
 //! (only a table for a terminal waits for every row, to align its columns).
 
+use std::borrow::Cow;
 use std::io::Write;
+
+/// Spreadsheets read a cell that starts with one of these as a formula: OWASP's "CSV Injection"
+/// list (`=`, `+`, `-`, `@`, tab, carriage return).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV cell a spreadsheet shows as text: a value starting like a formula gets a single quote
+/// in front, as OWASP recommends; any other value is left alone.
+pub fn neutralize_formula(value: &str) -> Cow<'_, str> {
+    if value.starts_with(FORMULA_STARTS) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
+    }
+}
 
 /// `--output` of commands that print rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -54,9 +69,11 @@ pub fn write_document(
 pub struct RowWriter<'a> {
     out: &'a mut dyn Write,
     format: Format,
-    columns: &'static [&'static str],
+    columns: &'a [&'a str],
     /// A table on a terminal: the rows, aligned when all are known.
     aligned: Option<Vec<Vec<String>>>,
+    /// CSV cells that start like a formula are prefixed ([`neutralize_formula`]).
+    neutralize_formulas: bool,
     rows: usize,
 }
 
@@ -64,7 +81,7 @@ impl<'a> RowWriter<'a> {
     pub fn new(
         out: &'a mut dyn Write,
         format: Format,
-        columns: &'static [&'static str],
+        columns: &'a [&'a str],
         terminal: bool,
     ) -> anyhow::Result<Self> {
         let mut writer = RowWriter {
@@ -72,6 +89,7 @@ impl<'a> RowWriter<'a> {
             format,
             columns,
             aligned: (format == Format::Table && terminal).then(Vec::new),
+            neutralize_formulas: false,
             rows: 0,
         };
         match format {
@@ -86,6 +104,13 @@ impl<'a> RowWriter<'a> {
         Ok(writer)
     }
 
+    /// Prefixes CSV cells that start like a spreadsheet formula ([`neutralize_formula`]); the
+    /// other formats are not read by spreadsheets and stay exact.
+    pub fn neutralizing_formulas(mut self, neutralize: bool) -> Self {
+        self.neutralize_formulas = neutralize;
+        self
+    }
+
     pub fn row(&mut self, values: Vec<String>) -> anyhow::Result<()> {
         debug_assert_eq!(values.len(), self.columns.len());
         match self.format {
@@ -93,6 +118,13 @@ impl<'a> RowWriter<'a> {
                 Some(rows) => rows.push(values),
                 None => self.tab_separated(&values)?,
             },
+            Format::Csv if self.neutralize_formulas => {
+                let cells: Vec<Cow<'_, str>> = values
+                    .iter()
+                    .map(|value| neutralize_formula(value))
+                    .collect();
+                self.csv(cells.iter().map(|cell| cell.as_ref()))?
+            }
             Format::Csv => self.csv(values.iter().map(String::as_str))?,
             Format::Json => {
                 let separator = if self.rows == 0 { "\n  " } else { ",\n  " };
@@ -124,10 +156,14 @@ impl<'a> RowWriter<'a> {
     }
 
     fn csv<'v>(&mut self, values: impl IntoIterator<Item = &'v str>) -> anyhow::Result<()> {
-        // One record at a time, so that nothing waits in a buffer of the CSV writer.
-        let mut writer = csv::Writer::from_writer(&mut *self.out);
+        // One record at a time, so that nothing waits in a buffer of the CSV writer; encoded
+        // apart, so that a buffered `out` (an export's file) is not flushed at every row.
+        let mut writer = csv::Writer::from_writer(Vec::new());
         writer.write_record(values)?;
-        writer.flush()?;
+        let record = writer
+            .into_inner()
+            .map_err(|error| anyhow::anyhow!("encoding a CSV record: {}", error.error()))?;
+        self.out.write_all(&record)?;
         Ok(())
     }
 
@@ -162,6 +198,21 @@ impl<'a> RowWriter<'a> {
         }
         Ok(())
     }
+}
+
+/// One record for people: each column and its value on a line of its own, aligned.
+pub fn write_record(
+    out: &mut dyn Write,
+    columns: &[&str],
+    values: &[String],
+) -> anyhow::Result<()> {
+    let width = columns.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+    for (column, value) in columns.iter().zip(values) {
+        let line = format!("{column:<width$}  {}", cell(value));
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// A value on one table line: tabs, newlines and other control characters become spaces.
@@ -209,6 +260,12 @@ mod tests {
             serde_json::from_str(&written(Format::Json, false, &rows)).expect("a JSON array");
         assert_eq!(json[1]["reason_text"], "a,b \"c\"\nd");
         assert_eq!(written(Format::Json, false, &[]), "[]\n");
+        let mut out = Vec::new();
+        write_record(&mut out, &COLUMNS, &["7".to_owned(), "a\tb".to_owned()]).expect("record");
+        assert_eq!(
+            String::from_utf8(out).expect("UTF-8"),
+            "id           7\nreason_text  a b\n"
+        );
         let lines = written(Format::Jsonl, false, &rows);
         let parsed: Vec<serde_json::Value> = lines
             .lines()
@@ -216,5 +273,49 @@ mod tests {
             .collect();
         assert_eq!(parsed.len(), 2);
         assert_eq!(parsed[0]["id"], "1");
+    }
+
+    #[test]
+    fn csv_cells_that_start_like_formulas_are_neutralized_on_request() {
+        let rows = [
+            "=HYPERLINK(\"http://x\")",
+            "+1",
+            "-2+3",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "a=b",
+            "",
+        ];
+        let write = |neutralize: bool| {
+            let mut out = Vec::new();
+            let mut writer = RowWriter::new(&mut out, Format::Csv, &["v"], false)
+                .expect("header")
+                .neutralizing_formulas(neutralize);
+            for value in rows {
+                writer.row(vec![value.to_owned()]).expect("row");
+            }
+            writer.finish().expect("finish");
+            let mut reader = csv::Reader::from_reader(out.as_slice());
+            reader
+                .records()
+                .map(|record| record.expect("a record")[0].to_owned())
+                .collect::<Vec<_>>()
+        };
+        let neutralized = write(true);
+        assert_eq!(
+            neutralized,
+            [
+                "'=HYPERLINK(\"http://x\")",
+                "'+1",
+                "'-2+3",
+                "'@SUM(A1)",
+                "'\tx",
+                "'\rx",
+                "a=b",
+                ""
+            ]
+        );
+        assert_eq!(write(false), rows);
     }
 }

@@ -1,8 +1,10 @@
 //! lmactl's admin commands against a fresh, empty database produce a key the services accept;
-//! its privacy commands are in `privacy`, its operator commands and exit codes in `ops`.
+//! its privacy commands are in `privacy`, its read commands in `read`, its operator commands and
+//! exit codes in `ops`.
 
 mod ops;
 mod privacy;
+mod read;
 
 use clap::Parser as _;
 use lma_proto::v1::ProspectFilter;
