@@ -1,7 +1,7 @@
 //! One module per subcommand group.
 
-pub mod completions;
 pub mod company;
+pub mod completions;
 pub mod count;
 pub mod erase;
 pub mod export;
