@@ -71,21 +71,16 @@ async fn search(args: CompanySearchArgs, out: &mut Output<'_>) -> anyhow::Result
         page_token: args.page.page_token.clone().unwrap_or_default(),
         min_token: args.consistency.min_token.clone().unwrap_or_default(),
     };
-    let mut client = crate::grpc::search_client(&args.search).await?;
-    let columns = Selected::for_format(COMPANY, args.output);
-    let mut writer = RowWriter::new(
-        &mut *out.stdout,
+    super::print_pages(
+        &args.search,
+        request,
+        args.page.all,
+        COMPANY,
         args.output,
-        columns.names(),
-        out.stdout_is_terminal,
-    )?
-    .neutralizing_formulas(args.formulas.neutralize());
-    let next = crate::paging::each_row(&mut client, request, args.page.all, |company| {
-        writer.row(columns.values(&company))
-    })
-    .await?;
-    writer.finish()?;
-    super::print_next_page(&next, out)
+        &args.formulas,
+        out,
+    )
+    .await
 }
 
 #[cfg(test)]

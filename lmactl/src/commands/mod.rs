@@ -18,6 +18,11 @@ pub mod suppress;
 
 use std::io::Write;
 
+use crate::cli::{FormulaArgs, SearchConnection};
+use crate::output::{Format, RowWriter};
+use crate::paging::PagedSearch;
+use crate::summary::{Column, Selected};
+
 /// Where a command writes: results for scripts on `stdout`, notes for people on `stderr`.
 pub struct Output<'a> {
     pub stdout: &'a mut dyn Write,
@@ -36,4 +41,32 @@ fn print_next_page(next_page_token: &str, out: &mut Output<'_>) -> anyhow::Resul
         )?;
     }
     Ok(())
+}
+
+/// Writes the rows of a paged search (`search`, `company search`) as `format` says, as they
+/// arrive: one page, or every page with `all`; then how to get the next page.
+async fn print_pages<S: PagedSearch>(
+    connection: &SearchConnection,
+    request: S,
+    all: bool,
+    columns: &'static [Column<S::Row>],
+    format: Format,
+    formulas: &FormulaArgs,
+    out: &mut Output<'_>,
+) -> anyhow::Result<()> {
+    let mut client = crate::grpc::search_client(connection).await?;
+    let columns = Selected::for_format(columns, format);
+    let mut writer = RowWriter::new(
+        &mut *out.stdout,
+        format,
+        columns.names(),
+        out.stdout_is_terminal,
+    )?
+    .neutralizing_formulas(formulas.neutralize());
+    let next = crate::paging::each_row(&mut client, request, all, |row| {
+        writer.row(columns.values(&row))
+    })
+    .await?;
+    writer.finish()?;
+    print_next_page(&next, out)
 }
