@@ -10,9 +10,8 @@ use clap::{ArgGroup, Args, Parser, Subcommand};
 use lma_proto::v1::{ReadModel, SuppressionPolicy, SuppressionReason};
 use svc_core::Scope;
 
-use crate::commands::status::StatusFormat;
 use crate::failure::Exit;
-use crate::output::{DocumentFormat, Format};
+use crate::output::{DocumentFormat, Format, StatusFormat};
 use crate::read_models;
 use crate::suppression;
 

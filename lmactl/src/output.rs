@@ -18,6 +18,19 @@ pub fn neutralize_formula(value: &str) -> Cow<'_, str> {
     }
 }
 
+/// `--output` of `status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFormat {
+    /// A line about the service, then a row per read model: aligned on a terminal (and redrawn
+    /// in place with --watch); tab-separated otherwise, the service line on stderr (with
+    /// --watch, one line per update).
+    Table,
+    /// One indented JSON document (with --watch, one per update).
+    Json,
+    /// One JSON document per line (with --watch, one line per update).
+    Jsonl,
+}
+
 /// `--output` of commands that print rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {

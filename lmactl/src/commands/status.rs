@@ -12,21 +12,8 @@ use serde_json::Value;
 use super::Output;
 use crate::cli::StatusArgs;
 use crate::live::{Redraw, Size};
-use crate::output::{Format, RowWriter};
+use crate::output::{Format, RowWriter, StatusFormat};
 use crate::read_models;
-
-/// `--output` of `status`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum StatusFormat {
-    /// A line about the service, then a row per read model: aligned on a terminal (and redrawn
-    /// in place with --watch); tab-separated otherwise, the service line on stderr (with
-    /// --watch, one line per update).
-    Table,
-    /// One indented JSON document (with --watch, one per update).
-    Json,
-    /// One JSON document per line (with --watch, one line per update).
-    Jsonl,
-}
 
 /// A value of the status, shown as text in a table and typed in JSON.
 enum Cell {
