@@ -48,6 +48,38 @@ async fn lmactl_ok(args: &[&str]) -> Run {
     run
 }
 
+/// Where cargo built the lmactl binary.
+async fn lmactl_path() -> std::path::PathBuf {
+    lma_tests::process::workspace_binary("lmactl")
+        .await
+        .unwrap_or_else(|error| panic!("the lmactl binary: {error:#}"))
+}
+
+/// `command` (lmactl, or a program that starts it) as a person's shell would start it: `env`
+/// set and nothing inherited from the caller's `LMA_*` or `OTEL_*` variables; stdin empty,
+/// stdout and stderr piped, killed when dropped.
+fn shell_environment(command: &mut tokio::process::Command, env: &[(&str, &str)]) {
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        if text.starts_with("LMA_") || text.starts_with("OTEL_") {
+            command.env_remove(&name);
+        }
+    }
+    command
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+}
+
+/// The real lmactl binary with `env`, as [`shell_environment`] starts it.
+async fn lmactl_binary(env: &[(&str, &str)]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(lmactl_path().await);
+    shell_environment(&mut command, env);
+    command
+}
+
 fn is_api_key(text: &str) -> bool {
     text.strip_prefix("lma_").is_some_and(|hex| {
         hex.len() == 64

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use clap::CommandFactory as _;
@@ -44,38 +43,26 @@ impl Ran {
 }
 
 /// The lmactl binary with `args`, reaching the app's services as the environment would tell it
-/// (see [`environment`]), and stdout and stderr piped.
+/// (see [`environment`]).
 async fn command(app: &TestApp, key: &str, args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(lmactl_binary().await);
+    let mut command = tokio::process::Command::new(super::lmactl_path().await);
     command.args(args);
     environment(&mut command, app, key);
     command
 }
 
-async fn lmactl_binary() -> std::path::PathBuf {
-    lma_tests::process::workspace_binary("lmactl")
-        .await
-        .unwrap_or_else(|error| panic!("the lmactl binary: {error:#}"))
-}
-
-/// `LMA_REFRESH_URL`, `LMA_INGEST_URL` and `LMA_API_KEY` as a person's shell would set them,
-/// nothing inherited from the caller's `LMA_*` or `OTEL_*` variables; stdin empty, stdout and
-/// stderr piped.
+/// `LMA_REFRESH_URL`, `LMA_INGEST_URL` and `LMA_API_KEY` as a person's shell would set them.
 fn environment(command: &mut tokio::process::Command, app: &TestApp, key: &str) {
-    for (name, _) in std::env::vars_os() {
-        let text = name.to_string_lossy();
-        if text.starts_with("LMA_") || text.starts_with("OTEL_") {
-            command.env_remove(&name);
-        }
-    }
-    command
-        .env("LMA_REFRESH_URL", format!("http://{}", app.refresh.addr))
-        .env("LMA_INGEST_URL", format!("http://{}", app.ingest.addr))
-        .env("LMA_API_KEY", key)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
+    let refresh_url = format!("http://{}", app.refresh.addr);
+    let ingest_url = format!("http://{}", app.ingest.addr);
+    super::shell_environment(
+        command,
+        &[
+            ("LMA_REFRESH_URL", &refresh_url),
+            ("LMA_INGEST_URL", &ingest_url),
+            ("LMA_API_KEY", key),
+        ],
+    );
 }
 
 async fn lmactl_as(app: &TestApp, key: &str, args: &[&str]) -> Ran {
@@ -401,7 +388,7 @@ async fn status_watch_on_a_terminal_redraws_in_place_counting_wrapped_rows() {
     const COLUMNS: usize = 100;
     let inner = format!(
         "stty cols {COLUMNS} rows 60 && exec {} status --watch --interval-ms 200",
-        lmactl_binary().await.display()
+        super::lmactl_path().await.display()
     );
     let mut script = tokio::process::Command::new("script");
     script.args(["-qfec", &inner, "/dev/null"]);

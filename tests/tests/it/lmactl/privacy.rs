@@ -44,29 +44,12 @@ const PERMISSION: i32 = 6;
 /// Runs the lmactl binary with `args` against `ingest_url` as `key` (through `LMA_INGEST_URL`
 /// and `LMA_API_KEY`, as a person's shell would set them), `stdin` fed to it or else empty.
 async fn lmactl_at(ingest_url: &str, key: &str, args: &[&str], stdin: Option<&[u8]>) -> Ran {
-    let binary = lma_tests::process::workspace_binary("lmactl")
-        .await
-        .unwrap_or_else(|error| panic!("the lmactl binary: {error:#}"));
-    let mut command = tokio::process::Command::new(binary);
-    // Only what the test sets: nothing from the caller's LMA_* or OTEL_* environment.
-    for (name, _) in std::env::vars_os() {
-        let name_text = name.to_string_lossy();
-        if name_text.starts_with("LMA_") || name_text.starts_with("OTEL_") {
-            command.env_remove(&name);
-        }
+    let mut command =
+        super::lmactl_binary(&[("LMA_INGEST_URL", ingest_url), ("LMA_API_KEY", key)]).await;
+    command.args(args);
+    if stdin.is_some() {
+        command.stdin(Stdio::piped());
     }
-    command
-        .args(args)
-        .env("LMA_INGEST_URL", ingest_url)
-        .env("LMA_API_KEY", key)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
     let mut child = command.spawn().expect("lmactl starts");
     if let Some(bytes) = stdin {
         let mut pipe = child.stdin.take().expect("stdin is piped");

@@ -966,22 +966,7 @@ async fn min_token_reads_your_writes_and_include_suppressed_shows_hidden_rows() 
 /// The real lmactl binary against `search_url` as `key` (through `LMA_SEARCH_URL` and
 /// `LMA_API_KEY`), with nothing from the caller's `LMA_*` or `OTEL_*` environment.
 async fn binary_command(search_url: &str, key: &str) -> tokio::process::Command {
-    let binary = lma_tests::process::workspace_binary("lmactl")
-        .await
-        .unwrap_or_else(|error| panic!("the lmactl binary: {error:#}"));
-    let mut command = tokio::process::Command::new(binary);
-    for (name, _) in std::env::vars_os() {
-        let name_text = name.to_string_lossy();
-        if name_text.starts_with("LMA_") || name_text.starts_with("OTEL_") {
-            command.env_remove(&name);
-        }
-    }
-    command
-        .env("LMA_SEARCH_URL", search_url)
-        .env("LMA_API_KEY", key)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    command
+    super::lmactl_binary(&[("LMA_SEARCH_URL", search_url), ("LMA_API_KEY", key)]).await
 }
 
 /// The exit code and stderr of the real binary running `args`.
