@@ -160,6 +160,28 @@ pub fn write_csv(
     write_csv_with(out, prospects, companies, seed, false)
 }
 
+/// [`write_csv`] with the companies numbered from `first_company` instead of 0: files with
+/// disjoint ranges name no company (domain) of each other's, so importing one changes nothing
+/// another stored.
+pub fn write_csv_from(
+    out: &mut impl Write,
+    prospects: u64,
+    companies: u64,
+    first_company: u64,
+    seed: u64,
+) -> io::Result<()> {
+    writeln!(out, "{HEADER}")?;
+    write_rows(
+        out,
+        prospects,
+        companies,
+        first_company,
+        seed,
+        false,
+        write_row,
+    )
+}
+
 /// Rows an importer must reject in a file of `prospects` rows written with `messy`.
 pub fn invalid_rows(prospects: u64, messy: bool) -> u64 {
     if messy {
@@ -180,26 +202,29 @@ pub fn write_csv_with(
     messy: bool,
 ) -> io::Result<()> {
     writeln!(out, "{HEADER}")?;
-    write_rows(out, prospects, companies, seed, messy, |out, row| {
-        let (min, max) = row.size;
-        writeln!(
-            out,
-            "p{},{},{},{},{},{},{},{},{},{},{},{},{min},{max},{}",
-            row.id,
-            field(row.first),
-            field(row.last),
-            row.email,
-            field(row.title),
-            field(row.department),
-            field(row.place.city),
-            field(row.place.state),
-            field(row.place.country),
-            field(&row.company_name),
-            row.domain,
-            row.industry,
-            row.revenue,
-        )
-    })
+    write_rows(out, prospects, companies, 0, seed, messy, write_row)
+}
+
+/// One row of [`write_csv_with`]'s format.
+fn write_row(out: &mut impl Write, row: &Row<'_>) -> io::Result<()> {
+    let (min, max) = row.size;
+    writeln!(
+        out,
+        "p{},{},{},{},{},{},{},{},{},{},{},{},{min},{max},{}",
+        row.id,
+        field(row.first),
+        field(row.last),
+        row.email,
+        field(row.title),
+        field(row.department),
+        field(row.place.city),
+        field(row.place.state),
+        field(row.place.country),
+        field(&row.company_name),
+        row.domain,
+        row.industry,
+        row.revenue,
+    )
 }
 
 /// A contact export as HubSpot writes it (its column names, docs/INGEST.md): websites as URLs,
@@ -214,7 +239,7 @@ pub fn write_vendor_csv(
     seed: u64,
 ) -> io::Result<()> {
     writeln!(out, "{VENDOR_HEADER}")?;
-    write_rows(out, prospects, companies, seed, true, |out, row| {
+    write_rows(out, prospects, companies, 0, seed, true, |out, row| {
         let variant = row.id as usize;
         let country = row.place.countries[variant % row.place.countries.len()];
         let state = row.place.states[variant % row.place.states.len()];
@@ -266,13 +291,14 @@ fn write_rows<W: Write>(
     out: &mut W,
     prospects: u64,
     companies: u64,
+    first_company: u64,
     seed: u64,
     messy: bool,
     mut write: impl FnMut(&mut W, &Row<'_>) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut rng = SplitMix64(seed);
     for id in 0..prospects {
-        let company_n = rng.next() % companies;
+        let company_n = first_company + rng.next() % companies;
         let (domain, company_name, industry, size, revenue) = company(company_n, seed, messy);
         let first = rng.pick(FIRST_NAMES);
         let last = rng.pick(LAST_NAMES);

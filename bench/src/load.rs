@@ -6,6 +6,10 @@
 //! Run the release build of the measured binaries first:
 //! `cargo build --release -p lma-bench -p ingest-svc -p search-svc -p refresh-svc`; the
 //! services are found next to lma-bench (see lma_tests::process).
+//!
+//! With `--replica`, the same searchers measure search-svc on a hot standby instead (replica.rs).
+
+mod replica;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -44,6 +48,17 @@ pub struct LoadArgs {
     /// search-svc's connection pool.
     #[arg(long, default_value_t = 16)]
     pub search_pool_size: usize,
+    /// Instead of the phases above: searches against search-svc on the primary and on a hot
+    /// standby streaming from it, each while one import runs on the primary, and the standby's
+    /// replay lag meanwhile.
+    #[arg(long)]
+    pub replica: bool,
+    /// With --replica: rows of the CSV file imported during each phase.
+    #[arg(long, default_value_t = 200_000, requires = "replica")]
+    pub replica_import_rows: u64,
+    /// With --replica: rounds of the two phases (primary, then replica); medians are reported.
+    #[arg(long, default_value_t = 3, requires = "replica")]
+    pub replica_rounds: usize,
 }
 
 /// What runs beside the searchers in a phase.
@@ -67,9 +82,7 @@ impl Background {
 /// The outcome of one phase.
 struct Phase {
     background: Background,
-    elapsed: Duration,
-    latencies: Latencies,
-    errors: Vec<String>,
+    searched: Searched,
     /// What the background work got done ("3 rebuilds", "60,000 rows imported").
     work: String,
 }
@@ -128,15 +141,11 @@ fn probes() -> Vec<SearchProspectsRequest> {
 }
 
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
+    if args.replica {
+        return replica::run(args).await;
+    }
     let (db, admin, dataset) = dataset::load_fresh(args.size).await?;
-    let key = lmactl::admin::mint_api_key(
-        &admin,
-        dataset.organization_id,
-        "bench",
-        &svc_core::Scope::ALL,
-    )
-    .await?
-    .key;
+    let key = bench_key(&admin, dataset.organization_id).await?;
 
     // The production configuration: API keys cached, the default pools except search's, which
     // is sized for the clients.
@@ -156,10 +165,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let refresh = ServiceProcess::start(Service::Refresh, &url, &production).await?;
     let services = [&ingest, &search, &refresh];
     // Idle memory: after start-up and one round of searches, before any load.
-    let mut warm_up = clients::search_client(search.addr, BearerAuth::key(&key)).await;
-    for probe in probes() {
-        search_page(&mut warm_up, probe).await?;
-    }
+    warm_up(search.addr, &key).await?;
     let idle_memory = memory(&services)?;
 
     let mut phases = Vec::new();
@@ -172,9 +178,9 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         println!(
             "{}: {:.0} searches/s, {}, {} errors, {}",
             background.label(),
-            phase.latencies.rate(phase.elapsed),
-            phase.latencies,
-            phase.errors.len(),
+            phase.searched.rate(),
+            phase.searched.latencies,
+            phase.searched.errors.len(),
             phase.work
         );
         phases.push(phase);
@@ -187,15 +193,15 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     );
     println!("|---|---|---|---|---|---|---|");
     for phase in &phases {
-        let ms = |p| phase.latencies.percentile_ms(p);
+        let ms = |p| phase.searched.latencies.percentile_ms(p);
         println!(
             "| {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {} |",
             phase.background.label(),
-            phase.latencies.rate(phase.elapsed),
+            phase.searched.rate(),
             ms(0.5),
             ms(0.95),
             ms(0.99),
-            phase.errors.len(),
+            phase.searched.errors.len(),
             phase.work
         );
     }
@@ -214,7 +220,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         );
     }
     for phase in &phases {
-        if let Some(first) = phase.errors.first() {
+        if let Some(first) = phase.searched.errors.first() {
             println!("{}: first error: {first}", phase.background.label());
         }
     }
@@ -222,6 +228,15 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
         service.kill().await?;
     }
     Ok(())
+}
+
+/// A key with every scope for the benchmark organization.
+async fn bench_key(admin: &tokio_postgres::Client, organization_id: i64) -> anyhow::Result<String> {
+    Ok(
+        lmactl::admin::mint_api_key(admin, organization_id, "bench", &svc_core::Scope::ALL)
+            .await?
+            .key,
+    )
 }
 
 /// (VmRSS, VmHWM) in KiB of each service.
@@ -256,39 +271,14 @@ async fn run_phase(
     if work.is_some() {
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(args.phase_secs);
-    let probes = probes();
-    let mut searchers = Vec::new();
-    for searcher in 0..args.clients {
-        let probes = probes.clone();
-        let addr = search.addr;
-        let key = key.to_owned();
-        searchers.push(tokio::spawn(async move {
-            let mut client = clients::search_client(addr, BearerAuth::key(&key)).await;
-            let mut latencies = Latencies::default();
-            let mut errors = Vec::new();
-            let mut next = searcher;
-            while Instant::now() < deadline {
-                let probe = probes[next % probes.len()].clone();
-                let call = Instant::now();
-                match search_page(&mut client, probe).await {
-                    Ok(()) => latencies.record(call.elapsed()),
-                    Err(error) => errors.push(format!("{error:#}")),
-                }
-                next += 1;
-            }
-            (latencies, errors)
-        }));
-    }
-    let mut latencies = Latencies::default();
-    let mut errors = Vec::new();
-    for searcher in searchers {
-        let (samples, mut failed) = searcher.await?;
-        latencies.merge(samples);
-        errors.append(&mut failed);
-    }
-    let elapsed = started.elapsed();
+    let (search_stop_tx, search_stop) = watch::channel(false);
+    let phase_secs = args.phase_secs;
+    let timer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(phase_secs)).await;
+        search_stop_tx.send_replace(true);
+    });
+    let searched = search_until(search.addr, key, args.clients, search_stop).await?;
+    timer.await?;
     stop_tx.send_replace(true);
     let work = match work {
         Some(task) => task.await??,
@@ -296,11 +286,86 @@ async fn run_phase(
     };
     Ok(Phase {
         background,
-        elapsed,
-        latencies,
-        errors,
+        searched,
         work,
     })
+}
+
+/// What the searchers of a phase did.
+pub(crate) struct Searched {
+    pub elapsed: Duration,
+    pub latencies: Latencies,
+    /// The same, per probe (in [`probes`]' order): which query shape a change moved.
+    pub by_probe: Vec<Latencies>,
+    /// One message per failed search.
+    pub errors: Vec<String>,
+}
+
+impl Searched {
+    pub fn rate(&self) -> f64 {
+        self.latencies.rate(self.elapsed)
+    }
+}
+
+/// `clients` concurrent searchers against search-svc at `addr`, each cycling through
+/// [`probes`] from its own starting point, until `stop` turns true.
+pub(crate) async fn search_until(
+    addr: SocketAddr,
+    key: &str,
+    clients: usize,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<Searched> {
+    let started = Instant::now();
+    let probes = probes();
+    let mut searchers = Vec::new();
+    for searcher in 0..clients {
+        let probes = probes.clone();
+        let key = key.to_owned();
+        let stop = stop.clone();
+        searchers.push(tokio::spawn(async move {
+            let mut client = clients::search_client(addr, BearerAuth::key(&key)).await;
+            let mut by_probe = vec![Latencies::default(); probes.len()];
+            let mut errors = Vec::new();
+            let mut next = searcher;
+            while !*stop.borrow() {
+                let probe = next % probes.len();
+                let call = Instant::now();
+                match search_page(&mut client, probes[probe].clone()).await {
+                    Ok(()) => by_probe[probe].record(call.elapsed()),
+                    Err(error) => errors.push(format!("{error:#}")),
+                }
+                next += 1;
+            }
+            (by_probe, errors)
+        }));
+    }
+    let mut latencies = Latencies::default();
+    let mut by_probe = vec![Latencies::default(); probes.len()];
+    let mut errors = Vec::new();
+    for searcher in searchers {
+        let (samples, mut failed) = searcher.await?;
+        for (all, of_probe) in by_probe.iter_mut().zip(samples) {
+            latencies.merge(of_probe.clone());
+            all.merge(of_probe);
+        }
+        errors.append(&mut failed);
+    }
+    Ok(Searched {
+        elapsed: started.elapsed(),
+        latencies,
+        by_probe,
+        errors,
+    })
+}
+
+/// Each probe once against search-svc at `addr`: its connections and the database's caches
+/// are then as warm as after a moment of service.
+pub(crate) async fn warm_up(addr: SocketAddr, key: &str) -> anyhow::Result<()> {
+    let mut client = clients::search_client(addr, BearerAuth::key(key)).await;
+    for probe in probes() {
+        search_page(&mut client, probe).await?;
+    }
+    Ok(())
 }
 
 /// One page, read to its end.
@@ -357,40 +422,15 @@ async fn import_until(
     rows: u64,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<String> {
-    let channel = Endpoint::from_shared(format!("http://{addr}"))?
-        .connect()
-        .await?;
-    let mut client = lma_proto::v1::ingest_service_client::IngestServiceClient::with_interceptor(
-        channel,
-        BearerAuth::key(&key),
-    );
+    let mut client = ingest_client(addr, &key).await?;
     let mut csv = Vec::new();
     generate::write_csv(&mut csv, rows, (rows / 10).max(1), 7)?;
     let mut imported = 0u64;
     let mut busy = Duration::ZERO;
     let mut file = 0;
     while !*stop.borrow() {
-        let mut requests = vec![ImportCsvRequest {
-            part: Some(Part::Options(CsvImportOptions {
-                file_name: format!("load-{file}.csv"),
-                ..Default::default()
-            })),
-        }];
-        requests.extend(csv.chunks(64 * 1024).map(|chunk| ImportCsvRequest {
-            part: Some(Part::Chunk(chunk.to_vec())),
-        }));
         let started = Instant::now();
-        let mut stream = client
-            .import_csv(tokio_stream::iter(requests))
-            .await
-            .context("ImportCsv")?
-            .into_inner();
-        while let Some(message) = stream.message().await? {
-            if let Some(Message::Report(report)) = message.message {
-                let summary = report.summary.unwrap_or_default();
-                imported += summary.inserted + summary.updated + summary.unchanged;
-            }
-        }
+        imported += import_csv(&mut client, &csv, &format!("load-{file}.csv")).await?;
         busy += started.elapsed();
         file += 1;
     }
@@ -398,4 +438,52 @@ async fn import_until(
         "{imported} rows imported, {:.0} rows/s",
         imported as f64 / busy.as_secs_f64().max(f64::EPSILON)
     ))
+}
+
+/// An IngestService client without the test clients' per-call timeout: an import of a large
+/// file under load takes minutes.
+pub(crate) async fn ingest_client(
+    addr: SocketAddr,
+    key: &str,
+) -> anyhow::Result<clients::IngestClient> {
+    let channel = Endpoint::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await?;
+    Ok(
+        lma_proto::v1::ingest_service_client::IngestServiceClient::with_interceptor(
+            channel,
+            BearerAuth::key(key),
+        ),
+    )
+}
+
+/// Imports `csv` as one file through ImportCsv; returns the rows it stored (inserted, updated
+/// or unchanged).
+pub(crate) async fn import_csv(
+    client: &mut clients::IngestClient,
+    csv: &[u8],
+    file_name: &str,
+) -> anyhow::Result<u64> {
+    let mut requests = vec![ImportCsvRequest {
+        part: Some(Part::Options(CsvImportOptions {
+            file_name: file_name.to_owned(),
+            ..Default::default()
+        })),
+    }];
+    requests.extend(csv.chunks(64 * 1024).map(|chunk| ImportCsvRequest {
+        part: Some(Part::Chunk(chunk.to_vec())),
+    }));
+    let mut stream = client
+        .import_csv(tokio_stream::iter(requests))
+        .await
+        .context("ImportCsv")?
+        .into_inner();
+    let mut stored = 0;
+    while let Some(message) = stream.message().await? {
+        if let Some(Message::Report(report)) = message.message {
+            let summary = report.summary.unwrap_or_default();
+            stored += summary.inserted + summary.updated + summary.unchanged;
+        }
+    }
+    Ok(stored)
 }

@@ -266,7 +266,7 @@ async fn rebuild_against_refresh_concurrently(
 /// (a) measures steady state. The load and the rebuilds wrote the read models anew: set their
 /// hint bits and visibility maps and write their pages out first, or the checkpoint, writeback
 /// and autovacuum that follow such a rewrite land in the middle of (a).
-async fn settle(admin: &Client) -> anyhow::Result<()> {
+pub(crate) async fn settle(admin: &Client) -> anyhow::Result<()> {
     let started = Instant::now();
     for model in refresh_svc::read_model::READ_MODELS {
         admin
@@ -356,7 +356,7 @@ async fn print_applies(admin: &Client, since: std::time::SystemTime) -> anyhow::
 }
 
 /// Waits until refresh-svc has applied everything the last measurement wrote.
-async fn drain_change_log(admin: &Client) -> anyhow::Result<()> {
+pub(crate) async fn drain_change_log(admin: &Client) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
         let pending: i64 = admin
