@@ -478,7 +478,8 @@ async fn prepare_part(
     // Every written row's key links to its person. The database linked each new prospect's own
     // key (its first row's); the other keys (rows folded into another, and records from a new
     // source matched to a stored person) are linked here.
-    let to_link: Vec<&ProspectRow> = resolution
+    // A stored person's id is known; a new one's is found by its email.
+    let to_link: Vec<(&ProspectRow, Option<i64>)> = resolution
         .persons
         .iter()
         .flat_map(|person| {
@@ -487,17 +488,21 @@ async fn prepare_part(
                 .rows
                 .iter()
                 .skip(skip)
-                .map(|&index| &rows[index].record)
+                .map(|&index| (&rows[index].record, person.target))
         })
         .collect();
     if !to_link.is_empty() {
         let (sources, external_ids): (Vec<&str>, Vec<&str>) =
-            to_link.iter().map(|record| record.key()).unzip();
-        let emails: Vec<&str> = to_link.iter().map(|record| record.email.as_str()).collect();
+            to_link.iter().map(|(record, _)| record.key()).unzip();
+        let emails: Vec<&str> = to_link
+            .iter()
+            .map(|(record, _)| record.email.as_str())
+            .collect();
+        let targets: Vec<Option<i64>> = to_link.iter().map(|(_, target)| *target).collect();
         transaction
             .execute(
                 SQL.link_keys.as_str(),
-                &[&organization_id, &sources, &external_ids, &emails],
+                &[&organization_id, &sources, &external_ids, &emails, &targets],
             )
             .await?;
     }

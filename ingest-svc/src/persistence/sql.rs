@@ -38,8 +38,9 @@ pub struct Statements {
     /// The identity of records: for the keys `$2`, `$3` and emails `$4`, in order, the
     /// prospect each key's source link names and the prospect holding each email.
     pub resolve_prospects: String,
-    /// Links the keys `$2`, `$3` to the prospects holding the emails `$4`; a key already
-    /// linked keeps its link.
+    /// Links the keys `$2`, `$3` to the prospects `$5`, or where that is NULL (a person the
+    /// part created, whose id the COPY did not return) to the prospect holding the email `$4`;
+    /// a key already linked keeps its link.
     pub link_keys: String,
     pub upsert_company: String,
     /// Inserts one new prospect (its own key is linked by the database); its id.
@@ -725,8 +726,9 @@ impl Statements {
             "INSERT INTO prospect_source_link \
              (organization_id, external_source, external_id, prospect_id) \
              SELECT $1, k.external_source, k.external_id, o.id \
-             FROM unnest($2::text[], $3::text[], $4::text[]) AS k(external_source, external_id, email), \
-             LATERAL (SELECT {OWNER_OF_K_EMAIL} AS id) o \
+             FROM unnest($2::text[], $3::text[], $4::text[], $5::int8[]) \
+                  AS k(external_source, external_id, email, prospect_id), \
+             LATERAL (SELECT coalesce(k.prospect_id, {OWNER_OF_K_EMAIL}) AS id) o \
              WHERE o.id IS NOT NULL \
              ORDER BY 2, 3 \
              ON CONFLICT (organization_id, external_source, external_id) DO NOTHING"

@@ -294,6 +294,7 @@ impl Store {
                         &[row.external_source.as_str()].as_slice(),
                         &[row.external_id.as_str()].as_slice(),
                         &[row.email.as_str()].as_slice(),
+                        &[Some(prospect_id)].as_slice(),
                     ],
                 )
                 .await?;
