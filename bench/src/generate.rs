@@ -423,6 +423,33 @@ mod tests {
     }
 
     #[test]
+    fn files_with_disjoint_company_ranges_share_no_domain() {
+        let domains = |first_company: u64, seed: u64| {
+            let mut out = Vec::new();
+            write_csv_from(&mut out, 500, 50, first_company, seed).expect("writing to memory");
+            let csv = String::from_utf8(out).expect("generated CSV is UTF-8");
+            let domain = HEADER
+                .split(',')
+                .position(|column| column == "company_domain")
+                .expect("a company_domain column");
+            csv.lines()
+                .skip(1)
+                .map(|line| line.split(',').nth(domain).unwrap_or_default().to_owned())
+                .collect::<std::collections::HashSet<_>>()
+        };
+        let (first, second) = (domains(1_000, 1), domains(1_050, 2));
+        assert!(first.iter().all(|domain| domain.starts_with("company1")));
+        assert!(!first.is_empty() && first.is_disjoint(&second));
+        // Numbered from 0, the same rows as write_csv.
+        let mut from_zero = Vec::new();
+        write_csv_from(&mut from_zero, 200, 20, 0, 7).expect("writing to memory");
+        assert_eq!(
+            String::from_utf8(from_zero).expect("UTF-8"),
+            generate(200, 20, 7)
+        );
+    }
+
+    #[test]
     fn messy_rows_are_quoted_and_invalid_emails_counted() {
         let mut out = Vec::new();
         write_csv_with(&mut out, 5_000, 100, 3, true).expect("writing to memory");

@@ -54,6 +54,15 @@ struct Phase {
     replayed: Duration,
 }
 
+impl Phase {
+    fn import_rate(&self) -> f64 {
+        self.imported as f64 / self.import_time.as_secs_f64().max(f64::EPSILON)
+    }
+}
+
+/// A number the report gives the median of per target: its name and how to read it.
+type Measure = (&'static str, fn(&Phase) -> f64);
+
 pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     let replication = Replication::start().await?;
     let db = TestDatabase::create_migrated_on(replication.primary).await;
@@ -247,7 +256,7 @@ fn print_report(args: &LoadArgs, phases: &[Phase]) {
             phase.searched.errors.len(),
             phase.imported,
             phase.import_time.as_secs_f64(),
-            phase.imported as f64 / phase.import_time.as_secs_f64().max(f64::EPSILON),
+            phase.import_rate(),
             lag_percentile(&phase.lag, 0.5),
             lag_percentile(&phase.lag, 0.95),
             max_seconds(&phase.lag),
@@ -258,7 +267,7 @@ fn print_report(args: &LoadArgs, phases: &[Phase]) {
     }
 
     // Medians over the rounds, and the replica's against the primary's of the same run.
-    let median_of = |target: Target, value: &dyn Fn(&Phase) -> f64| {
+    let median_of = |target: Target, value: fn(&Phase) -> f64| {
         stats::median(
             phases
                 .iter()
@@ -267,22 +276,20 @@ fn print_report(args: &LoadArgs, phases: &[Phase]) {
                 .collect(),
         )
     };
-    let measures: [(&str, &dyn Fn(&Phase) -> f64); 7] = [
-        ("searches/s", &|phase| phase.searched.rate()),
-        ("p50 ms", &|phase| {
+    let measures: [Measure; 7] = [
+        ("searches/s", |phase| phase.searched.rate()),
+        ("p50 ms", |phase| {
             phase.searched.latencies.percentile_ms(0.5)
         }),
-        ("p95 ms", &|phase| {
+        ("p95 ms", |phase| {
             phase.searched.latencies.percentile_ms(0.95)
         }),
-        ("p99 ms", &|phase| {
+        ("p99 ms", |phase| {
             phase.searched.latencies.percentile_ms(0.99)
         }),
-        ("import rows/s", &|phase| {
-            phase.imported as f64 / phase.import_time.as_secs_f64().max(f64::EPSILON)
-        }),
-        ("replay lag max s", &|phase| max_seconds(&phase.lag)),
-        ("read models replayed after the import, s", &|phase| {
+        ("import rows/s", Phase::import_rate),
+        ("replay lag max s", |phase| max_seconds(&phase.lag)),
+        ("read models replayed after the import, s", |phase| {
             phase.replayed.as_secs_f64()
         }),
     ];
