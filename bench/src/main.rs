@@ -85,7 +85,17 @@ async fn main() -> anyhow::Result<()> {
             ("full_page_writes", "on"),
         ]);
     }
-    match cli.command {
+    // Stopped by a signal, the benchmark returns instead of dying: what it started is dropped,
+    // so its service processes are killed (kill on drop) rather than outliving it with the
+    // benchmark lock's descriptor, and its clusters go away with it.
+    tokio::select! {
+        result = run(cli.command) => result,
+        () = svc_core::shutdown::signal() => anyhow::bail!("stopped by a signal"),
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::GenerateCsv {
             prospects,
             companies,
