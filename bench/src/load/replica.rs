@@ -189,7 +189,7 @@ async fn run_phase(
         let started = Instant::now();
         let imported = import_csv(&mut client, &csv, &file_name).await;
         import_done_tx.send_replace(true);
-        imported.map(|rows| (rows, started.elapsed()))
+        imported.map(|rows| (rows, started.elapsed(), Instant::now()))
     });
     let replication = &stack.replication;
     let sampler = tokio::spawn(sample_lag(
@@ -200,9 +200,9 @@ async fn run_phase(
         import_done.clone(),
     ));
     let searched = search_until(search.addr, &stack.key, args.clients, import_done).await?;
-    let (imported, import_time) = import.await??;
+    // The import's own end, not the searchers' (their last calls finish after it).
+    let (imported, import_time, ended) = import.await??;
     let lag = sampler.await??;
-    let ended = Instant::now();
     // The next phase starts from applied read models and a standby that has replayed them.
     refresh::drain_change_log(&stack.admin).await?;
     let applied = ended.elapsed();
