@@ -179,7 +179,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
             "{}: {:.0} searches/s, {}, {} errors, {}",
             background.label(),
             phase.searched.rate(),
-            phase.searched.latencies,
+            phase.searched.latencies(),
             phase.searched.errors.len(),
             phase.work
         );
@@ -193,7 +193,8 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
     );
     println!("|---|---|---|---|---|---|---|");
     for phase in &phases {
-        let ms = |p| phase.searched.latencies.percentile_ms(p);
+        let latencies = phase.searched.latencies();
+        let ms = |p| latencies.percentile_ms(p);
         println!(
             "| {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {} |",
             phase.background.label(),
@@ -294,16 +295,25 @@ async fn run_phase(
 /// What the searchers of a phase did.
 pub(crate) struct Searched {
     pub elapsed: Duration,
-    pub latencies: Latencies,
-    /// The same, per probe (in [`probes`]' order): which query shape a change moved.
+    /// The searches' latencies per probe (in [`probes`]' order): which query shape a change
+    /// moved.
     pub by_probe: Vec<Latencies>,
     /// One message per failed search.
     pub errors: Vec<String>,
 }
 
 impl Searched {
+    /// Every probe's latencies together.
+    pub fn latencies(&self) -> Latencies {
+        let mut all = Latencies::default();
+        for probe in &self.by_probe {
+            all.merge(probe.clone());
+        }
+        all
+    }
+
     pub fn rate(&self) -> f64 {
-        self.latencies.rate(self.elapsed)
+        self.latencies().rate(self.elapsed)
     }
 }
 
@@ -339,20 +349,17 @@ pub(crate) async fn search_until(
             (by_probe, errors)
         }));
     }
-    let mut latencies = Latencies::default();
     let mut by_probe = vec![Latencies::default(); probes.len()];
     let mut errors = Vec::new();
     for searcher in searchers {
         let (samples, mut failed) = searcher.await?;
         for (all, of_probe) in by_probe.iter_mut().zip(samples) {
-            latencies.merge(of_probe.clone());
             all.merge(of_probe);
         }
         errors.append(&mut failed);
     }
     Ok(Searched {
         elapsed: started.elapsed(),
-        latencies,
         by_probe,
         errors,
     })

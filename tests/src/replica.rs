@@ -43,6 +43,7 @@ pub const REPLICATION_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// A primary and its hot standby.
+#[derive(Clone, Copy)]
 pub struct Replication {
     pub primary: &'static Server,
     pub standby: &'static Server,

@@ -118,7 +118,7 @@ pub async fn run(args: LoadArgs) -> anyhow::Result<()> {
                  the import",
                 target.label(),
                 phase.searched.rate(),
-                phase.searched.latencies,
+                phase.searched.latencies(),
                 phase.searched.errors.len(),
                 phase.imported,
                 phase.import_time.as_secs_f64(),
@@ -192,13 +192,7 @@ async fn run_phase(
         imported.map(|rows| (rows, started.elapsed(), Instant::now()))
     });
     let replication = &stack.replication;
-    let sampler = tokio::spawn(sample_lag(
-        Replication {
-            primary: replication.primary,
-            standby: replication.standby,
-        },
-        import_done.clone(),
-    ));
+    let sampler = tokio::spawn(sample_lag(*replication, import_done.clone()));
     let searched = search_until(search.addr, &stack.key, args.clients, import_done).await?;
     // The import's own end, not the searchers' (their last calls finish after it).
     let (imported, import_time, ended) = import.await??;
@@ -243,7 +237,8 @@ fn print_report(args: &LoadArgs, phases: &[Phase]) {
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for phase in phases {
-        let ms = |p| phase.searched.latencies.percentile_ms(p);
+        let latencies = phase.searched.latencies();
+        let ms = |p| latencies.percentile_ms(p);
         println!(
             "| {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {} rows in {:.1} s ({:.0} rows/s) | \
              {:.2} / {:.2} / {:.2} | {:.1} | {:.1} / {:.1} |",
@@ -279,13 +274,13 @@ fn print_report(args: &LoadArgs, phases: &[Phase]) {
     let measures: [Measure; 7] = [
         ("searches/s", |phase| phase.searched.rate()),
         ("p50 ms", |phase| {
-            phase.searched.latencies.percentile_ms(0.5)
+            phase.searched.latencies().percentile_ms(0.5)
         }),
         ("p95 ms", |phase| {
-            phase.searched.latencies.percentile_ms(0.95)
+            phase.searched.latencies().percentile_ms(0.95)
         }),
         ("p99 ms", |phase| {
-            phase.searched.latencies.percentile_ms(0.99)
+            phase.searched.latencies().percentile_ms(0.99)
         }),
         ("import rows/s", Phase::import_rate),
         ("replay lag max s", |phase| max_seconds(&phase.lag)),
