@@ -34,6 +34,20 @@ struct Cli {
     /// what a write costs in production rather than its CPU-bound worst case.
     #[arg(long, global = true)]
     pg_durable: bool,
+    /// Another `name=value` setting of that cluster, after the others (repeatable): for
+    /// diagnosing a run, e.g. `log_min_duration_statement=0` with a `log_directory` outside the
+    /// cluster, which is removed when the benchmark ends.
+    #[arg(long = "pg-setting", global = true, value_parser = parse_setting)]
+    pg_settings: Vec<(String, String)>,
+}
+
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("expected name=value, got {text:?}")),
+    }
 }
 
 #[derive(Subcommand)]
@@ -85,6 +99,12 @@ async fn main() -> anyhow::Result<()> {
             ("full_page_writes", "on"),
         ]);
     }
+    let extra: Vec<(&str, &str)> = cli
+        .pg_settings
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    lma_tests::postgres::add_server_settings(&extra);
     // Stopped by a signal, the benchmark returns instead of dying: what it started is dropped,
     // so its service processes are killed (kill on drop) rather than outliving it with the
     // benchmark lock's descriptor, and its clusters go away with it.
