@@ -11,10 +11,10 @@ use std::hash::BuildHasher;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use deadpool_postgres::Transaction;
 use foldhash::{HashMap, HashMapExt};
 use futures_util::pin_mut;
 use svc_core::DbError;
-use tokio_postgres::Transaction;
 use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -293,7 +293,7 @@ async fn prepare_part(
         let written = if memory.optimistic(Stored::Companies) {
             let inserted = unless_duplicate(
                 &["company_domain_unique"],
-                transaction.query(SQL.insert_companies.as_str(), &[&organization_id]),
+                query_cached(transaction, &SQL.insert_companies, &[&organization_id]),
             )
             .await?;
             let Some(inserted) = inserted else {
@@ -302,9 +302,8 @@ async fn prepare_part(
             outcome.companies_created = inserted.len() as u64;
             inserted
         } else {
-            let merged = transaction
-                .query(SQL.merge_companies.as_str(), &[&organization_id])
-                .await?;
+            let merged =
+                query_cached(transaction, &SQL.merge_companies, &[&organization_id]).await?;
             for row in &merged {
                 match row.try_get::<_, Option<bool>>(2)? {
                     Some(true) => outcome.companies_created += 1,
@@ -328,9 +327,8 @@ async fn prepare_part(
             .filter(|domain| !ids.contains_key(domain))
             .collect();
         if !missing.is_empty() {
-            for row in transaction
-                .query(SQL.company_ids.as_str(), &[&organization_id, &missing])
-                .await?
+            for row in
+                query_cached(transaction, &SQL.company_ids, &[&organization_id, &missing]).await?
             {
                 let domain: &str = row.try_get(0)?;
                 if let Some((domain, _)) = companies.get_key_value(domain) {
@@ -363,20 +361,20 @@ async fn prepare_part(
         let (sources, external_ids): (Vec<&str>, Vec<&str>) =
             records.iter().map(|record| record.key()).unzip();
         let emails: Vec<&str> = records.iter().map(|record| record.email.as_str()).collect();
-        let found = transaction
-            .query(
-                SQL.resolve_prospects.as_str(),
-                &[&organization_id, &sources, &external_ids, &emails],
-            )
-            .await?
-            .iter()
-            .map(|row| {
-                Ok(Found {
-                    linked: row.try_get(0)?,
-                    owner: row.try_get(1)?,
-                })
+        let found = query_cached(
+            transaction,
+            &SQL.resolve_prospects,
+            &[&organization_id, &sources, &external_ids, &emails],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Found {
+                linked: row.try_get(0)?,
+                owner: row.try_get(1)?,
             })
-            .collect::<Result<Vec<_>, DbError>>()?;
+        })
+        .collect::<Result<Vec<_>, DbError>>()?;
         identity::resolve(&records, &found)
     };
     for &index in &resolution.refused {
@@ -464,8 +462,9 @@ async fn prepare_part(
             },
         )
         .await?;
+        let statement = transaction.prepare_cached(&SQL.merge_prospects).await?;
         let merged = transaction
-            .query_one(SQL.merge_prospects.as_str(), &[&organization_id])
+            .query_one(&statement, &[&organization_id])
             .await?;
         let count = |index: usize| -> Result<u64, DbError> {
             Ok(merged.try_get::<_, i64>(index)?.max(0) as u64)
@@ -499,9 +498,10 @@ async fn prepare_part(
             .map(|(record, _)| record.email.as_str())
             .collect();
         let targets: Vec<Option<i64>> = to_link.iter().map(|(_, target)| *target).collect();
+        let statement = transaction.prepare_cached(&SQL.link_keys).await?;
         transaction
             .execute(
-                SQL.link_keys.as_str(),
+                &statement,
                 &[&organization_id, &sources, &external_ids, &emails, &targets],
             )
             .await?;
@@ -514,11 +514,11 @@ async fn prepare_part(
             .iter()
             .flat_map(|person| person.rows.iter().map(|&index| rows[index].record.key()))
             .unzip();
+        let statement = transaction
+            .prepare_cached(&SQL.mirror_keys_to_customer)
+            .await?;
         transaction
-            .execute(
-                SQL.mirror_keys_to_customer.as_str(),
-                &[&organization_id, &sources, &external_ids],
-            )
+            .execute(&statement, &[&organization_id, &sources, &external_ids])
             .await?;
     }
     Ok(Prepared::Part(outcome, learned))
@@ -563,12 +563,29 @@ async fn source_ranks(
     }
     sources.sort_unstable();
     sources.dedup();
-    transaction
-        .query(SQL.source_ranks.as_str(), &[&organization_id, &sources])
-        .await?
-        .iter()
-        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
-        .collect()
+    query_cached(
+        transaction,
+        &SQL.source_ranks,
+        &[&organization_id, &sources],
+    )
+    .await?
+    .iter()
+    .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+    .collect()
+}
+
+/// Runs one of the statements every part runs, prepared once per connection: parsed and
+/// planned anew for every part of a few thousand rows, the large merges spent a measurable
+/// share of their run on it (docs/BENCHMARKS.md). The bulk transaction's
+/// `plan_cache_mode = auto` lets them keep one generic plan, which `create_staging`'s settings
+/// keep to index look-ups like the custom ones.
+async fn query_cached(
+    transaction: &Transaction<'_>,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    let statement = transaction.prepare_cached(sql).await?;
+    transaction.query(&statement, params).await
 }
 
 /// Binary COPY of `items`, each turned into its column values by `values` (one buffer for all
