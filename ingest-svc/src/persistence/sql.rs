@@ -327,10 +327,27 @@ fn stored_and_merged(
     (stored_columns, set)
 }
 
+/// What an entry of provenance says of the ingest that wrote the value: when (seconds since
+/// the epoch) and by which transaction (its consistency token).
+const INGEST_TIME_AND_TOKEN: &str = "extract(epoch FROM now()), pg_current_xact_id()::text";
+
+/// The column of an incoming row holding its own key's provenance entry
+/// ([`ingest_stamp`]), which [`provenance_after`] reads.
+const INGEST_STAMP: &str = "ingest_stamp";
+
+/// The select-list item giving an incoming row `row` its [`INGEST_STAMP`]: built once per row
+/// rather than once per changed column (the merge's largest cost after the writes themselves).
+fn ingest_stamp(row: &str) -> String {
+    format!(
+        "jsonb_build_array({row}.external_source, {row}.external_id, {INGEST_TIME_AND_TOKEN}) AS {INGEST_STAMP}"
+    )
+}
+
 /// The stored row's provenance after the merge: an entry for each supplied column whose value
 /// the merge changed, naming the incoming row's supplier of it and this ingest (time, token).
 /// Entries without time and token come from rows folded in this ingest (see
 /// `identity::fold`). NULL while every value is the prospect's own key's at its creation.
+/// `incoming` has the column [`INGEST_STAMP`] ([`ingest_stamp`]).
 fn provenance_after(merged: &Merged, stored: &str, incoming: &str) -> String {
     let mut entries = Vec::new();
     for (name, merge) in &merged.columns {
@@ -358,9 +375,12 @@ fn provenance_after(merged: &Merged, stored: &str, incoming: &str) -> String {
             }
             _ => format!("({expression}) IS DISTINCT FROM {stored}.{name}"),
         };
+        // A value the incoming row's own key supplied (no entry of a fold) shares the row's
+        // one stamp; only a folded row's other suppliers get an entry of their own.
         entries.push(format!(
             "'{name}', CASE WHEN {changed} \
-             THEN jsonb_build_array({}, {}, extract(epoch FROM now()), pg_current_xact_id()::text) END",
+             THEN CASE WHEN {incoming}.provenance->'{key}' IS NULL THEN {incoming}.{INGEST_STAMP} \
+             ELSE jsonb_build_array({}, {}, {INGEST_TIME_AND_TOKEN}) END END",
             supplier(incoming, key, 0, "external_source"),
             supplier(incoming, key, 1, "external_id"),
         ));
@@ -695,7 +715,7 @@ impl Statements {
         // the part retried.
         let merge_prospects = format!(
             "WITH looked_up AS MATERIALIZED (
-                 SELECT s.*,
+                 SELECT s.*, {},
                         CASE WHEN {p}.id IS NULL THEN 'vanished'
                              WHEN {} THEN 'unchanged'
                              ELSE 'changed' END AS stored_as
@@ -708,6 +728,7 @@ impl Statements {
                  RETURNING 1)
              SELECT (SELECT count(*) FROM updated),
                     (SELECT count(*) FROM looked_up WHERE stored_as = 'vanished')",
+            ingest_stamp("s"),
             changes_nothing(&prospect_all, p, "s"),
             update_set(&prospect_all, p, "s"),
         );
@@ -750,10 +771,11 @@ impl Statements {
         let target = 3 + prospect_columns.len();
         let update_prospect = format!(
             "UPDATE prospect AS {p} SET {} \
-             FROM (SELECT $2::int8 AS {}, {}, NULL::jsonb AS provenance) AS s \
+             FROM (SELECT i.*, {} FROM (SELECT $2::int8 AS {}, {}, NULL::jsonb AS provenance) i) AS s \
              WHERE {p}.organization_id = $1 AND {p}.id = ${target} AND NOT ({}) \
              RETURNING {p}.id",
             update_set(&prospect_all, p, "s"),
+            ingest_stamp("i"),
             COMPANY_ID.0,
             PROSPECT
                 .written()

@@ -321,6 +321,75 @@ async fn rows_of_one_person_in_one_batch_follow_the_priority_and_keep_their_prov
     );
 }
 
+/// Rows of one person from two sources in one batch, merged into a person another source
+/// stored: each changed value names the row that supplied it (the first row's own key, or the
+/// other row's through the fold) and the batch's token; an unchanged one keeps its supplier.
+#[tokio::test]
+async fn a_batch_folding_two_sources_into_a_stored_person_names_each_supplier() {
+    let app = spawn_app().await;
+    let mut ingest = app.ingest_client().await;
+    let (stored, stored_token) = upsert(
+        &mut ingest,
+        ProspectRecord {
+            first_name: "Ann".into(),
+            job_title: "Intern".into(),
+            ..record("crm", "c-1")
+        },
+    )
+    .await;
+    let summary = stream(
+        &mut ingest,
+        vec![
+            ProspectRecord {
+                job_title: "CTO".into(),
+                ..record("salesforce", "003A")
+            },
+            ProspectRecord {
+                last_name: "Lee".into(),
+                ..record("apollo", "ap-9")
+            },
+        ],
+    )
+    .await;
+    assert_eq!(
+        (summary.inserted, summary.updated, summary.rejected),
+        (0, 1, 0)
+    );
+    let person = get(&mut ingest, &stored.id).await;
+    assert_eq!(
+        (
+            person.first_name.as_str(),
+            person.last_name.as_str(),
+            person.job_title.as_str()
+        ),
+        ("Ann", "Lee", "CTO")
+    );
+    assert_eq!(
+        supplier(&person, "job_title"),
+        (
+            "salesforce".into(),
+            "003A".into(),
+            summary.consistency_token.clone()
+        )
+    );
+    assert_eq!(
+        supplier(&person, "last_name"),
+        (
+            "apollo".into(),
+            "ap-9".into(),
+            summary.consistency_token.clone()
+        )
+    );
+    assert_eq!(
+        supplier(&person, "first_name"),
+        ("crm".into(), "c-1".into(), stored_token)
+    );
+    assert_eq!(
+        of(&person, "job_title").ingested_at,
+        of(&person, "last_name").ingested_at
+    );
+}
+
 #[tokio::test]
 async fn a_bad_source_priority_is_refused_naming_the_entry() {
     let app = spawn_app().await;
